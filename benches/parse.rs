@@ -1,0 +1,79 @@
+//! Criterion benches for the per-line hot path: parsing, and a whole exact
+//! scan per query kind, on a generated log held in memory.
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+
+use connspy::engine::{run, Filter, ScanOptions};
+use connspy::gen::{generate, GenConfig};
+use connspy::input::Input;
+use connspy::parse::{parse_line, Lines};
+use connspy::progress::Progress;
+use connspy::reduce::exact::ExactReducer;
+use connspy::reduce::Query;
+
+fn sample() -> Vec<u8> {
+    let mut log = Vec::new();
+    let cfg = GenConfig {
+        lines: 500_000,
+        hosts: 50_000,
+        rate: 50.0,
+        ..GenConfig::default()
+    };
+    generate(&cfg, &mut log).expect("generate into memory");
+    log
+}
+
+fn parse(c: &mut Criterion) {
+    let log = sample();
+    let mut g = c.benchmark_group("parse");
+    g.throughput(Throughput::Bytes(log.len() as u64));
+    g.bench_function("lines", |b| {
+        b.iter(|| {
+            Lines::new(&log)
+                .filter_map(|l| parse_line(l).ok().flatten())
+                .count()
+        })
+    });
+    g.finish();
+}
+
+fn scan(c: &mut Criterion) {
+    let log = sample();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("bench.log");
+    std::fs::write(&path, &log).expect("write the log");
+    let inputs = [Input::File(path)];
+    let mut g = c.benchmark_group("scan");
+    g.throughput(Throughput::Bytes(log.len() as u64));
+    g.sample_size(20);
+    for (name, query, hourly) in [
+        ("to_host", Query::new(Some("Bakeli"), None, false), false),
+        (
+            "all_hourly",
+            Query::new(Some("Bakeli"), Some("Bakeli"), true),
+            true,
+        ),
+    ] {
+        let reducer = ExactReducer::new(query);
+        let filter = Filter {
+            hourly,
+            ..Filter::default()
+        };
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                run(
+                    &reducer,
+                    &filter,
+                    &ScanOptions::default(),
+                    &inputs,
+                    &Progress::hidden(),
+                )
+                .expect("scan")
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, parse, scan);
+criterion_main!(benches);

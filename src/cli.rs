@@ -1,0 +1,97 @@
+//! The command line as typed: clap's raw arguments, before validation.
+//!
+//! Flag names are the original tool's (underscores) and stay so; kebab-case
+//! spellings are accepted as aliases.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+use crate::output::Format;
+use crate::timestamp::parse_time_arg;
+
+const EXAMPLES: &str = "\
+Examples:
+  # Q1: hosts that connected to zyla in a time range (seconds, milliseconds,
+  # RFC 3339 or a date)
+  connspy --to_host zyla --time_init 1565647204351 --time_end 1565733598341 input.txt
+
+  # Q2a: per UTC hour, who connected to zyla, whom aadvik connected to, and the
+  # busiest initiator
+  connspy --to_host zyla --from_host aadvik --busiest_from_host --hourly input.txt
+
+  # The same as JSON Lines, over several files, for a one-hour range
+  connspy --busiest_from_host --hourly --format json \\
+          --time_init 2019-08-13T03:00:00Z --time_end 2019-08-13T04:00:00Z day1.log day2.log
+
+  # From standard input
+  zcat big.log.gz | connspy --busiest_from_host
+
+Exit status: 0 success, 2 usage or input error (bad flag, unreadable file,
+--strict hit), 1 any other failure.";
+
+/// Who is connecting to whom: answers over `TS FROM_HOST TO_HOST` connection logs.
+#[derive(Debug, Parser)]
+#[command(name = "connspy", version, about, after_help = EXAMPLES)]
+pub struct Args {
+    /// List every host that connected to HOST (lines `TS X HOST` give X)
+    #[arg(long = "to_host", visible_alias = "to-host", value_name = "HOST")]
+    pub to_host: Option<String>,
+
+    /// List every host that HOST connected to (lines `TS HOST Y` give Y)
+    #[arg(long = "from_host", visible_alias = "from-host", value_name = "HOST")]
+    pub from_host: Option<String>,
+
+    /// Name the host that initiated the most connections
+    #[arg(long = "busiest_from_host", visible_alias = "busiest-from-host")]
+    pub busiest_from_host: bool,
+
+    /// One result per UTC hour instead of one for the whole range
+    #[arg(long)]
+    pub hourly: bool,
+
+    /// Count lines with TS >= T: Unix seconds or milliseconds, RFC 3339, or a date
+    #[arg(long = "time_init", visible_alias = "time-init", value_name = "T",
+          value_parser = parse_time_arg, allow_hyphen_values = true)]
+    pub time_init: Option<i64>,
+
+    /// Count lines with TS < T (same forms as --time_init)
+    #[arg(long = "time_end", visible_alias = "time-end", value_name = "T",
+          value_parser = parse_time_arg, allow_hyphen_values = true)]
+    pub time_end: Option<i64>,
+
+    /// How much older than the newest line before it a line may be; lets the
+    /// time-range seek skip what cannot count
+    #[arg(
+        long = "max_log_late_seconds",
+        visible_alias = "max-log-late-seconds",
+        value_name = "N",
+        default_value_t = 300
+    )]
+    pub max_log_late_seconds: u64,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// Worker threads [default: all cores]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+
+    /// Stop at the first malformed line: an error naming its file and line
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Scan whole files even when a time range is given
+    #[arg(long = "no_seek", visible_alias = "no-seek")]
+    pub no_seek: bool,
+
+    /// Bytes per parallel chunk (tuning and tests)
+    #[arg(long = "chunk_size", value_name = "BYTES", hide = true,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub chunk_size: Option<u64>,
+
+    /// Log files, read as one log; none or `-` reads standard input
+    #[arg(value_name = "FILES")]
+    pub files: Vec<PathBuf>,
+}

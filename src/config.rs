@@ -1,0 +1,112 @@
+//! The validated configuration: everything a run needs, decided once from the
+//! raw command line.
+
+use crate::cli::Args;
+use crate::engine::{Filter, ScanOptions, DEFAULT_CHUNK_SIZE};
+use crate::error::{Error, Result};
+use crate::input::Input;
+use crate::output::Format;
+use crate::reduce::Query;
+use crate::timestamp::Rfc3339Ms;
+
+/// A run's settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// What to read, in order.
+    pub inputs: Vec<Input>,
+    /// What to answer.
+    pub query: Query,
+    /// Which lines count and how they are windowed.
+    pub filter: Filter,
+    /// How to read.
+    pub scan: ScanOptions,
+    /// How to print.
+    pub format: Format,
+}
+
+impl Config {
+    /// Validates `args`.
+    ///
+    /// # Errors
+    /// [`Error::Usage`] naming the flag at fault and what would be accepted.
+    pub fn from_args(args: Args) -> Result<Config> {
+        let usage = |msg: String| Err(Error::Usage(msg));
+        for (flag, host) in [
+            ("--to_host", &args.to_host),
+            ("--from_host", &args.from_host),
+        ] {
+            if let Some(h) = host {
+                if h.is_empty() || h.bytes().any(|b| b.is_ascii_whitespace()) {
+                    return usage(format!(
+                        "{flag} '{h}' is not a host name: hosts are non-empty and hold no whitespace"
+                    ));
+                }
+            }
+        }
+        let query = Query::new(
+            args.to_host.as_deref(),
+            args.from_host.as_deref(),
+            args.busiest_from_host,
+        );
+        if query.is_empty() {
+            return usage(
+                "nothing to answer: give --to_host HOST, --from_host HOST or --busiest_from_host"
+                    .into(),
+            );
+        }
+        if let (Some(init), Some(end)) = (args.time_init, args.time_end) {
+            if end <= init {
+                return usage(format!(
+                    "--time_end ({}) must be after --time_init ({})",
+                    Rfc3339Ms(end),
+                    Rfc3339Ms(init)
+                ));
+            }
+        }
+        let inputs = if args.files.is_empty() {
+            vec![Input::Stdin]
+        } else {
+            args.files
+                .into_iter()
+                .map(|p| {
+                    if p.as_os_str() == "-" {
+                        Input::Stdin
+                    } else {
+                        Input::File(p)
+                    }
+                })
+                .collect()
+        };
+        let late_ms =
+            i64::try_from(args.max_log_late_seconds.saturating_mul(1000)).unwrap_or(i64::MAX);
+        Ok(Config {
+            inputs,
+            query,
+            filter: Filter {
+                init: args.time_init,
+                end: args.time_end,
+                hourly: args.hourly,
+            },
+            scan: ScanOptions {
+                threads: args.threads.map_or_else(
+                    || std::thread::available_parallelism().map_or(1, usize::from),
+                    usize::from,
+                ),
+                chunk_size: args.chunk_size.map_or(DEFAULT_CHUNK_SIZE, |c| {
+                    usize::try_from(c).unwrap_or(usize::MAX)
+                }),
+                strict: args.strict,
+                seek_late_ms: (!args.no_seek).then_some(late_ms),
+            },
+            format: args.format,
+        })
+    }
+
+    /// Total bytes of the input files, or `None` when standard input is read.
+    pub fn input_size(&self) -> Option<u64> {
+        self.inputs.iter().try_fold(0u64, |sum, input| match input {
+            Input::Stdin => None,
+            Input::File(p) => Some(sum + std::fs::metadata(p).map_or(0, |m| m.len())),
+        })
+    }
+}

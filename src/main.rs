@@ -1,0 +1,36 @@
+//! The `connspy` command: parse the command line, run, map errors to exit codes.
+
+use std::io::{self, BufWriter};
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
+
+use connspy::cli::Args;
+use connspy::config::Config;
+use connspy::Error;
+
+fn main() -> ExitCode {
+    let config = match Config::from_args(Args::parse()) {
+        Ok(config) => config,
+        Err(Error::Usage(msg)) => {
+            Args::command()
+                .error(clap::error::ErrorKind::ValueValidation, msg)
+                .exit();
+        }
+        Err(e) => return fail(&e),
+    };
+    let stdout = io::stdout().lock();
+    match connspy::app::run(
+        &config,
+        BufWriter::with_capacity(1 << 16, stdout),
+        io::stderr(),
+    ) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
+}
+
+fn fail(e: &Error) -> ExitCode {
+    eprintln!("connspy: error: {e}");
+    ExitCode::from(e.exit_code() as u8)
+}

@@ -1,0 +1,68 @@
+//! `--format json`: JSON Lines, the schema documented in `docs/output.md`.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use crate::report::{HostList, Report};
+use crate::timestamp::Rfc3339Ms;
+
+#[derive(Serialize)]
+struct Window<'a> {
+    start: Option<String>,
+    end: Option<String>,
+    mode: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    to_host: Option<List<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    from_host: Option<List<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    busiest_from_host: Option<Option<Busiest<'a>>>,
+    lines: u64,
+}
+
+#[derive(Serialize)]
+struct List<'a> {
+    host: &'a str,
+    hosts: &'a [String],
+    distinct: usize,
+}
+
+#[derive(Serialize)]
+struct Busiest<'a> {
+    host: &'a str,
+    connections: u64,
+    tied: u64,
+    initiators: u64,
+}
+
+fn list(l: &HostList) -> List<'_> {
+    List {
+        host: &l.host,
+        hosts: &l.hosts,
+        distinct: l.hosts.len(),
+    }
+}
+
+/// Writes `report` as one JSON object and a newline.
+pub fn write(out: &mut impl Write, report: &Report) -> io::Result<()> {
+    let a = &report.answer;
+    let window = Window {
+        start: report.start.map(|t| Rfc3339Ms(t).to_string()),
+        end: report.end.map(|t| Rfc3339Ms(t).to_string()),
+        mode: "exact",
+        to_host: a.to_host.as_ref().map(list),
+        from_host: a.from_host.as_ref().map(list),
+        busiest_from_host: a.busiest.as_ref().map(|b| {
+            b.as_ref().map(|b| Busiest {
+                host: &b.host,
+                connections: b.connections,
+                tied: b.tied,
+                initiators: b.initiators,
+            })
+        }),
+        lines: a.lines,
+    };
+    serde_json::to_writer(&mut *out, &window)?;
+    out.write_all(b"\n")
+}

@@ -1,0 +1,57 @@
+//! Writing reports: one window at a time, flushed, so a reader of the pipe
+//! sees each window as soon as it is final.
+
+mod json;
+mod text;
+mod tsv;
+
+use std::io::{self, Write};
+
+use crate::reduce::Query;
+use crate::report::Report;
+
+/// The output format (`--format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    /// For people and simple pipes.
+    #[default]
+    Text,
+    /// JSON Lines, one object per window: the machine contract.
+    Json,
+    /// `start<TAB>query<TAB>host<TAB>value` rows, one per fact.
+    Tsv,
+}
+
+/// Writes reports in one format.
+pub struct Writer<W: Write> {
+    out: W,
+    format: Format,
+    /// Text only: print bare hosts, one per line, as the original tool did.
+    bare_hosts: bool,
+}
+
+impl<W: Write> Writer<W> {
+    /// A writer for the answers to `query`, one window per report or hourly.
+    pub fn new(out: W, format: Format, query: &Query, hourly: bool) -> Self {
+        let lists = usize::from(query.to_host.is_some()) + usize::from(query.from_host.is_some());
+        Writer {
+            out,
+            format,
+            bare_hosts: !hourly && lists == 1 && !query.busiest,
+        }
+    }
+
+    /// Writes one window and flushes it.
+    ///
+    /// # Errors
+    /// The underlying writer's error.
+    pub fn write(&mut self, report: &Report) -> io::Result<()> {
+        match self.format {
+            Format::Json => json::write(&mut self.out, report)?,
+            Format::Tsv => tsv::write(&mut self.out, report)?,
+            Format::Text if self.bare_hosts => text::write_bare(&mut self.out, report)?,
+            Format::Text => text::write(&mut self.out, report)?,
+        }
+        self.out.flush()
+    }
+}

@@ -1,0 +1,29 @@
+//! `--format tsv`: the original tool's database-friendly rows, one per fact:
+//! `start<TAB>query<TAB>host<TAB>value`, no header.
+
+use std::io::{self, Write};
+
+use crate::report::Report;
+use crate::timestamp::Rfc3339Ms;
+
+/// Writes one row per listed host and one for the busiest host.
+pub fn write(out: &mut impl Write, report: &Report) -> io::Result<()> {
+    let start = report
+        .start
+        .map(|t| Rfc3339Ms(t).to_string())
+        .unwrap_or_default();
+    let a = &report.answer;
+    for (query, list) in [("to_host", &a.to_host), ("from_host", &a.from_host)] {
+        for host in list.iter().flat_map(|l| &l.hosts) {
+            writeln!(out, "{start}\t{query}\t{host}\t")?;
+        }
+    }
+    if let Some(Some(b)) = &a.busiest {
+        writeln!(
+            out,
+            "{start}\tbusiest_from_host\t{}\t{}",
+            b.host, b.connections
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,246 @@
+//! Log lines: `TS FROM_HOST TO_HOST`, bytes in, a borrowed [`Record`] out.
+//!
+//! This is the per-line hot path, so it works on `&[u8]`, allocates nothing and
+//! validates UTF-8 only for hosts that contain non-ASCII bytes.
+
+use std::fmt;
+
+use memchr::memchr;
+
+use crate::timestamp::{parse_ts, TsError};
+
+/// One well-formed log line. Hosts are the raw bytes of the line (ASCII case not
+/// folded yet: reducers fold only what they keep or compare).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Record<'a> {
+    /// Unix milliseconds.
+    pub ts: i64,
+    /// The host that initiated the connection.
+    pub from: &'a [u8],
+    /// The host it connected to.
+    pub to: &'a [u8],
+}
+
+/// Why a line is malformed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineError {
+    /// Not exactly three whitespace-separated fields (the count found, capped at 4).
+    FieldCount(u8),
+    /// The first field is not a timestamp.
+    Timestamp(TsError),
+    /// A host is not valid UTF-8.
+    Utf8,
+}
+
+impl fmt::Display for LineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LineError::FieldCount(4) => f.write_str("more than 3 fields"),
+            LineError::FieldCount(n) => write!(f, "{n} field(s) where 3 are expected"),
+            LineError::Timestamp(e) => e.fmt(f),
+            LineError::Utf8 => f.write_str("host is not valid UTF-8"),
+        }
+    }
+}
+
+/// ASCII whitespace as the log format defines it; `\n` ends lines before this is
+/// consulted, so it never occurs inside a line.
+const fn whitespace_table() -> [bool; 256] {
+    let mut t = [false; 256];
+    t[b' ' as usize] = true;
+    t[b'\t' as usize] = true;
+    t[b'\r' as usize] = true;
+    t[0x0b] = true;
+    t[0x0c] = true;
+    t
+}
+static IS_WS: [bool; 256] = whitespace_table();
+
+#[inline(always)]
+fn is_ws(b: u8) -> bool {
+    IS_WS[b as usize]
+}
+
+/// Parses one line (without its `\n`).
+///
+/// Returns `Ok(None)` for a blank or whitespace-only line, which is skipped
+/// silently.
+///
+/// # Errors
+/// A [`LineError`] saying why the line is malformed.
+#[inline]
+pub fn parse_line(line: &[u8]) -> Result<Option<Record<'_>>, LineError> {
+    let mut fields: [&[u8]; 3] = [&[]; 3];
+    let mut count = 0usize;
+    let mut high_bits = 0u8;
+    let mut i = 0;
+    let n = line.len();
+    loop {
+        while i < n && is_ws(line[i]) {
+            i += 1;
+        }
+        if i == n {
+            break;
+        }
+        if count == 3 {
+            return Err(LineError::FieldCount(4));
+        }
+        let start = i;
+        while i < n && !is_ws(line[i]) {
+            high_bits |= line[i];
+            i += 1;
+        }
+        fields[count] = &line[start..i];
+        count += 1;
+    }
+    match count {
+        0 => return Ok(None),
+        3 => {}
+        n => return Err(LineError::FieldCount(n as u8)),
+    }
+    let ts = parse_ts(fields[0]).map_err(LineError::Timestamp)?;
+    // Timestamps are ASCII digits, so a high bit anywhere is in a host.
+    if high_bits & 0x80 != 0
+        && (std::str::from_utf8(fields[1]).is_err() || std::str::from_utf8(fields[2]).is_err())
+    {
+        return Err(LineError::Utf8);
+    }
+    Ok(Some(Record {
+        ts,
+        from: fields[1],
+        to: fields[2],
+    }))
+}
+
+/// Iterates over the lines of a block: each `\n`-terminated line, and a final
+/// line without its `\n` if the block does not end with one.
+pub struct Lines<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Lines<'a> {
+    /// Lines of `block`.
+    pub fn new(block: &'a [u8]) -> Self {
+        Lines { rest: block }
+    }
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = &'a [u8];
+
+    #[inline]
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let (line, rest) = match memchr(b'\n', self.rest) {
+            Some(end) => (&self.rest[..end], &self.rest[end + 1..]),
+            None => (self.rest, &self.rest[self.rest.len()..]),
+        };
+        self.rest = rest;
+        Some(line)
+    }
+}
+
+/// Lowercases ASCII letters into `buf`, leaving other bytes as they are: the
+/// normal form in which hosts are stored and compared.
+#[inline]
+pub fn fold_case_into<'b>(host: &[u8], buf: &'b mut Vec<u8>) -> &'b [u8] {
+    buf.clear();
+    buf.extend(host.iter().map(u8::to_ascii_lowercase));
+    buf
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(ts: i64, from: &'static str, to: &'static str) -> Record<'static> {
+        Record {
+            ts,
+            from: from.as_bytes(),
+            to: to.as_bytes(),
+        }
+    }
+
+    #[test]
+    fn plain_line() {
+        assert_eq!(
+            parse_line(b"1565647204351 Aadvik Matina"),
+            Ok(Some(rec(1_565_647_204_351, "Aadvik", "Matina")))
+        );
+    }
+
+    #[test]
+    fn whitespace_runs_and_crlf() {
+        assert_eq!(
+            parse_line(b" \t1565647204\x0b web-01.example.com \x0c 10.0.0.7 \r"),
+            Ok(Some(rec(
+                1_565_647_204_000,
+                "web-01.example.com",
+                "10.0.0.7"
+            )))
+        );
+        assert_eq!(
+            parse_line(b"1 db_02\tdb_03\r"),
+            Ok(Some(rec(1000, "db_02", "db_03")))
+        );
+    }
+
+    #[test]
+    fn blank_lines_are_skipped() {
+        assert_eq!(parse_line(b""), Ok(None));
+        assert_eq!(parse_line(b" \t\r\x0b\x0c"), Ok(None));
+    }
+
+    #[test]
+    fn wrong_field_counts() {
+        assert_eq!(parse_line(b"1565647204"), Err(LineError::FieldCount(1)));
+        assert_eq!(parse_line(b"1565647204 a"), Err(LineError::FieldCount(2)));
+        assert_eq!(parse_line(b"1 a b c"), Err(LineError::FieldCount(4)));
+        assert_eq!(parse_line(b"1 a b c d e"), Err(LineError::FieldCount(4)));
+    }
+
+    #[test]
+    fn bad_timestamps() {
+        assert_eq!(
+            parse_line(b"-1 a b"),
+            Err(LineError::Timestamp(TsError::Syntax))
+        );
+        assert_eq!(
+            parse_line(b"abc a b"),
+            Err(LineError::Timestamp(TsError::Syntax))
+        );
+        assert_eq!(
+            parse_line(b"99999999999999999999 a b"),
+            Err(LineError::Timestamp(TsError::Overflow))
+        );
+    }
+
+    #[test]
+    fn utf8_hosts() {
+        assert_eq!(
+            parse_line("1 Zoë Ünal".as_bytes()),
+            Ok(Some(rec(1000, "Zoë", "Ünal")))
+        );
+        assert_eq!(parse_line(b"1 a\xff b"), Err(LineError::Utf8));
+        assert_eq!(parse_line(b"1 a \xc3"), Err(LineError::Utf8));
+    }
+
+    #[test]
+    fn lines_iterator() {
+        let v: Vec<&[u8]> = Lines::new(b"a\nb\n\nc").collect();
+        assert_eq!(v, vec![&b"a"[..], b"b", b"", b"c"]);
+        assert_eq!(Lines::new(b"a\n").count(), 1);
+        assert_eq!(Lines::new(b"").count(), 0);
+    }
+
+    #[test]
+    fn case_folding_is_ascii_only() {
+        let mut buf = Vec::new();
+        assert_eq!(
+            fold_case_into("WEB-01.Ünal".as_bytes(), &mut buf),
+            "web-01.Ünal".as_bytes()
+        );
+    }
+}

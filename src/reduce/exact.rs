@@ -1,0 +1,151 @@
+//! Exact per-window state: hash sets for the lists, counts for the busiest host.
+
+use super::hosts::{HostCounter, HostSet};
+use super::{Query, Reducer};
+use crate::parse::Record;
+use crate::report::{Answer, Busiest, HostList};
+
+/// Exact answers; memory grows with the number of distinct hosts per window.
+pub struct ExactReducer {
+    query: Query,
+}
+
+impl ExactReducer {
+    /// A reducer answering `query`.
+    pub fn new(query: Query) -> Self {
+        ExactReducer { query }
+    }
+}
+
+/// One window's exact state. Each part exists only when its query was asked.
+pub struct ExactState {
+    lines: u64,
+    to: Option<HostSet>,
+    from: Option<HostSet>,
+    initiators: Option<HostCounter>,
+}
+
+impl Reducer for ExactReducer {
+    type State = ExactState;
+
+    fn new_state(&self) -> ExactState {
+        ExactState {
+            lines: 0,
+            to: self.query.to_host.as_ref().map(|_| HostSet::new()),
+            from: self.query.from_host.as_ref().map(|_| HostSet::new()),
+            initiators: self.query.busiest.then(HostCounter::new),
+        }
+    }
+
+    #[inline]
+    fn add(&self, state: &mut ExactState, rec: &Record<'_>) {
+        state.lines += 1;
+        if let (Some(set), Some(q)) = (&mut state.to, &self.query.to_host) {
+            if rec.to.eq_ignore_ascii_case(q) {
+                set.insert(rec.from);
+            }
+        }
+        if let (Some(set), Some(q)) = (&mut state.from, &self.query.from_host) {
+            if rec.from.eq_ignore_ascii_case(q) {
+                set.insert(rec.to);
+            }
+        }
+        if let Some(counter) = &mut state.initiators {
+            counter.add(rec.from);
+        }
+    }
+
+    fn merge(&self, into: &mut ExactState, other: ExactState) {
+        into.lines += other.lines;
+        if let (Some(a), Some(b)) = (&mut into.to, other.to) {
+            a.merge(b);
+        }
+        if let (Some(a), Some(b)) = (&mut into.from, other.from) {
+            a.merge(b);
+        }
+        if let (Some(a), Some(b)) = (&mut into.initiators, other.initiators) {
+            a.merge(b);
+        }
+    }
+
+    fn finish(&self, state: ExactState) -> Answer {
+        let list = |set: Option<HostSet>, q: &Option<Vec<u8>>| {
+            Some(HostList {
+                host: String::from_utf8_lossy(q.as_ref()?).into_owned(),
+                hosts: set?.into_sorted(),
+            })
+        };
+        Answer {
+            lines: state.lines,
+            to_host: list(state.to, &self.query.to_host),
+            from_host: list(state.from, &self.query.from_host),
+            busiest: state.initiators.map(|c| {
+                c.leader().map(|l| Busiest {
+                    host: l.host,
+                    connections: l.count,
+                    tied: l.tied,
+                    initiators: l.distinct,
+                })
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(from: &'static str, to: &'static str) -> Record<'static> {
+        Record {
+            ts: 0,
+            from: from.as_bytes(),
+            to: to.as_bytes(),
+        }
+    }
+
+    #[test]
+    fn answers_each_query_case_insensitively() {
+        let r = ExactReducer::new(Query::new(Some("Zyla"), Some("ALICE"), true));
+        let mut a = r.new_state();
+        let mut b = r.new_state();
+        r.add(&mut a, &rec("Alice", "zyla"));
+        r.add(&mut a, &rec("bob", "ZYLA"));
+        r.add(&mut b, &rec("alice", "carol"));
+        r.add(&mut b, &rec("Bob", "zyla"));
+        r.merge(&mut a, b);
+        let ans = r.finish(a);
+        assert_eq!(ans.lines, 4);
+        assert_eq!(ans.to_host.unwrap().hosts, vec!["alice", "bob"]);
+        let from = ans.from_host.unwrap();
+        assert_eq!(
+            (from.host.as_str(), from.hosts),
+            ("alice", vec!["carol".into(), "zyla".into()])
+        );
+        let busiest = ans.busiest.unwrap().unwrap();
+        assert_eq!(
+            (
+                busiest.host.as_str(),
+                busiest.connections,
+                busiest.tied,
+                busiest.initiators
+            ),
+            ("alice", 2, 1, 2)
+        );
+    }
+
+    #[test]
+    fn keeps_nothing_that_was_not_asked() {
+        let r = ExactReducer::new(Query::new(Some("x"), None, false));
+        let mut s = r.new_state();
+        r.add(&mut s, &rec("a", "x"));
+        assert!(s.from.is_none() && s.initiators.is_none());
+        let ans = r.finish(s);
+        assert!(ans.from_host.is_none() && ans.busiest.is_none());
+    }
+
+    #[test]
+    fn busiest_of_an_empty_window_is_none() {
+        let r = ExactReducer::new(Query::new(None, None, true));
+        assert_eq!(r.finish(r.new_state()).busiest, Some(None));
+    }
+}

@@ -1,0 +1,65 @@
+//! Per-window reduction: what a window remembers of the lines it has seen, and
+//! how partial states built on different chunks combine.
+//!
+//! [`Reducer`] is the seam between the engine and the kind of state: exact sets
+//! and counts ([`exact`]) today, sketches for the approximate mode later. The
+//! engine only ever creates, feeds, merges and finishes states through it.
+
+pub mod exact;
+pub mod hosts;
+mod windows;
+
+pub use windows::Windows;
+
+use crate::parse::{fold_case_into, Record};
+use crate::report::Answer;
+
+/// What was asked: only what a query needs is kept per window.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Query {
+    /// `--to_host`, case folded.
+    pub to_host: Option<Vec<u8>>,
+    /// `--from_host`, case folded.
+    pub from_host: Option<Vec<u8>>,
+    /// `--busiest_from_host`.
+    pub busiest: bool,
+}
+
+impl Query {
+    /// A query with hosts given as typed; their ASCII case is folded here the
+    /// same way as hosts in the log.
+    pub fn new(to_host: Option<&str>, from_host: Option<&str>, busiest: bool) -> Self {
+        let fold = |h: &str| fold_case_into(h.as_bytes(), &mut Vec::new()).to_vec();
+        Query {
+            to_host: to_host.map(fold),
+            from_host: from_host.map(fold),
+            busiest,
+        }
+    }
+
+    /// Whether no query was asked at all.
+    pub fn is_empty(&self) -> bool {
+        self.to_host.is_none() && self.from_host.is_none() && !self.busiest
+    }
+}
+
+/// Builds, feeds, merges and finishes per-window state.
+///
+/// `merge` must be associative and commutative over the lines two states have
+/// seen, so that results do not depend on chunking, thread count or file order.
+pub trait Reducer: Sync {
+    /// The state of one window.
+    type State: Send;
+
+    /// A state that has seen no line.
+    fn new_state(&self) -> Self::State;
+
+    /// Feeds one counted line (already inside the time range and the window).
+    fn add(&self, state: &mut Self::State, rec: &Record<'_>);
+
+    /// Folds `other` into `into`.
+    fn merge(&self, into: &mut Self::State, other: Self::State);
+
+    /// The window's answers.
+    fn finish(&self, state: Self::State) -> Answer;
+}

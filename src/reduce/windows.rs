@@ -1,0 +1,100 @@
+//! The set of open windows of a partial scan, keyed by window start.
+
+use ahash::AHashMap;
+
+/// Window states keyed by window start (milliseconds).
+///
+/// Logs are nearly sorted, so consecutive lines almost always fall in the same
+/// window: the current one is kept outside the map and found with one compare.
+pub struct Windows<S> {
+    current: Option<(i64, S)>,
+    others: AHashMap<i64, S>,
+}
+
+impl<S> Default for Windows<S> {
+    fn default() -> Self {
+        Windows {
+            current: None,
+            others: AHashMap::new(),
+        }
+    }
+}
+
+impl<S> Windows<S> {
+    /// The state of window `key`, created with `make` if absent.
+    #[inline]
+    pub fn get(&mut self, key: i64, make: impl FnOnce() -> S) -> &mut S {
+        if self.current.as_ref().is_none_or(|(k, _)| *k != key) {
+            self.switch(key, make);
+        }
+        &mut self.current.as_mut().expect("current window set above").1
+    }
+
+    #[cold]
+    fn switch(&mut self, key: i64, make: impl FnOnce() -> S) {
+        let state = self.others.remove(&key).unwrap_or_else(make);
+        if let Some((k, s)) = self.current.replace((key, state)) {
+            self.others.insert(k, s);
+        }
+    }
+
+    /// Folds `other` into `self`, merging states of windows present in both.
+    pub fn merge(&mut self, other: Windows<S>, mut merge: impl FnMut(&mut S, S)) {
+        for (key, state) in other.into_iter_unordered() {
+            if let Some((k, mine)) = self.current.as_mut() {
+                if *k == key {
+                    merge(mine, state);
+                    continue;
+                }
+            }
+            match self.others.entry(key) {
+                std::collections::hash_map::Entry::Occupied(mut e) => merge(e.get_mut(), state),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(state);
+                }
+            }
+        }
+    }
+
+    fn into_iter_unordered(self) -> impl Iterator<Item = (i64, S)> {
+        self.current.into_iter().chain(self.others)
+    }
+
+    /// The windows in ascending order of start.
+    pub fn into_sorted(self) -> Vec<(i64, S)> {
+        let mut v: Vec<(i64, S)> = self.into_iter_unordered().collect();
+        v.sort_unstable_by_key(|(k, _)| *k);
+        v
+    }
+
+    /// Removes and returns window `key`.
+    pub fn remove(&mut self, key: i64) -> Option<S> {
+        match self.current.take() {
+            Some((k, s)) if k == key => Some(s),
+            other => {
+                self.current = other;
+                self.others.remove(&key)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn get_merge_and_sort() {
+        let mut a: Windows<u32> = Windows::default();
+        *a.get(2, || 0) += 1;
+        *a.get(1, || 0) += 1;
+        *a.get(2, || 0) += 1;
+        let mut b: Windows<u32> = Windows::default();
+        *b.get(3, || 0) += 5;
+        *b.get(2, || 0) += 5;
+        a.merge(b, |x, y| *x += y);
+        assert_eq!(a.remove(3), Some(5));
+        assert_eq!(a.remove(3), None);
+        assert_eq!(a.into_sorted(), vec![(1, 1), (2, 7)]);
+    }
+}

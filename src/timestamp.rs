@@ -1,0 +1,268 @@
+//! Time values: the log's `TS` field, the `--time_init`/`--time_end` arguments,
+//! and the RFC 3339 form printed in reports.
+//!
+//! Everything inside connspy is an integer count of Unix milliseconds (`i64`), so
+//! seconds and milliseconds can be mixed in one file and compared without floats.
+
+use std::fmt;
+
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+use time::{Date, OffsetDateTime};
+
+/// Integer parts at or above this are milliseconds; below it, seconds.
+///
+/// 10^11 seconds is the year 5138, while 10^11 milliseconds is March 1973, so the
+/// two ranges that occur in real logs never overlap.
+pub const MILLIS_THRESHOLD: u64 = 100_000_000_000;
+
+/// Milliseconds in one hour, the width of an hourly window.
+pub const HOUR_MS: i64 = 3_600_000;
+
+/// The last millisecond RFC 3339 can write (9999-12-31T23:59:59.999Z).
+///
+/// A timestamp past it could not be printed as a window bound, so it counts as an
+/// overflow like any other out-of-range value.
+pub const MAX_MS: i64 = 253_402_300_799_999;
+
+/// Why a timestamp field was rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TsError {
+    /// Not `digits` or `digits.digits`.
+    Syntax,
+    /// Digits that do not fit, or a time past the year 9999.
+    Overflow,
+}
+
+impl fmt::Display for TsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TsError::Syntax => "timestamp is not digits with an optional .fraction",
+            TsError::Overflow => "timestamp is out of range",
+        })
+    }
+}
+
+/// Parses a log timestamp (`1565647264`, `1565647264.445`, `1565647264445`) into
+/// Unix milliseconds.
+///
+/// An integer part of at least [`MILLIS_THRESHOLD`] is milliseconds and any
+/// fraction is dropped; otherwise it is seconds and the fraction is kept to the
+/// millisecond, truncated.
+///
+/// # Errors
+/// [`TsError::Syntax`] for anything but `digits` or `digits.digits` (no sign, no
+/// exponent, no empty part); [`TsError::Overflow`] when the value does not fit.
+#[inline]
+pub fn parse_ts(field: &[u8]) -> Result<i64, TsError> {
+    let mut int: u64 = 0;
+    let mut i = 0;
+    while i < field.len() {
+        let d = field[i].wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        int = int
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(d)))
+            .ok_or(TsError::Overflow)?;
+        i += 1;
+    }
+    if i == 0 {
+        return Err(TsError::Syntax);
+    }
+    let mut millis_frac: u64 = 0;
+    if i < field.len() {
+        if field[i] != b'.' || i + 1 == field.len() {
+            return Err(TsError::Syntax);
+        }
+        let frac = &field[i + 1..];
+        if !frac.iter().all(u8::is_ascii_digit) {
+            return Err(TsError::Syntax);
+        }
+        for k in 0..3 {
+            millis_frac = millis_frac * 10 + frac.get(k).map_or(0, |b| u64::from(b - b'0'));
+        }
+    }
+    let ms = if int >= MILLIS_THRESHOLD {
+        int
+    } else {
+        int * 1000 + millis_frac
+    };
+    if ms > MAX_MS as u64 {
+        return Err(TsError::Overflow);
+    }
+    Ok(ms as i64)
+}
+
+/// Parses a `--time_init`/`--time_end` value into Unix milliseconds.
+///
+/// Accepts what a log line may hold (see [`parse_ts`]), an RFC 3339 time
+/// (`2019-08-13T03:30:00Z`, `2019-08-13T05:30:00+02:00`) or a date (`2019-08-13`,
+/// meaning UTC midnight).
+///
+/// # Errors
+/// A message saying which forms are accepted.
+pub fn parse_time_arg(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    if s.bytes().next().is_some_and(|b| b.is_ascii_digit()) {
+        if let Ok(ms) = parse_ts(s.as_bytes()) {
+            return Ok(ms);
+        }
+    }
+    if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
+        return from_datetime(t);
+    }
+    if let Ok(d) = Date::parse(s, format_description!("[year]-[month]-[day]")) {
+        return from_datetime(d.midnight().assume_utc());
+    }
+    Err(format!(
+        "'{s}' is not a time: use Unix seconds (1565647264 or 1565647264.445), \
+         Unix milliseconds (1565647264445), RFC 3339 (2019-08-13T03:30:00Z) or a date (2019-08-13)"
+    ))
+}
+
+fn from_datetime(t: OffsetDateTime) -> Result<i64, String> {
+    let ms = t.unix_timestamp_nanos().div_euclid(1_000_000);
+    i64::try_from(ms)
+        .ok()
+        .filter(|ms| *ms <= MAX_MS)
+        .ok_or_else(|| format!("'{t}' is out of range"))
+}
+
+/// The start of the UTC hour holding `ms`.
+#[inline]
+pub fn hour_start(ms: i64) -> i64 {
+    ms.div_euclid(HOUR_MS) * HOUR_MS
+}
+
+/// Writes `ms` as RFC 3339 in UTC (`2019-08-13T00:00:00Z`), with milliseconds only
+/// when they are not zero (`2019-08-12T22:01:04.445Z`).
+pub struct Rfc3339Ms(pub i64);
+
+impl fmt::Display for Rfc3339Ms {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secs = self.0.div_euclid(1000);
+        let millis = self.0.rem_euclid(1000);
+        let t = OffsetDateTime::from_unix_timestamp(secs).map_err(|_| fmt::Error)?;
+        write!(
+            f,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        )?;
+        if millis != 0 {
+            write!(f, ".{millis:03}")?;
+        }
+        f.write_str("Z")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_and_fractions() {
+        assert_eq!(parse_ts(b"1565647264"), Ok(1_565_647_264_000));
+        assert_eq!(parse_ts(b"1565647264.445"), Ok(1_565_647_264_445));
+        assert_eq!(parse_ts(b"1565647264.4"), Ok(1_565_647_264_400));
+        assert_eq!(parse_ts(b"1565647264.4459999"), Ok(1_565_647_264_445));
+        assert_eq!(parse_ts(b"0"), Ok(0));
+        assert_eq!(parse_ts(b"0.001"), Ok(1));
+        assert_eq!(parse_ts(b"0001565647264"), Ok(1_565_647_264_000));
+    }
+
+    #[test]
+    fn millisecond_threshold() {
+        assert_eq!(parse_ts(b"99999999999"), Ok(99_999_999_999_000));
+        assert_eq!(parse_ts(b"99999999999.9999"), Ok(99_999_999_999_999));
+        assert_eq!(parse_ts(b"100000000000"), Ok(100_000_000_000));
+        assert_eq!(parse_ts(b"1565647264445"), Ok(1_565_647_264_445));
+        assert_eq!(parse_ts(b"1565647264445.9"), Ok(1_565_647_264_445));
+    }
+
+    #[test]
+    fn rejects_bad_syntax() {
+        for bad in [
+            &b""[..],
+            b"-1",
+            b"+1",
+            b"1e9",
+            b"abc",
+            b"12a",
+            b".5",
+            b"5.",
+            b"1.2.3",
+            b"1..2",
+            b"0x10",
+            b"1.-2",
+        ] {
+            assert_eq!(parse_ts(bad), Err(TsError::Syntax), "{:?}", bad);
+        }
+    }
+
+    #[test]
+    fn rejects_overflow() {
+        assert_eq!(parse_ts(b"18446744073709551616"), Err(TsError::Overflow));
+        assert_eq!(parse_ts(b"99999999999999999999999"), Err(TsError::Overflow));
+        assert_eq!(parse_ts(b"253402300800000"), Err(TsError::Overflow));
+        assert_eq!(parse_ts(b"253402300799999"), Ok(MAX_MS));
+    }
+
+    #[test]
+    fn time_arguments() {
+        assert_eq!(parse_time_arg("1565647264"), Ok(1_565_647_264_000));
+        assert_eq!(parse_time_arg("1565647264.445"), Ok(1_565_647_264_445));
+        assert_eq!(parse_time_arg("1565647264445"), Ok(1_565_647_264_445));
+        assert_eq!(
+            parse_time_arg("2019-08-13T03:30:00Z"),
+            Ok(1_565_667_000_000)
+        );
+        assert_eq!(
+            parse_time_arg("2019-08-13T05:30:00+02:00"),
+            Ok(1_565_667_000_000)
+        );
+        assert_eq!(
+            parse_time_arg("2019-08-13T03:30:00.25Z"),
+            Ok(1_565_667_000_250)
+        );
+        assert_eq!(parse_time_arg("2019-08-13"), Ok(1_565_654_400_000));
+        for bad in [
+            "",
+            "yesterday",
+            "-5",
+            "2019-13-01",
+            "2019-08-13T03:30:00",
+            "1e9",
+        ] {
+            assert!(parse_time_arg(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn hours_floor_toward_minus_infinity() {
+        assert_eq!(hour_start(0), 0);
+        assert_eq!(hour_start(HOUR_MS - 1), 0);
+        assert_eq!(hour_start(HOUR_MS), HOUR_MS);
+        assert_eq!(hour_start(-1), -HOUR_MS);
+    }
+
+    #[test]
+    fn rfc3339_output() {
+        assert_eq!(
+            Rfc3339Ms(1_565_654_400_000).to_string(),
+            "2019-08-13T00:00:00Z"
+        );
+        assert_eq!(
+            Rfc3339Ms(1_565_647_264_445).to_string(),
+            "2019-08-12T22:01:04.445Z"
+        );
+        assert_eq!(Rfc3339Ms(5).to_string(), "1970-01-01T00:00:00.005Z");
+        assert_eq!(Rfc3339Ms(MAX_MS).to_string(), "9999-12-31T23:59:59.999Z");
+    }
+}
