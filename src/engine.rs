@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::input::{split_lines, BlockReader, Input, MappedFile};
+use crate::input::{align_to_lines, nominal_chunks, BlockReader, Input, MappedFile, Source};
 use crate::parse::{parse_line, LineError, Lines};
 use crate::progress::Progress;
 use crate::reduce::{Reducer, Windows};
@@ -207,17 +207,14 @@ impl<'a, R: Reducer> Run<'a, R> {
 
     fn go(mut self, inputs: &[Input]) -> Result<Outcome> {
         // Open everything first: a missing file is reported before any work.
-        let mut maps = Vec::with_capacity(inputs.len());
-        for input in inputs {
-            maps.push(match input {
-                Input::File(path) => Some(MappedFile::open(path)?),
-                Input::Stdin => None,
-            });
-        }
-        for (input, map) in inputs.iter().zip(&maps) {
-            match map {
-                Some(map) => self.scan_mapped(input, map),
-                None => self.scan_stream(input, std::io::stdin())?,
+        let sources = inputs
+            .iter()
+            .map(Source::open)
+            .collect::<Result<Vec<_>>>()?;
+        for (input, source) in inputs.iter().zip(sources) {
+            match source {
+                Source::Mapped(map) => self.scan_mapped(input, &map),
+                Source::Stream(reader) => self.scan_stream(input, reader)?,
             }
             if self.scanner.stopped() {
                 break;
@@ -237,15 +234,16 @@ impl<'a, R: Reducer> Run<'a, R> {
         };
         sc.progress.advance((data.len() - range.len()) as u64);
         let skipped = range.start;
-        let ranges = split_lines(data, range, sc.opts.chunk_size);
+        let pieces = nominal_chunks(range.clone(), sc.opts.chunk_size);
         let first = self.chunks.len();
-        let partial = ranges
+        let partial = pieces
             .par_iter()
             .enumerate()
-            .fold(Partial::default, |mut acc, (i, r)| {
-                sc.scan_chunk(&mut acc, first + i, &data[r.clone()]);
-                map.release(r.clone());
-                sc.progress.advance(r.len() as u64);
+            .fold(Partial::default, |mut acc, (i, piece)| {
+                let lines = align_to_lines(data, &range, piece);
+                sc.scan_chunk(&mut acc, first + i, &data[lines.clone()]);
+                map.release(lines);
+                sc.progress.advance(piece.len() as u64);
                 acc
             })
             .reduce(Partial::default, |a, b| a.merge(b, sc.reducer));
@@ -256,7 +254,7 @@ impl<'a, R: Reducer> Run<'a, R> {
             None => 0,
         };
         let input_idx = self.begin_input(input, lines_before);
-        self.absorb(partial, input_idx, ranges.len());
+        self.absorb(partial, input_idx, pieces.len());
     }
 
     fn scan_stream(&mut self, input: &Input, reader: impl Read + Send) -> Result<()> {

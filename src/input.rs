@@ -30,19 +30,25 @@ impl Input {
     }
 }
 
-/// A read-only memory map of a whole file.
-pub struct MappedFile {
-    /// `None` for an empty file, which cannot be mapped.
-    map: Option<Mmap>,
+/// An opened input, read the way that suits it.
+pub enum Source {
+    /// A regular file, memory-mapped.
+    Mapped(MappedFile),
+    /// Standard input, a pipe, a FIFO or a device: read in blocks.
+    Stream(Box<dyn Read + Send>),
 }
 
-impl MappedFile {
-    /// Opens and maps `path`.
+impl Source {
+    /// Opens `input`.
     ///
     /// # Errors
-    /// [`Error::IsDirectory`] for a directory, [`Error::Open`] when the file cannot
-    /// be opened or mapped.
-    pub fn open(path: &Path) -> Result<Self> {
+    /// [`Error::IsDirectory`] for a directory, [`Error::Open`] when the input
+    /// cannot be opened or mapped.
+    pub fn open(input: &Input) -> Result<Self> {
+        let path = match input {
+            Input::Stdin => return Ok(Source::Stream(Box::new(io::stdin()))),
+            Input::File(path) => path,
+        };
         let open_err = |source| Error::Open {
             path: path.to_owned(),
             source,
@@ -54,8 +60,12 @@ impl MappedFile {
                 path: path.to_owned(),
             });
         }
+        if !meta.is_file() {
+            // A pipe reports size 0 and cannot be mapped; its bytes come as read.
+            return Ok(Source::Stream(Box::new(file)));
+        }
         if meta.len() == 0 {
-            return Ok(MappedFile { map: None });
+            return Ok(Source::Mapped(MappedFile { map: None }));
         }
         // SAFETY: the map is read-only and private. Batch mode assumes its input
         // files are not truncated while it runs (a shrinking mapped file would
@@ -64,25 +74,32 @@ impl MappedFile {
         // Chunks are read front to back; read-ahead helps, and failing to set
         // it is harmless.
         let _ = map.advise(Advice::Sequential);
-        Ok(MappedFile { map: Some(map) })
+        Ok(Source::Mapped(MappedFile { map: Some(map) }))
     }
+}
 
+/// A read-only memory map of a whole regular file.
+pub struct MappedFile {
+    /// `None` for an empty file, which cannot be mapped.
+    map: Option<Mmap>,
+}
+
+impl MappedFile {
     /// The file's bytes.
     pub fn bytes(&self) -> &[u8] {
         self.map.as_deref().unwrap_or(&[])
     }
 
-    /// Drops the resident pages wholly inside `range`, so that resident memory
-    /// does not grow with the file once its chunks are processed.
+    /// Drops the resident pages that hold `range`, so that resident memory does
+    /// not grow with the file once its chunks are processed.
     pub fn release(&self, range: Range<usize>) {
         let Some(map) = &self.map else { return };
-        let page = page_size();
-        let start = range.start.div_ceil(page) * page;
-        let end = range.end / page * page;
+        let start = range.start / PAGE * PAGE;
+        let end = range.end.div_ceil(PAGE).saturating_mul(PAGE).min(map.len());
         if end > start {
             // SAFETY: the mapping is private and read-only, so DONTNEED cannot
-            // discard data: a page touched again is read back from the file.
-            // No chunk reads bytes outside its own range after this call.
+            // discard data: a page touched again (the boundary page that a
+            // neighbouring chunk still reads) is simply read back from the file.
             let _ = unsafe {
                 map.unchecked_advise_range(UncheckedAdvice::DontNeed, start, end - start)
             };
@@ -90,29 +107,40 @@ impl MappedFile {
     }
 }
 
-fn page_size() -> usize {
-    // 4 KiB is the smallest page on every platform memmap2 supports; aligning
-    // to it is always valid, if less effective on larger pages.
-    4096
+/// 4 KiB is the smallest page on every platform memmap2 supports; madvise
+/// rounds a range to whole pages itself, so a larger real page only means a
+/// little more or less is released.
+const PAGE: usize = 4096;
+
+/// Cuts `range` into pieces of `chunk_size` bytes, not yet aligned to lines.
+///
+/// Aligning is left to [`align_to_lines`] in the worker that parses the piece:
+/// looking for line ends here would touch a page of every chunk up front, and
+/// the kernel's read-around would keep much of the file resident until each
+/// chunk's turn came.
+pub fn nominal_chunks(range: Range<usize>, chunk_size: usize) -> Vec<Range<usize>> {
+    let chunk_size = chunk_size.max(1);
+    (range.start..range.end)
+        .step_by(chunk_size)
+        .map(|start| start..start.saturating_add(chunk_size).min(range.end))
+        .collect()
 }
 
-/// Cuts `range` of `data` into pieces of about `chunk_size` bytes, each ending
-/// just after a `\n` (or at the end of the range).
-pub fn split_lines(data: &[u8], range: Range<usize>, chunk_size: usize) -> Vec<Range<usize>> {
-    let chunk_size = chunk_size.max(1);
-    let mut out = Vec::with_capacity((range.end - range.start) / chunk_size + 1);
-    let mut start = range.start;
-    while start < range.end {
-        let target = start.saturating_add(chunk_size);
-        let end = if target >= range.end {
-            range.end
+/// The lines of `data[whole]` that start inside `nominal`.
+///
+/// `whole` must start at a line start. Neighbouring nominal pieces give
+/// neighbouring aligned ranges, so every line belongs to exactly one piece.
+pub fn align_to_lines(data: &[u8], whole: &Range<usize>, nominal: &Range<usize>) -> Range<usize> {
+    let line_start_from = |pos: usize| {
+        if pos <= whole.start {
+            whole.start
+        } else if pos >= whole.end {
+            whole.end
         } else {
-            memchr(b'\n', &data[target..range.end]).map_or(range.end, |i| target + i + 1)
-        };
-        out.push(start..end);
-        start = end;
-    }
-    out
+            memchr(b'\n', &data[pos - 1..whole.end]).map_or(whole.end, |i| pos + i)
+        }
+    };
+    line_start_from(nominal.start)..line_start_from(nominal.end)
 }
 
 /// Reads a stream in blocks of whole lines.
@@ -175,18 +203,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn chunks_end_after_newlines_and_cover_the_range() {
-        let data = b"aa\nbbbb\nc\n\ndddd";
+    fn aligned_chunks_tile_the_range_at_line_starts() {
+        let data = b"xx\naa\nbbbb\nc\n\ndddd";
+        let whole = 3..data.len();
         for size in 1..20 {
-            let chunks = split_lines(data, 0..data.len(), size);
-            assert_eq!(chunks.first().unwrap().start, 0);
-            assert_eq!(chunks.last().unwrap().end, data.len());
-            for w in chunks.windows(2) {
+            let aligned: Vec<_> = nominal_chunks(whole.clone(), size)
+                .iter()
+                .map(|n| align_to_lines(data, &whole, n))
+                .collect();
+            assert_eq!(aligned.first().unwrap().start, 3);
+            assert_eq!(aligned.last().unwrap().end, data.len());
+            for w in aligned.windows(2) {
                 assert_eq!(w[0].end, w[1].start);
-                assert_eq!(data[w[0].end - 1], b'\n');
+                assert!(w[0].end == data.len() || data[w[0].end - 1] == b'\n');
             }
         }
-        assert!(split_lines(data, 3..3, 4).is_empty());
+        assert!(nominal_chunks(3..3, 4).is_empty());
     }
 
     #[test]
