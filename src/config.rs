@@ -6,6 +6,7 @@ use crate::engine::{Filter, ScanOptions, DEFAULT_CHUNK_SIZE};
 use crate::error::{Error, Result};
 use crate::input::Input;
 use crate::output::Format;
+use crate::parse::is_ws;
 use crate::reduce::Query;
 use crate::timestamp::Rfc3339Ms;
 
@@ -36,7 +37,7 @@ impl Config {
             ("--from_host", &args.from_host),
         ] {
             if let Some(h) = host {
-                if h.is_empty() || h.bytes().any(|b| b.is_ascii_whitespace()) {
+                if h.is_empty() || h.bytes().any(|b| is_ws(b) || b == b'\n') {
                     return usage(format!(
                         "{flag} '{h}' is not a host name: hosts are non-empty and hold no whitespace"
                     ));

@@ -56,9 +56,45 @@ const fn whitespace_table() -> [bool; 256] {
 }
 static IS_WS: [bool; 256] = whitespace_table();
 
+/// Whether `b` separates fields in a log line (space, `\t`, `\r`, `\v`, `\f`).
 #[inline(always)]
-fn is_ws(b: u8) -> bool {
+pub fn is_ws(b: u8) -> bool {
     IS_WS[b as usize]
+}
+
+/// The end of the field starting at `pos`: the next whitespace byte, or the
+/// end of the line. ORs every byte it reads (and possibly a few after the
+/// field) into `high_bits`, so the caller knows whether any was non-ASCII.
+///
+/// Every whitespace byte of the format is at most 0x20, so eight bytes at a
+/// time are tested for "any byte below 0x21" with one subtraction; only such a
+/// byte needs the exact check.
+#[inline(always)]
+fn field_end(line: &[u8], mut pos: usize, high_bits: &mut u64) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    while let Some(word) = line.get(pos..pos + 8) {
+        let x = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+        *high_bits |= x;
+        // The lowest flagged byte is exactly the first byte below 0x21 (a
+        // borrow can only flag bytes above it).
+        let below = x.wrapping_sub(ONES * 0x21) & !x & HIGHS;
+        if below == 0 {
+            pos += 8;
+            continue;
+        }
+        let at = pos + (below.trailing_zeros() / 8) as usize;
+        if is_ws(line[at]) {
+            return at;
+        }
+        // A control byte that is not whitespace belongs to the field.
+        pos = at + 1;
+    }
+    while pos < line.len() && !is_ws(line[pos]) {
+        *high_bits |= u64::from(line[pos]);
+        pos += 1;
+    }
+    pos
 }
 
 /// Parses one line (without its `\n`).
@@ -72,7 +108,7 @@ fn is_ws(b: u8) -> bool {
 pub fn parse_line(line: &[u8]) -> Result<Option<Record<'_>>, LineError> {
     let mut fields: [&[u8]; 3] = [&[]; 3];
     let mut count = 0usize;
-    let mut high_bits = 0u8;
+    let mut high_bits = 0u64;
     let mut i = 0;
     let n = line.len();
     loop {
@@ -86,10 +122,7 @@ pub fn parse_line(line: &[u8]) -> Result<Option<Record<'_>>, LineError> {
             return Err(LineError::FieldCount(4));
         }
         let start = i;
-        while i < n && !is_ws(line[i]) {
-            high_bits |= line[i];
-            i += 1;
-        }
+        i = field_end(line, i, &mut high_bits);
         fields[count] = &line[start..i];
         count += 1;
     }
@@ -100,7 +133,7 @@ pub fn parse_line(line: &[u8]) -> Result<Option<Record<'_>>, LineError> {
     }
     let ts = parse_ts(fields[0]).map_err(LineError::Timestamp)?;
     // Timestamps are ASCII digits, so a high bit anywhere is in a host.
-    if high_bits & 0x80 != 0
+    if high_bits & 0x8080_8080_8080_8080 != 0
         && (std::str::from_utf8(fields[1]).is_err() || std::str::from_utf8(fields[2]).is_err())
     {
         return Err(LineError::Utf8);
@@ -218,12 +251,33 @@ mod tests {
     }
 
     #[test]
+    fn control_bytes_other_than_whitespace_belong_to_hosts() {
+        assert_eq!(
+            parse_line(b"1 a\x01bcdefghij\x00klm b"),
+            Ok(Some(rec(1000, "a\x01bcdefghij\x00klm", "b")))
+        );
+        assert_eq!(
+            parse_line(b"1\tlong-host-name-over-eight\x0bother-long-host\r"),
+            Ok(Some(rec(
+                1000,
+                "long-host-name-over-eight",
+                "other-long-host"
+            )))
+        );
+    }
+
+    #[test]
     fn utf8_hosts() {
         assert_eq!(
             parse_line("1 Zoë Ünal".as_bytes()),
             Ok(Some(rec(1000, "Zoë", "Ünal")))
         );
         assert_eq!(parse_line(b"1 a\xff b"), Err(LineError::Utf8));
+        assert_eq!(parse_line(b"1 abcdefgh\xffijk b"), Err(LineError::Utf8));
+        assert_eq!(
+            parse_line("1 abcdefghijk Zoë-Ünal-long".as_bytes()),
+            Ok(Some(rec(1000, "abcdefghijk", "Zoë-Ünal-long")))
+        );
         assert_eq!(parse_line(b"1 a \xc3"), Err(LineError::Utf8));
     }
 

@@ -19,11 +19,12 @@ pub const MILLIS_THRESHOLD: u64 = 100_000_000_000;
 /// Milliseconds in one hour, the width of an hourly window.
 pub const HOUR_MS: i64 = 3_600_000;
 
-/// The last millisecond RFC 3339 can write (9999-12-31T23:59:59.999Z).
+/// The last millisecond whose hour still ends in the year 9999
+/// (9999-12-31T22:59:59.999Z).
 ///
-/// A timestamp past it could not be printed as a window bound, so it counts as an
-/// overflow like any other out-of-range value.
-pub const MAX_MS: i64 = 253_402_300_799_999;
+/// RFC 3339 has four-digit years, so a later timestamp could not have its
+/// hourly window printed; it counts as out of range like any other overflow.
+pub const MAX_MS: i64 = 253_402_297_199_999;
 
 /// Why a timestamp field was rejected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,19 +56,7 @@ impl fmt::Display for TsError {
 /// exponent, no empty part); [`TsError::Overflow`] when the value does not fit.
 #[inline]
 pub fn parse_ts(field: &[u8]) -> Result<i64, TsError> {
-    let mut int: u64 = 0;
-    let mut i = 0;
-    while i < field.len() {
-        let d = field[i].wrapping_sub(b'0');
-        if d > 9 {
-            break;
-        }
-        int = int
-            .checked_mul(10)
-            .and_then(|v| v.checked_add(u64::from(d)))
-            .ok_or(TsError::Overflow)?;
-        i += 1;
-    }
+    let (int, i) = parse_digits(field)?;
     if i == 0 {
         return Err(TsError::Syntax);
     }
@@ -95,6 +84,59 @@ pub fn parse_ts(field: &[u8]) -> Result<i64, TsError> {
     Ok(ms as i64)
 }
 
+/// The value of the leading run of ASCII digits of `field`, and its length.
+///
+/// Eight digits at a time where it can (one word load, three multiplies), since
+/// a 13-digit millisecond timestamp is otherwise a long chain of dependent
+/// multiply-adds on every line.
+#[inline(always)]
+fn parse_digits(field: &[u8]) -> Result<(u64, usize), TsError> {
+    let mut int: u64 = 0;
+    let mut i = 0;
+    // Two words are at most 16 digits, which cannot overflow a u64.
+    while i < 16 {
+        let Some(word) = field.get(i..i + 8) else {
+            break;
+        };
+        let x = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+        if !all_digits(x) {
+            break;
+        }
+        int = int * 100_000_000 + eight_digits(x);
+        i += 8;
+    }
+    while let Some(&b) = field.get(i) {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        int = int
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(d)))
+            .ok_or(TsError::Overflow)?;
+        i += 1;
+    }
+    Ok((int, i))
+}
+
+/// Whether all eight bytes of `x` are ASCII digits.
+#[inline(always)]
+fn all_digits(x: u64) -> bool {
+    const LOW_NIBBLES: u64 = 0x0f0f_0f0f_0f0f_0f0f;
+    // Digits are 0x30..=0x39: high nibble 3, and adding 6 must not carry out.
+    (x & !LOW_NIBBLES) == 0x3030_3030_3030_3030
+        && ((x.wrapping_add(0x0606_0606_0606_0606)) & !LOW_NIBBLES) == 0x3030_3030_3030_3030
+}
+
+/// The value of eight ASCII digits loaded little-endian (first digit lowest).
+#[inline(always)]
+fn eight_digits(x: u64) -> u64 {
+    let x = x & 0x0f0f_0f0f_0f0f_0f0f;
+    let x = (x * 10 + (x >> 8)) & 0x00ff_00ff_00ff_00ff;
+    let x = (x * 100 + (x >> 16)) & 0x0000_ffff_0000_ffff;
+    (x * 10_000 + (x >> 32)) & 0xffff_ffff
+}
+
 /// Parses a `--time_init`/`--time_end` value into Unix milliseconds.
 ///
 /// Accepts what a log line may hold (see [`parse_ts`]), an RFC 3339 time
@@ -106,8 +148,15 @@ pub fn parse_ts(field: &[u8]) -> Result<i64, TsError> {
 pub fn parse_time_arg(s: &str) -> Result<i64, String> {
     let s = s.trim();
     if s.bytes().next().is_some_and(|b| b.is_ascii_digit()) {
-        if let Ok(ms) = parse_ts(s.as_bytes()) {
-            return Ok(ms);
+        match parse_ts(s.as_bytes()) {
+            Ok(ms) => return Ok(ms),
+            Err(TsError::Overflow) => {
+                return Err(format!(
+                    "'{s}' is out of range (the latest time is {})",
+                    Rfc3339Ms(MAX_MS)
+                ))
+            }
+            Err(TsError::Syntax) => {}
         }
     }
     if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
@@ -127,7 +176,12 @@ fn from_datetime(t: OffsetDateTime) -> Result<i64, String> {
     i64::try_from(ms)
         .ok()
         .filter(|ms| *ms <= MAX_MS)
-        .ok_or_else(|| format!("'{t}' is out of range"))
+        .ok_or_else(|| {
+            format!(
+                "'{t}' is out of range (the latest time is {})",
+                Rfc3339Ms(MAX_MS)
+            )
+        })
 }
 
 /// The start of the UTC hour holding `ms`.
@@ -142,24 +196,39 @@ pub struct Rfc3339Ms(pub i64);
 
 impl fmt::Display for Rfc3339Ms {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let secs = self.0.div_euclid(1000);
-        let millis = self.0.rem_euclid(1000);
-        let t = OffsetDateTime::from_unix_timestamp(secs).map_err(|_| fmt::Error)?;
+        let days = self.0.div_euclid(86_400_000);
+        let in_day = self.0.rem_euclid(86_400_000);
+        let (year, month, day) = civil_from_days(days);
+        let (secs, millis) = (in_day / 1000, in_day % 1000);
         write!(
             f,
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second()
+            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60
         )?;
         if millis != 0 {
             write!(f, ".{millis:03}")?;
         }
         f.write_str("Z")
     }
+}
+
+/// The proleptic Gregorian date of a count of days since 1970-01-01.
+///
+/// Howard Hinnant's `civil_from_days`: total over all of `i64`'s days that
+/// connspy can hold, so printing a time can never fail.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 #[cfg(test)]
@@ -187,6 +256,35 @@ mod tests {
     }
 
     #[test]
+    fn word_at_a_time_digits_match_the_plain_value() {
+        for v in [
+            0u64,
+            7,
+            12_345_678,
+            99_999_999,
+            100_000_000,
+            1_565_647_264_445,
+            9_999_999_999_999_999,
+        ] {
+            let s = v.to_string();
+            assert_eq!(parse_digits(s.as_bytes()), Ok((v, s.len())), "{s}");
+            let padded = format!("{s}.5 x");
+            assert_eq!(
+                parse_digits(padded.as_bytes()),
+                Ok((v, s.len())),
+                "{padded}"
+            );
+        }
+        assert_eq!(parse_digits(b"12345678:1"), Ok((12_345_678, 8)));
+        assert_eq!(parse_digits(b"1234567/9"), Ok((1_234_567, 7)));
+        assert_eq!(parse_digits(b"18446744073709551615"), Ok((u64::MAX, 20)));
+        assert_eq!(
+            parse_digits(b"18446744073709551616"),
+            Err(TsError::Overflow)
+        );
+    }
+
+    #[test]
     fn rejects_bad_syntax() {
         for bad in [
             &b""[..],
@@ -210,8 +308,8 @@ mod tests {
     fn rejects_overflow() {
         assert_eq!(parse_ts(b"18446744073709551616"), Err(TsError::Overflow));
         assert_eq!(parse_ts(b"99999999999999999999999"), Err(TsError::Overflow));
-        assert_eq!(parse_ts(b"253402300800000"), Err(TsError::Overflow));
-        assert_eq!(parse_ts(b"253402300799999"), Ok(MAX_MS));
+        assert_eq!(parse_ts(b"253402297200000"), Err(TsError::Overflow));
+        assert_eq!(parse_ts(b"253402297199999"), Ok(MAX_MS));
     }
 
     #[test]
@@ -263,6 +361,15 @@ mod tests {
             "2019-08-12T22:01:04.445Z"
         );
         assert_eq!(Rfc3339Ms(5).to_string(), "1970-01-01T00:00:00.005Z");
-        assert_eq!(Rfc3339Ms(MAX_MS).to_string(), "9999-12-31T23:59:59.999Z");
+        assert_eq!(Rfc3339Ms(MAX_MS).to_string(), "9999-12-31T22:59:59.999Z");
+        assert_eq!(
+            Rfc3339Ms(hour_start(MAX_MS) + HOUR_MS).to_string(),
+            "9999-12-31T23:00:00Z"
+        );
+        assert_eq!(
+            Rfc3339Ms(951_782_400_000).to_string(),
+            "2000-02-29T00:00:00Z"
+        );
+        assert_eq!(Rfc3339Ms(-1).to_string(), "1969-12-31T23:59:59.999Z");
     }
 }
