@@ -43,6 +43,8 @@ pub struct GenConfig {
     pub unit: Unit,
     /// Capitalise host names, as the original sample does.
     pub capitalise: bool,
+    /// The fewest syllables (two letters each) in a host name.
+    pub name_syllables: usize,
     /// Random seed.
     pub seed: u64,
 }
@@ -59,6 +61,7 @@ impl Default for GenConfig {
             zipf: 1.1,
             unit: Unit::Millis,
             capitalise: true,
+            name_syllables: 3,
             seed: 1,
         }
     }
@@ -82,6 +85,11 @@ impl GenConfig {
         if !(self.zipf.is_finite() && self.zipf > 0.0) {
             return Err("--zipf must be a positive exponent".into());
         }
+        if !(1..=MAX_SYLLABLES).contains(&self.name_syllables) {
+            return Err(format!(
+                "--name_syllables must be between 1 and {MAX_SYLLABLES}"
+            ));
+        }
         if self.start_ms < 0 {
             return Err("--start must not be before 1970".into());
         }
@@ -92,14 +100,19 @@ impl GenConfig {
 const CONSONANTS: &[u8; 16] = b"bcdfghjklmnprstv";
 const VOWELS: &[u8; 4] = b"aeio";
 
+/// The longest minimum name length, in syllables.
+pub const MAX_SYLLABLES: usize = 32;
+
 /// The name of host `index`: its base-64 digits as consonant-vowel syllables,
-/// at least three, so that distinct indices give distinct names.
-pub fn host_name(index: u64, capitalise: bool, out: &mut Vec<u8>) {
+/// padded to at least `min_syllables`, so that distinct indices give distinct
+/// names (a padded name has the same length as any unpadded one it could be
+/// confused with, and equal-length digit strings are equal numbers).
+pub fn host_name(index: u64, min_syllables: usize, capitalise: bool, out: &mut Vec<u8>) {
     let start = out.len();
-    let mut digits = [0u8; 11];
+    let mut digits = [0u8; MAX_SYLLABLES];
     let mut n = index;
     let mut len = 0;
-    while n > 0 || len < 3 {
+    while n > 0 || len < min_syllables {
         digits[len] = (n % 64) as u8;
         n /= 64;
         len += 1;
@@ -129,8 +142,9 @@ impl Scramble {
         Scramble { n, mult }
     }
 
+    /// A bijection of `0..n`; `rank + 1` keeps the busiest host off name 0.
     fn apply(&self, rank: u64) -> u64 {
-        ((u128::from(rank) * u128::from(self.mult)) % u128::from(self.n)) as u64
+        ((u128::from(rank + 1) * u128::from(self.mult)) % u128::from(self.n)) as u64
     }
 }
 
@@ -168,9 +182,10 @@ pub fn generate(cfg: &GenConfig, mut out: impl Write) -> io::Result<()> {
             Unit::Seconds => write!(buf, "{} ", ts / 1000)?,
         }
         let from = scramble.apply(zipf.sample(&mut rng) as u64 - 1);
-        host_name(from, cfg.capitalise, &mut buf);
+        host_name(from, cfg.name_syllables, cfg.capitalise, &mut buf);
         buf.push(b' ');
-        host_name(rng.random_range(0..cfg.hosts), cfg.capitalise, &mut buf);
+        let to = rng.random_range(0..cfg.hosts);
+        host_name(to, cfg.name_syllables, cfg.capitalise, &mut buf);
         buf.push(b'\n');
         if buf.len() >= (1 << 20) - 64 {
             out.write_all(&buf)?;
@@ -191,9 +206,12 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for i in 0..70_000 {
             let mut name = Vec::new();
-            host_name(i, true, &mut name);
+            host_name(i, 3, true, &mut name);
             assert!(seen.insert(name.to_ascii_lowercase()), "{i}");
         }
+        let mut long = Vec::new();
+        host_name(u64::MAX, 6, false, &mut long);
+        assert_eq!(long.len(), 22);
     }
 
     #[test]

@@ -21,7 +21,7 @@ Examples:
   connspy-gen --lines 20000 --hosts 2000 --rate 0.25 -o docs/sample.log
 
   # The benchmark log: 100M lines, 1M hosts, 72 hours, about 4 GB
-  connspy-gen --lines 100000000 --hosts 1000000 --rate 385.8 -o big.log"
+  connspy-gen --lines 100000000 --hosts 1000000 --rate 385.8 --name_syllables 6 -o big.log"
 )]
 struct Args {
     /// Lines to write
@@ -59,6 +59,13 @@ struct Args {
     /// Write host names in lower case (default: capitalised, like the original sample)
     #[arg(long)]
     lowercase: bool,
+    /// The fewest two-letter syllables in a host name (longer names, longer lines)
+    #[arg(
+        long = "name_syllables",
+        visible_alias = "name-syllables",
+        default_value_t = 3
+    )]
+    name_syllables: usize,
     /// Random seed
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -79,6 +86,7 @@ fn main() -> ExitCode {
         zipf: a.zipf,
         unit: a.unit,
         capitalise: !a.lowercase,
+        name_syllables: a.name_syllables,
         seed: a.seed,
     };
     if let Err(msg) = cfg.validate() {
