@@ -1,0 +1,297 @@
+//! Property tests: the engine against a naive model, and invariance under
+//! threads, chunk size, file split and the seek.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use proptest::prelude::*;
+
+use connspy::engine::{run, Filter, Outcome, ScanOptions};
+use connspy::input::Input;
+use connspy::progress::Progress;
+use connspy::reduce::exact::ExactReducer;
+use connspy::reduce::Query;
+use connspy::report::{Answer, Busiest, HostList, Report};
+use connspy::timestamp::HOUR_MS;
+
+/// Hosts as written in the log, several folding to the same name.
+const HOSTS: &[&str] = &[
+    "alice",
+    "ALICE",
+    "Bob",
+    "bob",
+    "web-01.example.com",
+    "10.0.0.7",
+    "Zoë",
+    "zoë",
+    "db_02",
+];
+const BASE_MS: i64 = 1_565_647_200_000;
+
+#[derive(Debug, Clone)]
+struct Line {
+    ts: i64,
+    from: &'static str,
+    to: &'static str,
+}
+
+/// How one line is written: the unit, separators and line ending vary.
+#[derive(Debug, Clone)]
+struct Style {
+    seconds: bool,
+    sep: &'static str,
+    lead: &'static str,
+    crlf: bool,
+}
+
+fn style() -> impl Strategy<Value = Style> {
+    (
+        any::<bool>(),
+        prop::sample::select(vec![" ", "\t", "  ", " \x0b", "\x0c"]),
+        prop::sample::select(vec!["", " ", "\t"]),
+        any::<bool>(),
+    )
+        .prop_map(|(seconds, sep, lead, crlf)| Style {
+            seconds,
+            sep,
+            lead,
+            crlf,
+        })
+}
+
+fn render(line: &Line, s: &Style) -> String {
+    let ts = if s.seconds {
+        match line.ts % 1000 {
+            0 => format!("{}", line.ts / 1000),
+            ms => format!("{}.{ms:03}", line.ts / 1000),
+        }
+    } else {
+        line.ts.to_string()
+    };
+    let end = if s.crlf { "\r\n" } else { "\n" };
+    format!(
+        "{}{ts}{}{}{}{}{end}",
+        s.lead, s.sep, line.from, s.sep, line.to
+    )
+}
+
+/// Lines spread over about five hours, in random order.
+fn lines(max: usize) -> impl Strategy<Value = Vec<Line>> {
+    prop::collection::vec(
+        (
+            0..5 * HOUR_MS,
+            prop::sample::select(HOSTS),
+            prop::sample::select(HOSTS),
+        )
+            .prop_map(|(off, from, to)| Line {
+                ts: BASE_MS + off,
+                from,
+                to,
+            }),
+        0..max,
+    )
+}
+
+fn query() -> impl Strategy<Value = Query> {
+    let host = prop::option::of(prop::sample::select(HOSTS));
+    (host.clone(), host, any::<bool>())
+        .prop_filter("a query", |(t, f, b)| t.is_some() || f.is_some() || *b)
+        .prop_map(|(t, f, b)| Query::new(t, f, b))
+}
+
+fn filter() -> impl Strategy<Value = Filter> {
+    let bound = prop::option::of(-HOUR_MS..6 * HOUR_MS);
+    (bound.clone(), bound, any::<bool>()).prop_map(|(a, b, hourly)| {
+        let (init, end) = match (a, b) {
+            (Some(a), Some(b)) if a >= b => (Some(b), Some(a + 1)),
+            other => other,
+        };
+        Filter {
+            init: init.map(|t| BASE_MS + t),
+            end: end.map(|t| BASE_MS + t),
+            hourly,
+        }
+    })
+}
+
+/// The answers computed the obvious way.
+fn model(lines: &[Line], query: &Query, filter: &Filter) -> Vec<Report> {
+    let fold = |h: &str| h.to_ascii_lowercase();
+    let mut windows: BTreeMap<i64, Vec<&Line>> = BTreeMap::new();
+    if !filter.hourly {
+        windows.insert(0, Vec::new());
+    }
+    for l in lines {
+        if filter.init.is_some_and(|i| l.ts < i) || filter.end.is_some_and(|e| l.ts >= e) {
+            continue;
+        }
+        let key = if filter.hourly {
+            l.ts.div_euclid(HOUR_MS) * HOUR_MS
+        } else {
+            0
+        };
+        windows.entry(key).or_default().push(l);
+    }
+    let as_str = |q: &Option<Vec<u8>>| q.as_ref().map(|h| String::from_utf8(h.clone()).unwrap());
+    let (to_q, from_q) = (as_str(&query.to_host), as_str(&query.from_host));
+    windows
+        .into_iter()
+        .map(|(key, ls)| {
+            let list = |q: &Option<String>, pick: &dyn Fn(&Line) -> Option<String>| {
+                q.as_ref().map(|host| HostList {
+                    host: host.clone(),
+                    hosts: ls
+                        .iter()
+                        .filter_map(|l| pick(l))
+                        .collect::<BTreeSet<_>>()
+                        .into_iter()
+                        .collect(),
+                })
+            };
+            let to_host = list(&to_q, &|l| (Some(fold(l.to)) == to_q).then(|| fold(l.from)));
+            let from_host = list(&from_q, &|l| {
+                (Some(fold(l.from)) == from_q).then(|| fold(l.to))
+            });
+            let busiest = query.busiest.then(|| {
+                let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+                for l in &ls {
+                    *counts.entry(fold(l.from)).or_default() += 1;
+                }
+                let top = counts.values().copied().max()?;
+                let leaders: Vec<&String> = counts
+                    .iter()
+                    .filter(|(_, c)| **c == top)
+                    .map(|(h, _)| h)
+                    .collect();
+                Some(Busiest {
+                    host: leaders[0].clone(),
+                    connections: top,
+                    tied: leaders.len() as u64 - 1,
+                    initiators: counts.len() as u64,
+                })
+            });
+            let (start, end) = if filter.hourly {
+                (Some(key), Some(key + HOUR_MS))
+            } else {
+                (filter.init, filter.end)
+            };
+            Report {
+                start,
+                end,
+                answer: Answer {
+                    lines: ls.len() as u64,
+                    to_host,
+                    from_host,
+                    busiest,
+                },
+            }
+        })
+        .collect()
+}
+
+fn scan(files: &[PathBuf], query: &Query, filter: &Filter, opts: &ScanOptions) -> Outcome {
+    let inputs: Vec<Input> = files.iter().cloned().map(Input::File).collect();
+    run(
+        &ExactReducer::new(query.clone()),
+        filter,
+        opts,
+        &inputs,
+        &Progress::hidden(),
+    )
+    .expect("scan succeeds")
+}
+
+fn write_files(dir: &tempfile::TempDir, parts: &[String]) -> Vec<PathBuf> {
+    parts
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let path = dir.path().join(format!("part{i}.log"));
+            std::fs::write(&path, text).unwrap();
+            path
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    /// (a) and (b): any split into files, any thread count and chunk size give
+    /// the model's answers, and malformed lines are counted, not counted as lines.
+    #[test]
+    fn engine_equals_model(
+        lines in lines(120),
+        styles in prop::collection::vec(style(), 120),
+        file_of in prop::collection::vec(0usize..3, 120),
+        junk in prop::collection::vec((0usize..120, prop::sample::select(vec![
+            "garbage\n", "1 a\n", "1 a b c\n", "-5 a b\n", "12x a b\n", "\n", "  \t \n",
+        ])), 0..6),
+        query in query(),
+        filter in filter(),
+        threads in 1usize..4,
+        chunk_size in 1usize..300,
+        last_newline in any::<bool>(),
+    ) {
+        let mut parts = vec![String::new(); 3];
+        for (i, line) in lines.iter().enumerate() {
+            parts[file_of[i]].push_str(&render(line, &styles[i]));
+        }
+        let mut malformed = 0;
+        for (at, text) in &junk {
+            parts[at % 3].push_str(text);
+            malformed += u64::from(!text.trim().is_empty());
+        }
+        if !last_newline {
+            for p in &mut parts {
+                if p.ends_with('\n') { p.pop(); }
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let files = write_files(&dir, &parts);
+        let opts = ScanOptions { threads, chunk_size, strict: false, seek_late_ms: None };
+        let out = scan(&files, &query, &filter, &opts);
+        prop_assert_eq!(out.reports, model(&lines, &query, &filter));
+        prop_assert_eq!(out.malformed, malformed);
+    }
+
+    /// (c): on logs where no line is more than `late` older than the newest
+    /// before it, seeking gives exactly the full scan's answers.
+    #[test]
+    fn seek_equals_full_scan(
+        gaps in prop::collection::vec(0i64..4_000, 3_000..6_000),
+        lateness in prop::collection::vec(0i64..=1, 6_000),
+        late_s in 0i64..120,
+        hosts in prop::collection::vec((prop::sample::select(HOSTS), prop::sample::select(HOSTS)), 6_000),
+        query in query(),
+        a in 0.0f64..1.0,
+        b in 0.0f64..1.0,
+        hourly in any::<bool>(),
+        chunk_size in prop::sample::select(vec![100usize, 4096, 1 << 20]),
+    ) {
+        let mut t = BASE_MS;
+        let mut log = String::new();
+        for (i, gap) in gaps.iter().enumerate() {
+            t += gap;
+            // Late lines are exactly as late as allowed: the hardest case.
+            let ts = t - lateness[i] * late_s * 1000;
+            log.push_str(&format!("{ts} {} {}\n", hosts[i].0, hosts[i].1));
+        }
+        let span = t - BASE_MS;
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        let filter = Filter {
+            init: Some(BASE_MS + (span as f64 * lo) as i64),
+            end: Some(BASE_MS + (span as f64 * hi) as i64 + 1),
+            hourly,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let files = write_files(&dir, &[log]);
+        let full = ScanOptions { threads: 2, chunk_size, strict: false, seek_late_ms: None };
+        let seek = ScanOptions { seek_late_ms: Some(late_s * 1000), ..full };
+        let expected = scan(&files, &query, &filter, &full).reports;
+        prop_assert_eq!(scan(&files, &query, &filter, &seek).reports, expected);
+        for open in [Filter { init: None, ..filter }, Filter { end: None, ..filter }] {
+            let expected = scan(&files, &query, &open, &full).reports;
+            prop_assert_eq!(scan(&files, &query, &open, &seek).reports, expected);
+        }
+    }
+}
