@@ -202,11 +202,11 @@ fn several_files_are_one_log_whatever_their_order() {
     let args = ["--busiest_from_host", "--to_host", "zyla", "--hourly"];
     let expected = "\
 2019-08-12T22:00:00Z .. 2019-08-12T23:00:00Z  lines 5
-  to_host zyla: 0 hosts
-  busiest_from_host: alice with 3 connections (0 tied, 2 initiators)
+  to_host zyla (0):
+  busiest_from_host: alice (3 connections; 0 tied; 2 initiators)
 2019-08-12T23:00:00Z .. 2019-08-13T00:00:00Z  lines 1
-  to_host zyla: 1 host: bob
-  busiest_from_host: bob with 1 connections (0 tied, 1 initiators)
+  to_host zyla (1): bob
+  busiest_from_host: bob (1 connections; 0 tied; 1 initiators)
 ";
     let ab = d.run(&with(&args, &["a.log", "b.log"])).clean();
     assert_eq!(ab.stdout, expected);
@@ -270,7 +270,7 @@ fn busiest_from_host_breaks_ties_by_smallest_lowercase_name_in_bytes() {
     let out = d.run(&["--busiest_from_host", "t.log"]).clean();
     assert_eq!(
         out.stdout,
-        "* .. *  lines 7\n  busiest_from_host: alpha with 2 connections (2 tied, 4 initiators)\n"
+        "* .. *  lines 7\n  busiest_from_host: alpha (2 connections; 2 tied; 4 initiators)\n"
     );
     // Without alpha, zed beats éclair on bytes.
     let log: String = log
@@ -330,9 +330,9 @@ fn kebab_case_aliases_work_like_the_underscore_flags() {
         .clean();
     let expected = "\
 2019-08-12T22:00:02Z .. 2019-08-12T22:00:06Z  lines 4
-  to_host zyla: 2 hosts: bob carol
-  from_host alice: 2 hosts: bob carol
-  busiest_from_host: alice with 2 connections (0 tied, 3 initiators)
+  to_host zyla (2): bob carol
+  from_host alice (2): bob carol
+  busiest_from_host: alice (2 connections; 0 tied; 3 initiators)
 ";
     assert_eq!(snake.stdout, expected);
     assert_eq!(kebab.stdout, expected);
@@ -359,9 +359,9 @@ fn hourly_prints_each_hour_with_lines_in_ascending_order_and_skips_empty_hours()
         out.stdout,
         "\
 2019-08-12T22:00:00Z .. 2019-08-12T23:00:00Z  lines 3
-  to_host zyla: 2 hosts: alice bob
+  to_host zyla (2): alice bob
 2019-08-13T00:00:00Z .. 2019-08-13T01:00:00Z  lines 2
-  to_host zyla: 2 hosts: carol dave
+  to_host zyla (2): carol dave
 "
     );
     let out = d
@@ -446,7 +446,7 @@ fn without_hourly_one_window_is_printed_even_when_empty() {
         .clean();
     assert_eq!(
         out.stdout,
-        "* .. 2000-01-01T00:00:00Z  lines 0\n  to_host zyla: 0 hosts\n  busiest_from_host: none\n"
+        "* .. 2000-01-01T00:00:00Z  lines 0\n  to_host zyla (0):\n  busiest_from_host: none\n"
     );
 }
 
@@ -1230,8 +1230,8 @@ fn text_prints_a_report_per_window_otherwise() {
         out.stdout,
         "\
 * .. *  lines 7
-  to_host zyla: 3 hosts: alice bob carol
-  from_host alice: 3 hosts: bob carol zyla
+  to_host zyla (3): alice bob carol
+  from_host alice (3): bob carol zyla
 "
     );
     // One list with --hourly: a report per window, singular and empty lists.
@@ -1240,9 +1240,9 @@ fn text_prints_a_report_per_window_otherwise() {
         out.stdout,
         "\
 2019-08-12T22:00:00Z .. 2019-08-12T23:00:00Z  lines 6
-  to_host bob: 1 host: alice
+  to_host bob (1): alice
 2019-08-13T00:00:00Z .. 2019-08-13T01:00:00Z  lines 1
-  to_host bob: 1 host: zed
+  to_host bob (1): zed
 "
     );
     // One list with the busiest host: a report.
@@ -1262,8 +1262,8 @@ fn text_prints_a_report_per_window_otherwise() {
         out.stdout,
         "\
 2019-08-12T22:00:03Z .. 2019-08-13T00:00:00.001Z  lines 5
-  from_host nobody: 0 hosts
-  busiest_from_host: alice with 2 connections (0 tied, 4 initiators)
+  from_host nobody (0):
+  busiest_from_host: alice (2 connections; 0 tied; 4 initiators)
 "
     );
 }

@@ -14,7 +14,7 @@ pub fn write_bare(out: &mut impl Write, report: &Report) -> io::Result<()> {
     Ok(())
 }
 
-/// A header line with the window and its line count, then one line per query.
+/// A header line with the window and its line count, then each query's answer.
 pub fn write(out: &mut impl Write, report: &Report) -> io::Result<()> {
     let bound = |t: Option<i64>| t.map_or_else(|| "*".to_string(), |t| Rfc3339Ms(t).to_string());
     let a = &report.answer;
@@ -34,7 +34,7 @@ pub fn write(out: &mut impl Write, report: &Report) -> io::Result<()> {
     match &a.busiest {
         Some(Some(b)) => writeln!(
             out,
-            "  busiest_from_host: {} with {} connections ({} tied, {} initiators)",
+            "  busiest_from_host: {} ({} connections; {} tied; {} initiators)",
             b.host, b.connections, b.tied, b.initiators
         )?,
         Some(None) => writeln!(out, "  busiest_from_host: none")?,
@@ -43,14 +43,75 @@ pub fn write(out: &mut impl Write, report: &Report) -> io::Result<()> {
     Ok(())
 }
 
+/// Reports wrap host lists at this width.
+const WIDTH: usize = 80;
+
+/// `  QUERY HOST (N):` then the hosts: on the same line when they fit, else
+/// wrapped on lines indented by four spaces.
 fn list(out: &mut impl Write, query: &str, l: &HostList) -> io::Result<()> {
-    let noun = if l.hosts.len() == 1 { "host" } else { "hosts" };
-    write!(out, "  {query} {}: {} {noun}", l.host, l.hosts.len())?;
-    if !l.hosts.is_empty() {
-        write!(out, ":")?;
+    let head = format!("  {query} {} ({}):", l.host, l.hosts.len());
+    let inline: usize = l.hosts.iter().map(|h| h.len() + 1).sum();
+    if head.len() + inline <= WIDTH {
+        out.write_all(head.as_bytes())?;
         for h in &l.hosts {
             write!(out, " {h}")?;
         }
+        return writeln!(out);
     }
-    writeln!(out)
+    writeln!(out, "{head}")?;
+    let mut col = 0;
+    for h in &l.hosts {
+        if col > 0 && col + 1 + h.len() > WIDTH {
+            writeln!(out)?;
+            col = 0;
+        }
+        if col == 0 {
+            write!(out, "    {h}")?;
+            col = 4 + h.len();
+        } else {
+            write!(out, " {h}")?;
+            col += 1 + h.len();
+        }
+    }
+    if col > 0 {
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hosts(n: usize) -> HostList {
+        HostList {
+            host: "x".into(),
+            hosts: (0..n).map(|i| format!("host{i:04}")).collect(),
+        }
+    }
+
+    #[test]
+    fn short_lists_stay_inline_and_long_ones_wrap_at_80_columns() {
+        let mut out = Vec::new();
+        list(&mut out, "to_host", &hosts(2)).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "  to_host x (2): host0000 host0001\n"
+        );
+        let mut out = Vec::new();
+        list(&mut out, "from_host", &hosts(20)).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "  from_host x (20):");
+        assert!(lines[1..]
+            .iter()
+            .all(|l| l.starts_with("    host") && l.len() <= 80));
+        assert_eq!(
+            lines[1..]
+                .iter()
+                .map(|l| l.split(' ').filter(|h| !h.is_empty()).count())
+                .sum::<usize>(),
+            20
+        );
+    }
 }
