@@ -15,7 +15,7 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::input::{align_to_lines, nominal_chunks, BlockReader, Input, MappedFile, Source};
-use crate::parse::{parse_line, LineError, Lines};
+use crate::parse::{next_line, LineError};
 use crate::progress::Progress;
 use crate::reduce::{Reducer, Windows};
 use crate::report::Report;
@@ -149,9 +149,12 @@ impl<R: Reducer> Scanner<'_, R> {
             return;
         }
         let mut lines = 0u64;
-        for line in Lines::new(data) {
+        let mut pos = 0;
+        while pos < data.len() {
+            let (parsed, next) = next_line(data, pos);
+            pos = next;
             lines += 1;
-            match parse_line(line) {
+            match parsed {
                 Ok(Some(rec)) => {
                     if let Some(key) = self.filter.window_of(rec.ts) {
                         let state = acc.windows.get(key, || self.reducer.new_state());

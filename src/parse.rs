@@ -7,7 +7,7 @@ use std::fmt;
 
 use memchr::memchr;
 
-use crate::timestamp::{parse_ts, TsError};
+use crate::timestamp::{ms_from_parts, parse_ts, TsError};
 
 /// One well-formed log line. Hosts are the raw bytes of the line (ASCII case not
 /// folded yet: reducers fold only what they keep or compare).
@@ -145,6 +145,136 @@ pub fn parse_line(line: &[u8]) -> Result<Option<Record<'_>>, LineError> {
     }))
 }
 
+/// Parses the line starting at `pos` in `buf` and returns its outcome and the
+/// start of the next line.
+///
+/// Most lines have the canonical shape `DIGITS SP HOST SP HOST LF` with ASCII
+/// hosts; [`fast_line`] reads those in one pass that also finds the line end.
+/// Anything else (tabs, `\r\n`, fractions, non-ASCII, errors) goes through
+/// [`parse_line`], which gives the same result for every line.
+#[inline(always)]
+pub fn next_line(buf: &[u8], pos: usize) -> (Result<Option<Record<'_>>, LineError>, usize) {
+    if let Some((rec, next)) = fast_line(buf, pos) {
+        return (Ok(Some(rec)), next);
+    }
+    let rest = &buf[pos..];
+    match memchr(b'\n', rest) {
+        Some(i) => (parse_line(&rest[..i]), pos + i + 1),
+        None => (parse_line(rest), buf.len()),
+    }
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+#[inline(always)]
+fn word_at(buf: &[u8], pos: usize) -> Option<u64> {
+    let w = buf.get(pos..pos + 8)?;
+    Some(u64::from_le_bytes(w.try_into().expect("eight bytes")))
+}
+
+/// The canonical-shape line at `pos`, or `None` to leave it to [`parse_line`].
+#[inline(always)]
+fn fast_line(buf: &[u8], pos: usize) -> Option<(Record<'_>, usize)> {
+    let (int, digits) = fast_digits(buf, pos)?;
+    let mut p = pos + digits;
+    if buf.get(p) != Some(&b' ') {
+        return None;
+    }
+    p += 1;
+    let from_end = ascii_field_end(buf, p)?;
+    if from_end == p || buf.get(from_end) != Some(&b' ') {
+        return None;
+    }
+    let to_start = from_end + 1;
+    let to_end = ascii_field_end(buf, to_start)?;
+    let next = match buf.get(to_end) {
+        Some(b'\n') => to_end + 1,
+        None => to_end,
+        Some(_) => return None,
+    };
+    if to_end == to_start {
+        return None;
+    }
+    let ts = ms_from_parts(int, 0).ok()?;
+    Some((
+        Record {
+            ts,
+            from: &buf[p..from_end],
+            to: &buf[to_start..to_end],
+        },
+        next,
+    ))
+}
+
+/// Up to 15 leading digits at `pos`, read in at most two word loads.
+#[inline(always)]
+fn fast_digits(buf: &[u8], pos: usize) -> Option<(u64, usize)> {
+    let x = word_at(buf, pos)?;
+    let n = leading_digits(x);
+    if n < 8 {
+        return (n > 0).then(|| (digits_value(x, n), n));
+    }
+    let y = word_at(buf, pos + 8)?;
+    let m = leading_digits(y);
+    if m == 8 {
+        return None;
+    }
+    Some((
+        digits_value(x, 8) * 10u64.pow(m as u32) + digits_value(y, m),
+        8 + m,
+    ))
+}
+
+/// How many of the eight bytes of `x`, from the first, are ASCII digits.
+#[inline(always)]
+fn leading_digits(x: u64) -> usize {
+    let t = x ^ (ONES * b'0' as u64);
+    // A byte is not a digit when t > 9: adding 0x76 sets its high bit, or it
+    // had one already. A carry can only corrupt bytes above a flagged one.
+    let not_digit = (t.wrapping_add(ONES * 0x76) | t) & HIGHS;
+    (not_digit.trailing_zeros() / 8) as usize
+}
+
+/// The value of the first `n` (0 to 8) digits of `x`.
+#[inline(always)]
+fn digits_value(x: u64, n: usize) -> u64 {
+    // Shift the n digits to the top; the zero bytes below read as leading 0s.
+    let x = match n {
+        0 => return 0,
+        8 => x,
+        _ => x << (8 * (8 - n)),
+    };
+    let x = x & (ONES * 0x0f);
+    let x = (x * 10 + (x >> 8)) & 0x00ff_00ff_00ff_00ff;
+    let x = (x * 100 + (x >> 16)) & 0x0000_ffff_0000_ffff;
+    (x * 10_000 + (x >> 32)) & 0xffff_ffff
+}
+
+/// The end of an ASCII field at `pos` (the first byte below 0x21), or `None`
+/// when a non-ASCII byte comes first.
+#[inline(always)]
+fn ascii_field_end(buf: &[u8], mut pos: usize) -> Option<usize> {
+    while let Some(x) = word_at(buf, pos) {
+        let stop = (x.wrapping_sub(ONES * 0x21) & !x & HIGHS) | (x & HIGHS);
+        if stop != 0 {
+            let at = pos + (stop.trailing_zeros() / 8) as usize;
+            return (buf[at] < 0x80).then_some(at);
+        }
+        pos += 8;
+    }
+    while let Some(&b) = buf.get(pos) {
+        if b >= 0x80 {
+            return None;
+        }
+        if b < 0x21 {
+            break;
+        }
+        pos += 1;
+    }
+    Some(pos)
+}
+
 /// Iterates over the lines of a block: each `\n`-terminated line, and a final
 /// line without its `\n` if the block does not end with one.
 pub struct Lines<'a> {
@@ -279,6 +409,51 @@ mod tests {
             Ok(Some(rec(1000, "abcdefghijk", "Zoë-Ünal-long")))
         );
         assert_eq!(parse_line(b"1 a \xc3"), Err(LineError::Utf8));
+    }
+
+    /// Every line through `next_line`, as the engine reads a block.
+    fn via_next_line(buf: &[u8]) -> Vec<Result<Option<Record<'_>>, LineError>> {
+        let mut out = Vec::new();
+        let mut pos = 0;
+        while pos < buf.len() {
+            let (r, next) = next_line(buf, pos);
+            assert!(next > pos);
+            out.push(r);
+            pos = next;
+        }
+        out
+    }
+
+    #[test]
+    fn fast_and_general_paths_agree() {
+        let block = "1565647204351 Aadvik Matina\n\
+            1 a b\n\
+            1565647204.5 a b\n\
+            123456789012345 long-timestamp host\n\
+            1234567890123456 sixteen digits\n\
+            99999999999999999999 overflow x\n\
+            12 a b \n\
+            12 a  b\n\
+            12  a b\n\
+            \t12 a b\n\
+            12 a b\r\n\
+            12 Zoë b\n\
+            12 a\n\
+            12 a b c\n\
+            x a b\n\
+            \n\
+            12 a\x01b c\n\
+            12345678 a b\n\
+            1234567 abcdefghijklmnopq rstuvwxyz0123456789\n\
+            12 a b";
+        let expected: Vec<_> = Lines::new(block.as_bytes()).map(parse_line).collect();
+        assert_eq!(via_next_line(block.as_bytes()), expected);
+        // Every prefix, so the word loads meet the end of the buffer everywhere.
+        for cut in 0..block.len() {
+            let buf = &block.as_bytes()[..cut];
+            let expected: Vec<_> = Lines::new(buf).map(parse_line).collect();
+            assert_eq!(via_next_line(buf), expected, "prefix {cut}");
+        }
     }
 
     #[test]

@@ -73,6 +73,16 @@ pub fn parse_ts(field: &[u8]) -> Result<i64, TsError> {
             millis_frac = millis_frac * 10 + frac.get(k).map_or(0, |b| u64::from(b - b'0'));
         }
     }
+    ms_from_parts(int, millis_frac)
+}
+
+/// Unix milliseconds from a timestamp's integer part and the first three
+/// digits of its fraction (used only when the integer part is seconds).
+///
+/// # Errors
+/// [`TsError::Overflow`] past [`MAX_MS`].
+#[inline(always)]
+pub fn ms_from_parts(int: u64, millis_frac: u64) -> Result<i64, TsError> {
     let ms = if int >= MILLIS_THRESHOLD {
         int
     } else {
