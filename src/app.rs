@@ -3,11 +3,12 @@
 use std::io::{self, Write};
 
 use crate::config::Config;
-use crate::engine::{run as scan, Outcome};
+use crate::engine::{run as scan, Summary};
 use crate::error::{Error, Result};
 use crate::output::Writer;
 use crate::progress::Progress;
 use crate::reduce::exact::ExactReducer;
+use crate::report::Report;
 
 /// Runs `config`, printing results to `out` and warnings to `err`.
 ///
@@ -16,38 +17,49 @@ use crate::reduce::exact::ExactReducer;
 ///
 /// # Errors
 /// Any [`Error`]; a closed pipe is not one.
-pub fn run(config: &Config, out: impl Write, mut err: impl Write) -> Result<()> {
+pub fn run(config: &Config, out: impl Write + Send, mut err: impl Write) -> Result<()> {
     let progress = Progress::for_input(config.input_size());
     let reducer = ExactReducer::new(config.query.clone());
-    let outcome = scan(
+    let mut writer = Writer::new(out, config.format, &config.query, config.filter.hourly);
+    let mut sink = |report: Report| writer.write(&report);
+    let summary = scan(
         &reducer,
         &config.filter,
         &config.scan,
         &config.inputs,
         &progress,
+        &mut sink,
     );
     progress.finish();
-    let Outcome {
-        reports,
-        malformed,
-        first_malformed,
-    } = outcome?;
-    let mut writer = Writer::new(out, config.format, &config.query, config.filter.hourly);
-    let written = reports.iter().try_for_each(|r| writer.write(r));
-    if let Some(bad) = first_malformed {
-        // Best effort: stderr may be closed too, and the results are already out.
+    let summary = match summary {
+        Err(Error::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
+        other => other?,
+    };
+    report_skipped(&summary, &mut err);
+    Ok(())
+}
+
+/// Says on stderr what was skipped. Best effort: stderr may be closed too, and
+/// the results are already out.
+fn report_skipped(summary: &Summary, err: &mut impl Write) {
+    if let Some(bad) = &summary.first_malformed {
+        let n = summary.malformed;
         let _ = writeln!(
             err,
-            "connspy: warning: skipped {malformed} malformed line{}; the first at {}:{}: {}",
-            if malformed == 1 { "" } else { "s" },
+            "connspy: warning: skipped {n} malformed line{}; the first at {}:{}: {}",
+            if n == 1 { "" } else { "s" },
             bad.path.display(),
             bad.line,
             bad.reason
         );
     }
-    match written {
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(Error::Output(e)),
-        Ok(()) => Ok(()),
+    if summary.late > 0 {
+        let n = summary.late;
+        let _ = writeln!(
+            err,
+            "connspy: warning: dropped {n} late line{}: their hour had already been reported \
+             (raise --max_log_late_seconds to wait longer)",
+            if n == 1 { "" } else { "s" },
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! raw command line.
 
 use crate::cli::Args;
-use crate::engine::{Filter, ScanOptions, DEFAULT_CHUNK_SIZE};
+use crate::engine::{Filter, Release, ScanOptions, DEFAULT_CHUNK_SIZE};
 use crate::error::{Error, Result};
 use crate::input::Input;
 use crate::output::Format;
@@ -80,6 +80,13 @@ impl Config {
         };
         let late_ms =
             i64::try_from(args.max_log_late_seconds.saturating_mul(1000)).unwrap_or(i64::MAX);
+        // A stream cannot be read twice, so with --hourly its hours are reported
+        // as they complete instead of at end of input (`tail -F | connspy`).
+        let release = if args.hourly && inputs.contains(&Input::Stdin) {
+            Release::Watermark { late_ms }
+        } else {
+            Release::AtEnd
+        };
         Ok(Config {
             inputs,
             query,
@@ -98,6 +105,7 @@ impl Config {
                 }),
                 strict: args.strict,
                 seek_late_ms: (!args.no_seek).then_some(late_ms),
+                release,
             },
             format: args.format,
         })

@@ -1,13 +1,21 @@
-//! The batch engine: inputs → chunks → parallel parse and per-window reduce →
-//! merge → finished reports.
+//! The engine: inputs → chunks → parallel parse and per-window reduce → merge →
+//! finished windows, handed to a sink in window order.
 //!
-//! Each rayon task folds the chunks it is given into one [`Partial`] (a set of
-//! windows plus malformed-line bookkeeping); partials merge associatively, so
-//! the answer does not depend on how rayon splits the work. Mapped chunks are
-//! released as soon as they are parsed, and standard input is read in blocks
-//! while the previous blocks are parsed.
+//! Two release policies share everything else:
+//!
+//! - [`Release::AtEnd`]: every window stays open until all input is read. Each
+//!   rayon task folds the chunks it is handed into one [`Partial`], partials
+//!   merge associatively, and the answer is exact whatever the order of lines.
+//!   This is batch exact mode over files.
+//! - [`Release::Watermark`]: input is read in waves of [`WAVE_CHUNKS`] chunks,
+//!   parsed in parallel and merged in chunk order (so order-sensitive sketches
+//!   do not depend on the thread count). After each wave the watermark, the
+//!   newest timestamp seen minus the lateness bound, finishes every hour that
+//!   ends at or before it: it is handed to the sink and freed. A line for an
+//!   hour already finished is dropped and counted as late. This serves the
+//!   approximate mode, standard input with `--hourly`, and tail mode.
 
-use std::io::Read;
+use std::io::{self, Read};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -20,7 +28,7 @@ use crate::progress::Progress;
 use crate::reduce::{Reducer, Windows};
 use crate::report::Report;
 use crate::seek::seek;
-use crate::timestamp::hour_start;
+use crate::timestamp::{hour_start, HOUR_MS};
 
 /// Which lines count and how they are grouped into windows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -45,18 +53,33 @@ impl Filter {
     }
 }
 
+/// When windows are finished and handed to the sink.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Release {
+    /// All at the end: exact whatever the order of lines.
+    #[default]
+    AtEnd,
+    /// Behind a watermark trailing the newest timestamp by `late_ms`.
+    Watermark {
+        /// `--max_log_late_seconds` in milliseconds.
+        late_ms: i64,
+    },
+}
+
 /// How the engine reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ScanOptions {
     /// Worker threads.
     pub threads: usize,
-    /// Bytes per chunk (and per block of standard input).
+    /// Bytes per chunk (and per block of a stream).
     pub chunk_size: usize,
     /// Stop at the first malformed line and report it as an error.
     pub strict: bool,
     /// Binary-search mapped files for the time range, with this lateness bound in
     /// milliseconds; `None` scans everything.
     pub seek_late_ms: Option<i64>,
+    /// When windows are released.
+    pub release: Release,
 }
 
 impl Default for ScanOptions {
@@ -66,6 +89,7 @@ impl Default for ScanOptions {
             chunk_size: DEFAULT_CHUNK_SIZE,
             strict: false,
             seek_late_ms: Some(300_000),
+            release: Release::AtEnd,
         }
     }
 }
@@ -73,6 +97,10 @@ impl Default for ScanOptions {
 /// Large enough that per-chunk overhead vanishes, small enough that two threads
 /// balance and resident memory stays low.
 pub const DEFAULT_CHUNK_SIZE: usize = 4 << 20;
+
+/// Chunks per wave under [`Release::Watermark`]: a fixed number, so that where
+/// waves begin, and with it every result, does not depend on the thread count.
+pub const WAVE_CHUNKS: usize = 16;
 
 /// Where the first malformed line was.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,36 +113,63 @@ pub struct BadLine {
     pub reason: LineError,
 }
 
-/// What a run found.
-#[derive(Debug)]
-pub struct Outcome {
-    /// One report per window, in window order.
-    pub reports: Vec<Report>,
+/// What a run found besides its windows.
+#[derive(Debug, Default)]
+pub struct Summary {
     /// Malformed lines skipped.
     pub malformed: u64,
     /// The first of them, in input order.
     pub first_malformed: Option<BadLine>,
+    /// Lines dropped because their hour had already been released.
+    pub late: u64,
 }
 
-/// Runs `reducer` over `inputs` and returns the finished reports.
+/// Receives each finished window, in window order.
+pub type Sink<'s> = dyn FnMut(Report) -> io::Result<()> + Send + 's;
+
+/// Runs `reducer` over `inputs`, handing each finished window to `sink`.
 ///
 /// # Errors
-/// Inputs that cannot be opened or read; with `strict`, the first malformed line.
+/// Inputs that cannot be opened or read; with `strict`, the first malformed
+/// line; the sink's error.
 pub fn run<R: Reducer>(
     reducer: &R,
     filter: &Filter,
     opts: &ScanOptions,
     inputs: &[Input],
     progress: &Progress,
-) -> Result<Outcome> {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.threads.max(1))
-        .build()
-        .map_err(|e| Error::Usage(format!("cannot start {} threads: {e}", opts.threads)))?;
-    pool.install(|| Run::new(reducer, filter, opts, progress).go(inputs))
+    sink: &mut Sink<'_>,
+) -> Result<Summary> {
+    with_pool(opts.threads, || {
+        let mut engine = Engine::new(reducer, filter, opts, progress, sink);
+        // Open everything first: a missing file is reported before any work.
+        let sources = inputs
+            .iter()
+            .map(Source::open)
+            .collect::<Result<Vec<_>>>()?;
+        for (input, source) in inputs.iter().zip(sources) {
+            engine.scan(input, source)?;
+            if engine.scanner.stopped() {
+                break;
+            }
+        }
+        engine.finish(true)
+    })
 }
 
-/// A chunk's place: which input, and where that input's scan began.
+/// Runs `f` on a pool of `threads` workers.
+///
+/// # Errors
+/// [`Error::Usage`] when the pool cannot start; `f`'s error.
+pub fn with_pool<T: Send>(threads: usize, f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .build()
+        .map_err(|e| Error::Usage(format!("cannot start {threads} threads: {e}")))?
+        .install(f)
+}
+
+/// A chunk's place: which input, and how many lines it held.
 struct ChunkOrigin {
     input: usize,
     lines: u64,
@@ -127,12 +182,16 @@ struct InputOrigin {
     lines_before: u64,
 }
 
-/// What every worker reads: shared, immutable but for the strict-mode stop.
+/// What every worker reads during a wave.
 struct Scanner<'a, R> {
     reducer: &'a R,
     filter: &'a Filter,
     opts: &'a ScanOptions,
     progress: &'a Progress,
+    /// Hourly windows starting before this were released; their lines are late.
+    released_before: i64,
+    /// Lines stamped after this are malformed (tail mode: the future).
+    future_limit: Option<i64>,
     /// With `strict`, the lowest chunk index known to hold a malformed line;
     /// later chunks need not be parsed.
     strict_stop: AtomicUsize,
@@ -154,9 +213,20 @@ impl<R: Reducer> Scanner<'_, R> {
             let (parsed, next) = next_line(data, pos);
             pos = next;
             lines += 1;
+            let parsed = match parsed {
+                Ok(Some(rec)) if self.future_limit.is_some_and(|f| rec.ts > f) => {
+                    Err(LineError::Future)
+                }
+                other => other,
+            };
             match parsed {
                 Ok(Some(rec)) => {
+                    acc.newest = acc.newest.max(Some(rec.ts));
                     if let Some(key) = self.filter.window_of(rec.ts) {
+                        if key < self.released_before {
+                            acc.late += 1;
+                            continue;
+                        }
                         let state = acc.windows.get(key, || self.reducer.new_state());
                         self.reducer.add(state, &rec);
                     }
@@ -177,105 +247,171 @@ impl<R: Reducer> Scanner<'_, R> {
         }
         acc.chunk_lines.push((chunk, lines));
     }
+
+    /// Parses `chunks` (numbered from `first`) in parallel: one partial per chunk,
+    /// in chunk order, under [`Release::Watermark`]; one merged partial otherwise.
+    fn scan_wave<'d, T: Sync>(
+        &self,
+        first: usize,
+        chunks: &[T],
+        bytes: impl Fn(&T) -> &'d [u8] + Sync,
+        done: impl Fn(&T) + Sync,
+    ) -> Vec<Partial<R::State>> {
+        let one = |i: usize, c: &T, acc: &mut Partial<R::State>| {
+            self.scan_chunk(acc, first + i, bytes(c));
+            done(c);
+        };
+        match self.opts.release {
+            Release::AtEnd => vec![chunks
+                .par_iter()
+                .enumerate()
+                .fold(Partial::default, |mut acc, (i, c)| {
+                    one(i, c, &mut acc);
+                    acc
+                })
+                .reduce(Partial::default, |a, b| a.merge(b, self.reducer))],
+            Release::Watermark { .. } => chunks
+                .par_iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let mut acc = Partial::default();
+                    one(i, c, &mut acc);
+                    acc
+                })
+                .collect(),
+        }
+    }
 }
 
-/// A run in progress: the scanner and what the chunks have added up to.
-struct Run<'a, R: Reducer> {
+/// A run in progress: open windows, the watermark, and malformed-line
+/// bookkeeping. Tail mode drives it block by block; [`run`] drives it over
+/// whole inputs.
+pub struct Engine<'a, 's, R: Reducer> {
     scanner: Scanner<'a, R>,
-    acc: Partial<R::State>,
+    open: Windows<R::State>,
+    newest: Option<i64>,
+    /// Late lines not yet reported in a record.
+    late_pending: u64,
+    summary: Summary,
+    first_bad: Option<(usize, u64, LineError)>,
     chunks: Vec<ChunkOrigin>,
     inputs: Vec<InputOrigin>,
+    sink: &'a mut Sink<'s>,
 }
 
-impl<'a, R: Reducer> Run<'a, R> {
-    fn new(
+impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
+    /// An engine that hands finished windows to `sink`. Call it from inside the
+    /// thread pool that should do the parsing (see [`with_pool`]).
+    pub fn new(
         reducer: &'a R,
         filter: &'a Filter,
         opts: &'a ScanOptions,
         progress: &'a Progress,
+        sink: &'a mut Sink<'s>,
     ) -> Self {
-        Run {
+        Engine {
             scanner: Scanner {
                 reducer,
                 filter,
                 opts,
                 progress,
+                released_before: i64::MIN,
+                future_limit: None,
                 strict_stop: AtomicUsize::new(usize::MAX),
             },
-            acc: Partial::default(),
+            open: Windows::default(),
+            newest: None,
+            late_pending: 0,
+            summary: Summary::default(),
+            first_bad: None,
             chunks: Vec::new(),
             inputs: Vec::new(),
+            sink,
         }
     }
 
-    fn go(mut self, inputs: &[Input]) -> Result<Outcome> {
-        // Open everything first: a missing file is reported before any work.
-        let sources = inputs
-            .iter()
-            .map(Source::open)
-            .collect::<Result<Vec<_>>>()?;
-        for (input, source) in inputs.iter().zip(sources) {
-            match source {
-                Source::Mapped(map) => self.scan_mapped(input, &map),
-                Source::Stream(reader) => self.scan_stream(input, reader)?,
+    /// Reads a whole input.
+    ///
+    /// # Errors
+    /// A read error, or the sink's.
+    pub fn scan(&mut self, input: &Input, source: Source) -> Result<()> {
+        match source {
+            Source::Mapped(map) => self.scan_mapped(input, &map),
+            Source::Stream(reader) => self.scan_stream(input, reader),
+        }
+    }
+
+    fn scan_mapped(&mut self, input: &Input, map: &MappedFile) -> Result<()> {
+        let (opts, filter) = (self.scanner.opts, self.scanner.filter);
+        let data = map.bytes();
+        let range = match opts.seek_late_ms {
+            Some(late) if filter.init.is_some() || filter.end.is_some() => {
+                seek(data, filter.init, filter.end, late)
             }
+            _ => 0..data.len(),
+        };
+        self.scanner
+            .progress
+            .advance((data.len() - range.len()) as u64);
+        let skipped = range.start;
+        let input_idx = self.begin_input(input);
+        let pieces = nominal_chunks(range.clone(), opts.chunk_size);
+        let wave = match opts.release {
+            Release::AtEnd => pieces.len().max(1),
+            Release::Watermark { .. } => WAVE_CHUNKS,
+        };
+        let mut malformed_here = false;
+        for wave_pieces in pieces.chunks(wave) {
+            let first = self.chunks.len();
+            let partials = self.scanner.scan_wave(
+                first,
+                wave_pieces,
+                |piece| &data[align_to_lines(data, &range, piece)],
+                |piece| {
+                    map.release(align_to_lines(data, &range, piece));
+                    self.scanner.progress.advance(piece.len() as u64);
+                },
+            );
+            malformed_here |= partials.iter().any(|p| p.first_bad.is_some());
+            self.absorb(partials, input_idx, wave_pieces.len())?;
             if self.scanner.stopped() {
                 break;
             }
         }
-        self.finish()
-    }
-
-    fn scan_mapped(&mut self, input: &Input, map: &MappedFile) {
-        let sc = &self.scanner;
-        let data = map.bytes();
-        let range = match sc.opts.seek_late_ms {
-            Some(late) if sc.filter.init.is_some() || sc.filter.end.is_some() => {
-                seek(data, sc.filter.init, sc.filter.end, late)
-            }
-            _ => 0..data.len(),
-        };
-        sc.progress.advance((data.len() - range.len()) as u64);
-        let skipped = range.start;
-        let pieces = nominal_chunks(range.clone(), sc.opts.chunk_size);
-        let first = self.chunks.len();
-        let partial = pieces
-            .par_iter()
-            .enumerate()
-            .fold(Partial::default, |mut acc, (i, piece)| {
-                let lines = align_to_lines(data, &range, piece);
-                sc.scan_chunk(&mut acc, first + i, &data[lines.clone()]);
-                map.release(lines);
-                sc.progress.advance(piece.len() as u64);
-                acc
-            })
-            .reduce(Partial::default, |a, b| a.merge(b, sc.reducer));
         // Counting the lines the seek skipped costs a pass over them, so it is
         // done only when a malformed line needs its number.
-        let lines_before = match partial.first_bad {
-            Some(_) => memchr::memchr_iter(b'\n', &data[..skipped]).count() as u64,
-            None => 0,
-        };
-        let input_idx = self.begin_input(input, lines_before);
-        self.absorb(partial, input_idx, pieces.len());
+        if malformed_here && skipped > 0 {
+            self.inputs[input_idx].lines_before =
+                memchr::memchr_iter(b'\n', &data[..skipped]).count() as u64;
+        }
+        Ok(())
     }
 
     fn scan_stream(&mut self, input: &Input, reader: impl Read + Send) -> Result<()> {
-        let input_idx = self.begin_input(input, 0);
-        let mut blocks = BlockReader::new(reader, self.scanner.opts.chunk_size);
-        let batch_len = self.scanner.opts.threads.max(1) * 2;
+        let input_idx = self.begin_input(input);
+        let opts = self.scanner.opts;
+        let mut blocks = BlockReader::new(reader, opts.chunk_size);
+        let batch_len = match opts.release {
+            Release::AtEnd => opts.threads.max(1) * 2,
+            Release::Watermark { .. } => WAVE_CHUNKS,
+        };
+        let read_err = |source| Error::Read {
+            path: input.display_path().to_owned(),
+            source,
+        };
         let read_batch = |blocks: &mut BlockReader<_>| -> Result<Vec<Vec<u8>>> {
             let mut batch = Vec::with_capacity(batch_len);
+            // A short read means the writer has nothing more yet: parse what
+            // there is now instead of waiting for a full batch.
             while batch.len() < batch_len {
-                match blocks.next_block() {
-                    Ok(Some(b)) => batch.push(b),
-                    Ok(None) => break,
-                    Err(source) => {
-                        return Err(Error::Read {
-                            path: input.display_path().to_owned(),
-                            source,
-                        })
+                match blocks.next_block().map_err(read_err)? {
+                    Some((block, full)) => {
+                        batch.push(block);
+                        if !full {
+                            break;
+                        }
                     }
+                    None => break,
                 }
             }
             Ok(batch)
@@ -284,57 +420,169 @@ impl<'a, R: Reducer> Run<'a, R> {
         while !batch.is_empty() {
             let first = self.chunks.len();
             let sc = &self.scanner;
-            // Parse this batch while the next one is read.
-            let (next, partial) = rayon::join(
-                || read_batch(&mut blocks),
-                || {
-                    batch
-                        .par_iter()
-                        .enumerate()
-                        .fold(Partial::default, |mut acc, (i, block)| {
-                            sc.scan_chunk(&mut acc, first + i, block);
-                            sc.progress.advance(block.len() as u64);
-                            acc
-                        })
-                        .reduce(Partial::default, |a, b| a.merge(b, sc.reducer))
-                },
-            );
-            self.absorb(partial, input_idx, batch.len());
+            let slices: Vec<&[u8]> = batch.iter().map(Vec::as_slice).collect();
+            let parse = || {
+                sc.scan_wave(
+                    first,
+                    &slices,
+                    |b| b,
+                    |b| sc.progress.advance(b.len() as u64),
+                )
+            };
+            let (next, partials) = match opts.release {
+                // Parse this batch while the next one is read.
+                Release::AtEnd => {
+                    let (next, partials) = rayon::join(|| read_batch(&mut blocks), parse);
+                    (Some(next), partials)
+                }
+                // Release what this batch completes before waiting for more
+                // input: a live writer may not send the next line for a while.
+                Release::Watermark { .. } => (None, parse()),
+            };
+            self.absorb(partials, input_idx, batch.len())?;
             if self.scanner.stopped() {
                 break;
             }
-            batch = next?;
+            batch = match next {
+                Some(next) => next?,
+                None => read_batch(&mut blocks)?,
+            };
         }
         Ok(())
     }
 
-    fn begin_input(&mut self, input: &Input, lines_before: u64) -> usize {
+    /// Parses blocks of whole lines of a followed input (see [`Self::begin_input`]).
+    ///
+    /// # Errors
+    /// The sink's error.
+    pub fn feed(&mut self, input: usize, blocks: &[Vec<u8>]) -> Result<()> {
+        let first = self.chunks.len();
+        let sc = &self.scanner;
+        let slices: Vec<&[u8]> = blocks.iter().map(Vec::as_slice).collect();
+        let partials = sc.scan_wave(
+            first,
+            &slices,
+            |b| b,
+            |b| sc.progress.advance(b.len() as u64),
+        );
+        self.absorb(partials, input, blocks.len())
+    }
+
+    /// Registers an input whose blocks will be given to [`Self::feed`], and
+    /// returns its index.
+    pub fn begin_input(&mut self, input: &Input) -> usize {
         self.inputs.push(InputOrigin {
             path: input.display_path().to_owned(),
-            lines_before,
+            lines_before: 0,
         });
         self.inputs.len() - 1
     }
 
-    /// Folds a finished partial into the run and records its chunks' origin.
-    fn absorb(&mut self, partial: Partial<R::State>, input: usize, chunks: usize) {
-        self.chunks
-            .extend((0..chunks).map(|_| ChunkOrigin { input, lines: 0 }));
-        for &(chunk, lines) in &partial.chunk_lines {
-            self.chunks[chunk].lines = lines;
-        }
-        let acc = std::mem::take(&mut self.acc);
-        self.acc = acc.merge(partial, self.scanner.reducer);
+    /// Treats lines stamped after `limit` as malformed (tail mode: the future).
+    pub fn set_future_limit(&mut self, limit: Option<i64>) {
+        self.scanner.future_limit = limit;
     }
 
-    fn finish(self) -> Result<Outcome> {
-        let Scanner {
-            reducer,
-            filter,
-            opts,
-            ..
-        } = self.scanner;
-        let first_malformed = self.acc.first_bad.map(|(chunk, line, reason)| {
+    /// Moves the watermark to at least `ts` (tail mode, when the log falls
+    /// quiet) and releases what it passes.
+    ///
+    /// # Errors
+    /// The sink's error.
+    pub fn advance_watermark(&mut self, ts: i64) -> Result<()> {
+        if let Release::Watermark { late_ms } = self.scanner.opts.release {
+            let as_newest = ts.saturating_add(late_ms);
+            self.newest = self.newest.max(Some(as_newest));
+        }
+        self.release()
+    }
+
+    /// Whether the watermark has passed `--time_end`: nothing later can count.
+    pub fn past_end(&self) -> bool {
+        match (self.watermark(), self.scanner.filter.end) {
+            (Some(w), Some(end)) => w >= end,
+            _ => false,
+        }
+    }
+
+    fn watermark(&self) -> Option<i64> {
+        match self.scanner.opts.release {
+            Release::Watermark { late_ms } => self.newest.map(|n| n.saturating_sub(late_ms)),
+            Release::AtEnd => None,
+        }
+    }
+
+    /// Folds a wave's partials into the open windows, in chunk order, records
+    /// their chunks' origin, and releases what the watermark passed.
+    fn absorb(
+        &mut self,
+        partials: Vec<Partial<R::State>>,
+        input: usize,
+        chunks: usize,
+    ) -> Result<()> {
+        self.chunks
+            .extend((0..chunks).map(|_| ChunkOrigin { input, lines: 0 }));
+        let reducer = self.scanner.reducer;
+        for partial in partials {
+            for &(chunk, lines) in &partial.chunk_lines {
+                self.chunks[chunk].lines = lines;
+            }
+            self.summary.malformed += partial.malformed;
+            self.first_bad = min_bad(self.first_bad, partial.first_bad);
+            self.newest = self.newest.max(partial.newest);
+            self.late_pending += partial.late;
+            self.summary.late += partial.late;
+            self.open.merge(partial.windows, |a, b| reducer.merge(a, b));
+        }
+        self.release()
+    }
+
+    /// Hands every hourly window the watermark has passed to the sink.
+    fn release(&mut self) -> Result<()> {
+        let Some(watermark) = self.watermark() else {
+            return Ok(());
+        };
+        if !self.scanner.filter.hourly {
+            return Ok(());
+        }
+        let boundary = hour_start(watermark);
+        if boundary <= self.scanner.released_before {
+            return Ok(());
+        }
+        self.scanner.released_before = boundary;
+        for (key, state) in self.open.drain_before(boundary) {
+            self.emit(key, state, true)?;
+        }
+        Ok(())
+    }
+
+    fn emit(&mut self, key: i64, state: R::State, complete: bool) -> Result<()> {
+        let filter = self.scanner.filter;
+        let (start, end) = if filter.hourly {
+            (Some(key), Some(key + HOUR_MS))
+        } else {
+            (filter.init, filter.end)
+        };
+        let report = Report {
+            start,
+            end,
+            answer: self.scanner.reducer.finish(state),
+            late: std::mem::take(&mut self.late_pending),
+            complete,
+        };
+        let sink = &mut *self.sink;
+        self.scanner
+            .progress
+            .suspend(|| sink(report))
+            .map_err(Error::Output)
+    }
+
+    /// Releases every open window (`complete` says whether its hour ended, or
+    /// the run was interrupted) and returns the summary.
+    ///
+    /// # Errors
+    /// With `strict`, the first malformed line; the sink's error.
+    pub fn finish(mut self, complete: bool) -> Result<Summary> {
+        self.summary.first_malformed = self.first_bad.map(|(chunk, line, reason)| {
             let origin = &self.chunks[chunk];
             let input = &self.inputs[origin.input];
             let before: u64 = self.chunks[..chunk]
@@ -348,8 +596,8 @@ impl<'a, R: Reducer> Run<'a, R> {
                 reason,
             }
         });
-        if opts.strict {
-            if let Some(bad) = first_malformed {
+        if self.scanner.opts.strict {
+            if let Some(bad) = self.summary.first_malformed.take() {
                 return Err(Error::Malformed {
                     path: bad.path,
                     line: bad.line,
@@ -357,32 +605,26 @@ impl<'a, R: Reducer> Run<'a, R> {
                 });
             }
         }
-        let mut windows = self.acc.windows;
-        if !filter.hourly {
+        let reducer = self.scanner.reducer;
+        if !self.scanner.filter.hourly {
             // The whole-range window is reported even when no line counted.
-            windows.get(0, || reducer.new_state());
+            self.open.get(0, || reducer.new_state());
         }
-        let reports = windows
-            .into_sorted()
-            .into_iter()
-            .map(|(key, state)| {
-                let (start, end) = if filter.hourly {
-                    (Some(key), Some(key + crate::timestamp::HOUR_MS))
-                } else {
-                    (filter.init, filter.end)
-                };
-                Report {
-                    start,
-                    end,
-                    answer: reducer.finish(state),
-                }
-            })
-            .collect();
-        Ok(Outcome {
-            reports,
-            malformed: self.acc.malformed,
-            first_malformed,
-        })
+        let open = std::mem::take(&mut self.open);
+        for (key, state) in open.into_sorted() {
+            self.emit(key, state, complete)?;
+        }
+        Ok(self.summary)
+    }
+}
+
+fn min_bad(
+    a: Option<(usize, u64, LineError)>,
+    b: Option<(usize, u64, LineError)>,
+) -> Option<(usize, u64, LineError)> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(if (b.0, b.1) < (a.0, a.1) { b } else { a }),
+        (a, b) => a.or(b),
     }
 }
 
@@ -394,6 +636,10 @@ struct Partial<S> {
     first_bad: Option<(usize, u64, LineError)>,
     /// Lines per chunk, to turn chunk-relative lines into line numbers.
     chunk_lines: Vec<(usize, u64)>,
+    /// The newest well-formed timestamp seen.
+    newest: Option<i64>,
+    /// Lines dropped because their hour was already released.
+    late: u64,
 }
 
 impl<S> Default for Partial<S> {
@@ -403,6 +649,8 @@ impl<S> Default for Partial<S> {
             malformed: 0,
             first_bad: None,
             chunk_lines: Vec::new(),
+            newest: None,
+            late: 0,
         }
     }
 }
@@ -412,11 +660,10 @@ impl<S> Partial<S> {
         self.windows
             .merge(other.windows, |a, b| reducer.merge(a, b));
         self.malformed += other.malformed;
-        self.first_bad = match (self.first_bad, other.first_bad) {
-            (Some(a), Some(b)) => Some(if (b.0, b.1) < (a.0, a.1) { b } else { a }),
-            (a, b) => a.or(b),
-        };
+        self.first_bad = min_bad(self.first_bad, other.first_bad);
         self.chunk_lines.extend(other.chunk_lines);
+        self.newest = self.newest.max(other.newest);
+        self.late += other.late;
         self
     }
 }

@@ -163,11 +163,14 @@ impl<R: Read> BlockReader<R> {
         }
     }
 
-    /// The next block, ending with `\n` unless it is the last one; `None` at the end.
+    /// The next block, ending with `\n` unless it is the last one, and whether
+    /// it is full: `false` when the reader had no more bytes for now (a pipe
+    /// whose writer is slower than us), so the caller need not wait for more
+    /// before parsing it. `None` at the end.
     ///
     /// # Errors
     /// The reader's error.
-    pub fn next_block(&mut self) -> io::Result<Option<Vec<u8>>> {
+    pub fn next_block(&mut self) -> io::Result<Option<(Vec<u8>, bool)>> {
         if self.eof {
             return Ok(None);
         }
@@ -182,16 +185,17 @@ impl<R: Read> BlockReader<R> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
                 Err(e) => return Err(e),
             };
+            let short = filled + n < want;
             block.truncate(filled + n);
             if n == 0 {
                 self.eof = true;
-                return Ok((!block.is_empty()).then_some(block));
+                return Ok((!block.is_empty()).then_some((block, false)));
             }
-            if block.len() >= self.block_size {
+            if block.len() >= self.block_size || short {
                 if let Some(last_nl) = memrchr(b'\n', &block) {
                     self.carry = block[last_nl + 1..].to_vec();
                     block.truncate(last_nl + 1);
-                    return Ok(Some(block));
+                    return Ok(Some((block, !short)));
                 }
             }
         }
@@ -227,7 +231,7 @@ mod tests {
         for size in 1..30 {
             let mut r = BlockReader::new(&text[..], size);
             let mut all = Vec::new();
-            while let Some(b) = r.next_block().unwrap() {
+            while let Some((b, _)) = r.next_block().unwrap() {
                 if all.len() + b.len() < text.len() {
                     assert_eq!(b.last(), Some(&b'\n'));
                 }

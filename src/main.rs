@@ -19,12 +19,9 @@ fn main() -> ExitCode {
         }
         Err(e) => return fail(&e),
     };
-    let stdout = io::stdout().lock();
-    match connspy::app::run(
-        &config,
-        BufWriter::with_capacity(1 << 16, stdout),
-        io::stderr(),
-    ) {
+    // Not the locked handle: windows are written from inside the thread pool.
+    let stdout = BufWriter::with_capacity(1 << 16, io::stdout());
+    match connspy::app::run(&config, stdout, io::stderr()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e),
     }

@@ -30,6 +30,9 @@ pub enum LineError {
     Timestamp(TsError),
     /// A host is not valid UTF-8.
     Utf8,
+    /// Tail mode: stamped further ahead of the wall clock than the lateness
+    /// bound, which would otherwise close every open hour at once.
+    Future,
 }
 
 impl fmt::Display for LineError {
@@ -39,6 +42,7 @@ impl fmt::Display for LineError {
             LineError::FieldCount(n) => write!(f, "{n} field(s) where 3 are expected"),
             LineError::Timestamp(e) => e.fmt(f),
             LineError::Utf8 => f.write_str("host is not valid UTF-8"),
+            LineError::Future => f.write_str("timestamp is in the future"),
         }
     }
 }

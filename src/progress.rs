@@ -47,6 +47,14 @@ impl Progress {
         }
     }
 
+    /// Runs `f` (which prints) with the bar hidden, so they do not mix.
+    pub fn suspend<T>(&self, f: impl FnOnce() -> T) -> T {
+        match &self.bar {
+            Some(bar) => bar.suspend(f),
+            None => f(),
+        }
+    }
+
     /// Removes the bar before results or messages are printed.
     pub fn finish(&self) {
         if let Some(bar) = &self.bar {

@@ -45,4 +45,10 @@ pub struct Report {
     pub end: Option<i64>,
     /// The answers.
     pub answer: Answer,
+    /// Lines dropped since the previous report because their hour had already
+    /// been reported (only when windows are released as they complete).
+    pub late: u64,
+    /// False for a window reported before its hour ended (tail mode, stopped
+    /// by a signal).
+    pub complete: bool,
 }

@@ -410,7 +410,9 @@ fn without_hourly_one_window_is_printed_even_when_empty() {
             "mode": "exact",
             "to_host": {"host": "zyla", "hosts": [], "distinct": 0},
             "busiest_from_host": null,
-            "lines": 0
+            "lines": 0,
+            "late": 0,
+            "complete": true
         })]
     );
     // Only one bound: the other is null.
@@ -431,7 +433,9 @@ fn without_hourly_one_window_is_printed_even_when_empty() {
             "end": null,
             "mode": "exact",
             "busiest_from_host": null,
-            "lines": 0
+            "lines": 0,
+            "late": 0,
+            "complete": true
         })]
     );
     let out = d
@@ -1055,7 +1059,9 @@ fn json_has_one_object_per_window_with_the_documented_keys() {
                 "to_host": {"host": "zyla", "hosts": ["alice", "bob", "carol"], "distinct": 3},
                 "from_host": {"host": "alice", "hosts": ["bob", "carol", "zyla"], "distinct": 3},
                 "busiest_from_host": {"host": "alice", "connections": 3, "tied": 0, "initiators": 4},
-                "lines": 6
+                "lines": 6,
+            "late": 0,
+            "complete": true
             }),
             json!({
                 "start": "2019-08-12T23:00:00Z",
@@ -1064,7 +1070,9 @@ fn json_has_one_object_per_window_with_the_documented_keys() {
                 "to_host": {"host": "zyla", "hosts": ["bob"], "distinct": 1},
                 "from_host": {"host": "alice", "hosts": [], "distinct": 0},
                 "busiest_from_host": {"host": "bob", "connections": 1, "tied": 1, "initiators": 2},
-                "lines": 2
+                "lines": 2,
+            "late": 0,
+            "complete": true
             }),
         ]
     );
@@ -1106,22 +1114,40 @@ fn json_has_only_the_keys_of_the_queries_asked() {
     };
     assert_eq!(
         keys(&["--busiest_from_host"]),
-        ["busiest_from_host", "end", "lines", "mode", "start"]
+        [
+            "busiest_from_host",
+            "complete",
+            "end",
+            "late",
+            "lines",
+            "mode",
+            "start"
+        ]
     );
     assert_eq!(
         keys(&["--to_host", "zyla"]),
-        ["end", "lines", "mode", "start", "to_host"]
+        ["complete", "end", "late", "lines", "mode", "start", "to_host"]
     );
     assert_eq!(
         keys(&["--from_host", "alice"]),
-        ["end", "from_host", "lines", "mode", "start"]
+        [
+            "complete",
+            "end",
+            "from_host",
+            "late",
+            "lines",
+            "mode",
+            "start"
+        ]
     );
     assert_eq!(
         keys(&ALL_QUERIES),
         [
             "busiest_from_host",
+            "complete",
             "end",
             "from_host",
+            "late",
             "lines",
             "mode",
             "start",
@@ -1134,7 +1160,7 @@ fn json_has_only_the_keys_of_the_queries_asked() {
         .clean();
     assert_eq!(
         out.stdout,
-        "{\"start\":null,\"end\":null,\"mode\":\"exact\",\"busiest_from_host\":{\"host\":\"alice\",\"connections\":3,\"tied\":0,\"initiators\":4},\"lines\":6}\n"
+        "{\"start\":null,\"end\":null,\"mode\":\"exact\",\"busiest_from_host\":{\"host\":\"alice\",\"connections\":3,\"tied\":0,\"initiators\":4},\"lines\":6,\"late\":0,\"complete\":true}\n"
     );
 }
 
@@ -1476,7 +1502,10 @@ fn chunk_size_does_not_change_the_answer() {
             let opts = ["--chunk_size", chunk, "--threads", threads];
             let out = d.run(&with(&with(&args, &opts), &["c.log"])).clean();
             assert_eq!(out.stdout, reference, "file, chunk {chunk}");
-            let out = d.run_stdin(&with(&args, &opts), &log).clean();
+            // Standard input with --hourly reports each hour once the watermark
+            // passes it, so its lateness bound must cover this shuffled log.
+            let late = ["--max_log_late_seconds", "20000"];
+            let out = d.run_stdin(&with(&with(&args, &opts), &late), &log).clean();
             assert_eq!(out.stdout, reference, "stdin, chunk {chunk}");
         }
     }
@@ -1526,7 +1555,9 @@ fn an_empty_file_or_stdin_gives_the_empty_window_or_nothing_hourly() {
         "end": null,
         "mode": "exact",
         "busiest_from_host": null,
-        "lines": 0
+        "lines": 0,
+            "late": 0,
+            "complete": true
     });
     let args = ["--busiest_from_host", "--format", "json"];
     let out = d.run(&with(&args, &["empty.log"])).clean();
@@ -1898,4 +1929,97 @@ fn a_pipe_named_as_a_file_is_read() {
         )
         .clean();
     assert_eq!(out.json()[0]["lines"], 1);
+}
+
+// ---------------------------------------------------------------------------
+// Standard input with --hourly: hours are reported as the watermark passes them
+// ---------------------------------------------------------------------------
+
+/// Reads stdout lines of a child on a thread, so a test can wait with a deadline.
+fn line_reader(out: std::process::ChildStdout) -> std::sync::mpsc::Receiver<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+#[test]
+fn stdin_hourly_reports_an_hour_before_the_input_ends() {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("connspy"))
+        .args([
+            "--busiest_from_host",
+            "--hourly",
+            "--format",
+            "json",
+            "--max_log_late_seconds",
+            "60",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start connspy");
+    let mut stdin = child.stdin.take().unwrap();
+    let lines = line_reader(child.stdout.take().unwrap());
+    // Hour 0, then a line 61 s into hour 1: the watermark passes hour 0's end.
+    writeln!(stdin, "{} a x\n{} a y\n{} b z", T0, T0 + 10, T0 + 3600 + 61).unwrap();
+    stdin.flush().unwrap();
+    let first = lines
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("hour 0 is printed while standard input is still open");
+    let v: Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(v["start"], "2019-08-12T22:00:00Z");
+    assert_eq!(v["lines"], 2);
+    assert_eq!(v["complete"], true);
+    // A line for the hour already printed is late: dropped and counted.
+    writeln!(stdin, "{} c x", T0 + 20).unwrap();
+    drop(stdin);
+    let rest: Vec<Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(&l).unwrap())
+        .collect();
+    let status = child.wait().unwrap();
+    assert!(status.success());
+    assert_eq!(rest.len(), 1, "{rest:?}");
+    assert_eq!(rest[0]["start"], "2019-08-12T23:00:00Z");
+    assert_eq!(rest[0]["lines"], 1);
+    assert_eq!(rest[0]["late"], 1);
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(stderr.contains("dropped 1 late line"), "{stderr}");
+}
+
+#[test]
+fn stdin_hourly_within_the_bound_equals_the_file_answer() {
+    let d = Dir::new();
+    // Sorted but for lines up to 50 s late, over three hours.
+    let mut log = String::new();
+    for i in 0..900_i64 {
+        let late = if i % 7 == 0 { 50 } else { 0 };
+        writeln!(log, "{} h{} t{}", T0 + i * 12 - late, i % 13, i % 5).unwrap();
+    }
+    d.file("s.log", &log);
+    let args = with(
+        &ALL_QUERIES,
+        &[
+            "--hourly",
+            "--format",
+            "json",
+            "--max_log_late_seconds",
+            "50",
+        ],
+    );
+    let from_file = d.run(&with(&args, &["s.log"])).clean().stdout;
+    for chunk in ["64", "4096"] {
+        let out = d
+            .run_stdin(&with(&args, &["--chunk_size", chunk]), &log)
+            .clean();
+        assert_eq!(out.stdout, from_file, "chunk {chunk}");
+    }
 }

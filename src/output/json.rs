@@ -19,6 +19,8 @@ struct Window<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     busiest_from_host: Option<Option<Busiest<'a>>>,
     lines: u64,
+    late: u64,
+    complete: bool,
 }
 
 #[derive(Serialize)]
@@ -62,6 +64,8 @@ pub fn write(out: &mut impl Write, report: &Report) -> io::Result<()> {
             })
         }),
         lines: a.lines,
+        late: report.late,
+        complete: report.complete,
     };
     serde_json::to_writer(&mut *out, &window)?;
     out.write_all(b"\n")

@@ -18,13 +18,20 @@ pub fn write_bare(out: &mut impl Write, report: &Report) -> io::Result<()> {
 pub fn write(out: &mut impl Write, report: &Report) -> io::Result<()> {
     let bound = |t: Option<i64>| t.map_or_else(|| "*".to_string(), |t| Rfc3339Ms(t).to_string());
     let a = &report.answer;
-    writeln!(
+    write!(
         out,
         "{} .. {}  lines {}",
         bound(report.start),
         bound(report.end),
         a.lines
     )?;
+    if report.late > 0 {
+        write!(out, "  late {}", report.late)?;
+    }
+    if !report.complete {
+        write!(out, "  (incomplete)")?;
+    }
+    writeln!(out)?;
     if let Some(l) = &a.to_host {
         list(out, "to_host", l)?;
     }

@@ -67,15 +67,32 @@ impl<S> Windows<S> {
         v
     }
 
-    /// Removes and returns window `key`.
-    pub fn remove(&mut self, key: i64) -> Option<S> {
-        match self.current.take() {
-            Some((k, s)) if k == key => Some(s),
-            other => {
-                self.current = other;
-                self.others.remove(&key)
-            }
+    /// Removes and returns the windows that start before `boundary`, in
+    /// ascending order.
+    pub fn drain_before(&mut self, boundary: i64) -> Vec<(i64, S)> {
+        let mut out = Vec::new();
+        if self.current.as_ref().is_some_and(|(k, _)| *k < boundary) {
+            out.extend(self.current.take());
         }
+        if self.others.keys().any(|k| *k < boundary) {
+            let keys: Vec<i64> = self
+                .others
+                .keys()
+                .copied()
+                .filter(|k| *k < boundary)
+                .collect();
+            out.extend(
+                keys.into_iter()
+                    .filter_map(|k| self.others.remove(&k).map(|s| (k, s))),
+            );
+        }
+        out.sort_unstable_by_key(|(k, _)| *k);
+        out
+    }
+
+    /// Whether no window is open.
+    pub fn is_empty(&self) -> bool {
+        self.current.is_none() && self.others.is_empty()
     }
 }
 
@@ -93,8 +110,9 @@ mod tests {
         *b.get(3, || 0) += 5;
         *b.get(2, || 0) += 5;
         a.merge(b, |x, y| *x += y);
-        assert_eq!(a.remove(3), Some(5));
-        assert_eq!(a.remove(3), None);
-        assert_eq!(a.into_sorted(), vec![(1, 1), (2, 7)]);
+        assert_eq!(a.drain_before(2), vec![(1, 1)]);
+        assert_eq!(a.drain_before(2), vec![]);
+        assert!(!a.is_empty());
+        assert_eq!(a.into_sorted(), vec![(2, 7), (3, 5)]);
     }
 }
