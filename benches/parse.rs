@@ -61,14 +61,22 @@ fn scan(c: &mut Criterion) {
         };
         g.bench_function(name, |b| {
             b.iter(|| {
+                let mut windows = 0u64;
+                let mut count = |_| {
+                    windows += 1;
+                    Ok(())
+                };
+                let opts = ScanOptions::default();
                 run(
                     &reducer,
                     &filter,
-                    &ScanOptions::default(),
+                    &opts,
                     &inputs,
                     &Progress::hidden(),
+                    &mut count,
                 )
-                .expect("scan")
+                .expect("scan");
+                windows
             })
         });
     }

@@ -2,12 +2,14 @@
 
 use std::io::{self, Write};
 
-use crate::config::Config;
+use crate::config::{Config, Mode};
 use crate::engine::{run as scan, Summary};
 use crate::error::{Error, Result};
 use crate::output::Writer;
 use crate::progress::Progress;
+use crate::reduce::approx::ApproxReducer;
 use crate::reduce::exact::ExactReducer;
+use crate::reduce::Reducer;
 use crate::report::Report;
 
 /// Runs `config`, printing results to `out` and warnings to `err`.
@@ -18,19 +20,14 @@ use crate::report::Report;
 /// # Errors
 /// Any [`Error`]; a closed pipe is not one.
 pub fn run(config: &Config, out: impl Write + Send, mut err: impl Write) -> Result<()> {
-    let progress = Progress::for_input(config.input_size());
-    let reducer = ExactReducer::new(config.query.clone());
-    let mut writer = Writer::new(out, config.format, &config.query, config.filter.hourly);
-    let mut sink = |report: Report| writer.write(&report);
-    let summary = scan(
-        &reducer,
-        &config.filter,
-        &config.scan,
-        &config.inputs,
-        &progress,
-        &mut sink,
-    );
-    progress.finish();
+    let summary = match config.mode {
+        Mode::Exact => scan_with(&ExactReducer::new(config.query.clone()), config, out),
+        Mode::Approx(settings) => scan_with(
+            &ApproxReducer::new(config.query.clone(), settings),
+            config,
+            out,
+        ),
+    };
     let summary = match summary {
         Err(Error::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
         other => other?,
@@ -39,9 +36,67 @@ pub fn run(config: &Config, out: impl Write + Send, mut err: impl Write) -> Resu
     Ok(())
 }
 
+/// What a run adds up to, beyond the engine's summary.
+struct RunSummary {
+    engine: Summary,
+    /// Windows whose lists may have dropped hosts more often than 1 in 1000.
+    lossy_windows: u64,
+    worst_missed_rate: f64,
+}
+
+fn scan_with<R: Reducer>(
+    reducer: &R,
+    config: &Config,
+    out: impl Write + Send,
+) -> Result<RunSummary> {
+    let progress = Progress::for_input(config.input_size());
+    let mut writer = Writer::new(out, config.format, &config.query, config.filter.hourly);
+    let (mut lossy_windows, mut worst_missed_rate) = (0, 0.0f64);
+    let mut sink = |report: Report| {
+        let a = &report.answer;
+        let worst = [&a.to_host, &a.from_host]
+            .into_iter()
+            .flatten()
+            .filter_map(|l| l.missed_rate)
+            .fold(0.0, f64::max);
+        if worst > MISSED_RATE_WARNING {
+            lossy_windows += 1;
+            worst_missed_rate = worst_missed_rate.max(worst);
+        }
+        writer.write(&report)
+    };
+    let engine = scan(
+        reducer,
+        &config.filter,
+        &config.scan,
+        &config.inputs,
+        &progress,
+        &mut sink,
+    );
+    progress.finish();
+    Ok(RunSummary {
+        engine: engine?,
+        lossy_windows,
+        worst_missed_rate,
+    })
+}
+
+/// Above this estimated chance of dropping a host, approximate lists deserve
+/// a warning.
+const MISSED_RATE_WARNING: f64 = 1e-3;
+
 /// Says on stderr what was skipped. Best effort: stderr may be closed too, and
 /// the results are already out.
-fn report_skipped(summary: &Summary, err: &mut impl Write) {
+fn report_skipped(run: &RunSummary, err: &mut impl Write) {
+    let summary = &run.engine;
+    if run.lossy_windows > 0 {
+        let _ = writeln!(
+            err,
+            "connspy: warning: in {} window(s) an approximate list may have dropped hosts \
+             (missed_rate up to {:.1e} > {MISSED_RATE_WARNING:.0e}); raise --memory_limit",
+            run.lossy_windows, run.worst_missed_rate
+        );
+    }
     if let Some(bad) = &summary.first_malformed {
         let n = summary.malformed;
         let _ = writeln!(

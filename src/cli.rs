@@ -10,6 +10,13 @@ use clap::Parser;
 use crate::output::Format;
 use crate::timestamp::parse_time_arg;
 
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if r > 0.0 && r < 1.0 => Ok(r),
+        _ => Err(format!("'{s}' is not a rate strictly between 0 and 1")),
+    }
+}
+
 const EXAMPLES: &str = "\
 Examples:
   # Q1: hosts that connected to zyla in a time range (seconds, milliseconds,
@@ -85,6 +92,31 @@ pub struct Args {
     /// Scan whole files even when a time range is given
     #[arg(long = "no_seek", visible_alias = "no-seek")]
     pub no_seek: bool,
+
+    /// Approximate mode: sketches in bounded memory instead of exact sets and
+    /// counts (see docs/accuracy.md)
+    #[arg(long)]
+    pub approx: bool,
+
+    /// Approximate mode: the memory budget for sketches and spill buffers
+    #[arg(long = "memory_limit", visible_alias = "memory-limit", value_name = "MiB",
+          default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=1 << 30))]
+    pub memory_limit: u64,
+
+    /// Approximate mode: Space-Saving counters per window [default: from the budget]
+    #[arg(long = "top_k", visible_alias = "top-k", value_name = "K",
+          value_parser = clap::value_parser!(u64).range(1..=1 << 30))]
+    pub top_k: Option<u64>,
+
+    /// Approximate mode: HyperLogLog precision, 4 to 18 [default: 15]
+    #[arg(long = "hll_precision", visible_alias = "hll-precision", value_name = "P",
+          value_parser = clap::value_parser!(u8).range(4..=18))]
+    pub hll_precision: Option<u8>,
+
+    /// Approximate mode: the bloom filters' target false-positive rate [default: 0.001]
+    #[arg(long = "bloom_fp_rate", visible_alias = "bloom-fp-rate", value_name = "RATE",
+          value_parser = parse_rate)]
+    pub bloom_fp_rate: Option<f64>,
 
     /// Bytes per parallel chunk (tuning and tests)
     #[arg(long = "chunk_size", value_name = "BYTES", hide = true,

@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::input::Input;
 use crate::output::Format;
 use crate::parse::is_ws;
+use crate::reduce::approx::ApproxSettings;
 use crate::reduce::Query;
 use crate::timestamp::Rfc3339Ms;
 
@@ -23,6 +24,17 @@ pub struct Config {
     pub scan: ScanOptions,
     /// How to print.
     pub format: Format,
+    /// Exact or approximate state.
+    pub mode: Mode,
+}
+
+/// What per-window state answers the queries.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Mode {
+    /// Hash sets and counts: exact, memory grows with distinct hosts.
+    Exact,
+    /// Sketches of these sizes: bounded memory.
+    Approx(ApproxSettings),
 }
 
 impl Config {
@@ -80,9 +92,42 @@ impl Config {
         };
         let late_ms =
             i64::try_from(args.max_log_late_seconds.saturating_mul(1000)).unwrap_or(i64::MAX);
+        let threads = args.threads.map_or_else(
+            || std::thread::available_parallelism().map_or(1, usize::from),
+            usize::from,
+        );
+        let mode = if args.approx {
+            let budget = usize::try_from(args.memory_limit << 20).unwrap_or(usize::MAX);
+            let top_k = args.top_k.map(|k| usize::try_from(k).unwrap_or(usize::MAX));
+            Mode::Approx(
+                ApproxSettings::from_budget(
+                    budget,
+                    threads,
+                    args.hourly,
+                    late_ms,
+                    &query,
+                    top_k,
+                    args.hll_precision,
+                    args.bloom_fp_rate,
+                )
+                .map_err(Error::Usage)?,
+            )
+        } else {
+            for (flag, given) in [
+                ("--top_k", args.top_k.is_some()),
+                ("--hll_precision", args.hll_precision.is_some()),
+                ("--bloom_fp_rate", args.bloom_fp_rate.is_some()),
+            ] {
+                if given {
+                    return usage(format!("{flag} tunes the approximate mode: add --approx"));
+                }
+            }
+            Mode::Exact
+        };
         // A stream cannot be read twice, so with --hourly its hours are reported
         // as they complete instead of at end of input (`tail -F | connspy`).
-        let release = if args.hourly && inputs.contains(&Input::Stdin) {
+        // Bounded memory needs the same in approximate mode, for every input.
+        let release = if args.approx || (args.hourly && inputs.contains(&Input::Stdin)) {
             Release::Watermark { late_ms }
         } else {
             Release::AtEnd
@@ -96,10 +141,7 @@ impl Config {
                 hourly: args.hourly,
             },
             scan: ScanOptions {
-                threads: args.threads.map_or_else(
-                    || std::thread::available_parallelism().map_or(1, usize::from),
-                    usize::from,
-                ),
+                threads,
                 chunk_size: args.chunk_size.map_or(DEFAULT_CHUNK_SIZE, |c| {
                     usize::try_from(c).unwrap_or(usize::MAX)
                 }),
@@ -108,6 +150,7 @@ impl Config {
                 release,
             },
             format: args.format,
+            mode,
         })
     }
 

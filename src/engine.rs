@@ -7,13 +7,15 @@
 //!   rayon task folds the chunks it is handed into one [`Partial`], partials
 //!   merge associatively, and the answer is exact whatever the order of lines.
 //!   This is batch exact mode over files.
-//! - [`Release::Watermark`]: input is read in waves of [`WAVE_CHUNKS`] chunks,
-//!   parsed in parallel and merged in chunk order (so order-sensitive sketches
-//!   do not depend on the thread count). After each wave the watermark, the
-//!   newest timestamp seen minus the lateness bound, finishes every hour that
-//!   ends at or before it: it is handed to the sink and freed. A line for an
-//!   hour already finished is dropped and counted as late. This serves the
-//!   approximate mode, standard input with `--hourly`, and tail mode.
+//! - [`Release::Watermark`]: input is cut into waves of [`WAVE_CHUNKS`] chunks;
+//!   each wave is parsed in order by one task, waves run side by side, and
+//!   their partials merge into the open windows in wave order (so
+//!   order-sensitive sketches do not depend on the thread count). After each
+//!   wave the watermark, the newest timestamp seen minus the lateness bound,
+//!   finishes every hour that ends at or before it: it is handed to the sink
+//!   and freed. A line for an hour already finished is dropped and counted as
+//!   late. This serves the approximate mode, standard input with `--hourly`,
+//!   and tail mode.
 
 use std::io::{self, Read};
 use std::path::PathBuf;
@@ -188,8 +190,6 @@ struct Scanner<'a, R> {
     filter: &'a Filter,
     opts: &'a ScanOptions,
     progress: &'a Progress,
-    /// Hourly windows starting before this were released; their lines are late.
-    released_before: i64,
     /// Lines stamped after this are malformed (tail mode: the future).
     future_limit: Option<i64>,
     /// With `strict`, the lowest chunk index known to hold a malformed line;
@@ -223,10 +223,6 @@ impl<R: Reducer> Scanner<'_, R> {
                 Ok(Some(rec)) => {
                     acc.newest = acc.newest.max(Some(rec.ts));
                     if let Some(key) = self.filter.window_of(rec.ts) {
-                        if key < self.released_before {
-                            acc.late += 1;
-                            continue;
-                        }
                         let state = acc.windows.get(key, || self.reducer.new_state());
                         self.reducer.add(state, &rec);
                     }
@@ -248,9 +244,16 @@ impl<R: Reducer> Scanner<'_, R> {
         acc.chunk_lines.push((chunk, lines));
     }
 
-    /// Parses `chunks` (numbered from `first`) in parallel: one partial per chunk,
-    /// in chunk order, under [`Release::Watermark`]; one merged partial otherwise.
-    fn scan_wave<'d, T: Sync>(
+    /// Parses `chunks` (numbered from `first`) in parallel.
+    ///
+    /// Under [`Release::AtEnd`] each task folds what it is handed into one
+    /// partial and the partials merge associatively: one partial comes back.
+    /// Under [`Release::Watermark`] the chunks form waves of [`WAVE_CHUNKS`],
+    /// each parsed in order by one task into one partial, and the partials come
+    /// back in wave order: a wave's state depends on its lines only, never on
+    /// the thread count, and sketches merge once per wave instead of once per
+    /// chunk.
+    fn scan_group<'d, T: Sync>(
         &self,
         first: usize,
         chunks: &[T],
@@ -271,11 +274,13 @@ impl<R: Reducer> Scanner<'_, R> {
                 })
                 .reduce(Partial::default, |a, b| a.merge(b, self.reducer))],
             Release::Watermark { .. } => chunks
-                .par_iter()
+                .par_chunks(WAVE_CHUNKS)
                 .enumerate()
-                .map(|(i, c)| {
+                .map(|(w, wave)| {
                     let mut acc = Partial::default();
-                    one(i, c, &mut acc);
+                    for (i, c) in wave.iter().enumerate() {
+                        one(w * WAVE_CHUNKS + i, c, &mut acc);
+                    }
                     acc
                 })
                 .collect(),
@@ -290,6 +295,8 @@ pub struct Engine<'a, 's, R: Reducer> {
     scanner: Scanner<'a, R>,
     open: Windows<R::State>,
     newest: Option<i64>,
+    /// Hourly windows starting before this were released; their lines are late.
+    released_before: i64,
     /// Late lines not yet reported in a record.
     late_pending: u64,
     summary: Summary,
@@ -315,12 +322,12 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
                 filter,
                 opts,
                 progress,
-                released_before: i64::MIN,
                 future_limit: None,
                 strict_stop: AtomicUsize::new(usize::MAX),
             },
             open: Windows::default(),
             newest: None,
+            released_before: i64::MIN,
             late_pending: 0,
             summary: Summary::default(),
             first_bad: None,
@@ -356,14 +363,16 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
         let skipped = range.start;
         let input_idx = self.begin_input(input);
         let pieces = nominal_chunks(range.clone(), opts.chunk_size);
-        let wave = match opts.release {
+        // Under the watermark, a group of waves, one per thread, at a time:
+        // hours are released behind it and memory stays bounded.
+        let group = match opts.release {
             Release::AtEnd => pieces.len().max(1),
-            Release::Watermark { .. } => WAVE_CHUNKS,
+            Release::Watermark { .. } => WAVE_CHUNKS * opts.threads.max(1),
         };
         let mut malformed_here = false;
-        for wave_pieces in pieces.chunks(wave) {
+        for wave_pieces in pieces.chunks(group) {
             let first = self.chunks.len();
-            let partials = self.scanner.scan_wave(
+            let partials = self.scanner.scan_group(
                 first,
                 wave_pieces,
                 |piece| &data[align_to_lines(data, &range, piece)],
@@ -393,7 +402,7 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
         let mut blocks = BlockReader::new(reader, opts.chunk_size);
         let batch_len = match opts.release {
             Release::AtEnd => opts.threads.max(1) * 2,
-            Release::Watermark { .. } => WAVE_CHUNKS,
+            Release::Watermark { .. } => WAVE_CHUNKS * opts.threads.max(1),
         };
         let read_err = |source| Error::Read {
             path: input.display_path().to_owned(),
@@ -422,7 +431,7 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
             let sc = &self.scanner;
             let slices: Vec<&[u8]> = batch.iter().map(Vec::as_slice).collect();
             let parse = || {
-                sc.scan_wave(
+                sc.scan_group(
                     first,
                     &slices,
                     |b| b,
@@ -459,7 +468,7 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
         let first = self.chunks.len();
         let sc = &self.scanner;
         let slices: Vec<&[u8]> = blocks.iter().map(Vec::as_slice).collect();
-        let partials = sc.scan_wave(
+        let partials = sc.scan_group(
             first,
             &slices,
             |b| b,
@@ -522,18 +531,28 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
         self.chunks
             .extend((0..chunks).map(|_| ChunkOrigin { input, lines: 0 }));
         let reducer = self.scanner.reducer;
-        for partial in partials {
+        for mut partial in partials {
             for &(chunk, lines) in &partial.chunk_lines {
                 self.chunks[chunk].lines = lines;
             }
             self.summary.malformed += partial.malformed;
             self.first_bad = min_bad(self.first_bad, partial.first_bad);
-            self.newest = self.newest.max(partial.newest);
-            self.late_pending += partial.late;
-            self.summary.late += partial.late;
+            // Lines of hours already released are late: checked here, not while
+            // parsing, so that it does not matter which waves ran side by side.
+            let late: u64 = partial
+                .windows
+                .drain_before(self.released_before)
+                .into_iter()
+                .map(|(_, state)| reducer.lines(&state))
+                .sum();
+            self.late_pending += late;
+            self.summary.late += late;
             self.open.merge(partial.windows, |a, b| reducer.merge(a, b));
+            // The watermark moves per wave, in wave order.
+            self.newest = self.newest.max(partial.newest);
+            self.release()?;
         }
-        self.release()
+        Ok(())
     }
 
     /// Hands every hourly window the watermark has passed to the sink.
@@ -545,10 +564,10 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
             return Ok(());
         }
         let boundary = hour_start(watermark);
-        if boundary <= self.scanner.released_before {
+        if boundary <= self.released_before {
             return Ok(());
         }
-        self.scanner.released_before = boundary;
+        self.released_before = boundary;
         for (key, state) in self.open.drain_before(boundary) {
             self.emit(key, state, true)?;
         }
@@ -562,10 +581,11 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
         } else {
             (filter.init, filter.end)
         };
+        let answer = self.scanner.reducer.finish(state).map_err(Error::Spill)?;
         let report = Report {
             start,
             end,
-            answer: self.scanner.reducer.finish(state),
+            answer,
             late: std::mem::take(&mut self.late_pending),
             complete,
         };
@@ -638,8 +658,6 @@ struct Partial<S> {
     chunk_lines: Vec<(usize, u64)>,
     /// The newest well-formed timestamp seen.
     newest: Option<i64>,
-    /// Lines dropped because their hour was already released.
-    late: u64,
 }
 
 impl<S> Default for Partial<S> {
@@ -650,7 +668,6 @@ impl<S> Default for Partial<S> {
             first_bad: None,
             chunk_lines: Vec::new(),
             newest: None,
-            late: 0,
         }
     }
 }
@@ -663,7 +680,6 @@ impl<S> Partial<S> {
         self.first_bad = min_bad(self.first_bad, other.first_bad);
         self.chunk_lines.extend(other.chunk_lines);
         self.newest = self.newest.max(other.newest);
-        self.late += other.late;
         self
     }
 }

@@ -43,6 +43,9 @@ pub enum Error {
         /// What is wrong with it.
         reason: LineError,
     },
+    /// Approximate mode could not read back hosts spilled to a temporary file.
+    #[error("temporary file of spilled hosts: {0}")]
+    Spill(io::Error),
     /// Writing the results failed (other than a closed pipe).
     #[error("writing results: {0}")]
     Output(io::Error),
@@ -56,7 +59,7 @@ impl Error {
             | Error::Open { .. }
             | Error::IsDirectory { .. }
             | Error::Malformed { .. } => 2,
-            Error::Read { .. } | Error::Output(_) => 1,
+            Error::Read { .. } | Error::Spill(_) | Error::Output(_) => 1,
         }
     }
 }

@@ -23,6 +23,7 @@ pub mod progress;
 pub mod reduce;
 pub mod report;
 pub mod seek;
+pub mod sketch;
 pub mod timestamp;
 
 pub use error::{Error, Result};

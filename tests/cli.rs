@@ -2023,3 +2023,143 @@ fn stdin_hourly_within_the_bound_equals_the_file_answer() {
         assert_eq!(out.stdout, from_file, "chunk {chunk}");
     }
 }
+
+// ---------------------------------------------------------------------------
+// Approximate mode
+// ---------------------------------------------------------------------------
+
+#[test]
+fn approx_json_says_approx_and_carries_error_and_missed_rate() {
+    let d = Dir::new();
+    d.file("s.log", sample());
+    let args = with(&ALL_QUERIES, &["--approx", "--format", "json", "s.log"]);
+    let v = d.run(&args).clean().json();
+    assert_eq!(v.len(), 1);
+    assert_eq!(v[0]["mode"], "approx");
+    assert_eq!(v[0]["to_host"]["hosts"], json!(["alice", "bob", "carol"]));
+    assert_eq!(v[0]["to_host"]["distinct"], 3);
+    assert_eq!(v[0]["to_host"]["missed_rate"], 0.0);
+    assert_eq!(v[0]["busiest_from_host"]["host"], "alice");
+    assert_eq!(v[0]["busiest_from_host"]["connections"], 3);
+    assert_eq!(v[0]["busiest_from_host"]["error"], 0);
+    assert_eq!(v[0]["busiest_from_host"]["initiators"], 4);
+    // Exact mode names no error or missed_rate.
+    let exact = d
+        .run(&with(&ALL_QUERIES, &["--format", "json", "s.log"]))
+        .clean()
+        .json();
+    assert_eq!(exact[0]["mode"], "exact");
+    assert!(exact[0]["busiest_from_host"].get("error").is_none());
+    assert!(exact[0]["to_host"].get("missed_rate").is_none());
+}
+
+#[test]
+fn approx_hourly_equals_exact_on_a_small_generated_log() {
+    let d = Dir::new();
+    let gen = d.run_bin(
+        "connspy-gen",
+        &[
+            "--lines", "20000", "--hosts", "500", "--rate", "2", "--seed", "3",
+        ],
+        b"",
+    );
+    d.file("g.log", &gen.stdout);
+    let args = [
+        "--to_host",
+        "Babada",
+        "--from_host",
+        "Babafa",
+        "--busiest_from_host",
+        "--hourly",
+        "--format",
+        "tsv",
+        "g.log",
+    ];
+    let exact = d.run(&args).clean().stdout;
+    let approx = d.run(&with(&["--approx"], &args)).clean().stdout;
+    assert!(exact.lines().count() > 10);
+    assert_eq!(approx, exact);
+}
+
+#[test]
+fn a_tiny_memory_limit_completes_with_a_subset_and_a_warning() {
+    let d = Dir::new();
+    let mut log = String::new();
+    for i in 0..200_000_i64 {
+        writeln!(log, "{} h{i} target", T0 + i / 100).unwrap();
+    }
+    d.file("big.log", &log);
+    let args = ["--to_host", "target", "--format", "json", "big.log"];
+    let exact = d.run(&args).clean().json();
+    let out = d
+        .run(&with(&["--approx", "--memory_limit", "1"], &args))
+        .success();
+    assert!(
+        out.stderr.contains("may have dropped hosts") && out.stderr.contains("--memory_limit"),
+        "{}",
+        out.stderr
+    );
+    let approx = out.json();
+    let listed = approx[0]["to_host"]["hosts"].as_array().unwrap();
+    let all: std::collections::HashSet<&Value> = exact[0]["to_host"]["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .collect();
+    assert!(
+        listed.iter().all(|h| all.contains(h)),
+        "a listed host never connected"
+    );
+    assert!(listed.len() < all.len() && listed.len() > all.len() / 2);
+    assert!(approx[0]["to_host"]["missed_rate"].as_f64().unwrap() > 1e-3);
+    // distinct is an estimate of all qualifying hosts, dropped ones included.
+    let distinct = approx[0]["to_host"]["distinct"].as_f64().unwrap();
+    assert!((distinct / 200_000.0 - 1.0).abs() < 0.05, "{distinct}");
+}
+
+#[test]
+fn budgets_too_small_or_not_positive_and_stray_knobs_are_usage_errors() {
+    let d = Dir::new();
+    d.file("s.log", sample());
+    let out = d
+        .run(&[
+            "--approx",
+            "--memory_limit",
+            "1",
+            "--hourly",
+            "--busiest_from_host",
+            "--to_host",
+            "x",
+            "s.log",
+        ])
+        .exit2();
+    assert!(
+        out.stderr.contains("--memory_limit 1 MiB is too small"),
+        "{}",
+        out.stderr
+    );
+    for bad in ["0", "-5", "x"] {
+        d.run(&[
+            "--approx",
+            "--memory_limit",
+            bad,
+            "--busiest_from_host",
+            "s.log",
+        ])
+        .exit2();
+    }
+    for (flag, value) in [
+        ("--top_k", "0"),
+        ("--hll_precision", "3"),
+        ("--hll_precision", "19"),
+        ("--bloom_fp_rate", "1"),
+        ("--bloom_fp_rate", "0"),
+    ] {
+        d.run(&["--approx", flag, value, "--busiest_from_host", "s.log"])
+            .exit2();
+    }
+    let out = d
+        .run(&["--top_k", "8", "--busiest_from_host", "s.log"])
+        .exit2();
+    assert!(out.stderr.contains("add --approx"), "{}", out.stderr);
+}

@@ -9,8 +9,10 @@ use proptest::prelude::*;
 use connspy::engine::{run, Filter, Release, ScanOptions, Summary};
 use connspy::input::Input;
 use connspy::progress::Progress;
+use connspy::reduce::approx::{ApproxReducer, ApproxSettings};
 use connspy::reduce::exact::ExactReducer;
 use connspy::reduce::Query;
+use connspy::reduce::Reducer;
 use connspy::report::{Answer, Busiest, HostList, Report};
 use connspy::timestamp::HOUR_MS;
 
@@ -138,14 +140,19 @@ fn model(lines: &[Line], query: &Query, filter: &Filter) -> Vec<Report> {
         .into_iter()
         .map(|(key, ls)| {
             let list = |q: &Option<String>, pick: &dyn Fn(&Line) -> Option<String>| {
-                q.as_ref().map(|host| HostList {
-                    host: host.clone(),
-                    hosts: ls
+                q.as_ref().map(|host| {
+                    let hosts: Vec<String> = ls
                         .iter()
                         .filter_map(|l| pick(l))
                         .collect::<BTreeSet<_>>()
                         .into_iter()
-                        .collect(),
+                        .collect();
+                    HostList {
+                        host: host.clone(),
+                        distinct: hosts.len() as u64,
+                        hosts,
+                        missed_rate: None,
+                    }
                 })
             };
             let to_host = list(&to_q, &|l| (Some(fold(l.to)) == to_q).then(|| fold(l.from)));
@@ -166,6 +173,7 @@ fn model(lines: &[Line], query: &Query, filter: &Filter) -> Vec<Report> {
                 Some(Busiest {
                     host: leaders[0].clone(),
                     connections: top,
+                    error: None,
                     tied: leaders.len() as u64 - 1,
                     initiators: counts.len() as u64,
                 })
@@ -183,6 +191,7 @@ fn model(lines: &[Line], query: &Query, filter: &Filter) -> Vec<Report> {
                     to_host,
                     from_host,
                     busiest,
+                    approximate: false,
                 },
                 late: 0,
                 complete: true,
@@ -191,17 +200,26 @@ fn model(lines: &[Line], query: &Query, filter: &Filter) -> Vec<Report> {
         .collect()
 }
 
-/// The reports of a scan, in the order they were released, and its summary.
+/// The reports of an exact scan, in the order they were released, and its summary.
 fn scan(
     files: &[PathBuf],
     query: &Query,
     filter: &Filter,
     opts: &ScanOptions,
 ) -> (Vec<Report>, Summary) {
+    scan_with(&ExactReducer::new(query.clone()), files, filter, opts)
+}
+
+fn scan_with<R: Reducer>(
+    reducer: &R,
+    files: &[PathBuf],
+    filter: &Filter,
+    opts: &ScanOptions,
+) -> (Vec<Report>, Summary) {
     let inputs: Vec<Input> = files.iter().cloned().map(Input::File).collect();
     let mut reports = Vec::new();
     let summary = run(
-        &ExactReducer::new(query.clone()),
+        reducer,
         filter,
         opts,
         &inputs,
@@ -319,6 +337,83 @@ proptest! {
             let (reports, summary) = scan(&files, &query, &open, &streamed);
             prop_assert_eq!(summary.late, 0);
             prop_assert_eq!(reports, expected);
+        }
+    }
+
+    /// Approximate mode against the model: lists are subsets, and equal when
+    /// no host was missed; the busiest estimate brackets the truth within its
+    /// stated error and names the true leader whenever the margin exceeds that
+    /// error; nothing depends on the thread count.
+    #[test]
+    fn approx_is_bounded_by_exact(
+        lines in lines(300),
+        query in query(),
+        filter in filter(),
+        top_k in 1usize..12,
+        spill_buffer in prop::sample::select(vec![1usize, 64, 1 << 20]),
+        chunk_size in prop::sample::select(vec![64usize, 1000, 1 << 20]),
+    ) {
+        let text: String = lines.iter().map(|l| format!("{} {} {}\n", l.ts, l.from, l.to)).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let files = write_files(&dir, &[text]);
+        let settings = ApproxSettings {
+            top_k,
+            hll_precision: 12,
+            bloom_bytes: 64 << 10,
+            bloom_items: 30_000,
+            spill_buffer,
+        };
+        let reducer = ApproxReducer::new(query.clone(), settings);
+        // Lines are in random order over five hours: a ten-hour bound keeps
+        // every hour open to the end, so none is late.
+        let opts = |threads| ScanOptions {
+            threads,
+            chunk_size,
+            strict: false,
+            seek_late_ms: None,
+            release: Release::Watermark { late_ms: 10 * HOUR_MS },
+        };
+        let (approx, summary) = scan_with(&reducer, &files, &filter, &opts(1));
+        prop_assert_eq!(summary.late, 0);
+        prop_assert_eq!(&scan_with(&reducer, &files, &filter, &opts(3)).0, &approx);
+        let exact = model(&lines, &query, &filter);
+        prop_assert_eq!(approx.len(), exact.len());
+        for (a, e) in approx.iter().zip(&exact) {
+            prop_assert_eq!((a.start, a.end, a.answer.lines), (e.start, e.end, e.answer.lines));
+            prop_assert!(a.answer.approximate);
+            for (al, el) in [(&a.answer.to_host, &e.answer.to_host), (&a.answer.from_host, &e.answer.from_host)] {
+                let (Some(al), Some(el)) = (al, el) else {
+                    prop_assert_eq!(al.is_some(), el.is_some());
+                    continue;
+                };
+                prop_assert!(al.hosts.iter().all(|h| el.hosts.contains(h)), "{:?} {:?}", al, el);
+                if al.missed_rate == Some(0.0) || al.missed_rate.unwrap() < 1e-12 {
+                    prop_assert_eq!(&al.hosts, &el.hosts);
+                }
+                // Small sets are counted exactly by HyperLogLog++'s sparse form.
+                prop_assert_eq!(al.distinct, el.hosts.len() as u64);
+            }
+            match (&a.answer.busiest, &e.answer.busiest) {
+                (Some(Some(ab)), Some(Some(eb))) => {
+                    let error = ab.error.unwrap();
+                    let truth = lines.iter()
+                        .filter(|l| filter.window_of(l.ts) == Some(if filter.hourly {
+                            l.ts.div_euclid(HOUR_MS) * HOUR_MS } else { 0 }))
+                        .filter(|l| a.start.is_none_or(|s| l.ts >= s) && a.end.is_none_or(|e| l.ts < e))
+                        .filter(|l| l.from.to_ascii_lowercase() == ab.host)
+                        .count() as u64;
+                    prop_assert!(ab.connections >= truth && ab.connections - error <= truth,
+                        "{:?} truth {}", ab, truth);
+                    prop_assert!(error <= a.answer.lines / top_k as u64);
+                    prop_assert_eq!(ab.initiators, eb.initiators);
+                    // The true leader is named when its lead exceeds the error:
+                    // the reported host's estimate cannot overtake it otherwise.
+                    if eb.tied == 0 && eb.connections > truth + error {
+                        prop_assert_eq!(&ab.host, &eb.host);
+                    }
+                }
+                (ab, eb) => prop_assert_eq!(ab.is_some(), eb.is_some()),
+            }
         }
     }
 }

@@ -27,13 +27,17 @@ struct Window<'a> {
 struct List<'a> {
     host: &'a str,
     hosts: &'a [String],
-    distinct: usize,
+    distinct: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    missed_rate: Option<f64>,
 }
 
 #[derive(Serialize)]
 struct Busiest<'a> {
     host: &'a str,
     connections: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<u64>,
     tied: u64,
     initiators: u64,
 }
@@ -42,7 +46,8 @@ fn list(l: &HostList) -> List<'_> {
     List {
         host: &l.host,
         hosts: &l.hosts,
-        distinct: l.hosts.len(),
+        distinct: l.distinct,
+        missed_rate: l.missed_rate,
     }
 }
 
@@ -52,13 +57,14 @@ pub fn write(out: &mut impl Write, report: &Report) -> io::Result<()> {
     let window = Window {
         start: report.start.map(|t| Rfc3339Ms(t).to_string()),
         end: report.end.map(|t| Rfc3339Ms(t).to_string()),
-        mode: "exact",
+        mode: if a.approximate { "approx" } else { "exact" },
         to_host: a.to_host.as_ref().map(list),
         from_host: a.from_host.as_ref().map(list),
         busiest_from_host: a.busiest.as_ref().map(|b| {
             b.as_ref().map(|b| Busiest {
                 host: &b.host,
                 connections: b.connections,
+                error: b.error,
                 tied: b.tied,
                 initiators: b.initiators,
             })

@@ -39,11 +39,18 @@ pub fn write(out: &mut impl Write, report: &Report) -> io::Result<()> {
         list(out, "from_host", l)?;
     }
     match &a.busiest {
-        Some(Some(b)) => writeln!(
-            out,
-            "  busiest_from_host: {} ({} connections; {} tied; {} initiators)",
-            b.host, b.connections, b.tied, b.initiators
-        )?,
+        Some(Some(b)) => match b.error {
+            None => writeln!(
+                out,
+                "  busiest_from_host: {} ({} connections; {} tied; {} initiators)",
+                b.host, b.connections, b.tied, b.initiators
+            )?,
+            Some(error) => writeln!(
+                out,
+                "  busiest_from_host: {} (~{} connections, error <= {error}; {} tied; ~{} initiators)",
+                b.host, b.connections, b.tied, b.initiators
+            )?,
+        },
         Some(None) => writeln!(out, "  busiest_from_host: none")?,
         None => {}
     }
@@ -56,7 +63,15 @@ const WIDTH: usize = 80;
 /// `  QUERY HOST (N):` then the hosts: on the same line when they fit, else
 /// wrapped on lines indented by four spaces.
 fn list(out: &mut impl Write, query: &str, l: &HostList) -> io::Result<()> {
-    let head = format!("  {query} {} ({}):", l.host, l.hosts.len());
+    let head = match l.missed_rate {
+        None => format!("  {query} {} ({}):", l.host, l.hosts.len()),
+        Some(rate) => format!(
+            "  {query} {} ({} listed, ~{} distinct, missed_rate {rate:.1e}):",
+            l.host,
+            l.hosts.len(),
+            l.distinct
+        ),
+    };
     let inline: usize = l.hosts.iter().map(|h| h.len() + 1).sum();
     if head.len() + inline <= WIDTH {
         out.write_all(head.as_bytes())?;
@@ -94,6 +109,8 @@ mod tests {
         HostList {
             host: "x".into(),
             hosts: (0..n).map(|i| format!("host{i:04}")).collect(),
+            distinct: n as u64,
+            missed_rate: None,
         }
     }
 

@@ -55,6 +55,10 @@ impl Reducer for ExactReducer {
         }
     }
 
+    fn lines(&self, state: &ExactState) -> u64 {
+        state.lines
+    }
+
     fn merge(&self, into: &mut ExactState, other: ExactState) {
         into.lines += other.lines;
         if let (Some(a), Some(b)) = (&mut into.to, other.to) {
@@ -68,14 +72,17 @@ impl Reducer for ExactReducer {
         }
     }
 
-    fn finish(&self, state: ExactState) -> Answer {
+    fn finish(&self, state: ExactState) -> std::io::Result<Answer> {
         let list = |set: Option<HostSet>, q: &Option<Vec<u8>>| {
+            let set = set?;
             Some(HostList {
                 host: String::from_utf8_lossy(q.as_ref()?).into_owned(),
-                hosts: set?.into_sorted(),
+                distinct: set.len() as u64,
+                hosts: set.into_sorted(),
+                missed_rate: None,
             })
         };
-        Answer {
+        Ok(Answer {
             lines: state.lines,
             to_host: list(state.to, &self.query.to_host),
             from_host: list(state.from, &self.query.from_host),
@@ -83,11 +90,13 @@ impl Reducer for ExactReducer {
                 c.leader().map(|l| Busiest {
                     host: l.host,
                     connections: l.count,
+                    error: None,
                     tied: l.tied,
                     initiators: l.distinct,
                 })
             }),
-        }
+            approximate: false,
+        })
     }
 }
 
@@ -113,7 +122,7 @@ mod tests {
         r.add(&mut b, &rec("alice", "carol"));
         r.add(&mut b, &rec("Bob", "zyla"));
         r.merge(&mut a, b);
-        let ans = r.finish(a);
+        let ans = r.finish(a).unwrap();
         assert_eq!(ans.lines, 4);
         assert_eq!(ans.to_host.unwrap().hosts, vec!["alice", "bob"]);
         let from = ans.from_host.unwrap();
@@ -139,13 +148,13 @@ mod tests {
         let mut s = r.new_state();
         r.add(&mut s, &rec("a", "x"));
         assert!(s.from.is_none() && s.initiators.is_none());
-        let ans = r.finish(s);
+        let ans = r.finish(s).unwrap();
         assert!(ans.from_host.is_none() && ans.busiest.is_none());
     }
 
     #[test]
     fn busiest_of_an_empty_window_is_none() {
         let r = ExactReducer::new(Query::new(None, None, true));
-        assert_eq!(r.finish(r.new_state()).busiest, Some(None));
+        assert_eq!(r.finish(r.new_state()).unwrap().busiest, Some(None));
     }
 }

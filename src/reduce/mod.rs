@@ -2,9 +2,10 @@
 //! how partial states built on different chunks combine.
 //!
 //! [`Reducer`] is the seam between the engine and the kind of state: exact sets
-//! and counts ([`exact`]) today, sketches for the approximate mode later. The
+//! and counts ([`exact`]) or sketches in bounded memory ([`approx`]). The
 //! engine only ever creates, feeds, merges and finishes states through it.
 
+pub mod approx;
 pub mod exact;
 pub mod hosts;
 mod windows;
@@ -57,9 +58,15 @@ pub trait Reducer: Sync {
     /// Feeds one counted line (already inside the time range and the window).
     fn add(&self, state: &mut Self::State, rec: &Record<'_>);
 
+    /// How many lines `state` has counted.
+    fn lines(&self, state: &Self::State) -> u64;
+
     /// Folds `other` into `into`.
     fn merge(&self, into: &mut Self::State, other: Self::State);
 
     /// The window's answers.
-    fn finish(&self, state: Self::State) -> Answer;
+    ///
+    /// # Errors
+    /// Reading back state that was spilled to a temporary file.
+    fn finish(&self, state: Self::State) -> std::io::Result<Answer>;
 }

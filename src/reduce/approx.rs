@@ -1,0 +1,401 @@
+//! Approximate per-window state: sketches whose size is fixed by a memory
+//! budget, whatever the number of lines or hosts.
+//!
+//! - Busiest: a [`SpaceSaving`] summary of `k` counters and a [`Hll`] of the
+//!   initiators, both fed on every counted line with one hash of the host.
+//! - Lists: the hosts matching `--to_host`/`--from_host` are usually few per
+//!   chunk, so a chunk keeps them exactly; where chunks merge into a window,
+//!   or a list outgrows a share of its buffer, they are replayed, sorted, into
+//!   a [`BloomList`], which spills to a temporary file beyond its buffer. A listed host always qualified; a bloom false
+//!   positive can only drop one, with the probability `missed_rate`.
+//!
+//! How the budget is split is [`ApproxSettings::from_budget`]'s job, and
+//! `docs/accuracy.md` says what each sketch guarantees.
+
+use std::io;
+
+use super::hosts::HostSet;
+use super::{Query, Reducer};
+use crate::parse::{fold_case_into, Record};
+use crate::report::{Answer, Busiest, HostList};
+use crate::sketch::{hash_host, BloomList, Hll, SpaceSaving};
+use crate::timestamp::HOUR_MS;
+
+/// Sketch sizes, derived once from `--memory_limit` and the finer knobs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ApproxSettings {
+    /// Space-Saving counters per window (`--top_k`).
+    pub top_k: usize,
+    /// HyperLogLog precision (`--hll_precision`).
+    pub hll_precision: u8,
+    /// Bloom filter bytes per list per window.
+    pub bloom_bytes: usize,
+    /// Hosts a list's filter is tuned for (its number of hashes follows).
+    pub bloom_items: usize,
+    /// First-seen hosts a list keeps in memory before spilling, in bytes.
+    pub spill_buffer: usize,
+}
+
+/// The share of the budget for the partials of the waves parsed side by side
+/// (each a Space-Saving summary and a HyperLogLog per hour it touches).
+const WAVE_SHARE: f64 = 0.25;
+/// Hours a wave's partial may touch at once, for sizing: a wave is 64 MiB of
+/// log, which spans one or two hours in any log large enough to matter.
+const HOURS_PER_WAVE: usize = 2;
+/// Assumed average host length, to turn bytes into Space-Saving counters.
+const HOST_LEN: usize = 16;
+/// The smallest sketches worth running: below this the budget is refused.
+const MIN_TOP_K: usize = 64;
+/// Counters by default: every host above 1/4096 of a window's lines is found.
+/// More cost time on every line (the summary outgrows the cache, and each
+/// wave's merge is O(k)) for a guarantee that rarely needs to be finer.
+const DEFAULT_TOP_K: usize = 4096;
+const MIN_BLOOM_BYTES: usize = 64 << 10;
+
+impl ApproxSettings {
+    /// Splits `budget` bytes between the windows that can be open at once and
+    /// the chunk partials of a wave.
+    ///
+    /// Under the watermark at most `2 + late / 1 h` hourly windows are open
+    /// (one whole run's window without `--hourly`). A quarter of the budget
+    /// goes to the partials of the `threads` waves parsed side by side, each a
+    /// Space-Saving summary and a HyperLogLog per hour; that bounds `k`
+    /// (4096 at most by default). The rest is
+    /// divided among the open windows: each holds the same summary and
+    /// HyperLogLog, and splits what is left between its lists, three
+    /// quarters for the bloom filter and a quarter for the spill buffer.
+    /// `top_k`, `hll_precision` and `fp_rate` override the derived values.
+    ///
+    /// # Errors
+    /// A message when the budget cannot hold one window's sketches.
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_budget(
+        budget: usize,
+        threads: usize,
+        hourly: bool,
+        late_ms: i64,
+        query: &Query,
+        top_k: Option<usize>,
+        hll_precision: Option<u8>,
+        fp_rate: Option<f64>,
+    ) -> Result<ApproxSettings, String> {
+        let hll_precision = hll_precision.unwrap_or(15);
+        let hll = Hll::memory_bytes(hll_precision);
+        let open = if hourly {
+            2 + usize::try_from(late_ms.max(0) / HOUR_MS).unwrap_or(usize::MAX / 4)
+        } else {
+            1
+        };
+        let partials = threads.max(1) * HOURS_PER_WAVE;
+        let per_partial = (budget as f64 * WAVE_SHARE) as usize / partials;
+        let top_k = top_k.unwrap_or_else(|| {
+            let mut k = MIN_TOP_K;
+            while k < DEFAULT_TOP_K && SpaceSaving::bytes_for(k * 2, HOST_LEN) + hll <= per_partial
+            {
+                k *= 2;
+            }
+            k
+        });
+        let summary = SpaceSaving::bytes_for(top_k, HOST_LEN) + hll;
+        let per_window = (budget as f64 * (1.0 - WAVE_SHARE)) as usize / open;
+        let lists = usize::from(query.to_host.is_some()) + usize::from(query.from_host.is_some());
+        let per_list = per_window.saturating_sub(summary + hll * lists) / lists.max(1);
+        let bloom_bytes = per_list / 4 * 3;
+        let spill_buffer = per_list / 4;
+        let need = |what: &str| {
+            Err(format!(
+                "--memory_limit {} MiB is too small for {what}; \
+                 give at least {} MiB or ask fewer queries",
+                budget >> 20,
+                ((budget * 4) >> 20).max(1)
+            ))
+        };
+        if query.busiest && (top_k < MIN_TOP_K || summary > per_partial.max(per_window)) {
+            return need("one hour's heavy-hitter sketch");
+        }
+        if lists > 0 && bloom_bytes < MIN_BLOOM_BYTES {
+            return need("one hour's bloom filters");
+        }
+        let bits = (bloom_bytes * 8) as f64;
+        // The hosts at which the filter reaches the target rate: n = -m ln²2 / ln p.
+        let fp = fp_rate.unwrap_or(1e-3);
+        let bloom_items = (bits * std::f64::consts::LN_2.powi(2) / -fp.ln()).max(1.0) as usize;
+        Ok(ApproxSettings {
+            top_k,
+            hll_precision,
+            bloom_bytes,
+            bloom_items,
+            spill_buffer,
+        })
+    }
+}
+
+/// Approximate answers in bounded memory.
+pub struct ApproxReducer {
+    query: Query,
+    settings: ApproxSettings,
+}
+
+impl ApproxReducer {
+    /// A reducer answering `query` with sketches of `settings`.
+    pub fn new(query: Query, settings: ApproxSettings) -> Self {
+        ApproxReducer { query, settings }
+    }
+
+    /// Hosts an exact list may hold before it becomes a bloom list: a chunk's
+    /// few matches stay exact, a wave's flood does not break the budget.
+    fn promote_at(&self) -> usize {
+        (self.settings.spill_buffer / 32).max(1024)
+    }
+
+    /// Replays an exact list, sorted, into a new bloom list.
+    fn promote(&self, set: HostSet) -> io::Result<BloomList> {
+        let mut bloom = self.new_list();
+        for host in set.into_sorted() {
+            bloom.insert(host.as_bytes())?;
+        }
+        Ok(bloom)
+    }
+
+    fn new_list(&self) -> BloomList {
+        let s = &self.settings;
+        BloomList::with_bitmap_bytes(
+            s.bloom_bytes,
+            s.bloom_items,
+            s.spill_buffer,
+            s.hll_precision,
+        )
+    }
+
+    /// Folds `other` into `into`, promoting `into` to a bloom list first.
+    fn merge_list(&self, into: &mut List, other: List) -> io::Result<()> {
+        if let List::Exact(set) = into {
+            *into = List::Bloom(Box::new(self.promote(std::mem::take(set))?));
+        }
+        let List::Bloom(bloom) = into else {
+            unreachable!("promoted above")
+        };
+        match other {
+            // Sorted, so the filter sees hosts in an order that does not
+            // depend on how a chunk's hash table happened to lay them out.
+            List::Exact(set) => {
+                for host in set.into_sorted() {
+                    bloom.insert(host.as_bytes())?;
+                }
+                Ok(())
+            }
+            List::Bloom(other) => bloom.merge(*other),
+        }
+    }
+}
+
+/// A list in one window: exact while it comes from one chunk, a bloom list
+/// once chunks merge.
+enum List {
+    Exact(HostSet),
+    Bloom(Box<BloomList>),
+}
+
+/// One window's approximate state.
+pub struct ApproxState {
+    lines: u64,
+    to: Option<List>,
+    from: Option<List>,
+    busiest: Option<(SpaceSaving, Hll)>,
+    /// The first failure to spill a list; reported when the window finishes.
+    spill_error: Option<io::Error>,
+    scratch: Vec<u8>,
+}
+
+impl Reducer for ApproxReducer {
+    type State = ApproxState;
+
+    fn new_state(&self) -> ApproxState {
+        let list = || List::Exact(HostSet::new());
+        ApproxState {
+            lines: 0,
+            to: self.query.to_host.as_ref().map(|_| list()),
+            from: self.query.from_host.as_ref().map(|_| list()),
+            busiest: self.query.busiest.then(|| {
+                (
+                    SpaceSaving::new(self.settings.top_k),
+                    Hll::new(self.settings.hll_precision),
+                )
+            }),
+            spill_error: None,
+            scratch: Vec::new(),
+        }
+    }
+
+    #[inline]
+    fn add(&self, state: &mut ApproxState, rec: &Record<'_>) {
+        state.lines += 1;
+        for (list, query, key, value) in [
+            (&mut state.to, &self.query.to_host, rec.to, rec.from),
+            (&mut state.from, &self.query.from_host, rec.from, rec.to),
+        ] {
+            if let (Some(list), Some(q)) = (list, query) {
+                if key.eq_ignore_ascii_case(q) {
+                    let result = match list {
+                        List::Exact(set) => {
+                            set.insert(value);
+                            if set.len() > self.promote_at() {
+                                self.promote(std::mem::take(set))
+                                    .map(|bloom| *list = List::Bloom(Box::new(bloom)))
+                            } else {
+                                Ok(())
+                            }
+                        }
+                        List::Bloom(bloom) => bloom
+                            .insert(fold_case_into(value, &mut state.scratch))
+                            .map(drop),
+                    };
+                    if let Err(e) = result {
+                        state.spill_error.get_or_insert(e);
+                    }
+                }
+            }
+        }
+        if let Some((summary, initiators)) = &mut state.busiest {
+            let host = fold_case_into(rec.from, &mut state.scratch);
+            let hash = hash_host(host);
+            summary.add_hashed(host, hash);
+            initiators.insert_hash(hash);
+        }
+    }
+
+    fn lines(&self, state: &ApproxState) -> u64 {
+        state.lines
+    }
+
+    fn merge(&self, into: &mut ApproxState, other: ApproxState) {
+        into.lines += other.lines;
+        for (mine, theirs) in [(&mut into.to, other.to), (&mut into.from, other.from)] {
+            if let (Some(mine), Some(theirs)) = (mine, theirs) {
+                if let Err(e) = self.merge_list(mine, theirs) {
+                    into.spill_error.get_or_insert(e);
+                }
+            }
+        }
+        if let (Some((s, h)), Some((os, oh))) = (&mut into.busiest, other.busiest) {
+            s.merge(os);
+            h.merge(&oh);
+        }
+        if let Some(e) = other.spill_error {
+            into.spill_error.get_or_insert(e);
+        }
+    }
+
+    fn finish(&self, state: ApproxState) -> io::Result<Answer> {
+        if let Some(e) = state.spill_error {
+            return Err(e);
+        }
+        let list = |list: Option<List>, q: &Option<Vec<u8>>| -> io::Result<Option<HostList>> {
+            let (Some(list), Some(q)) = (list, q) else {
+                return Ok(None);
+            };
+            let host = String::from_utf8_lossy(q).into_owned();
+            Ok(Some(match list {
+                List::Exact(set) => HostList {
+                    host,
+                    distinct: set.len() as u64,
+                    hosts: set.into_sorted(),
+                    missed_rate: Some(0.0),
+                },
+                List::Bloom(mut bloom) => HostList {
+                    host,
+                    distinct: bloom.distinct(),
+                    missed_rate: Some(bloom.missed_rate()),
+                    hosts: bloom.into_sorted_vec()?,
+                },
+            }))
+        };
+        Ok(Answer {
+            lines: state.lines,
+            to_host: list(state.to, &self.query.to_host)?,
+            from_host: list(state.from, &self.query.from_host)?,
+            busiest: state.busiest.map(|(summary, mut initiators)| {
+                summary.top().map(|top| Busiest {
+                    host: top.host,
+                    connections: top.count,
+                    error: Some(top.error),
+                    tied: top.tied,
+                    initiators: initiators.estimate(),
+                })
+            }),
+            approximate: true,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> ApproxSettings {
+        let q = Query::new(Some("x"), Some("x"), true);
+        ApproxSettings::from_budget(256 << 20, 2, true, 300_000, &q, None, None, None).unwrap()
+    }
+
+    fn rec(from: &'static str, to: &'static str) -> Record<'static> {
+        Record {
+            ts: 0,
+            from: from.as_bytes(),
+            to: to.as_bytes(),
+        }
+    }
+
+    #[test]
+    fn default_budget_split() {
+        let s = settings();
+        assert_eq!(s.top_k, 4096, "{s:?}");
+        assert_eq!(s.hll_precision, 15);
+        assert!(s.bloom_bytes >= 8 << 20, "{s:?}");
+        assert!(s.spill_buffer >= 2 << 20, "{s:?}");
+    }
+
+    #[test]
+    fn tiny_or_impossible_budgets_are_refused() {
+        let q = Query::new(Some("x"), None, true);
+        let err = ApproxSettings::from_budget(1 << 20, 2, true, 300_000, &q, None, None, None);
+        assert!(err
+            .unwrap_err()
+            .contains("--memory_limit 1 MiB is too small"));
+    }
+
+    #[test]
+    fn chunks_merge_into_a_bloom_list_and_answers_agree_with_exact() {
+        let r = ApproxReducer::new(Query::new(Some("Zyla"), Some("alice"), true), settings());
+        let mut a = r.new_state();
+        let mut b = r.new_state();
+        let mut c = r.new_state();
+        r.add(&mut a, &rec("Alice", "zyla"));
+        r.add(&mut a, &rec("bob", "ZYLA"));
+        r.add(&mut b, &rec("alice", "carol"));
+        r.add(&mut b, &rec("Bob", "zyla"));
+        r.add(&mut c, &rec("alice", "dave"));
+        r.merge(&mut a, b);
+        r.merge(&mut a, c);
+        let ans = r.finish(a).unwrap();
+        assert!(ans.approximate);
+        assert_eq!(ans.lines, 5);
+        let to = ans.to_host.unwrap();
+        assert_eq!(
+            (to.hosts, to.distinct),
+            (vec!["alice".into(), "bob".into()], 2)
+        );
+        assert!(to.missed_rate.unwrap() < 1e-9);
+        let from = ans.from_host.unwrap();
+        assert_eq!(from.hosts, vec!["carol", "dave", "zyla"]);
+        let busiest = ans.busiest.unwrap().unwrap();
+        assert_eq!(
+            (
+                busiest.host.as_str(),
+                busiest.connections,
+                busiest.error,
+                busiest.initiators
+            ),
+            ("alice", 3, Some(0), 2)
+        );
+    }
+}

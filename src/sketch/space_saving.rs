@@ -1,0 +1,1115 @@
+//! Space-Saving: the busiest hosts of a window in a fixed number of counters.
+//!
+//! Space-Saving (Metwally, Agrawal, El Abbadi, "Efficient computation of
+//! frequent and top-k elements in data streams", ICDT 2005) keeps `k`
+//! (host, count, error) counters. A tracked host's counter is incremented; an
+//! untracked host takes over a counter with the smallest count `m`, with count
+//! `m + 1` and error `m`. Over `N` items:
+//!
+//! - every estimate overcounts, by at most its error: `count - error <= true
+//!   count <= count`;
+//! - every error is at most `N / k`, so every estimate is within `N / k`;
+//! - every host whose true count exceeds `N / k` is tracked (an untracked host
+//!   has a true count of at most the smallest counter, which is at most
+//!   `N / k` because the counters add up to at most `N`).
+//!
+//! Summaries built on different chunks merge with the mergeable-summaries rule
+//! (Agarwal, Cormode, Huang, Phillips, Wei, Yi, "Mergeable summaries", PODS
+//! 2012; the Space-Saving form is the one of Cafaro, Pulimeno, Tempesta's
+//! parallel Space-Saving): counts and errors of common hosts add up, a host
+//! missing from one side gets that side's smallest counter (when that side is
+//! full) added to its count and its error, and the `k` largest are kept. The
+//! three guarantees above then hold for the merged summary with `N` the sum of
+//! both sides' items; see [`SpaceSaving::merge`] for why.
+//!
+//! # Layout
+//!
+//! The update is on the per-line hot path, so it is O(1) and allocation-free
+//! for tracked hosts: the counters sit in the stream-summary structure of the
+//! paper, a list of buckets sorted by count, each holding the counters with
+//! that count in a doubly linked list (indices, not pointers). Incrementing a
+//! counter moves it to the next bucket; the smallest counter is the head of the
+//! first bucket. Host bytes live back to back in one arena that is compacted
+//! when replaced hosts have left enough garbage, and a `hashbrown` table of
+//! counter indices (fixed-seed hashes, see [`super::hash_host`]) finds a host.
+
+use hashbrown::HashTable;
+
+use super::hash_host;
+
+/// "No counter" / "no bucket" in the index-linked lists.
+const NIL: u32 = u32::MAX;
+
+/// The smallest key arena allocated, so that tiny summaries do not compact
+/// after every replacement.
+const MIN_ARENA: usize = 256;
+
+/// One tracked host.
+#[derive(Debug, Clone, Copy)]
+struct Counter {
+    /// `hash_host(key)`, kept so the table never hashes a key twice.
+    hash: u64,
+    /// Upper bound on `count - true count`.
+    error: u64,
+    /// Where the key's bytes start in the arena.
+    key_off: usize,
+    /// The key's length.
+    key_len: usize,
+    /// The bucket holding this counter (its count is the bucket's).
+    bucket: u32,
+    /// Neighbours in the bucket's list.
+    prev: u32,
+    next: u32,
+}
+
+/// All counters with one count.
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    count: u64,
+    /// Oldest and newest counter with this count: the oldest is replaced first.
+    head: u32,
+    tail: u32,
+    /// Neighbours in the bucket list, sorted by ascending count; `next` also
+    /// links the free list.
+    prev: u32,
+    next: u32,
+}
+
+/// The host with the highest estimate in a [`SpaceSaving`] summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leader {
+    /// The host with the highest estimate; the smallest name (bytes) among
+    /// equals.
+    pub host: String,
+    /// Its estimated count: never below the true count.
+    pub count: u64,
+    /// Bound on `count - true count`; at most `total / k`.
+    pub error: u64,
+    /// How many other tracked hosts have the same estimate.
+    pub tied: u64,
+}
+
+/// Space-Saving heavy-hitter summary with `k` counters over case-folded hosts.
+///
+/// See the [module documentation](self) for the guarantees.
+#[derive(Debug, Clone)]
+pub struct SpaceSaving {
+    k: usize,
+    /// Items added, including those of merged summaries.
+    total: u64,
+    /// Counter `i` is the one the table points at with `i`; `len() <= k`.
+    counters: Vec<Counter>,
+    /// Bucket pool; freed buckets are chained from `free`.
+    buckets: Vec<Bucket>,
+    free: u32,
+    /// Bucket with the smallest / largest count, `NIL` when empty.
+    min: u32,
+    max: u32,
+    /// Counter indices, hashed by their host.
+    table: HashTable<u32>,
+    /// Host bytes of the counters, plus those of replaced hosts (`garbage`).
+    arena: Vec<u8>,
+    garbage: usize,
+}
+
+impl SpaceSaving {
+    /// An empty summary with `k` counters.
+    ///
+    /// Nothing is allocated up front: a window that sees few hosts stays
+    /// small, and the vectors grow (by doubling, capped at `k`) only until
+    /// the summary is full, after which an add never allocates.
+    ///
+    /// # Panics
+    ///
+    /// If `k` is 0 or does not fit in 32 bits less one.
+    pub fn new(k: usize) -> Self {
+        assert!(
+            k >= 1 && k < NIL as usize,
+            "Space-Saving needs 1 to 2^32-2 counters"
+        );
+        SpaceSaving {
+            k,
+            total: 0,
+            counters: Vec::new(),
+            buckets: Vec::new(),
+            free: NIL,
+            min: NIL,
+            max: NIL,
+            table: HashTable::new(),
+            arena: Vec::new(),
+            garbage: 0,
+        }
+    }
+
+    /// The number of counters.
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    /// How many hosts are tracked (at most `k`).
+    pub fn len(&self) -> usize {
+        self.counters.len()
+    }
+
+    /// Whether nothing was added.
+    pub fn is_empty(&self) -> bool {
+        self.counters.is_empty()
+    }
+
+    /// Items added, including those of merged summaries.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// The largest error any estimate can have: `total / k`, rounded down
+    /// (errors are whole numbers at most `total / k`).
+    pub fn error_bound(&self) -> u64 {
+        self.total / self.k as u64
+    }
+
+    /// The most any untracked host can have occurred: the smallest count when
+    /// all `k` counters are in use, else 0 (a summary that never filled up
+    /// never dropped a host, so it is exact).
+    pub fn untracked_bound(&self) -> u64 {
+        if self.counters.len() == self.k {
+            self.buckets[self.min as usize].count
+        } else {
+            0
+        }
+    }
+
+    /// Counts one item of `host` (already case folded).
+    #[inline]
+    pub fn add(&mut self, host: &[u8]) {
+        self.add_hashed(host, hash_host(host));
+    }
+
+    /// Counts one item of `host` whose [`hash_host`] the caller already has
+    /// (the approximate reducer hashes a host once for this summary and its
+    /// HyperLogLog).
+    #[inline]
+    pub fn add_hashed(&mut self, host: &[u8], hash: u64) {
+        debug_assert_eq!(hash, hash_host(host));
+        self.total += 1;
+        let (counters, arena) = (&self.counters, &self.arena);
+        if let Some(&id) = self.table.find(hash, |&id| {
+            let c = &counters[id as usize];
+            c.hash == hash && &arena[c.key_off..c.key_off + c.key_len] == host
+        }) {
+            self.increment(id);
+        } else if self.counters.len() < self.k {
+            self.insert_new(host, hash);
+        } else {
+            self.replace_min(host, hash);
+        }
+    }
+
+    /// Tracks a new host with count 1 while counters are still free.
+    fn insert_new(&mut self, host: &[u8], hash: u64) {
+        let id = self.counters.len() as u32;
+        let key_off = self.push_key(host);
+        reserve_up_to(&mut self.counters, self.k);
+        self.counters.push(Counter {
+            hash,
+            error: 0,
+            key_off,
+            key_len: host.len(),
+            bucket: NIL,
+            prev: NIL,
+            next: NIL,
+        });
+        let b = if self.min != NIL && self.buckets[self.min as usize].count == 1 {
+            self.min
+        } else {
+            self.new_bucket(1, NIL, self.min)
+        };
+        self.attach(id, b);
+        let counters = &self.counters;
+        self.table
+            .insert_unique(hash, id, |&i| counters[i as usize].hash);
+    }
+
+    /// Gives the oldest smallest counter (count `m`) to `host`, with count
+    /// `m + 1` and error `m`.
+    fn replace_min(&mut self, host: &[u8], hash: u64) {
+        let victim = self.buckets[self.min as usize].head;
+        let m = self.buckets[self.min as usize].count;
+        let old = self.counters[victim as usize];
+        if let Ok(entry) = self.table.find_entry(old.hash, |&i| i == victim) {
+            entry.remove();
+        }
+        self.garbage += old.key_len;
+        // Its bytes are garbage now: a compaction in `push_key` skips them.
+        self.counters[victim as usize].key_len = 0;
+        let key_off = self.push_key(host);
+        let c = &mut self.counters[victim as usize];
+        c.hash = hash;
+        c.error = m;
+        c.key_off = key_off;
+        c.key_len = host.len();
+        let counters = &self.counters;
+        self.table
+            .insert_unique(hash, victim, |&i| counters[i as usize].hash);
+        self.increment(victim);
+    }
+
+    /// Moves counter `id` to the bucket of its count plus one.
+    #[inline]
+    fn increment(&mut self, id: u32) {
+        let b = self.counters[id as usize].bucket;
+        let bucket = self.buckets[b as usize];
+        let count = bucket.count + 1;
+        let next = bucket.next;
+        if next != NIL && self.buckets[next as usize].count == count {
+            if self.detach(id) {
+                self.free_bucket(b);
+            }
+            self.attach(id, next);
+        } else if bucket.head == id && bucket.tail == id {
+            // Alone in its bucket and the next count is absent: the bucket
+            // itself can take the new count without breaking the order.
+            self.buckets[b as usize].count = count;
+        } else {
+            self.detach(id);
+            let nb = self.new_bucket(count, b, next);
+            self.attach(id, nb);
+        }
+    }
+
+    /// Appends counter `id` to bucket `b`'s list.
+    #[inline]
+    fn attach(&mut self, id: u32, b: u32) {
+        let tail = self.buckets[b as usize].tail;
+        let c = &mut self.counters[id as usize];
+        c.bucket = b;
+        c.prev = tail;
+        c.next = NIL;
+        if tail == NIL {
+            self.buckets[b as usize].head = id;
+        } else {
+            self.counters[tail as usize].next = id;
+        }
+        self.buckets[b as usize].tail = id;
+    }
+
+    /// Takes counter `id` out of its bucket's list; true if the bucket is now
+    /// empty.
+    #[inline]
+    fn detach(&mut self, id: u32) -> bool {
+        let Counter {
+            bucket, prev, next, ..
+        } = self.counters[id as usize];
+        if prev == NIL {
+            self.buckets[bucket as usize].head = next;
+        } else {
+            self.counters[prev as usize].next = next;
+        }
+        if next == NIL {
+            self.buckets[bucket as usize].tail = prev;
+        } else {
+            self.counters[next as usize].prev = prev;
+        }
+        self.buckets[bucket as usize].head == NIL
+    }
+
+    /// A new empty bucket with `count`, linked between `prev` and `next`.
+    #[inline]
+    fn new_bucket(&mut self, count: u64, prev: u32, next: u32) -> u32 {
+        let bucket = Bucket {
+            count,
+            head: NIL,
+            tail: NIL,
+            prev,
+            next,
+        };
+        let b = if self.free != NIL {
+            let b = self.free;
+            self.free = self.buckets[b as usize].next;
+            self.buckets[b as usize] = bucket;
+            b
+        } else {
+            reserve_up_to(&mut self.buckets, self.k);
+            self.buckets.push(bucket);
+            (self.buckets.len() - 1) as u32
+        };
+        if prev == NIL {
+            self.min = b;
+        } else {
+            self.buckets[prev as usize].next = b;
+        }
+        if next == NIL {
+            self.max = b;
+        } else {
+            self.buckets[next as usize].prev = b;
+        }
+        b
+    }
+
+    /// Unlinks empty bucket `b` and puts it on the free list.
+    #[inline]
+    fn free_bucket(&mut self, b: u32) {
+        let Bucket { prev, next, .. } = self.buckets[b as usize];
+        if prev == NIL {
+            self.min = next;
+        } else {
+            self.buckets[prev as usize].next = next;
+        }
+        if next == NIL {
+            self.max = prev;
+        } else {
+            self.buckets[next as usize].prev = prev;
+        }
+        self.buckets[b as usize].next = self.free;
+        self.free = b;
+    }
+
+    /// Stores `key` in the arena and returns its offset.
+    ///
+    /// When the arena is full and at least half of it is garbage, the live
+    /// keys are copied into a fresh arena of twice their size instead of
+    /// growing: each compaction copies the live bytes once after at least as
+    /// many bytes were appended, so it costs O(1) per appended byte, and the
+    /// arena stays within about twice the live key bytes.
+    fn push_key(&mut self, key: &[u8]) -> usize {
+        if self.arena.len() + key.len() > self.arena.capacity() {
+            let live = self.arena.len() - self.garbage;
+            let cap = (2 * (live + key.len())).max(MIN_ARENA);
+            if self.garbage > 0 && self.garbage >= live {
+                let mut fresh = Vec::with_capacity(cap);
+                for c in &mut self.counters {
+                    let off = fresh.len();
+                    fresh.extend_from_slice(&self.arena[c.key_off..c.key_off + c.key_len]);
+                    c.key_off = off;
+                }
+                self.arena = fresh;
+                self.garbage = 0;
+            } else {
+                self.arena.reserve_exact(cap - self.arena.len());
+            }
+        }
+        let off = self.arena.len();
+        self.arena.extend_from_slice(key);
+        off
+    }
+
+    #[inline]
+    fn key(&self, id: u32) -> &[u8] {
+        let c = &self.counters[id as usize];
+        &self.arena[c.key_off..c.key_off + c.key_len]
+    }
+
+    #[inline]
+    fn count_of(&self, id: u32) -> u64 {
+        self.buckets[self.counters[id as usize].bucket as usize].count
+    }
+
+    fn find(&self, host: &[u8], hash: u64) -> Option<u32> {
+        self.table
+            .find(hash, |&id| {
+                self.counters[id as usize].hash == hash && self.key(id) == host
+            })
+            .copied()
+    }
+
+    /// The estimate and error of `host` (case folded) if it is tracked.
+    pub fn estimate(&self, host: &[u8]) -> Option<(u64, u64)> {
+        self.find(host, hash_host(host))
+            .map(|id| (self.count_of(id), self.counters[id as usize].error))
+    }
+
+    /// Every tracked host with its estimate and error, in no particular
+    /// order.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], u64, u64)> + '_ {
+        (0..self.counters.len() as u32).map(|id| {
+            (
+                self.key(id),
+                self.count_of(id),
+                self.counters[id as usize].error,
+            )
+        })
+    }
+
+    /// The host with the highest estimate (the smallest name among equals),
+    /// or `None` when nothing was added. O(hosts sharing the top estimate).
+    pub fn top(&self) -> Option<Leader> {
+        if self.max == NIL {
+            return None;
+        }
+        let bucket = self.buckets[self.max as usize];
+        let (mut best, mut id, mut tied) = (bucket.head, bucket.head, 0u64);
+        loop {
+            id = self.counters[id as usize].next;
+            if id == NIL {
+                break;
+            }
+            tied += 1;
+            if self.key(id) < self.key(best) {
+                best = id;
+            }
+        }
+        Some(Leader {
+            host: String::from_utf8_lossy(self.key(best)).into_owned(),
+            count: bucket.count,
+            error: self.counters[best as usize].error,
+            tied,
+        })
+    }
+
+    /// Folds `other` into this summary (mergeable summaries, see the module
+    /// documentation).
+    ///
+    /// For every host tracked on either side, its new count (error) is the sum
+    /// over both sides of its count (error) there, or, where it is untracked,
+    /// of that side's [`Self::untracked_bound`]; then the `k` largest counts
+    /// are kept, ties going to the smallest host bytes. The result depends
+    /// only on the two summaries, not on which one is `self`.
+    ///
+    /// Why the guarantees survive, with `N = N1 + N2`:
+    /// - each side contributes at least the host's true count there, and
+    ///   `count - error` is at most it, so the merged estimate overcounts by
+    ///   at most its error;
+    /// - a side contributes either its error or its bound, both at most
+    ///   `Ni / k`, so every error is at most `N / k`;
+    /// - on each side, the kept `k` hosts add up to at most `Ni` (swapping a
+    ///   counter for a bound never increases the sum, since the bound is the
+    ///   smallest counter), so the kept counts add up to at most `N` and the
+    ///   smallest, which bounds every dropped or never-seen host, is at most
+    ///   `N / k`.
+    ///
+    /// # Panics
+    ///
+    /// If the two summaries have different `k` (the argument above needs both
+    /// sides to keep as many counters as the result).
+    pub fn merge(&mut self, other: SpaceSaving) {
+        assert_eq!(
+            self.k, other.k,
+            "merging Space-Saving summaries of different k"
+        );
+        if other.total == 0 {
+            return;
+        }
+        if self.total == 0 {
+            *self = other;
+            return;
+        }
+        let (floor_mine, floor_theirs) = (self.untracked_bound(), other.untracked_bound());
+        // (from other?, counter index, count, error)
+        let mut merged: Vec<(bool, u32, u64, u64)> = Vec::with_capacity(self.len() + other.len());
+        for id in 0..self.counters.len() as u32 {
+            let c = &self.counters[id as usize];
+            let (count, error) = match other.find(self.key(id), c.hash) {
+                Some(o) => (other.count_of(o), other.counters[o as usize].error),
+                None => (floor_theirs, floor_theirs),
+            };
+            merged.push((false, id, self.count_of(id) + count, c.error + error));
+        }
+        for id in 0..other.counters.len() as u32 {
+            let c = &other.counters[id as usize];
+            if self.find(other.key(id), c.hash).is_none() {
+                merged.push((
+                    true,
+                    id,
+                    other.count_of(id) + floor_mine,
+                    c.error + floor_mine,
+                ));
+            }
+        }
+        let key = |&(theirs, id, _, _): &(bool, u32, u64, u64)| {
+            if theirs {
+                other.key(id)
+            } else {
+                self.key(id)
+            }
+        };
+        // The k largest, ties to the smallest key; then ascending count so the
+        // buckets can be built in order (equal counts by ascending key, so the
+        // oldest counter of a bucket is the same whichever side was `self`).
+        let largest_first = |a: &(bool, u32, u64, u64), b: &(bool, u32, u64, u64)| {
+            b.2.cmp(&a.2).then_with(|| key(a).cmp(key(b)))
+        };
+        if merged.len() > self.k {
+            merged.select_nth_unstable_by(self.k - 1, largest_first);
+            merged.truncate(self.k);
+        }
+        merged.sort_unstable_by(|a, b| a.2.cmp(&b.2).then_with(|| key(a).cmp(key(b))));
+
+        let mut out = SpaceSaving::new(self.k);
+        out.total = self.total + other.total;
+        out.counters.reserve_exact(merged.len());
+        out.buckets.reserve_exact(merged.len());
+        out.table
+            .reserve(merged.len(), |_| unreachable!("the table is empty"));
+        out.arena = Vec::with_capacity(
+            (2 * merged.iter().map(|e| key(e).len()).sum::<usize>()).max(MIN_ARENA),
+        );
+        for e in &merged {
+            let host = key(e);
+            let id = out.counters.len() as u32;
+            let hash = if e.0 {
+                other.counters[e.1 as usize].hash
+            } else {
+                self.counters[e.1 as usize].hash
+            };
+            let key_off = out.arena.len();
+            out.arena.extend_from_slice(host);
+            out.counters.push(Counter {
+                hash,
+                error: e.3,
+                key_off,
+                key_len: host.len(),
+                bucket: NIL,
+                prev: NIL,
+                next: NIL,
+            });
+            let b = if out.max != NIL && out.buckets[out.max as usize].count == e.2 {
+                out.max
+            } else {
+                out.new_bucket(e.2, out.max, NIL)
+            };
+            out.attach(id, b);
+            let counters = &out.counters;
+            out.table
+                .insert_unique(hash, id, |&i| counters[i as usize].hash);
+        }
+        *self = out;
+    }
+
+    /// Heap bytes in use now: counters, buckets, table and key arena
+    /// (allocated capacity, not just length).
+    pub fn memory_bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.counters.capacity() * std::mem::size_of::<Counter>()
+            + self.buckets.capacity() * std::mem::size_of::<Bucket>()
+            + table_bytes(self.table.capacity())
+            + self.arena.capacity()
+    }
+
+    /// An upper estimate of the peak heap bytes of one summary with `k`
+    /// counters over hosts of `avg_host_len` bytes on average, for sizing `k`
+    /// from a memory budget.
+    ///
+    /// It counts the fixed part (counters, buckets, table: about 90 bytes a
+    /// counter) and four times the key bytes: the arena holds up to twice the
+    /// live keys, and a compaction briefly holds the old arena beside the new
+    /// one. A [`Self::merge`] briefly holds both inputs and the result, so a
+    /// caller merging should budget for three.
+    pub fn bytes_for(k: usize, avg_host_len: usize) -> usize {
+        std::mem::size_of::<Self>()
+            + k * (std::mem::size_of::<Counter>() + std::mem::size_of::<Bucket>())
+            + table_bytes(k)
+            + 4 * (k * avg_host_len).max(MIN_ARENA)
+            + 2 * avg_host_len
+    }
+}
+
+/// Makes room for one more element, doubling but never past `k` elements
+/// (neither counters nor live buckets ever outnumber the `k` counters).
+#[inline]
+fn reserve_up_to<T>(v: &mut Vec<T>, k: usize) {
+    if v.len() == v.capacity() {
+        let room = k.saturating_sub(v.len()).max(1);
+        v.reserve_exact(v.capacity().max(8).min(room));
+    }
+}
+
+/// Heap bytes of a `hashbrown` table of `u32` sized for `items`: a power of
+/// two of buckets at most 7/8 full, four bytes and one control byte each,
+/// plus a group of trailing control bytes.
+fn table_bytes(items: usize) -> usize {
+    if items == 0 {
+        return 0;
+    }
+    let buckets = if items < 8 {
+        if items < 4 {
+            4
+        } else {
+            8
+        }
+    } else {
+        (items * 8 / 7).next_power_of_two()
+    };
+    buckets * (std::mem::size_of::<u32>() + 1) + 16
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Exact counts of a stream.
+    fn exact<'a>(stream: impl IntoIterator<Item = &'a [u8]>) -> HashMap<Vec<u8>, u64> {
+        let mut m = HashMap::new();
+        for h in stream {
+            *m.entry(h.to_vec()).or_insert(0) += 1;
+        }
+        m
+    }
+
+    /// A skewed stream: host `j` has probability about `1 / (j (j + 1))`,
+    /// a Zipf-like law with a long tail of rare hosts.
+    fn zipfish(values: &[u32], scale: u32) -> Vec<Vec<u8>> {
+        values
+            .iter()
+            .map(|&v| format!("host-{}.example.com", scale / v.max(1)).into_bytes())
+            .collect()
+    }
+
+    /// A deterministic pseudo-random sequence (xorshift), for tests that need
+    /// volume rather than shrinking.
+    fn pseudo_random(n: usize, mut seed: u64, below: u32) -> Vec<u32> {
+        (0..n)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                (seed % u64::from(below)) as u32 + 1
+            })
+            .collect()
+    }
+
+    /// Checks the documented guarantees of `ss` against the exact counts of
+    /// the `n` items it summarises.
+    fn check_guarantees(ss: &SpaceSaving, truth: &HashMap<Vec<u8>, u64>, n: u64) {
+        let k = ss.k() as u64;
+        assert_eq!(ss.total(), n);
+        assert!(ss.len() <= ss.k());
+        let bound = n / k;
+        assert_eq!(ss.error_bound(), bound);
+        let mut sum = 0;
+        let mut tracked = HashMap::new();
+        for (host, count, error) in ss.iter() {
+            let t = truth.get(host).copied().unwrap_or(0);
+            assert!(count >= t, "{host:?}: estimate {count} < true {t}");
+            assert!(count - error <= t, "{host:?}: {count} - {error} > true {t}");
+            assert!(error <= bound, "{host:?}: error {error} > N/k = {bound}");
+            assert!(
+                tracked.insert(host.to_vec(), count).is_none(),
+                "tracked twice"
+            );
+            sum += count;
+        }
+        assert!(sum <= n, "counts add up to {sum} > {n}");
+        assert!(ss.untracked_bound() <= bound);
+        for (host, &t) in truth {
+            if t * k > n {
+                assert!(
+                    tracked.contains_key(host),
+                    "{host:?} ({t} of {n}) not tracked"
+                );
+            }
+            if !tracked.contains_key(host) {
+                assert!(t <= ss.untracked_bound(), "{host:?} untracked with {t}");
+            }
+        }
+        // The leader is the largest estimate, ties to the smallest host.
+        match ss.top() {
+            None => assert_eq!(n, 0),
+            Some(l) => {
+                let top = tracked.values().copied().max().unwrap();
+                let mut at_top: Vec<&Vec<u8>> = tracked
+                    .iter()
+                    .filter(|(_, &c)| c == top)
+                    .map(|(h, _)| h)
+                    .collect();
+                at_top.sort();
+                assert_eq!(l.count, top);
+                assert_eq!(l.host.as_bytes(), at_top[0].as_slice());
+                assert_eq!(l.tied, at_top.len() as u64 - 1);
+                assert_eq!(ss.estimate(at_top[0]), Some((l.count, l.error)));
+            }
+        }
+    }
+
+    /// (host, count, error) sorted, for comparing summaries.
+    fn state(ss: &SpaceSaving) -> Vec<(Vec<u8>, u64, u64)> {
+        let mut v: Vec<_> = ss.iter().map(|(h, c, e)| (h.to_vec(), c, e)).collect();
+        v.sort();
+        v
+    }
+
+    fn summary<'a>(k: usize, stream: impl IntoIterator<Item = &'a [u8]>) -> SpaceSaving {
+        let mut ss = SpaceSaving::new(k);
+        for h in stream {
+            ss.add(h);
+        }
+        ss
+    }
+
+    #[test]
+    fn exact_while_the_counters_suffice() {
+        let ss = summary(4, ["b", "a", "c", "b", "a", "d"].map(str::as_bytes));
+        assert_eq!(
+            state(&ss),
+            vec![
+                (b"a".to_vec(), 2, 0),
+                (b"b".to_vec(), 2, 0),
+                (b"c".to_vec(), 1, 0),
+                (b"d".to_vec(), 1, 0)
+            ]
+        );
+        assert_eq!(ss.untracked_bound(), 1);
+        assert_eq!(
+            ss.top(),
+            Some(Leader {
+                host: "a".into(),
+                count: 2,
+                error: 0,
+                tied: 1
+            })
+        );
+        assert_eq!(SpaceSaving::new(3).top(), None);
+        assert!(SpaceSaving::new(3).is_empty());
+        assert_eq!(summary(3, [b"x".as_slice()]).untracked_bound(), 0);
+    }
+
+    #[test]
+    fn an_untracked_host_takes_over_the_oldest_smallest_counter() {
+        // b and c both have count 1; b is older, so d replaces b.
+        let mut ss = summary(3, ["a", "a", "b", "c"].map(str::as_bytes));
+        ss.add(b"d");
+        assert_eq!(
+            state(&ss),
+            vec![
+                (b"a".to_vec(), 2, 0),
+                (b"c".to_vec(), 1, 0),
+                (b"d".to_vec(), 2, 1)
+            ]
+        );
+        assert_eq!(ss.estimate(b"b"), None);
+        let top = ss.top().unwrap();
+        assert_eq!(
+            (top.host.as_str(), top.count, top.error, top.tied),
+            ("a", 2, 0, 1)
+        );
+        // One counter: every host lands in it.
+        let one = summary(1, ["a", "b", "b", "c"].map(str::as_bytes));
+        assert_eq!(state(&one), vec![(b"c".to_vec(), 4, 3)]);
+    }
+
+    #[test]
+    fn guarantees_hold_on_a_long_skewed_stream() {
+        let stream = zipfish(&pseudo_random(200_000, 7, 1_000_000), 1_000_000);
+        let truth = exact(stream.iter().map(Vec::as_slice));
+        for k in [1, 16, 256] {
+            let ss = summary(k, stream.iter().map(Vec::as_slice));
+            check_guarantees(&ss, &truth, stream.len() as u64);
+        }
+        // The top host of a Zipf stream is found, with a count close to true.
+        let ss = summary(256, stream.iter().map(Vec::as_slice));
+        let top = ss.top().unwrap();
+        assert_eq!(top.host, "host-1.example.com");
+        let t = truth[top.host.as_bytes()];
+        assert!(top.count - t <= top.error && top.error <= ss.error_bound());
+    }
+
+    #[test]
+    fn merge_is_symmetric_and_keeps_the_guarantees() {
+        let stream = zipfish(&pseudo_random(50_000, 11, 100_000), 100_000);
+        let truth = exact(stream.iter().map(Vec::as_slice));
+        let (left, right) = stream.split_at(20_000);
+        let a = summary(64, left.iter().map(Vec::as_slice));
+        let b = summary(64, right.iter().map(Vec::as_slice));
+        let mut ab = a.clone();
+        ab.merge(b.clone());
+        let mut ba = b;
+        ba.merge(a);
+        assert_eq!(state(&ab), state(&ba));
+        assert_eq!(ab.top(), ba.top());
+        check_guarantees(&ab, &truth, stream.len() as u64);
+        // The merged summary keeps working as a summary.
+        let mut more = ab.clone();
+        for h in &stream {
+            more.add(h);
+        }
+        let twice = exact(stream.iter().chain(&stream).map(Vec::as_slice));
+        check_guarantees(&more, &twice, 2 * stream.len() as u64);
+    }
+
+    #[test]
+    fn merging_summaries_that_never_filled_is_exact() {
+        let a = summary(8, ["a", "b", "a"].map(str::as_bytes));
+        let b = summary(8, ["b", "c"].map(str::as_bytes));
+        let mut m = a.clone();
+        m.merge(b);
+        assert_eq!(
+            state(&m),
+            vec![
+                (b"a".to_vec(), 2, 0),
+                (b"b".to_vec(), 2, 0),
+                (b"c".to_vec(), 1, 0)
+            ]
+        );
+        let mut e = SpaceSaving::new(8);
+        e.merge(a.clone());
+        assert_eq!(state(&e), state(&a));
+        let mut a2 = a.clone();
+        a2.merge(SpaceSaving::new(8));
+        assert_eq!(state(&a2), state(&a));
+        assert_eq!(a2.total(), 3);
+    }
+
+    #[test]
+    fn merge_adds_the_other_sides_floor_to_missing_hosts() {
+        // Side one is full with floor 1; side two is full with floor 2.
+        let one = summary(2, ["a", "a", "a", "b"].map(str::as_bytes));
+        let two = summary(2, ["c", "c", "c", "a", "a"].map(str::as_bytes));
+        assert_eq!((one.untracked_bound(), two.untracked_bound()), (1, 2));
+        let mut m = one;
+        m.merge(two);
+        // a: 3 + 2; c: 3 + floor 1 (error 1); b: 1 + floor 2 (error 2), dropped.
+        assert_eq!(
+            state(&m),
+            vec![(b"a".to_vec(), 5, 0), (b"c".to_vec(), 4, 1)]
+        );
+        assert_eq!(m.total(), 9);
+    }
+
+    #[test]
+    #[should_panic(expected = "different k")]
+    fn merging_different_k_panics() {
+        let mut a = summary(2, [b"a".as_slice()]);
+        a.merge(summary(3, [b"a".as_slice()]));
+    }
+
+    #[test]
+    fn long_and_unicode_hosts_round_trip() {
+        let long = "x".repeat(70_000);
+        let mut ss = SpaceSaving::new(2);
+        for h in [long.as_str(), "zoë", long.as_str(), "a", "a", "a"] {
+            ss.add(h.as_bytes());
+        }
+        assert_eq!(ss.top().unwrap().host, "a");
+        assert_eq!(ss.estimate(long.as_bytes()), Some((2, 0)));
+    }
+
+    #[test]
+    fn memory_stays_bounded_through_many_replacements() {
+        let k = 512;
+        let mut ss = SpaceSaving::new(k);
+        for i in 0..200_000u32 {
+            ss.add(format!("h{:010}", i % 100_003).as_bytes());
+        }
+        assert_eq!(ss.len(), k);
+        assert!(
+            ss.arena.capacity() <= 2 * (k * 11 + 11),
+            "arena {}",
+            ss.arena.capacity()
+        );
+        assert!(ss.memory_bytes() <= SpaceSaving::bytes_for(k, 11));
+        assert!(SpaceSaving::bytes_for(4096, 12) < 600 * 1024);
+        // Keys survived the compactions.
+        let truth_tail = format!("h{:010}", (200_000 - 1) % 100_003);
+        assert!(ss.estimate(truth_tail.as_bytes()).is_some());
+        let mut seen = std::collections::HashSet::new();
+        for (h, _, _) in ss.iter() {
+            assert!(h.starts_with(b"h") && h.len() == 11, "{h:?}");
+            assert!(seen.insert(h.to_vec()));
+        }
+    }
+
+    #[test]
+    fn a_window_with_few_hosts_stays_small() {
+        let mut ss = SpaceSaving::new(65_536);
+        for h in ["a", "b", "a", "c"] {
+            ss.add(h.as_bytes());
+        }
+        assert!(ss.memory_bytes() < 4096, "{}", ss.memory_bytes());
+        // Growth stops at k.
+        let mut ss = SpaceSaving::new(100);
+        for i in 0..1_000 {
+            ss.add(format!("h{i}").as_bytes());
+        }
+        assert_eq!(ss.counters.capacity(), 100);
+        assert!(ss.buckets.capacity() <= 100);
+    }
+
+    /// The industrial reference: Apache DataSketches' frequent-items sketch
+    /// with about as many counters finds the same leader, and both stay
+    /// within their stated error of the true count.
+    #[test]
+    fn agrees_with_datasketches_on_the_leader() {
+        use datasketches::frequencies::FrequentItemsSketch;
+        let stream = zipfish(&pseudo_random(100_000, 3, 1_000_000), 1_000_000);
+        let truth = exact(stream.iter().map(Vec::as_slice));
+        let ss = summary(768, stream.iter().map(Vec::as_slice));
+        // Map size 1024 holds 0.75 * 1024 = 768 counters.
+        let mut ds = FrequentItemsSketch::<&[u8]>::new(1024);
+        for h in &stream {
+            ds.update(h.as_slice());
+        }
+        let top = ss.top().unwrap();
+        let ds_top = truth
+            .keys()
+            .max_by_key(|h| (ds.estimate(&h.as_slice()), std::cmp::Reverse(*h)))
+            .unwrap();
+        assert_eq!(top.host.as_bytes(), ds_top.as_slice());
+        let t = truth[ds_top];
+        assert!(ds.lower_bound(&ds_top.as_slice()) <= t && t <= ds.upper_bound(&ds_top.as_slice()));
+        assert!(top.count >= t && top.count - t <= top.error);
+    }
+
+    /// A naive Space-Saving: a plain vector, the victim found by scanning.
+    /// Counters remember when they reached their count (`seq`), which is the
+    /// order of the real structure's bucket lists.
+    #[derive(Debug, Clone)]
+    struct Model {
+        k: usize,
+        total: u64,
+        counters: Vec<(Vec<u8>, u64, u64, u64)>,
+    }
+
+    impl Model {
+        fn new(k: usize) -> Self {
+            Model {
+                k,
+                total: 0,
+                counters: Vec::new(),
+            }
+        }
+
+        fn floor(&self) -> u64 {
+            if self.counters.len() == self.k {
+                self.counters.iter().map(|c| c.1).min().unwrap()
+            } else {
+                0
+            }
+        }
+
+        fn add(&mut self, host: &[u8], seq: &mut u64) {
+            *seq += 1;
+            self.total += 1;
+            if let Some(c) = self.counters.iter_mut().find(|c| c.0 == host) {
+                c.1 += 1;
+                c.3 = *seq;
+            } else if self.counters.len() < self.k {
+                self.counters.push((host.to_vec(), 1, 0, *seq));
+            } else {
+                let v = (0..self.k)
+                    .min_by_key(|&i| (self.counters[i].1, self.counters[i].3))
+                    .unwrap();
+                let m = self.counters[v].1;
+                self.counters[v] = (host.to_vec(), m + 1, m, *seq);
+            }
+        }
+
+        fn merge(&mut self, other: Model, seq: &mut u64) {
+            if other.total == 0 {
+                return;
+            }
+            if self.total == 0 {
+                *self = other;
+                return;
+            }
+            let (f1, f2) = (self.floor(), other.floor());
+            let mut all: Vec<(Vec<u8>, u64, u64)> = Vec::new();
+            for c in &self.counters {
+                let (oc, oe) = other
+                    .counters
+                    .iter()
+                    .find(|o| o.0 == c.0)
+                    .map_or((f2, f2), |o| (o.1, o.2));
+                all.push((c.0.clone(), c.1 + oc, c.2 + oe));
+            }
+            for o in &other.counters {
+                if !self.counters.iter().any(|c| c.0 == o.0) {
+                    all.push((o.0.clone(), o.1 + f1, o.2 + f1));
+                }
+            }
+            all.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            all.truncate(self.k);
+            all.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+            self.total += other.total;
+            self.counters = all
+                .into_iter()
+                .map(|(h, c, e)| {
+                    *seq += 1;
+                    (h, c, e, *seq)
+                })
+                .collect();
+        }
+
+        fn state(&self) -> Vec<(Vec<u8>, u64, u64)> {
+            let mut v: Vec<_> = self
+                .counters
+                .iter()
+                .map(|c| (c.0.clone(), c.1, c.2))
+                .collect();
+            v.sort();
+            v
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Add(usize, u8),
+        Merge(usize, usize),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            8 => (0..3usize, 0..40u8).prop_map(|(s, h)| Op::Add(s, h)),
+            1 => (0..3usize, 0..3usize).prop_map(|(a, b)| Op::Merge(a, b)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// The structure behaves exactly like the naive model, through adds
+        /// and merges, on a skewed pool of hosts.
+        #[test]
+        fn matches_the_naive_model(k in 1usize..6, ops in prop::collection::vec(op(), 0..300)) {
+            let host = |h: u8| format!("h{}", 40 / (h as u32 + 1)).into_bytes();
+            let mut real: Vec<SpaceSaving> = (0..3).map(|_| SpaceSaving::new(k)).collect();
+            let mut model: Vec<Model> = (0..3).map(|_| Model::new(k)).collect();
+            let mut seq = 0;
+            for op in ops {
+                match op {
+                    Op::Add(s, h) => {
+                        real[s].add(&host(h));
+                        model[s].add(&host(h), &mut seq);
+                    }
+                    Op::Merge(a, b) if a != b => {
+                        let other = std::mem::replace(&mut real[b], SpaceSaving::new(k));
+                        real[a].merge(other);
+                        let other = std::mem::replace(&mut model[b], Model::new(k));
+                        model[a].merge(other, &mut seq);
+                    }
+                    Op::Merge(..) => {}
+                }
+                for (r, m) in real.iter().zip(&model) {
+                    prop_assert_eq!(state(r), m.state());
+                    prop_assert_eq!(r.total(), m.total);
+                }
+            }
+        }
+
+        /// The guarantees hold on random skewed streams, for one summary and
+        /// for summaries of a random split merged in a random order.
+        #[test]
+        fn guarantees_hold_after_merging_random_splits(
+            k in 1usize..40,
+            values in prop::collection::vec(1u32..5_000, 1..3_000),
+            parts in prop::collection::vec(0usize..4, 3_000),
+            order in Just([0usize, 1, 2, 3]).prop_shuffle(),
+        ) {
+            let stream = zipfish(&values, 5_000);
+            let truth = exact(stream.iter().map(Vec::as_slice));
+            let n = stream.len() as u64;
+            check_guarantees(&summary(k, stream.iter().map(Vec::as_slice)), &truth, n);
+
+            let mut split: Vec<SpaceSaving> = (0..4).map(|_| SpaceSaving::new(k)).collect();
+            for (h, &p) in stream.iter().zip(&parts) {
+                split[p].add(h);
+            }
+            let mut merged = SpaceSaving::new(k);
+            for &i in &order {
+                merged.merge(std::mem::replace(&mut split[i], SpaceSaving::new(k)));
+            }
+            check_guarantees(&merged, &truth, n);
+        }
+    }
+}
