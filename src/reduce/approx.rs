@@ -259,8 +259,12 @@ impl Reducer for ApproxReducer {
         if let Some((summary, initiators)) = &mut state.busiest {
             let host = fold_case_into(rec.from, &mut state.scratch);
             let hash = hash_host(host);
-            summary.add_hashed(host, hash);
-            initiators.insert_hash(hash);
+            // Every host the summary tracks is already in the HyperLogLog (an
+            // insert is idempotent, and merges carry both along), so only the
+            // untracked ones need the costlier sparse insert.
+            if !summary.add_hashed(host, hash) {
+                initiators.insert_hash(hash);
+            }
         }
     }
 

@@ -17,10 +17,8 @@ use ahash::AHashMap;
 use hashbrown::hash_table::Entry;
 use hashbrown::HashTable;
 
-use crate::parse::fold_case_into;
+use crate::parse::{fold_case_into, fold_word};
 
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
 const SEED0: u64 = 0x243f_6a88_85a3_08d3;
 const SEED1: u64 = 0x1319_8a2e_0370_7344;
 
@@ -106,16 +104,6 @@ fn load_upto8(b: &[u8]) -> u64 {
     } else {
         0
     }
-}
-
-/// ASCII letters of each byte of `x` lowercased, other bytes kept.
-#[inline(always)]
-fn fold_word(x: u64) -> u64 {
-    let ascii = !x & HIGHS;
-    let low7 = x & !HIGHS;
-    let at_least_a = low7 + ONES * (0x80 - u64::from(b'A'));
-    let above_z = low7 + ONES * (0x80 - u64::from(b'Z') - 1);
-    x | ((ascii & at_least_a & !above_z) >> 2)
 }
 
 /// The inline key of a host of at most [`INLINE_MAX`] bytes, case folded.

@@ -186,9 +186,9 @@ impl SpaceSaving {
 
     /// Counts one item of `host` whose [`hash_host`] the caller already has
     /// (the approximate reducer hashes a host once for this summary and its
-    /// HyperLogLog).
+    /// HyperLogLog), and returns whether `host` was already tracked.
     #[inline]
-    pub fn add_hashed(&mut self, host: &[u8], hash: u64) {
+    pub fn add_hashed(&mut self, host: &[u8], hash: u64) -> bool {
         debug_assert_eq!(hash, hash_host(host));
         self.total += 1;
         let (counters, arena) = (&self.counters, &self.arena);
@@ -197,11 +197,14 @@ impl SpaceSaving {
             c.hash == hash && &arena[c.key_off..c.key_off + c.key_len] == host
         }) {
             self.increment(id);
-        } else if self.counters.len() < self.k {
+            return true;
+        }
+        if self.counters.len() < self.k {
             self.insert_new(host, hash);
         } else {
             self.replace_min(host, hash);
         }
+        false
     }
 
     /// Tracks a new host with count 1 while counters are still free.
