@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 
 use crate::config::{Config, Mode};
-use crate::engine::{run as scan, Summary};
+use crate::engine::{run as scan, with_pool, Engine, Summary};
 use crate::error::{Error, Result};
 use crate::output::Writer;
 use crate::progress::Progress;
@@ -11,6 +11,7 @@ use crate::reduce::approx::ApproxReducer;
 use crate::reduce::exact::ExactReducer;
 use crate::reduce::Reducer;
 use crate::report::Report;
+use crate::signals;
 
 /// Runs `config`, printing results to `out` and warnings to `err`.
 ///
@@ -49,7 +50,12 @@ fn scan_with<R: Reducer>(
     config: &Config,
     out: impl Write + Send,
 ) -> Result<RunSummary> {
-    let progress = Progress::for_input(config.input_size());
+    // A live follow has no end to show progress towards.
+    let progress = match config.tail {
+        Some(_) => Progress::hidden(),
+        None => Progress::for_input(config.input_size()),
+    };
+    let tail = config.tail.is_some();
     let mut writer = Writer::new(out, config.format, &config.query, config.filter.hourly);
     let (mut lossy_windows, mut worst_missed_rate) = (0, 0.0f64);
     let mut sink = |report: Report| {
@@ -63,16 +69,43 @@ fn scan_with<R: Reducer>(
             lossy_windows += 1;
             worst_missed_rate = worst_missed_rate.max(worst);
         }
-        writer.write(&report)
+        writer.write(&report)?;
+        if tail && report.late > 0 {
+            // A follower of the output sees the record at once; say so now too.
+            let _ = writeln!(
+                io::stderr(),
+                "connspy: warning: dropped {} late line(s) since the previous hour reported",
+                report.late
+            );
+        }
+        Ok(())
     };
-    let engine = scan(
-        reducer,
-        &config.filter,
-        &config.scan,
-        &config.inputs,
-        &progress,
-        &mut sink,
-    );
+    let engine = match &config.tail {
+        None => scan(
+            reducer,
+            &config.filter,
+            &config.scan,
+            &config.inputs,
+            &progress,
+            &mut sink,
+        ),
+        Some(opts) => {
+            let stop = signals::termination_flag()
+                .map_err(|e| Error::Usage(format!("cannot catch SIGINT and SIGTERM: {e}")))?;
+            with_pool(config.scan.threads, || {
+                let engine =
+                    Engine::new(reducer, &config.filter, &config.scan, &progress, &mut sink);
+                crate::tail::run(
+                    engine,
+                    &config.inputs,
+                    opts,
+                    config.scan.chunk_size,
+                    &stop,
+                    &mut io::stderr(),
+                )
+            })
+        }
+    };
     progress.finish();
     Ok(RunSummary {
         engine: engine?,

@@ -31,6 +31,9 @@ Examples:
   connspy --busiest_from_host --hourly --format json \\
           --time_init 2019-08-13T03:00:00Z --time_end 2019-08-13T04:00:00Z day1.log day2.log
 
+  # Q2b: follow a live log, printing each hour once it is complete
+  connspy --to_host zyla --from_host aadvik --busiest_from_host --tail app.log
+
   # From standard input
   zcat big.log.gz | connspy --busiest_from_host
 
@@ -76,6 +79,17 @@ pub struct Args {
         default_value_t = 300
     )]
     pub max_log_late_seconds: u64,
+
+    /// Follow the last file (or standard input) as it grows, printing each UTC
+    /// hour once it is complete; implies --hourly (see docs/tail.md)
+    #[arg(long)]
+    pub tail: bool,
+
+    /// With --tail: when no line has arrived for N seconds, let the wall clock
+    /// move the watermark, so hours close while the log is quiet [default: off]
+    #[arg(long = "max_idle_seconds", visible_alias = "max-idle-seconds", value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_idle_seconds: Option<u64>,
 
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Text)]

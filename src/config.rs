@@ -9,6 +9,7 @@ use crate::output::Format;
 use crate::parse::is_ws;
 use crate::reduce::approx::ApproxSettings;
 use crate::reduce::Query;
+use crate::tail::TailOptions;
 use crate::timestamp::Rfc3339Ms;
 
 /// A run's settings.
@@ -26,6 +27,8 @@ pub struct Config {
     pub format: Format,
     /// Exact or approximate state.
     pub mode: Mode,
+    /// Tail mode's settings, when `--tail` was given.
+    pub tail: Option<TailOptions>,
 }
 
 /// What per-window state answers the queries.
@@ -90,6 +93,11 @@ impl Config {
                 })
                 .collect()
         };
+        if args.max_idle_seconds.is_some() && !args.tail {
+            return usage("--max_idle_seconds goes with --tail".into());
+        }
+        // Tail mode reports hour by hour.
+        let hourly = args.hourly || args.tail;
         let late_ms =
             i64::try_from(args.max_log_late_seconds.saturating_mul(1000)).unwrap_or(i64::MAX);
         let threads = args.threads.map_or_else(
@@ -103,7 +111,7 @@ impl Config {
                 ApproxSettings::from_budget(
                     budget,
                     threads,
-                    args.hourly,
+                    hourly,
                     late_ms,
                     &query,
                     top_k,
@@ -127,7 +135,7 @@ impl Config {
         // A stream cannot be read twice, so with --hourly its hours are reported
         // as they complete instead of at end of input (`tail -F | connspy`).
         // Bounded memory needs the same in approximate mode, for every input.
-        let release = if args.approx || (args.hourly && inputs.contains(&Input::Stdin)) {
+        let release = if args.approx || args.tail || (hourly && inputs.contains(&Input::Stdin)) {
             Release::Watermark { late_ms }
         } else {
             Release::AtEnd
@@ -138,7 +146,7 @@ impl Config {
             filter: Filter {
                 init: args.time_init,
                 end: args.time_end,
-                hourly: args.hourly,
+                hourly,
             },
             scan: ScanOptions {
                 threads,
@@ -151,6 +159,11 @@ impl Config {
             },
             format: args.format,
             mode,
+            tail: args.tail.then(|| TailOptions {
+                max_idle: args.max_idle_seconds.map(std::time::Duration::from_secs),
+                late_ms,
+                batch_blocks: crate::engine::WAVE_CHUNKS * threads,
+            }),
         })
     }
 

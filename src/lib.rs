@@ -7,14 +7,16 @@
 //! [`parse`] turns each line into a [`parse::Record`], [`reduce`] folds records
 //! into per-window state, [`engine`] runs all of that in parallel and merges
 //! the partial states, and [`output`] prints the [`report::Report`]s.
-//! [`app`] ties a validated [`config::Config`] to a run; [`gen`] writes
-//! realistic logs for tests and benchmarks.
+//! [`sketch`] holds the approximate mode's sketches, [`follow`] and [`tail`]
+//! follow a live log. [`app`] ties a validated [`config::Config`] to a run;
+//! [`gen`] writes realistic logs for tests and benchmarks.
 
 pub mod app;
 pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod follow;
 pub mod gen;
 pub mod input;
 pub mod output;
@@ -23,7 +25,9 @@ pub mod progress;
 pub mod reduce;
 pub mod report;
 pub mod seek;
+pub mod signals;
 pub mod sketch;
+pub mod tail;
 pub mod timestamp;
 
 pub use error::{Error, Result};

@@ -1,0 +1,399 @@
+//! `connspy --tail` end to end: the real binary follows a file that the test
+//! appends to, truncates, renames and deletes, and its records are compared
+//! with the batch answer for the same lines. Every wait polls the child's
+//! output against a deadline; nothing sleeps to synchronise.
+
+use std::fs::{self, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// 2019-08-12T22:00:00Z in Unix seconds.
+const T0: i64 = 1_565_647_200;
+const HOUR: i64 = 3600;
+/// `--max_log_late_seconds` in these tests.
+const LATE: i64 = 60;
+/// Generous: the machine is shared, but a hang must still fail the test.
+const DEADLINE: Duration = Duration::from_secs(20);
+
+fn connspy() -> Command {
+    Command::new(assert_cmd::cargo::cargo_bin("connspy"))
+}
+
+/// Lines of a child's stream, read on a thread.
+fn lines_of(stream: impl std::io::Read + Send + 'static) -> Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// A running `connspy --tail`.
+struct Tail {
+    child: Child,
+    out: Receiver<String>,
+    err: Receiver<String>,
+}
+
+impl Tail {
+    fn start(args: &[&str], path: &Path) -> Tail {
+        let mut child = connspy()
+            .args([
+                "--to_host",
+                "x",
+                "--busiest_from_host",
+                "--tail",
+                "--format",
+                "json",
+            ])
+            .args(["--max_log_late_seconds", &LATE.to_string()])
+            .args(args)
+            .arg(path)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start connspy --tail");
+        let out = lines_of(child.stdout.take().unwrap());
+        let err = lines_of(child.stderr.take().unwrap());
+        Tail { child, out, err }
+    }
+
+    /// The next record, within the deadline, and how long it took.
+    #[track_caller]
+    fn record(&self) -> (Value, Duration) {
+        let t = Instant::now();
+        let line = self
+            .out
+            .recv_timeout(DEADLINE)
+            .expect("a record within the deadline");
+        (serde_json::from_str(&line).unwrap(), t.elapsed())
+    }
+
+    /// Waits until stderr says something containing `what`.
+    #[track_caller]
+    fn stderr_says(&self, what: &str) {
+        let end = Instant::now() + DEADLINE;
+        while let Some(left) = end.checked_duration_since(Instant::now()) {
+            match self.err.recv_timeout(left) {
+                Ok(line) if line.contains(what) => return,
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        panic!("stderr never said {what:?}");
+    }
+
+    /// Sends SIGTERM; returns the remaining records, the exit code and stderr.
+    fn terminate(mut self) -> (Vec<Value>, i32, Vec<String>) {
+        let pid = self.child.id().to_string();
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("send SIGTERM");
+        let status = self.child.wait().expect("connspy exits");
+        let rest = self
+            .out
+            .iter()
+            .map(|l| serde_json::from_str(&l).unwrap())
+            .collect();
+        let err = self.err.iter().collect();
+        (rest, status.code().unwrap_or(-1), err)
+    }
+}
+
+impl Drop for Tail {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+fn append(path: &Path, text: &str) {
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+}
+
+fn line(ts: i64, from: &str, to: &str) -> String {
+    format!("{ts} {from} {to}\n")
+}
+
+/// The batch answer for `log`, keyed by window start.
+fn batch(dir: &Path, log: &str) -> Vec<Value> {
+    let path = dir.join("batch.log");
+    fs::write(&path, log).unwrap();
+    let out = connspy()
+        .args([
+            "--to_host",
+            "x",
+            "--busiest_from_host",
+            "--hourly",
+            "--format",
+            "json",
+        ])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// A record without the keys that only tail mode decides.
+fn answers(v: &Value) -> Value {
+    let mut v = v.clone();
+    let o = v.as_object_mut().unwrap();
+    o.remove("late");
+    o.remove("complete");
+    v
+}
+
+fn tempdir() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.log");
+    (dir, path)
+}
+
+#[test]
+fn appends_half_lines_late_lines_and_sigterm() {
+    let (dir, path) = tempdir();
+    let mut accepted = String::new();
+    let first = line(T0, "a", "x") + &line(T0 + 10, "b", "y");
+    fs::write(&path, &first).unwrap();
+    accepted += &first;
+    let tail = Tail::start(&[], &path);
+
+    // A half line, then its end in a second write.
+    append(&path, &format!("{} ha", T0 + 100));
+    append(&path, "lf x\n");
+    accepted += &line(T0 + 100, "half", "x");
+    // A burst that crosses into hour 1 and passes hour 0's end plus the bound.
+    let burst: String = (0..50)
+        .map(|i| line(T0 + 200 + i, "c", "x"))
+        .collect::<String>()
+        + &line(T0 + HOUR + LATE, "d", "x");
+    append(&path, &burst);
+    accepted += &burst;
+    let (hour0, took) = tail.record();
+    assert_eq!(hour0["start"], "2019-08-12T22:00:00Z");
+    assert_eq!(hour0["complete"], true);
+    assert_eq!(hour0["late"], 0);
+    assert!(took < DEADLINE);
+
+    // Late within the bound (hour 1) counts; late beyond it (hour 0) is dropped.
+    let within = line(T0 + HOUR + 5, "e", "x");
+    append(&path, &(line(T0 + 50, "late", "x") + &within));
+    accepted += &within;
+    let closer = line(T0 + 2 * HOUR + LATE, "f", "y");
+    append(&path, &closer);
+    accepted += &closer;
+    let (hour1, _) = tail.record();
+    assert_eq!(hour1["start"], "2019-08-12T23:00:00Z");
+    assert_eq!(hour1["late"], 1);
+
+    let (rest, code, _) = tail.terminate();
+    assert_eq!(code, 0);
+    assert_eq!(rest.len(), 1, "{rest:?}");
+    assert_eq!(rest[0]["start"], "2019-08-13T00:00:00Z");
+    assert_eq!(rest[0]["complete"], false);
+
+    let expected = batch(dir.path(), &accepted);
+    let got: Vec<Value> = [hour0, hour1, rest[0].clone()]
+        .iter()
+        .map(answers)
+        .collect();
+    assert_eq!(got, expected.iter().map(answers).collect::<Vec<_>>());
+}
+
+#[test]
+fn truncation_reads_the_file_again_from_its_start() {
+    let (dir, path) = tempdir();
+    let before = line(T0, "a", "x") + &line(T0 + 1, "b", "x");
+    fs::write(&path, &before).unwrap();
+    let tail = Tail::start(&[], &path);
+    // Wait until the first bytes are surely read: a line that closes nothing
+    // yet cannot be observed, so close hour 0 and see its record first.
+    append(&path, &line(T0 + HOUR + LATE, "c", "y"));
+    let (hour0, _) = tail.record();
+    assert_eq!(hour0["lines"], 2);
+    // copytruncate: the file is emptied and written again from the start.
+    OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    tail.stderr_says("truncated");
+    let after = line(T0 + HOUR + 100, "d", "x") + &line(T0 + 2 * HOUR + LATE, "e", "y");
+    append(&path, &after);
+    let (hour1, _) = tail.record();
+    assert_eq!(hour1["start"], "2019-08-12T23:00:00Z");
+    let expected = batch(
+        dir.path(),
+        &(before + &line(T0 + HOUR + LATE, "c", "y") + &line(T0 + HOUR + 100, "d", "x")),
+    );
+    assert_eq!(answers(&hour1), answers(&expected[1]));
+    let (_, code, _) = tail.terminate();
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn rename_finishes_the_old_file_then_follows_the_new_one() {
+    let (dir, path) = tempdir();
+    fs::write(&path, line(T0, "a", "x")).unwrap();
+    let tail = Tail::start(&[], &path);
+    append(&path, &line(T0 + HOUR + LATE, "b", "y"));
+    let (hour0, _) = tail.record();
+    assert_eq!(hour0["lines"], 1);
+    // logrotate's create mode: rename, a last write to the old file, new file.
+    let rotated = dir.path().join("app.log.1");
+    fs::rename(&path, &rotated).unwrap();
+    append(&rotated, &line(T0 + HOUR + 100, "old", "x"));
+    fs::write(&path, line(T0 + HOUR + 200, "new", "x")).unwrap();
+    append(&path, &line(T0 + 2 * HOUR + LATE, "c", "y"));
+    let (hour1, _) = tail.record();
+    let hosts = &hour1["to_host"]["hosts"];
+    assert_eq!(hosts, &serde_json::json!(["new", "old"]), "{hour1}");
+    assert_eq!(hour1["lines"], 3);
+    let (_, code, _) = tail.terminate();
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn deletion_waits_for_the_file_to_come_back() {
+    let (_dir, path) = tempdir();
+    fs::write(&path, line(T0, "a", "x")).unwrap();
+    let tail = Tail::start(&[], &path);
+    append(&path, &line(T0 + HOUR + LATE, "b", "y"));
+    tail.record();
+    fs::remove_file(&path).unwrap();
+    tail.stderr_says("removed");
+    fs::write(
+        &path,
+        line(T0 + HOUR + 300, "back", "x") + &line(T0 + 2 * HOUR + LATE, "c", "y"),
+    )
+    .unwrap();
+    let (hour1, _) = tail.record();
+    assert_eq!(hour1["to_host"]["hosts"], serde_json::json!(["back"]));
+    assert_eq!(hour1["lines"], 2);
+    let (_, code, _) = tail.terminate();
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn a_file_that_does_not_exist_yet_is_waited_for() {
+    let (_dir, path) = tempdir();
+    let tail = Tail::start(&[], &path);
+    tail.stderr_says("waiting");
+    fs::write(
+        &path,
+        line(T0, "a", "x") + &line(T0 + HOUR + LATE, "b", "y"),
+    )
+    .unwrap();
+    let (hour0, _) = tail.record();
+    assert_eq!(hour0["lines"], 1);
+    let (_, code, _) = tail.terminate();
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn time_end_stops_the_run_once_the_watermark_passes_it() {
+    let (_dir, path) = tempdir();
+    fs::write(&path, line(T0, "a", "x")).unwrap();
+    let end = (T0 + HOUR).to_string();
+    let mut tail = Tail::start(&["--time_end", &end], &path);
+    append(&path, &line(T0 + HOUR + LATE, "b", "y"));
+    let (hour0, _) = tail.record();
+    assert_eq!(hour0["lines"], 1);
+    let end = Instant::now() + DEADLINE;
+    let status = loop {
+        if let Some(status) = tail.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < end,
+            "connspy did not stop after --time_end"
+        );
+        std::thread::yield_now();
+    };
+    assert!(status.success());
+}
+
+#[test]
+fn max_idle_seconds_closes_hours_by_the_wall_clock() {
+    let (_dir, path) = tempdir();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    // A line two hours old: only the wall clock can close its hour.
+    fs::write(&path, line(now - 2 * HOUR, "a", "x")).unwrap();
+    let tail = Tail::start(&["--max_idle_seconds", "1"], &path);
+    let (record, _) = tail.record();
+    assert_eq!(record["lines"], 1);
+    assert_eq!(record["complete"], true);
+    let (_, code, _) = tail.terminate();
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn future_lines_are_malformed_and_close_nothing() {
+    let (_dir, path) = tempdir();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    // A day ahead of the wall clock: would close every hour if it counted.
+    fs::write(&path, line(T0, "a", "x") + &line(now + 24 * HOUR, "z", "x")).unwrap();
+    let tail = Tail::start(&[], &path);
+    // Had the future line counted, hour 0 would have closed at once with one
+    // line and this one would be late.
+    append(
+        &path,
+        &(line(T0 + 10, "b", "y") + &line(T0 + HOUR + LATE, "c", "y")),
+    );
+    let (hour0, _) = tail.record();
+    assert_eq!(hour0["lines"], 2);
+    assert_eq!(hour0["late"], 0);
+    let (_, code, err) = tail.terminate();
+    assert_eq!(code, 0);
+    assert!(err.iter().any(|l| l.contains("in the future")), "{err:?}");
+}
+
+#[test]
+fn standard_input_ends_the_run_and_closes_all_hours() {
+    let mut child = connspy()
+        .args(["--busiest_from_host", "--tail", "--format", "json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all((line(T0, "a", "x") + &line(T0 + HOUR, "b", "y")).as_bytes())
+        .unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let records: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 2);
+    assert!(records.iter().all(|r| r["complete"] == true));
+}
