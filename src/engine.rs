@@ -171,17 +171,11 @@ pub fn with_pool<T: Send>(threads: usize, f: impl FnOnce() -> Result<T> + Send) 
         .install(f)
 }
 
-/// A chunk's place: which input, and how many lines it held.
-struct ChunkOrigin {
-    input: usize,
-    lines: u64,
-}
-
 /// Per-input facts needed to turn a chunk-relative line into a line number.
 struct InputOrigin {
     path: PathBuf,
-    /// Lines before the first scanned byte (non-zero only after a seek).
-    lines_before: u64,
+    /// Lines of this input parsed so far, in absorbed groups.
+    lines: u64,
 }
 
 /// What every worker reads during a wave.
@@ -300,8 +294,8 @@ pub struct Engine<'a, 's, R: Reducer> {
     /// Late lines not yet reported in a record.
     late_pending: u64,
     summary: Summary,
-    first_bad: Option<(usize, u64, LineError)>,
-    chunks: Vec<ChunkOrigin>,
+    /// Chunks handed out so far: the next group's first chunk number.
+    next_chunk: usize,
     inputs: Vec<InputOrigin>,
     sink: &'a mut Sink<'s>,
 }
@@ -330,8 +324,7 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
             released_before: i64::MIN,
             late_pending: 0,
             summary: Summary::default(),
-            first_bad: None,
-            chunks: Vec::new(),
+            next_chunk: 0,
             inputs: Vec::new(),
             sink,
         }
@@ -369,9 +362,9 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
             Release::AtEnd => pieces.len().max(1),
             Release::Watermark { .. } => WAVE_CHUNKS * opts.threads.max(1),
         };
-        let mut malformed_here = false;
+        let bad_before = self.summary.first_malformed.is_some();
         for wave_pieces in pieces.chunks(group) {
-            let first = self.chunks.len();
+            let first = self.next_chunk;
             let partials = self.scanner.scan_group(
                 first,
                 wave_pieces,
@@ -381,17 +374,17 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
                     self.scanner.progress.advance(piece.len() as u64);
                 },
             );
-            malformed_here |= partials.iter().any(|p| p.first_bad.is_some());
             self.absorb(partials, input_idx, wave_pieces.len())?;
             if self.scanner.stopped() {
                 break;
             }
         }
         // Counting the lines the seek skipped costs a pass over them, so it is
-        // done only when a malformed line needs its number.
-        if malformed_here && skipped > 0 {
-            self.inputs[input_idx].lines_before =
-                memchr::memchr_iter(b'\n', &data[..skipped]).count() as u64;
+        // done only when this input holds the first malformed line.
+        if let Some(bad) = &mut self.summary.first_malformed {
+            if !bad_before && skipped > 0 {
+                bad.line += memchr::memchr_iter(b'\n', &data[..skipped]).count() as u64;
+            }
         }
         Ok(())
     }
@@ -427,7 +420,7 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
         };
         let mut batch = read_batch(&mut blocks)?;
         while !batch.is_empty() {
-            let first = self.chunks.len();
+            let first = self.next_chunk;
             let sc = &self.scanner;
             let slices: Vec<&[u8]> = batch.iter().map(Vec::as_slice).collect();
             let parse = || {
@@ -465,7 +458,7 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
     /// # Errors
     /// The sink's error.
     pub fn feed(&mut self, input: usize, blocks: &[Vec<u8>]) -> Result<()> {
-        let first = self.chunks.len();
+        let first = self.next_chunk;
         let sc = &self.scanner;
         let slices: Vec<&[u8]> = blocks.iter().map(Vec::as_slice).collect();
         let partials = sc.scan_group(
@@ -482,7 +475,7 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
     pub fn begin_input(&mut self, input: &Input) -> usize {
         self.inputs.push(InputOrigin {
             path: input.display_path().to_owned(),
-            lines_before: 0,
+            lines: 0,
         });
         self.inputs.len() - 1
     }
@@ -520,23 +513,41 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
         }
     }
 
-    /// Folds a wave's partials into the open windows, in chunk order, records
-    /// their chunks' origin, and releases what the watermark passed.
+    /// Folds a group's partials into the open windows, in wave order, numbers
+    /// its first malformed line, and releases what the watermark passed.
+    ///
+    /// Line numbers are resolved here, group by group, so that nothing per
+    /// chunk outlives its group: a tail run of days keeps constant memory.
     fn absorb(
         &mut self,
         partials: Vec<Partial<R::State>>,
         input: usize,
         chunks: usize,
     ) -> Result<()> {
-        self.chunks
-            .extend((0..chunks).map(|_| ChunkOrigin { input, lines: 0 }));
+        let first = self.next_chunk;
+        self.next_chunk += chunks;
+        let mut lines = vec![0u64; chunks];
+        for partial in &partials {
+            for &(chunk, n) in &partial.chunk_lines {
+                lines[chunk - first] = n;
+            }
+        }
+        let first_bad = partials
+            .iter()
+            .fold(None, |acc, p| min_bad(acc, p.first_bad));
+        if let (None, Some((chunk, line, reason))) = (&self.summary.first_malformed, first_bad) {
+            let origin = &self.inputs[input];
+            let before: u64 = lines[..chunk - first].iter().sum();
+            self.summary.first_malformed = Some(BadLine {
+                path: origin.path.clone(),
+                line: origin.lines + before + line + 1,
+                reason,
+            });
+        }
+        self.inputs[input].lines += lines.iter().sum::<u64>();
         let reducer = self.scanner.reducer;
         for mut partial in partials {
-            for &(chunk, lines) in &partial.chunk_lines {
-                self.chunks[chunk].lines = lines;
-            }
             self.summary.malformed += partial.malformed;
-            self.first_bad = min_bad(self.first_bad, partial.first_bad);
             // Lines of hours already released are late: checked here, not while
             // parsing, so that it does not matter which waves ran side by side.
             let late: u64 = partial
@@ -602,20 +613,6 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
     /// # Errors
     /// With `strict`, the first malformed line; the sink's error.
     pub fn finish(mut self, complete: bool) -> Result<Summary> {
-        self.summary.first_malformed = self.first_bad.map(|(chunk, line, reason)| {
-            let origin = &self.chunks[chunk];
-            let input = &self.inputs[origin.input];
-            let before: u64 = self.chunks[..chunk]
-                .iter()
-                .filter(|c| c.input == origin.input)
-                .map(|c| c.lines)
-                .sum();
-            BadLine {
-                path: input.path.clone(),
-                line: input.lines_before + before + line + 1,
-                reason,
-            }
-        });
         if self.scanner.opts.strict {
             if let Some(bad) = self.summary.first_malformed.take() {
                 return Err(Error::Malformed {
