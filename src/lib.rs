@@ -18,6 +18,7 @@ pub mod engine;
 pub mod error;
 pub mod follow;
 pub mod gen;
+pub mod hash;
 pub mod input;
 pub mod output;
 pub mod parse;

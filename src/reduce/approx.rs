@@ -3,10 +3,10 @@
 //!
 //! - Busiest: a [`SpaceSaving`] summary of `k` counters and a [`Hll`] of the
 //!   initiators, both fed on every counted line with one hash of the host.
-//! - Lists: the hosts matching `--to_host`/`--from_host` are usually few per
-//!   chunk, so a chunk keeps them exactly; where chunks merge into a window,
-//!   or a list outgrows a share of its buffer, they are replayed, sorted, into
-//!   a [`BloomList`], which spills to a temporary file beyond its buffer. A listed host always qualified; a bloom false
+//! - Lists: the hosts matching `--to_host`/`--from_host` are usually few, so
+//!   a list stays an exact set, through merges too, until it outgrows a share
+//!   of its buffer; then its hosts are replayed, sorted, into a [`BloomList`],
+//!   which spills to a temporary file beyond its buffer. A listed host always qualified; a bloom false
 //!   positive can only drop one, with the probability `missed_rate`.
 //!
 //! How the budget is split is [`ApproxSettings::from_budget`]'s job, and
@@ -142,10 +142,11 @@ impl ApproxReducer {
         ApproxReducer { query, settings }
     }
 
-    /// Hosts an exact list may hold before it becomes a bloom list: a chunk's
-    /// few matches stay exact, a wave's flood does not break the budget.
+    /// Hosts an exact list may hold before it becomes a bloom list: at about
+    /// 30 bytes a host, an exact set that size takes about the spill buffer's
+    /// memory, so few matches stay exact and a flood does not break the budget.
     fn promote_at(&self) -> usize {
-        (self.settings.spill_buffer / 32).max(1024)
+        self.settings.spill_buffer / 32
     }
 
     /// Replays an exact list, sorted, into a new bloom list.
@@ -169,28 +170,37 @@ impl ApproxReducer {
 
     /// Folds `other` into `into`, promoting `into` to a bloom list first.
     fn merge_list(&self, into: &mut List, other: List) -> io::Result<()> {
-        if let List::Exact(set) = into {
-            *into = List::Bloom(Box::new(self.promote(std::mem::take(set))?));
-        }
-        let List::Bloom(bloom) = into else {
-            unreachable!("promoted above")
-        };
-        match other {
-            // Sorted, so the filter sees hosts in an order that does not
-            // depend on how a chunk's hash table happened to lay them out.
-            List::Exact(set) => {
-                for host in set.into_sorted() {
-                    bloom.insert(host.as_bytes())?;
+        match (&mut *into, other) {
+            // Small lists stay exact: no filter to allocate, nothing missed.
+            (List::Exact(mine), List::Exact(theirs)) => {
+                mine.merge(theirs);
+                if mine.len() > self.promote_at() {
+                    *into = List::Bloom(Box::new(self.promote(std::mem::take(mine))?));
                 }
                 Ok(())
             }
-            List::Bloom(other) => bloom.merge(*other),
+            // Sorted, so the filter sees hosts in an order that does not
+            // depend on how a chunk's hash table happened to lay them out.
+            (List::Bloom(bloom), List::Exact(set)) => insert_sorted(bloom, set),
+            (List::Exact(set), List::Bloom(mut bloom)) => {
+                insert_sorted(&mut bloom, std::mem::take(set))?;
+                *into = List::Bloom(bloom);
+                Ok(())
+            }
+            (List::Bloom(bloom), List::Bloom(other)) => bloom.merge(*other),
         }
     }
 }
 
-/// A list in one window: exact while it comes from one chunk, a bloom list
-/// once chunks merge.
+fn insert_sorted(bloom: &mut BloomList, set: HostSet) -> io::Result<()> {
+    for host in set.into_sorted() {
+        bloom.insert(host.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// A list in one window: exact while it is small, a bloom list once it
+/// outgrows a share of its buffer.
 enum List {
     Exact(HostSet),
     Bloom(Box<BloomList>),
@@ -368,7 +378,31 @@ mod tests {
     }
 
     #[test]
-    fn chunks_merge_into_a_bloom_list_and_answers_agree_with_exact() {
+    fn lists_become_bloom_lists_only_when_they_outgrow_their_share() {
+        let r = ApproxReducer::new(Query::new(Some("x"), None, false), settings());
+        let (mut a, mut b) = (r.new_state(), r.new_state());
+        let n = r.promote_at();
+        let hosts: Vec<String> = (0..n + 10).map(|i| format!("h{i}")).collect();
+        for (i, h) in hosts.iter().enumerate() {
+            let state = if i % 2 == 0 { &mut a } else { &mut b };
+            r.add(
+                state,
+                &Record {
+                    ts: 0,
+                    from: h.as_bytes(),
+                    to: b"x",
+                },
+            );
+        }
+        assert!(matches!(a.to, Some(List::Exact(_))));
+        r.merge(&mut a, b);
+        assert!(matches!(a.to, Some(List::Bloom(_))));
+        let list = r.finish(a).unwrap().to_host.unwrap();
+        assert_eq!(list.hosts.len(), n + 10);
+    }
+
+    #[test]
+    fn merged_answers_agree_with_exact() {
         let r = ApproxReducer::new(Query::new(Some("Zyla"), Some("alice"), true), settings());
         let mut a = r.new_state();
         let mut b = r.new_state();
@@ -380,6 +414,10 @@ mod tests {
         r.add(&mut c, &rec("alice", "dave"));
         r.merge(&mut a, b);
         r.merge(&mut a, c);
+        assert!(
+            matches!(a.to, Some(List::Exact(_))),
+            "small lists stay exact"
+        );
         let ans = r.finish(a).unwrap();
         assert!(ans.approximate);
         assert_eq!(ans.lines, 5);

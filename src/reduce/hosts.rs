@@ -17,6 +17,7 @@ use ahash::AHashMap;
 use hashbrown::hash_table::Entry;
 use hashbrown::HashTable;
 
+use crate::hash::{folded_multiply, load_upto16};
 use crate::parse::{fold_case_into, fold_word};
 
 const SEED0: u64 = 0x243f_6a88_85a3_08d3;
@@ -81,43 +82,11 @@ impl Key {
     }
 }
 
-#[inline(always)]
-fn folded_multiply(x: u64, y: u64) -> u64 {
-    let full = u128::from(x) * u128::from(y);
-    (full as u64) ^ ((full >> 64) as u64)
-}
-
-/// Up to eight bytes as a little-endian word, zero padded, without a loop.
-#[inline(always)]
-fn load_upto8(b: &[u8]) -> u64 {
-    let n = b.len();
-    if n >= 4 {
-        let lo = u64::from(u32::from_le_bytes(b[..4].try_into().expect("four bytes")));
-        let hi = u64::from(u32::from_le_bytes(
-            b[n - 4..].try_into().expect("four bytes"),
-        ));
-        lo | (hi << (8 * (n - 4)))
-    } else if n > 0 {
-        u64::from(b[0])
-            | (u64::from(b[n / 2]) << (8 * (n / 2)))
-            | (u64::from(b[n - 1]) << (8 * (n - 1)))
-    } else {
-        0
-    }
-}
-
 /// The inline key of a host of at most [`INLINE_MAX`] bytes, case folded.
 #[inline(always)]
 fn inline_key(host: &[u8]) -> Key {
     let n = host.len();
-    let (w0, w1) = if n > 8 {
-        (
-            u64::from_le_bytes(host[..8].try_into().expect("eight bytes")),
-            load_upto8(&host[8..]),
-        )
-    } else {
-        (load_upto8(host), 0)
-    };
+    let (w0, w1) = load_upto16(host);
     Key::from_words(fold_word(w0), fold_word(w1) | ((n as u64) << 56))
 }
 

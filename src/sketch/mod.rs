@@ -20,6 +20,8 @@
 //! All hashing is seeded with constants: a run's answers depend only on the
 //! input, the settings and the order in which partial states are merged.
 
+use crate::hash::{folded_multiply, load_upto16};
+
 pub mod bloom_list;
 pub mod hll;
 pub mod space_saving;
@@ -41,13 +43,31 @@ static HOST_HASHER: ahash::RandomState = ahash::RandomState::with_seeds(
 /// [`Hll`], so the approximate reducer can hash a host once per line and
 /// hand the value to both ([`SpaceSaving::add_hashed`], [`Hll::insert_hash`]).
 ///
-/// The value is fixed for a given build: `ahash` picks its algorithm at
-/// compile time (AES instructions or not), so two builds for different CPU
-/// features may hash differently, but every run of one binary agrees.
-#[inline]
+/// Hosts of up to 16 bytes are hashed inline (two folded multiplies), the
+/// same on every build. Longer ones go through `ahash`, which picks its
+/// algorithm at compile time (AES instructions or not): two builds for
+/// different CPU features may hash those differently, but every run of one
+/// binary agrees.
+#[inline(always)]
 pub fn hash_host(host: &[u8]) -> u64 {
-    HOST_HASHER.hash_one(host)
+    // Most hosts fit in two words: two folded multiplies mix them fully (the
+    // HyperLogLog needs every bit uniform) without a call per line.
+    if host.len() <= 16 {
+        let (a, b) = load_upto16(host);
+        let h = folded_multiply(a ^ SHORT_SEEDS[0], b ^ SHORT_SEEDS[1]);
+        folded_multiply(h ^ SHORT_SEEDS[2] ^ host.len() as u64, SHORT_SEEDS[3])
+    } else {
+        HOST_HASHER.hash_one(host)
+    }
 }
+
+/// Seeds of the short-host hash (hexadecimal digits of pi, past those above).
+const SHORT_SEEDS: [u64; 4] = [
+    0x9216_d5d9_8979_fb1b,
+    0xd131_0ba6_98df_b5ac,
+    0x2ffd_72db_d01a_dfb7,
+    0xb8e1_afed_6a26_7e96,
+];
 
 #[cfg(test)]
 mod tests {
