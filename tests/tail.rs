@@ -397,3 +397,18 @@ fn standard_input_ends_the_run_and_closes_all_hours() {
     assert_eq!(records.len(), 2);
     assert!(records.iter().all(|r| r["complete"] == true));
 }
+
+#[test]
+fn tail_works_in_approximate_mode_too() {
+    let (_dir, path) = tempdir();
+    fs::write(&path, line(T0, "a", "x") + &line(T0 + 10, "b", "x")).unwrap();
+    let tail = Tail::start(&["--approx"], &path);
+    append(&path, &line(T0 + HOUR + LATE, "c", "y"));
+    let (hour0, _) = tail.record();
+    assert_eq!(hour0["mode"], "approx");
+    assert_eq!(hour0["lines"], 2);
+    assert_eq!(hour0["to_host"]["hosts"], serde_json::json!(["a", "b"]));
+    let (rest, code, _) = tail.terminate();
+    assert_eq!(code, 0);
+    assert_eq!(rest[0]["complete"], false);
+}
