@@ -1,12 +1,102 @@
 //! The answers for one window, as every output format sees them.
 
+use std::cell::RefCell;
+use std::fmt;
+use std::io;
+
+/// A list's hosts, sorted ascending by bytes: in memory, or streamed from an
+/// approximate list's spilled runs, so that printing a huge list does not
+/// hold it all at once.
+pub enum Hosts {
+    /// Hosts held in memory.
+    Listed(Vec<String>),
+    /// Hosts read as they are printed; the iterator can be walked once.
+    Streamed {
+        /// How many hosts it yields.
+        count: u64,
+        /// The hosts, taken by the first walk.
+        source: RefCell<Option<HostStream>>,
+    },
+}
+
+/// Hosts yielded in order, with the errors of reading them back.
+pub type HostStream = Box<dyn Iterator<Item = io::Result<String>> + Send>;
+
+impl Hosts {
+    /// How many hosts there are.
+    pub fn len(&self) -> u64 {
+        match self {
+            Hosts::Listed(v) => v.len() as u64,
+            Hosts::Streamed { count, .. } => *count,
+        }
+    }
+
+    /// Whether there is no host.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Calls `f` on each host, in order.
+    ///
+    /// # Errors
+    /// `f`'s error, a failure to read back spilled hosts, or a second walk of
+    /// a streamed list.
+    pub fn try_for_each(&self, mut f: impl FnMut(&str) -> io::Result<()>) -> io::Result<()> {
+        match self {
+            Hosts::Listed(v) => v.iter().try_for_each(|h| f(h)),
+            Hosts::Streamed { source, .. } => {
+                let stream = source.borrow_mut().take().ok_or_else(|| {
+                    io::Error::other("a streamed host list can be written only once")
+                })?;
+                stream.into_iter().try_for_each(|h| f(&h?))
+            }
+        }
+    }
+
+    /// The hosts as a vector (tests and small lists).
+    ///
+    /// # Errors
+    /// As [`Self::try_for_each`].
+    pub fn to_vec(&self) -> io::Result<Vec<String>> {
+        let mut v = Vec::new();
+        self.try_for_each(|h| {
+            v.push(h.to_owned());
+            Ok(())
+        })?;
+        Ok(v)
+    }
+}
+
+impl From<Vec<String>> for Hosts {
+    fn from(v: Vec<String>) -> Self {
+        Hosts::Listed(v)
+    }
+}
+
+impl fmt::Debug for Hosts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Hosts::Listed(v) => v.fmt(f),
+            Hosts::Streamed { count, .. } => write!(f, "<{count} streamed hosts>"),
+        }
+    }
+}
+
+/// Lists in memory compare by content; a streamed list equals nothing, since
+/// comparing would consume it (compare [`Hosts::to_vec`] instead).
+impl PartialEq for Hosts {
+    fn eq(&self, other: &Self) -> bool {
+        matches!((self, other), (Hosts::Listed(a), Hosts::Listed(b)) if a == b)
+    }
+}
+
 /// Hosts listed by `--to_host` or `--from_host` in one window.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, PartialEq)]
 pub struct HostList {
     /// The queried host, case folded.
     pub host: String,
     /// The distinct hosts, sorted ascending by bytes.
-    pub hosts: Vec<String>,
+    pub hosts: Hosts,
     /// How many distinct hosts qualified: `hosts.len()` in exact mode, a
     /// HyperLogLog estimate in approximate mode.
     pub distinct: u64,
@@ -32,7 +122,7 @@ pub struct Busiest {
 }
 
 /// Everything connspy answers for one window.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, PartialEq, Default)]
 pub struct Answer {
     /// Counted lines: well formed and inside the time range.
     pub lines: u64,
@@ -48,7 +138,7 @@ pub struct Answer {
 }
 
 /// One window's answer with its bounds.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, PartialEq)]
 pub struct Report {
     /// Inclusive start in Unix milliseconds; `None` when unbounded.
     pub start: Option<i64>,

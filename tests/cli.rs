@@ -2115,6 +2115,29 @@ fn a_tiny_memory_limit_completes_with_a_subset_and_a_warning() {
     // distinct is an estimate of all qualifying hosts, dropped ones included.
     let distinct = approx[0]["to_host"]["distinct"].as_f64().unwrap();
     assert!((distinct / 200_000.0 - 1.0).abs() < 0.05, "{distinct}");
+    // The list was spilled and is streamed back: every format gets the same
+    // hosts, sorted by bytes.
+    let listed: Vec<&str> = listed.iter().map(|h| h.as_str().unwrap()).collect();
+    assert!(listed.windows(2).all(|w| w[0] < w[1]));
+    let tiny = ["--approx", "--memory_limit", "1", "--to_host", "target"];
+    let bare = d.run(&with(&tiny, &["big.log"])).success().stdout;
+    assert_eq!(bare.lines().collect::<Vec<_>>(), listed);
+    let tsv = d
+        .run(&with(&tiny, &["--format", "tsv", "big.log"]))
+        .success()
+        .stdout;
+    let tsv_hosts: Vec<&str> = tsv.lines().map(|l| l.split('\t').nth(2).unwrap()).collect();
+    assert_eq!(tsv_hosts, listed);
+    let text = d
+        .run(&with(&tiny, &["--busiest_from_host", "big.log"]))
+        .success()
+        .stdout;
+    let text_hosts: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("    "))
+        .flat_map(|l| l.split_whitespace())
+        .collect();
+    assert_eq!(text_hosts, listed);
 }
 
 #[test]

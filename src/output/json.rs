@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use crate::report::{HostList, Report};
+use crate::report::{HostList, Hosts, Report};
 use crate::timestamp::Rfc3339Ms;
 
 #[derive(Serialize)]
@@ -26,7 +26,7 @@ struct Window<'a> {
 #[derive(Serialize)]
 struct List<'a> {
     host: &'a str,
-    hosts: &'a [String],
+    hosts: HostsJson<'a>,
     distinct: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     missed_rate: Option<f64>,
@@ -42,10 +42,32 @@ struct Busiest<'a> {
     initiators: u64,
 }
 
+/// A host list as a JSON array, written as the hosts are read.
+struct HostsJson<'a>(&'a Hosts);
+
+impl Serialize for HostsJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeSeq};
+        let mut seq = serializer.serialize_seq(Some(self.0.len() as usize))?;
+        let mut failed = None;
+        let walked = self.0.try_for_each(|h| {
+            seq.serialize_element(h).map_err(|e| {
+                failed = Some(e);
+                std::io::Error::other("JSON serialisation failed")
+            })
+        });
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        walked.map_err(S::Error::custom)?;
+        seq.end()
+    }
+}
+
 fn list(l: &HostList) -> List<'_> {
     List {
         host: &l.host,
-        hosts: &l.hosts,
+        hosts: HostsJson(&l.hosts),
         distinct: l.distinct,
         missed_rate: l.missed_rate,
     }

@@ -2,14 +2,14 @@
 
 use std::io::{self, Write};
 
-use crate::report::{HostList, Report};
+use crate::report::{HostList, Hosts, Report};
 use crate::timestamp::Rfc3339Ms;
 
 /// The hosts of the one list query, one per line.
 pub fn write_bare(out: &mut impl Write, report: &Report) -> io::Result<()> {
     let a = &report.answer;
-    for host in a.to_host.iter().chain(&a.from_host).flat_map(|l| &l.hosts) {
-        writeln!(out, "{host}")?;
+    for list in a.to_host.iter().chain(&a.from_host) {
+        list.hosts.try_for_each(|host| writeln!(out, "{host}"))?;
     }
     Ok(())
 }
@@ -61,7 +61,8 @@ pub fn write(out: &mut impl Write, report: &Report) -> io::Result<()> {
 const WIDTH: usize = 80;
 
 /// `  QUERY HOST (N):` then the hosts: on the same line when they fit, else
-/// wrapped on lines indented by four spaces.
+/// wrapped on lines indented by four spaces (always for a streamed list, whose
+/// width is not known before it is read).
 fn list(out: &mut impl Write, query: &str, l: &HostList) -> io::Result<()> {
     let head = match l.missed_rate {
         None => format!("  {query} {} ({}):", l.host, l.hosts.len()),
@@ -72,17 +73,19 @@ fn list(out: &mut impl Write, query: &str, l: &HostList) -> io::Result<()> {
             l.distinct
         ),
     };
-    let inline: usize = l.hosts.iter().map(|h| h.len() + 1).sum();
-    if head.len() + inline <= WIDTH {
-        out.write_all(head.as_bytes())?;
-        for h in &l.hosts {
-            write!(out, " {h}")?;
+    if let Hosts::Listed(hosts) = &l.hosts {
+        let inline: usize = hosts.iter().map(|h| h.len() + 1).sum();
+        if head.len() + inline <= WIDTH {
+            out.write_all(head.as_bytes())?;
+            for h in hosts {
+                write!(out, " {h}")?;
+            }
+            return writeln!(out);
         }
-        return writeln!(out);
     }
     writeln!(out, "{head}")?;
     let mut col = 0;
-    for h in &l.hosts {
+    l.hosts.try_for_each(|h| {
         if col > 0 && col + 1 + h.len() > WIDTH {
             writeln!(out)?;
             col = 0;
@@ -94,7 +97,8 @@ fn list(out: &mut impl Write, query: &str, l: &HostList) -> io::Result<()> {
             write!(out, " {h}")?;
             col += 1 + h.len();
         }
-    }
+        Ok(())
+    })?;
     if col > 0 {
         writeln!(out)?;
     }
@@ -108,7 +112,7 @@ mod tests {
     fn hosts(n: usize) -> HostList {
         HostList {
             host: "x".into(),
-            hosts: (0..n).map(|i| format!("host{i:04}")).collect(),
+            hosts: Hosts::Listed((0..n).map(|i| format!("host{i:04}")).collect()),
             distinct: n as u64,
             missed_rate: None,
         }

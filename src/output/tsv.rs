@@ -14,8 +14,9 @@ pub fn write(out: &mut impl Write, report: &Report) -> io::Result<()> {
         .unwrap_or_default();
     let a = &report.answer;
     for (query, list) in [("to_host", &a.to_host), ("from_host", &a.from_host)] {
-        for host in list.iter().flat_map(|l| &l.hosts) {
-            writeln!(out, "{start}\t{query}\t{host}\t")?;
+        if let Some(list) = list {
+            list.hosts
+                .try_for_each(|host| writeln!(out, "{start}\t{query}\t{host}\t"))?;
         }
     }
     if let Some(Some(b)) = &a.busiest {

@@ -12,12 +12,13 @@
 //! How the budget is split is [`ApproxSettings::from_budget`]'s job, and
 //! `docs/accuracy.md` says what each sketch guarantees.
 
+use std::cell::RefCell;
 use std::io;
 
 use super::hosts::HostSet;
 use super::{Query, Reducer};
 use crate::parse::{fold_case_into, Record};
-use crate::report::{Answer, Busiest, HostList};
+use crate::report::{Answer, Busiest, HostList, Hosts};
 use crate::sketch::{hash_host, BloomList, Hll, SpaceSaving};
 use crate::timestamp::HOUR_MS;
 
@@ -313,14 +314,19 @@ impl Reducer for ApproxReducer {
                 List::Exact(set) => HostList {
                     host,
                     distinct: set.len() as u64,
-                    hosts: set.into_sorted(),
+                    hosts: set.into_sorted().into(),
                     missed_rate: Some(0.0),
                 },
+                // Streamed from the spilled runs as it is printed, so a huge
+                // list never has to fit in memory at once.
                 List::Bloom(mut bloom) => HostList {
                     host,
                     distinct: bloom.distinct(),
                     missed_rate: Some(bloom.missed_rate()),
-                    hosts: bloom.into_sorted_vec()?,
+                    hosts: Hosts::Streamed {
+                        count: bloom.listed(),
+                        source: RefCell::new(Some(Box::new(bloom.into_sorted()?))),
+                    },
                 },
             }))
         };
@@ -398,7 +404,11 @@ mod tests {
         r.merge(&mut a, b);
         assert!(matches!(a.to, Some(List::Bloom(_))));
         let list = r.finish(a).unwrap().to_host.unwrap();
-        assert_eq!(list.hosts.len(), n + 10);
+        assert!(matches!(list.hosts, Hosts::Streamed { .. }));
+        assert_eq!(list.hosts.len(), n as u64 + 10);
+        let mut expect = hosts.clone();
+        expect.sort();
+        assert_eq!(list.hosts.to_vec().unwrap(), expect);
     }
 
     #[test]
@@ -423,12 +433,12 @@ mod tests {
         assert_eq!(ans.lines, 5);
         let to = ans.to_host.unwrap();
         assert_eq!(
-            (to.hosts, to.distinct),
-            (vec!["alice".into(), "bob".into()], 2)
+            (to.hosts.to_vec().unwrap(), to.distinct),
+            (vec!["alice".to_string(), "bob".into()], 2)
         );
         assert!(to.missed_rate.unwrap() < 1e-9);
         let from = ans.from_host.unwrap();
-        assert_eq!(from.hosts, vec!["carol", "dave", "zyla"]);
+        assert_eq!(from.hosts.to_vec().unwrap(), vec!["carol", "dave", "zyla"]);
         let busiest = ans.busiest.unwrap().unwrap();
         assert_eq!(
             (

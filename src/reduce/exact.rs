@@ -78,7 +78,7 @@ impl Reducer for ExactReducer {
             Some(HostList {
                 host: String::from_utf8_lossy(q.as_ref()?).into_owned(),
                 distinct: set.len() as u64,
-                hosts: set.into_sorted(),
+                hosts: set.into_sorted().into(),
                 missed_rate: None,
             })
         };
@@ -124,10 +124,13 @@ mod tests {
         r.merge(&mut a, b);
         let ans = r.finish(a).unwrap();
         assert_eq!(ans.lines, 4);
-        assert_eq!(ans.to_host.unwrap().hosts, vec!["alice", "bob"]);
+        assert_eq!(
+            ans.to_host.unwrap().hosts.to_vec().unwrap(),
+            vec!["alice", "bob"]
+        );
         let from = ans.from_host.unwrap();
         assert_eq!(
-            (from.host.as_str(), from.hosts),
+            (from.host.as_str(), from.hosts.to_vec().unwrap()),
             ("alice", vec!["carol".into(), "zyla".into()])
         );
         let busiest = ans.busiest.unwrap().unwrap();
