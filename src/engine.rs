@@ -144,17 +144,7 @@ pub fn run<R: Reducer>(
 ) -> Result<Summary> {
     with_pool(opts.threads, || {
         let mut engine = Engine::new(reducer, filter, opts, progress, sink);
-        // Open everything first: a missing file is reported before any work.
-        let sources = inputs
-            .iter()
-            .map(Source::open)
-            .collect::<Result<Vec<_>>>()?;
-        for (input, source) in inputs.iter().zip(sources) {
-            engine.scan(input, source)?;
-            if engine.scanner.stopped() {
-                break;
-            }
-        }
+        engine.scan_all(inputs, || false)?;
         engine.finish(true)
     })
 }
@@ -330,11 +320,30 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
         }
     }
 
-    /// Reads a whole input.
+    /// Reads `inputs` one after the other, after opening them all (a missing
+    /// file is reported before any work). Returns `true` when `stop` ended it
+    /// early (strict mode's first malformed line ends it too, returning `false`).
     ///
     /// # Errors
-    /// A read error, or the sink's.
-    pub fn scan(&mut self, input: &Input, source: Source) -> Result<()> {
+    /// An input that cannot be opened or read, or the sink's error.
+    pub fn scan_all(&mut self, inputs: &[Input], stop: impl Fn() -> bool) -> Result<bool> {
+        let sources = inputs
+            .iter()
+            .map(Source::open)
+            .collect::<Result<Vec<_>>>()?;
+        for (input, source) in inputs.iter().zip(sources) {
+            self.scan(input, source)?;
+            if stop() {
+                return Ok(true);
+            }
+            if self.scanner.stopped() {
+                break;
+            }
+        }
+        Ok(false)
+    }
+
+    fn scan(&mut self, input: &Input, source: Source) -> Result<()> {
         match source {
             Source::Mapped(map) => self.scan_mapped(input, &map),
             Source::Stream(reader) => self.scan_stream(input, reader),

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::engine::{Engine, Summary};
 use crate::error::{Error, Result};
 use crate::follow::{FollowOptions, Follower};
-use crate::input::{BlockReader, Input, Source};
+use crate::input::{BlockReader, Input};
 
 /// How often the loop wakes to check for a signal, idleness and the clock
 /// when no line arrives. A quiet log costs one wake-up per interval.
@@ -117,15 +117,8 @@ pub fn run<R: crate::reduce::Reducer>(
         return engine.finish(true);
     };
     engine.set_future_limit(Some(now_ms().saturating_add(opts.late_ms)));
-    let sources = before
-        .iter()
-        .map(Source::open)
-        .collect::<Result<Vec<_>>>()?;
-    for (input, source) in before.iter().zip(sources) {
-        engine.scan(input, source)?;
-        if stop.load(Ordering::Relaxed) {
-            return engine.finish(false);
-        }
+    if engine.scan_all(before, || stop.load(Ordering::Relaxed))? {
+        return engine.finish(false);
     }
     let read_err = |source| Error::Read {
         path: followed.display_path().to_owned(),
