@@ -37,9 +37,6 @@ pub struct ApproxSettings {
     pub spill_buffer: usize,
 }
 
-/// The share of the budget for the partials of the waves parsed side by side
-/// (each a Space-Saving summary and a HyperLogLog per hour it touches).
-const WAVE_SHARE: f64 = 0.25;
 /// Hours a wave's partial may touch at once, for sizing: a wave is 64 MiB of
 /// log, which spans one or two hours in any log large enough to matter.
 const HOURS_PER_WAVE: usize = 2;
@@ -54,18 +51,21 @@ const DEFAULT_TOP_K: usize = 4096;
 const MIN_BLOOM_BYTES: usize = 64 << 10;
 
 impl ApproxSettings {
-    /// Splits `budget` bytes between the windows that can be open at once and
-    /// the chunk partials of a wave.
+    /// Splits `budget` bytes between every state that can hold a full set of
+    /// sketches at once: the open windows and the partials of the waves in
+    /// flight.
     ///
     /// Under the watermark at most `2 + late / 1 h` hourly windows are open
-    /// (one whole run's window without `--hourly`). A quarter of the budget
-    /// goes to the partials of the `threads` waves parsed side by side, each a
-    /// Space-Saving summary and a HyperLogLog per hour; that bounds `k`
-    /// (4096 at most by default). The rest is
-    /// divided among the open windows: each holds the same summary and
-    /// HyperLogLog, and splits what is left between its lists, three
-    /// quarters for the bloom filter and a quarter for the spill buffer.
-    /// `top_k`, `hll_precision` and `fp_rate` override the derived values.
+    /// (one whole run's window without `--hourly`), and each of the `threads`
+    /// waves parsed side by side holds a partial state for each hour it
+    /// touches (two, for sizing); any of them may grow to full size (a wave's
+    /// list is promoted to a bloom filter when it outgrows its share). Each of
+    /// these holders gets an equal share. In it, `--busiest_from_host` takes a
+    /// Space-Saving summary of `k` counters (the most that fit in a quarter of
+    /// the share, at most 4096) and a HyperLogLog; each list takes a
+    /// HyperLogLog and splits what is left, three quarters for the bloom
+    /// filter and a quarter for the spill buffer. `top_k`, `hll_precision`
+    /// and `fp_rate` override the derived values.
     ///
     /// # Errors
     /// A message when the budget cannot hold one window's sketches.
@@ -87,20 +87,22 @@ impl ApproxSettings {
         } else {
             1
         };
-        let partials = threads.max(1) * HOURS_PER_WAVE;
-        let per_partial = (budget as f64 * WAVE_SHARE) as usize / partials;
+        let holders = open.saturating_add(threads.max(1) * HOURS_PER_WAVE);
+        let share = budget / holders;
         let top_k = top_k.unwrap_or_else(|| {
             let mut k = MIN_TOP_K;
-            while k < DEFAULT_TOP_K && SpaceSaving::bytes_for(k * 2, HOST_LEN) + hll <= per_partial
-            {
+            while k < DEFAULT_TOP_K && SpaceSaving::bytes_for(k * 2, HOST_LEN) + hll <= share / 4 {
                 k *= 2;
             }
             k
         });
-        let summary = SpaceSaving::bytes_for(top_k, HOST_LEN) + hll;
-        let per_window = (budget as f64 * (1.0 - WAVE_SHARE)) as usize / open;
+        let summary = if query.busiest {
+            SpaceSaving::bytes_for(top_k, HOST_LEN) + hll
+        } else {
+            0
+        };
         let lists = usize::from(query.to_host.is_some()) + usize::from(query.from_host.is_some());
-        let per_list = per_window.saturating_sub(summary + hll * lists) / lists.max(1);
+        let per_list = share.saturating_sub(summary + hll * lists) / lists.max(1);
         let bloom_bytes = per_list / 4 * 3;
         let spill_buffer = per_list / 4;
         let need = |what: &str| {
@@ -111,7 +113,7 @@ impl ApproxSettings {
                 ((budget * 4) >> 20).max(1)
             ))
         };
-        if query.busiest && (top_k < MIN_TOP_K || summary > per_partial.max(per_window)) {
+        if query.busiest && (top_k < MIN_TOP_K || summary > share) {
             return need("one hour's heavy-hitter sketch");
         }
         if lists > 0 && bloom_bytes < MIN_BLOOM_BYTES {
