@@ -107,7 +107,7 @@ pub const MAX_SYLLABLES: usize = 32;
 /// padded to at least `min_syllables`, so that distinct indices give distinct
 /// names (a padded name has the same length as any unpadded one it could be
 /// confused with, and equal-length digit strings are equal numbers).
-pub fn host_name(index: u64, min_syllables: usize, capitalise: bool, out: &mut Vec<u8>) {
+fn host_name(index: u64, min_syllables: usize, capitalise: bool, out: &mut Vec<u8>) {
     let start = out.len();
     let mut digits = [0u8; MAX_SYLLABLES];
     let mut n = index;

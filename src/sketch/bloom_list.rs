@@ -148,6 +148,7 @@ impl BloomList {
     /// spill file itself is on disk; its index costs 16 bytes a run.
     /// [`Self::into_sorted`] adds read buffers of about `buffer_limit` in all
     /// (4 KiB to 1 MiB a run).
+    #[cfg(test)]
     pub fn bytes_for(bitmap_bytes: usize, buffer_limit: usize, hll_precision: u8) -> usize {
         std::mem::size_of::<Self>()
             + bloomfilter_header()
@@ -159,6 +160,7 @@ impl BloomList {
 
     /// Heap bytes in use now (allocated capacity), the HyperLogLog counted at
     /// its bound.
+    #[cfg(test)]
     pub fn memory_bytes(&self) -> usize {
         std::mem::size_of::<Self>()
             + self.bloom.as_slice().len()
@@ -398,12 +400,14 @@ impl BloomList {
     /// # Errors
     ///
     /// If reading a run fails.
+    #[cfg(test)]
     pub fn into_sorted_vec(self) -> io::Result<Vec<String>> {
         self.into_sorted()?.collect()
     }
 }
 
 /// The header the bloomfilter 3.x bitmap carries before its bits.
+#[cfg(test)]
 fn bloomfilter_header() -> usize {
     1 + 8 + 4 + 32
 }

@@ -163,6 +163,7 @@ impl SpaceSaving {
 
     /// The largest error any estimate can have: `total / k`, rounded down
     /// (errors are whole numbers at most `total / k`).
+    #[cfg(test)]
     pub fn error_bound(&self) -> u64 {
         self.total / self.k as u64
     }
@@ -579,6 +580,7 @@ impl SpaceSaving {
 
     /// Heap bytes in use now: counters, buckets, table and key arena
     /// (allocated capacity, not just length).
+    #[cfg(test)]
     pub fn memory_bytes(&self) -> usize {
         std::mem::size_of::<Self>()
             + self.counters.capacity() * std::mem::size_of::<Counter>()
