@@ -21,6 +21,18 @@ pub struct Record<'a> {
     pub to: &'a [u8],
 }
 
+#[cfg(test)]
+impl<'a> Record<'a> {
+    /// `from` connecting to `to` at `ts` milliseconds, for tests.
+    pub(crate) fn of(ts: i64, from: &'a str, to: &'a str) -> Self {
+        Record {
+            ts,
+            from: from.as_bytes(),
+            to: to.as_bytes(),
+        }
+    }
+}
+
 /// Why a line is malformed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LineError {
@@ -337,19 +349,11 @@ pub fn fold_word(x: u64) -> u64 {
 mod tests {
     use super::*;
 
-    fn rec(ts: i64, from: &'static str, to: &'static str) -> Record<'static> {
-        Record {
-            ts,
-            from: from.as_bytes(),
-            to: to.as_bytes(),
-        }
-    }
-
     #[test]
     fn plain_line() {
         assert_eq!(
             parse_line(b"1565647204351 Aadvik Matina"),
-            Ok(Some(rec(1_565_647_204_351, "Aadvik", "Matina")))
+            Ok(Some(Record::of(1_565_647_204_351, "Aadvik", "Matina")))
         );
     }
 
@@ -357,7 +361,7 @@ mod tests {
     fn whitespace_runs_and_crlf() {
         assert_eq!(
             parse_line(b" \t1565647204\x0b web-01.example.com \x0c 10.0.0.7 \r"),
-            Ok(Some(rec(
+            Ok(Some(Record::of(
                 1_565_647_204_000,
                 "web-01.example.com",
                 "10.0.0.7"
@@ -365,7 +369,7 @@ mod tests {
         );
         assert_eq!(
             parse_line(b"1 db_02\tdb_03\r"),
-            Ok(Some(rec(1000, "db_02", "db_03")))
+            Ok(Some(Record::of(1000, "db_02", "db_03")))
         );
     }
 
@@ -403,11 +407,11 @@ mod tests {
     fn control_bytes_other_than_whitespace_belong_to_hosts() {
         assert_eq!(
             parse_line(b"1 a\x01bcdefghij\x00klm b"),
-            Ok(Some(rec(1000, "a\x01bcdefghij\x00klm", "b")))
+            Ok(Some(Record::of(1000, "a\x01bcdefghij\x00klm", "b")))
         );
         assert_eq!(
             parse_line(b"1\tlong-host-name-over-eight\x0bother-long-host\r"),
-            Ok(Some(rec(
+            Ok(Some(Record::of(
                 1000,
                 "long-host-name-over-eight",
                 "other-long-host"
@@ -419,13 +423,13 @@ mod tests {
     fn utf8_hosts() {
         assert_eq!(
             parse_line("1 Zoë Ünal".as_bytes()),
-            Ok(Some(rec(1000, "Zoë", "Ünal")))
+            Ok(Some(Record::of(1000, "Zoë", "Ünal")))
         );
         assert_eq!(parse_line(b"1 a\xff b"), Err(LineError::Utf8));
         assert_eq!(parse_line(b"1 abcdefgh\xffijk b"), Err(LineError::Utf8));
         assert_eq!(
             parse_line("1 abcdefghijk Zoë-Ünal-long".as_bytes()),
-            Ok(Some(rec(1000, "abcdefghijk", "Zoë-Ünal-long")))
+            Ok(Some(Record::of(1000, "abcdefghijk", "Zoë-Ünal-long")))
         );
         assert_eq!(parse_line(b"1 a \xc3"), Err(LineError::Utf8));
     }

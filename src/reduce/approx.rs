@@ -359,14 +359,6 @@ mod tests {
         ApproxSettings::from_budget(256 << 20, 2, true, 300_000, &q, None, None, None).unwrap()
     }
 
-    fn rec(from: &'static str, to: &'static str) -> Record<'static> {
-        Record {
-            ts: 0,
-            from: from.as_bytes(),
-            to: to.as_bytes(),
-        }
-    }
-
     #[test]
     fn default_budget_split() {
         let s = settings();
@@ -393,14 +385,7 @@ mod tests {
         let hosts: Vec<String> = (0..n + 10).map(|i| format!("h{i}")).collect();
         for (i, h) in hosts.iter().enumerate() {
             let state = if i % 2 == 0 { &mut a } else { &mut b };
-            r.add(
-                state,
-                &Record {
-                    ts: 0,
-                    from: h.as_bytes(),
-                    to: b"x",
-                },
-            );
+            r.add(state, &Record::of(0, h, "x"));
         }
         assert!(matches!(a.to, Some(List::Exact(_))));
         r.merge(&mut a, b);
@@ -419,11 +404,11 @@ mod tests {
         let mut a = r.new_state();
         let mut b = r.new_state();
         let mut c = r.new_state();
-        r.add(&mut a, &rec("Alice", "zyla"));
-        r.add(&mut a, &rec("bob", "ZYLA"));
-        r.add(&mut b, &rec("alice", "carol"));
-        r.add(&mut b, &rec("Bob", "zyla"));
-        r.add(&mut c, &rec("alice", "dave"));
+        r.add(&mut a, &Record::of(0, "Alice", "zyla"));
+        r.add(&mut a, &Record::of(0, "bob", "ZYLA"));
+        r.add(&mut b, &Record::of(0, "alice", "carol"));
+        r.add(&mut b, &Record::of(0, "Bob", "zyla"));
+        r.add(&mut c, &Record::of(0, "alice", "dave"));
         r.merge(&mut a, b);
         r.merge(&mut a, c);
         assert!(

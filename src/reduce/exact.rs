@@ -104,23 +104,15 @@ impl Reducer for ExactReducer {
 mod tests {
     use super::*;
 
-    fn rec(from: &'static str, to: &'static str) -> Record<'static> {
-        Record {
-            ts: 0,
-            from: from.as_bytes(),
-            to: to.as_bytes(),
-        }
-    }
-
     #[test]
     fn answers_each_query_case_insensitively() {
         let r = ExactReducer::new(Query::new(Some("Zyla"), Some("ALICE"), true));
         let mut a = r.new_state();
         let mut b = r.new_state();
-        r.add(&mut a, &rec("Alice", "zyla"));
-        r.add(&mut a, &rec("bob", "ZYLA"));
-        r.add(&mut b, &rec("alice", "carol"));
-        r.add(&mut b, &rec("Bob", "zyla"));
+        r.add(&mut a, &Record::of(0, "Alice", "zyla"));
+        r.add(&mut a, &Record::of(0, "bob", "ZYLA"));
+        r.add(&mut b, &Record::of(0, "alice", "carol"));
+        r.add(&mut b, &Record::of(0, "Bob", "zyla"));
         r.merge(&mut a, b);
         let ans = r.finish(a).unwrap();
         assert_eq!(ans.lines, 4);
@@ -149,7 +141,7 @@ mod tests {
     fn keeps_nothing_that_was_not_asked() {
         let r = ExactReducer::new(Query::new(Some("x"), None, false));
         let mut s = r.new_state();
-        r.add(&mut s, &rec("a", "x"));
+        r.add(&mut s, &Record::of(0, "a", "x"));
         assert!(s.from.is_none() && s.initiators.is_none());
         let ans = r.finish(s).unwrap();
         assert!(ans.from_host.is_none() && ans.busiest.is_none());
