@@ -489,21 +489,23 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
         self.inputs.len() - 1
     }
 
-    /// Treats lines stamped after `limit` as malformed (tail mode: the future).
-    pub fn set_future_limit(&mut self, limit: Option<i64>) {
-        self.scanner.future_limit = limit;
+    /// Tail mode: the wall clock reads `now_ms`, so lines stamped more than the
+    /// lateness bound after it are malformed (a future timestamp would close
+    /// every open hour at once).
+    pub fn observe_wall_clock(&mut self, now_ms: i64) {
+        if let Release::Watermark { late_ms } = self.scanner.opts.release {
+            self.scanner.future_limit = Some(now_ms.saturating_add(late_ms));
+        }
     }
 
-    /// Moves the watermark to at least `ts` (tail mode, when the log falls
-    /// quiet) and releases what it passes.
+    /// Tail mode, when the log has fallen quiet: treats the wall clock as the
+    /// newest timestamp, so the watermark reaches `now_ms` minus the lateness,
+    /// and releases what it passes.
     ///
     /// # Errors
     /// The sink's error.
-    pub fn advance_watermark(&mut self, ts: i64) -> Result<()> {
-        if let Release::Watermark { late_ms } = self.scanner.opts.release {
-            let as_newest = ts.saturating_add(late_ms);
-            self.newest = self.newest.max(Some(as_newest));
-        }
+    pub fn advance_to_wall_clock(&mut self, now_ms: i64) -> Result<()> {
+        self.newest = self.newest.max(Some(now_ms));
         self.release()
     }
 

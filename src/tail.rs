@@ -28,8 +28,6 @@ pub struct TailOptions {
     /// `--max_idle_seconds`: advance the watermark by the wall clock after this
     /// long without a new line.
     pub max_idle: Option<Duration>,
-    /// `--max_log_late_seconds`, in milliseconds.
-    pub late_ms: i64,
     /// Blocks per parse, so a backlog is still parsed in parallel.
     pub batch_blocks: usize,
 }
@@ -116,7 +114,7 @@ pub fn run<R: crate::reduce::Reducer>(
     let Some((followed, before)) = inputs.split_last() else {
         return engine.finish(true);
     };
-    engine.set_future_limit(Some(now_ms().saturating_add(opts.late_ms)));
+    engine.observe_wall_clock(now_ms());
     if engine.scan_all(before, || stop.load(Ordering::Relaxed))? {
         return engine.finish(false);
     }
@@ -155,13 +153,13 @@ pub fn run<R: crate::reduce::Reducer>(
         if batch.is_empty() {
             if let Some(idle) = opts.max_idle {
                 if last_line.elapsed() >= idle {
-                    engine.advance_watermark(now.saturating_sub(opts.late_ms))?;
+                    engine.advance_to_wall_clock(now)?;
                 }
             }
             continue;
         }
         last_line = Instant::now();
-        engine.set_future_limit(Some(now.saturating_add(opts.late_ms)));
+        engine.observe_wall_clock(now);
         engine.feed(input, &batch)?;
     }
 }
