@@ -95,14 +95,7 @@ fn scan_with<R: Reducer>(
             with_pool(config.scan.threads, || {
                 let engine =
                     Engine::new(reducer, &config.filter, &config.scan, &progress, &mut sink);
-                crate::tail::run(
-                    engine,
-                    &config.inputs,
-                    opts,
-                    config.scan.chunk_size,
-                    &stop,
-                    &mut io::stderr(),
-                )
+                crate::tail::run(engine, &config.inputs, opts, &stop, &mut io::stderr())
             })
         }
     };

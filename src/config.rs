@@ -161,7 +161,6 @@ impl Config {
             mode,
             tail: args.tail.then(|| TailOptions {
                 max_idle: args.max_idle_seconds.map(std::time::Duration::from_secs),
-                batch_blocks: crate::engine::WAVE_CHUNKS * threads,
             }),
         })
     }

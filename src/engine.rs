@@ -17,19 +17,19 @@
 //!   late. This serves the approximate mode, standard input with `--hourly`,
 //!   and tail mode.
 
-use std::io::{self, Read};
+use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::input::{align_to_lines, nominal_chunks, BlockReader, Input, MappedFile, Source};
-use crate::parse::{next_line, LineError};
+use crate::input::format::{ConnspyLines, LineParser, Parser};
+use crate::input::{read_all, Batching, Group, Input, TimeRange};
+use crate::parse::LineError;
 use crate::progress::Progress;
 use crate::reduce::{Reducer, Windows};
 use crate::report::Report;
-use crate::seek::seek;
 use crate::timestamp::{hour_start, HOUR_MS};
 
 /// Which lines count and how they are grouped into windows.
@@ -92,6 +92,35 @@ impl Default for ScanOptions {
             strict: false,
             seek_late_ms: Some(300_000),
             release: Release::AtEnd,
+        }
+    }
+}
+
+impl ScanOptions {
+    /// How input is cut into chunks and groups, for every source.
+    ///
+    /// Under [`Release::AtEnd`] a mapped file is one group (its chunks cost
+    /// nothing until parsed) and a stream is read in groups of two blocks per
+    /// thread, the next read while this one is parsed. Under
+    /// [`Release::Watermark`] every group is one wave per thread, so that
+    /// hours are released behind the watermark and memory stays bounded, and
+    /// a stream's group is parsed before more is read (a live writer may not
+    /// send the next line for a while).
+    pub fn batching(&self) -> Batching {
+        let threads = self.threads.max(1);
+        match self.release {
+            Release::AtEnd => Batching {
+                chunk_size: self.chunk_size,
+                group: threads * 2,
+                mapped_group: None,
+                read_ahead: true,
+            },
+            Release::Watermark { .. } => Batching {
+                chunk_size: self.chunk_size,
+                group: WAVE_CHUNKS * threads,
+                mapped_group: Some(WAVE_CHUNKS * threads),
+                read_ahead: false,
+            },
         }
     }
 }
@@ -186,15 +215,29 @@ impl<R: Reducer> Scanner<'_, R> {
         self.strict_stop.load(Ordering::Relaxed) != usize::MAX
     }
 
-    /// Parses one chunk into `acc`.
-    fn scan_chunk(&self, acc: &mut Partial<R::State>, chunk: usize, data: &[u8]) {
+    /// Parses one chunk into `acc` with `parser`: the format is looked at
+    /// once here, and each format's loop is compiled on its own.
+    fn scan_chunk(&self, acc: &mut Partial<R::State>, chunk: usize, data: &[u8], parser: &Parser) {
         if chunk > self.strict_stop.load(Ordering::Relaxed) {
             return;
         }
+        match parser {
+            Parser::Connspy => self.scan_lines(acc, chunk, data, ConnspyLines),
+        }
+    }
+
+    #[inline(always)]
+    fn scan_lines(
+        &self,
+        acc: &mut Partial<R::State>,
+        chunk: usize,
+        data: &[u8],
+        mut parser: impl LineParser,
+    ) {
         let mut lines = 0u64;
         let mut pos = 0;
         while pos < data.len() {
-            let (parsed, next) = next_line(data, pos);
+            let (parsed, next) = parser.next_line(data, pos);
             pos = next;
             lines += 1;
             let parsed = match parsed {
@@ -228,7 +271,7 @@ impl<R: Reducer> Scanner<'_, R> {
         acc.chunk_lines.push((chunk, lines));
     }
 
-    /// Parses `chunks` (numbered from `first`) in parallel.
+    /// Parses `group`'s chunks (numbered from `first`) in parallel.
     ///
     /// Under [`Release::AtEnd`] each task folds what it is handed into one
     /// partial and the partials merge associatively: one partial comes back.
@@ -237,33 +280,26 @@ impl<R: Reducer> Scanner<'_, R> {
     /// back in wave order: a wave's state depends on its lines only, never on
     /// the thread count, and sketches merge once per wave instead of once per
     /// chunk.
-    fn scan_group<'d, T: Sync>(
-        &self,
-        first: usize,
-        chunks: &[T],
-        bytes: impl Fn(&T) -> &'d [u8] + Sync,
-        done: impl Fn(&T) + Sync,
-    ) -> Vec<Partial<R::State>> {
-        let one = |i: usize, c: &T, acc: &mut Partial<R::State>| {
-            self.scan_chunk(acc, first + i, bytes(c));
-            done(c);
+    fn scan_group(&self, first: usize, group: &Group<'_>) -> Vec<Partial<R::State>> {
+        let one = |i: usize, acc: &mut Partial<R::State>| {
+            let (bytes, parser) = group.chunk(i);
+            self.scan_chunk(acc, first + i, bytes, parser);
+            self.progress.advance(group.done(i));
         };
         match self.opts.release {
-            Release::AtEnd => vec![chunks
-                .par_iter()
-                .enumerate()
-                .fold(Partial::default, |mut acc, (i, c)| {
-                    one(i, c, &mut acc);
+            Release::AtEnd => vec![(0..group.len())
+                .into_par_iter()
+                .fold(Partial::default, |mut acc, i| {
+                    one(i, &mut acc);
                     acc
                 })
                 .reduce(Partial::default, |a, b| a.merge(b, self.reducer))],
-            Release::Watermark { .. } => chunks
-                .par_chunks(WAVE_CHUNKS)
-                .enumerate()
-                .map(|(w, wave)| {
+            Release::Watermark { .. } => (0..group.len().div_ceil(WAVE_CHUNKS))
+                .into_par_iter()
+                .map(|w| {
                     let mut acc = Partial::default();
-                    for (i, c) in wave.iter().enumerate() {
-                        one(w * WAVE_CHUNKS + i, c, &mut acc);
+                    for i in w * WAVE_CHUNKS..((w + 1) * WAVE_CHUNKS).min(group.len()) {
+                        one(i, &mut acc);
                     }
                     acc
                 })
@@ -327,156 +363,51 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
     /// # Errors
     /// An input that cannot be opened or read, or the sink's error.
     pub fn scan_all(&mut self, inputs: &[Input], stop: impl Fn() -> bool) -> Result<bool> {
-        let sources = inputs
-            .iter()
-            .map(Source::open)
-            .collect::<Result<Vec<_>>>()?;
-        for (input, source) in inputs.iter().zip(sources) {
-            self.scan(input, source)?;
-            if stop() {
-                return Ok(true);
-            }
-            if self.scanner.stopped() {
-                break;
-            }
-        }
-        Ok(false)
-    }
-
-    fn scan(&mut self, input: &Input, source: Source) -> Result<()> {
-        match source {
-            Source::Mapped(map) => self.scan_mapped(input, &map),
-            Source::Stream(reader) => self.scan_stream(input, reader),
-        }
-    }
-
-    fn scan_mapped(&mut self, input: &Input, map: &MappedFile) -> Result<()> {
         let (opts, filter) = (self.scanner.opts, self.scanner.filter);
-        let data = map.bytes();
-        let range = match opts.seek_late_ms {
-            Some(late) if filter.init.is_some() || filter.end.is_some() => {
-                seek(data, filter.init, filter.end, late)
-            }
-            _ => 0..data.len(),
+        let time = match opts.seek_late_ms {
+            Some(late_ms) if filter.init.is_some() || filter.end.is_some() => Some(TimeRange {
+                init: filter.init,
+                end: filter.end,
+                late_ms,
+            }),
+            _ => None,
         };
-        self.scanner
-            .progress
-            .advance((data.len() - range.len()) as u64);
-        let skipped = range.start;
-        let input_idx = self.begin_input(input);
-        let pieces = nominal_chunks(range.clone(), opts.chunk_size);
-        // Under the watermark, a group of waves, one per thread, at a time:
-        // hours are released behind it and memory stays bounded.
-        let group = match opts.release {
-            Release::AtEnd => pieces.len().max(1),
-            Release::Watermark { .. } => WAVE_CHUNKS * opts.threads.max(1),
-        };
-        let bad_before = self.summary.first_malformed.is_some();
-        for wave_pieces in pieces.chunks(group) {
-            let first = self.next_chunk;
-            let partials = self.scanner.scan_group(
-                first,
-                wave_pieces,
-                |piece| &data[align_to_lines(data, &range, piece)],
-                |piece| {
-                    map.release(align_to_lines(data, &range, piece));
-                    self.scanner.progress.advance(piece.len() as u64);
-                },
-            );
-            self.absorb(partials, input_idx, wave_pieces.len())?;
-            if self.scanner.stopped() {
-                break;
-            }
+        let first = self.inputs.len();
+        for input in inputs {
+            self.begin_input(input);
         }
-        // Counting the lines the seek skipped costs a pass over them, so it is
-        // done only when this input holds the first malformed line.
-        if let Some(bad) = &mut self.summary.first_malformed {
-            if !bad_before && skipped > 0 {
-                bad.line += memchr::memchr_iter(b'\n', &data[..skipped]).count() as u64;
-            }
-        }
-        Ok(())
+        let mut stopped = false;
+        read_all(
+            inputs,
+            &opts.batching(),
+            time.as_ref(),
+            &mut |i, group| {
+                self.feed(first + i, group)?;
+                Ok(!self.scanner.stopped())
+            },
+            &mut || {
+                stopped = stop();
+                !stopped
+            },
+        )?;
+        Ok(stopped)
     }
 
-    fn scan_stream(&mut self, input: &Input, reader: impl Read + Send) -> Result<()> {
-        let input_idx = self.begin_input(input);
-        let opts = self.scanner.opts;
-        let mut blocks = BlockReader::new(reader, opts.chunk_size);
-        let batch_len = match opts.release {
-            Release::AtEnd => opts.threads.max(1) * 2,
-            Release::Watermark { .. } => WAVE_CHUNKS * opts.threads.max(1),
-        };
-        let read_err = |source| Error::Read {
-            path: input.display_path().to_owned(),
-            source,
-        };
-        let read_batch = |blocks: &mut BlockReader<_>| -> Result<Vec<Vec<u8>>> {
-            let mut batch = Vec::with_capacity(batch_len);
-            // A short read means the writer has nothing more yet: parse what
-            // there is now instead of waiting for a full batch.
-            while batch.len() < batch_len {
-                match blocks.next_block().map_err(read_err)? {
-                    Some((block, full)) => {
-                        batch.push(block);
-                        if !full {
-                            break;
-                        }
-                    }
-                    None => break,
-                }
-            }
-            Ok(batch)
-        };
-        let mut batch = read_batch(&mut blocks)?;
-        while !batch.is_empty() {
-            let first = self.next_chunk;
-            let sc = &self.scanner;
-            let slices: Vec<&[u8]> = batch.iter().map(Vec::as_slice).collect();
-            let parse = || {
-                sc.scan_group(
-                    first,
-                    &slices,
-                    |b| b,
-                    |b| sc.progress.advance(b.len() as u64),
-                )
-            };
-            let (next, partials) = match opts.release {
-                // Parse this batch while the next one is read.
-                Release::AtEnd => {
-                    let (next, partials) = rayon::join(|| read_batch(&mut blocks), parse);
-                    (Some(next), partials)
-                }
-                // Release what this batch completes before waiting for more
-                // input: a live writer may not send the next line for a while.
-                Release::Watermark { .. } => (None, parse()),
-            };
-            self.absorb(partials, input_idx, batch.len())?;
-            if self.scanner.stopped() {
-                break;
-            }
-            batch = match next {
-                Some(next) => next?,
-                None => read_batch(&mut blocks)?,
-            };
-        }
-        Ok(())
+    /// How this engine's input is cut (see [`ScanOptions::batching`]).
+    pub fn batching(&self) -> Batching {
+        self.scanner.opts.batching()
     }
 
-    /// Parses blocks of whole lines of a followed input (see [`Self::begin_input`]).
+    /// Parses a group of whole-line buffers of input `input` (see
+    /// [`Self::begin_input`]) and releases what the watermark passes.
     ///
     /// # Errors
     /// The sink's error.
-    pub fn feed(&mut self, input: usize, blocks: &[Vec<u8>]) -> Result<()> {
+    pub fn feed(&mut self, input: usize, group: Group<'_>) -> Result<()> {
+        self.scanner.progress.advance(group.skipped_bytes());
         let first = self.next_chunk;
-        let sc = &self.scanner;
-        let slices: Vec<&[u8]> = blocks.iter().map(Vec::as_slice).collect();
-        let partials = sc.scan_group(
-            first,
-            &slices,
-            |b| b,
-            |b| sc.progress.advance(b.len() as u64),
-        );
-        self.absorb(partials, input, blocks.len())
+        let partials = self.scanner.scan_group(first, &group);
+        self.absorb(partials, input, &group)
     }
 
     /// Registers an input whose blocks will be given to [`Self::feed`], and
@@ -533,8 +464,9 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
         &mut self,
         partials: Vec<Partial<R::State>>,
         input: usize,
-        chunks: usize,
+        group: &Group<'_>,
     ) -> Result<()> {
+        let chunks = group.len();
         let first = self.next_chunk;
         self.next_chunk += chunks;
         let mut lines = vec![0u64; chunks];
@@ -549,9 +481,11 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
         if let (None, Some((chunk, line, reason))) = (&self.summary.first_malformed, first_bad) {
             let origin = &self.inputs[input];
             let before: u64 = lines[..chunk - first].iter().sum();
+            // Counting the lines the seek skipped costs a pass over them, so it
+            // is done only for the first malformed line.
             self.summary.first_malformed = Some(BadLine {
                 path: origin.path.clone(),
-                line: origin.lines + before + line + 1,
+                line: group.lines_skipped() + origin.lines + before + line + 1,
                 reason,
             });
         }

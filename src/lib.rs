@@ -2,13 +2,14 @@
 //! `TS FROM_HOST TO_HOST`.
 //!
 //! The data flows input → parse → reduce → merge → output:
-//! [`input`] maps files (or reads standard input in blocks) and cuts them into
-//! chunks at line boundaries, [`seek`] narrows mapped files to a time range,
+//! [`input`] maps files (narrowed to a time range by [`input::seek`]), reads
+//! streams in blocks and follows live files, and hands all of them out as
+//! groups of whole-line buffers, each with the line parser of its format;
 //! [`parse`] turns each line into a [`parse::Record`], [`reduce`] folds records
 //! into per-window state, [`engine`] runs all of that in parallel and merges
 //! the partial states, and [`output`] prints the [`report::Report`]s.
-//! [`sketch`] holds the approximate mode's sketches, [`follow`] and [`tail`]
-//! follow a live log. [`app`] ties a validated [`config::Config`] to a run;
+//! [`sketch`] holds the approximate mode's sketches, [`tail`] follows a live
+//! log ([`input::follow`] reads it). [`app`] ties a validated [`config::Config`] to a run;
 //! [`gen`] writes realistic logs for tests and benchmarks.
 
 pub mod app;
@@ -16,7 +17,6 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod error;
-pub mod follow;
 pub mod gen;
 pub mod hash;
 pub mod input;
@@ -25,7 +25,6 @@ pub mod parse;
 pub mod progress;
 pub mod reduce;
 pub mod report;
-pub mod seek;
 pub mod signals;
 pub mod sketch;
 pub mod tail;

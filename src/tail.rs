@@ -10,13 +10,12 @@
 
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::engine::{Engine, Summary};
 use crate::error::{Error, Result};
-use crate::follow::{FollowOptions, Follower};
-use crate::input::{BlockReader, Input};
+use crate::input::follow::Feed;
+use crate::input::Input;
 
 /// How often the loop wakes to check for a signal, idleness and the clock
 /// when no line arrives. A quiet log costs one wake-up per interval.
@@ -28,67 +27,6 @@ pub struct TailOptions {
     /// `--max_idle_seconds`: advance the watermark by the wall clock after this
     /// long without a new line.
     pub max_idle: Option<Duration>,
-    /// Blocks per parse, so a backlog is still parsed in parallel.
-    pub batch_blocks: usize,
-}
-
-/// Where the followed input's blocks come from.
-enum Feed {
-    File(Box<Follower>),
-    /// Standard input, read on its own thread so that a signal is noticed while
-    /// no line arrives.
-    Stdin(mpsc::Receiver<io::Result<Vec<u8>>>),
-}
-
-impl Feed {
-    fn start(input: &Input, block_size: usize) -> io::Result<Feed> {
-        match input {
-            Input::File(path) => {
-                let opts = FollowOptions {
-                    block_size,
-                    ..FollowOptions::default()
-                };
-                Ok(Feed::File(Box::new(Follower::new(path, opts)?)))
-            }
-            Input::Stdin => {
-                let (tx, rx) = mpsc::sync_channel(4);
-                std::thread::spawn(move || {
-                    let mut blocks = BlockReader::new(io::stdin(), block_size);
-                    loop {
-                        let next = blocks.next_block().transpose();
-                        let Some(next) = next else { break };
-                        if tx.send(next.map(|(block, _)| block)).is_err() {
-                            break;
-                        }
-                    }
-                });
-                Ok(Feed::Stdin(rx))
-            }
-        }
-    }
-
-    /// The next block, `Ok(None)` after `timeout`, or `Err` at the end of
-    /// standard input (`UnexpectedEof`) or on a read error.
-    fn next(&mut self, timeout: Duration) -> io::Result<Option<Vec<u8>>> {
-        match self {
-            Feed::File(follower) => follower.next_block(timeout),
-            Feed::Stdin(rx) => match rx.recv_timeout(timeout) {
-                Ok(block) => block.map(Some),
-                Err(mpsc::RecvTimeoutError::Timeout) => Ok(None),
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    Err(io::ErrorKind::UnexpectedEof.into())
-                }
-            },
-        }
-    }
-
-    fn report_notices(&mut self, err: &mut impl Write) {
-        if let Feed::File(follower) = self {
-            for notice in follower.take_notices() {
-                let _ = writeln!(err, "connspy: {notice}");
-            }
-        }
-    }
 }
 
 fn now_ms() -> i64 {
@@ -107,7 +45,6 @@ pub fn run<R: crate::reduce::Reducer>(
     mut engine: Engine<'_, '_, R>,
     inputs: &[Input],
     opts: &TailOptions,
-    block_size: usize,
     stop: &AtomicBool,
     err: &mut impl Write,
 ) -> Result<Summary> {
@@ -122,44 +59,36 @@ pub fn run<R: crate::reduce::Reducer>(
         path: followed.display_path().to_owned(),
         source,
     };
-    let mut feed = Feed::start(followed, block_size).map_err(read_err)?;
+    let batching = engine.batching();
+    let mut feed = Feed::start(followed, batching.chunk_size).map_err(read_err)?;
     let input = engine.begin_input(followed);
     let mut last_line = Instant::now();
     loop {
-        feed.report_notices(err);
+        for notice in feed.take_notices() {
+            let _ = writeln!(err, "connspy: {notice}");
+        }
         if stop.load(Ordering::Relaxed) {
             return engine.finish(false);
         }
         if engine.past_end() {
             return engine.finish(true);
         }
-        let mut batch = Vec::new();
-        match feed.next(TICK) {
-            Ok(Some(block)) => batch.push(block),
-            Ok(None) => {}
+        let group = match feed.next_group(TICK, batching.group) {
+            Ok(group) => group,
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return engine.finish(true),
             Err(e) => return Err(read_err(e)),
-        }
-        // A backlog comes without waiting: take a batch of it to parse in parallel.
-        while !batch.is_empty() && batch.len() < opts.batch_blocks {
-            match feed.next(Duration::ZERO) {
-                Ok(Some(block)) => batch.push(block),
-                Ok(None) => break,
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => break,
-                Err(e) => return Err(read_err(e)),
-            }
-        }
+        };
         let now = now_ms();
-        if batch.is_empty() {
+        let Some(group) = group else {
             if let Some(idle) = opts.max_idle {
                 if last_line.elapsed() >= idle {
                     engine.advance_to_wall_clock(now)?;
                 }
             }
             continue;
-        }
+        };
         last_line = Instant::now();
         engine.observe_wall_clock(now);
-        engine.feed(input, &batch)?;
+        engine.feed(input, group)?;
     }
 }

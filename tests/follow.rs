@@ -17,7 +17,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use connspy::follow::{FollowOptions, Follower, Notice, NoticeKind};
+use connspy::input::follow::{FollowOptions, Follower, Notice, NoticeKind};
 use proptest::prelude::*;
 
 /// How long any one expectation may take before the test fails.

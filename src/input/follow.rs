@@ -1,4 +1,6 @@
-//! Following one growing file the way `tail -F` does, in blocks of whole lines.
+//! Following one growing file the way `tail -F` does, in blocks of whole lines,
+//! and [`Feed`], the followed input of tail mode (such a file, or standard
+//! input) handed out in groups.
 //!
 //! Tail mode reads what the followed file already holds and then waits for
 //! more. The file is never memory-mapped: a mapped file that shrinks (a
@@ -46,6 +48,10 @@ use std::time::{Duration, Instant};
 
 use memchr::memrchr;
 use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
+
+use super::format::Parser;
+use super::stream::spawn_blocks;
+use super::{Block, Group, Input};
 
 /// The longest allowed [`FollowOptions::poll_interval`].
 pub const MAX_POLL_INTERVAL: Duration = Duration::from_millis(250);
@@ -646,6 +652,99 @@ fn read_at(file: &File, buf: &mut [u8], at: u64) -> io::Result<usize> {
         }
     }
     Ok(done)
+}
+
+/// The followed input of tail mode, handed out in groups of blocks.
+pub struct Feed {
+    source: FeedSource,
+    /// The line parser in force at the start of the next block.
+    parser: Parser,
+}
+
+enum FeedSource {
+    File(Box<Follower>),
+    /// Standard input, read on its own thread so that a signal is noticed while
+    /// no line arrives.
+    Stdin(Receiver<io::Result<Vec<u8>>>),
+}
+
+impl Feed {
+    /// Starts following `input` (a file through rotation, or standard input
+    /// to its end), in blocks of about `block_size` bytes.
+    ///
+    /// # Errors
+    /// As [`Follower::new`].
+    pub fn start(input: &Input, block_size: usize) -> io::Result<Feed> {
+        let source = match input {
+            Input::File(path) => {
+                let opts = FollowOptions {
+                    block_size,
+                    ..FollowOptions::default()
+                };
+                FeedSource::File(Box::new(Follower::new(path, opts)?))
+            }
+            Input::Stdin => FeedSource::Stdin(spawn_blocks(io::stdin(), block_size)),
+        };
+        Ok(Feed {
+            source,
+            parser: Parser::default(),
+        })
+    }
+
+    /// The next group: the first block as soon as one comes (`Ok(None)` when
+    /// `timeout` passes first), then up to `max` blocks in all of what is
+    /// already there, so that a backlog is parsed in parallel.
+    ///
+    /// # Errors
+    /// `UnexpectedEof` at the end of standard input (once no block is left),
+    /// or a read error.
+    pub fn next_group(
+        &mut self,
+        timeout: Duration,
+        max: usize,
+    ) -> io::Result<Option<Group<'static>>> {
+        let Some(first) = self.next(timeout)? else {
+            return Ok(None);
+        };
+        let mut blocks = vec![self.block(first)];
+        while blocks.len() < max {
+            match self.next(Duration::ZERO) {
+                Ok(Some(bytes)) => blocks.push(self.block(bytes)),
+                Ok(None) => break,
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Some(Group::blocks(blocks)))
+    }
+
+    fn block(&mut self, bytes: Vec<u8>) -> Block {
+        let parser = self.parser.clone();
+        if let Some(next) = parser.after(&bytes) {
+            self.parser = next;
+        }
+        Block { bytes, parser }
+    }
+
+    fn next(&mut self, timeout: Duration) -> io::Result<Option<Vec<u8>>> {
+        match &mut self.source {
+            FeedSource::File(follower) => follower.next_block(timeout),
+            FeedSource::Stdin(rx) => match rx.recv_timeout(timeout) {
+                Ok(block) => block.map(Some),
+                Err(RecvTimeoutError::Timeout) => Ok(None),
+                Err(RecvTimeoutError::Disconnected) => Err(io::ErrorKind::UnexpectedEof.into()),
+            },
+        }
+    }
+
+    /// What happened to the followed file since the last call (see
+    /// [`Follower::take_notices`]); nothing for standard input.
+    pub fn take_notices(&mut self) -> Vec<Notice> {
+        match &mut self.source {
+            FeedSource::File(follower) => follower.take_notices(),
+            FeedSource::Stdin(_) => Vec::new(),
+        }
+    }
 }
 
 #[cfg(test)]

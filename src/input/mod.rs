@@ -1,0 +1,262 @@
+//! The input layer: where bytes come from, and their cutting into groups of
+//! whole-line buffers for the engine.
+//!
+//! Every source goes through one entry, [`read_all`] (and, for the followed
+//! input of tail mode, [`follow::Feed`]): mapped files ([`mapped`], narrowed
+//! to a time range by [`seek`]) and streams ([`stream`]) come out as
+//! [`Group`]s, each buffer carrying the line [`format::Parser`] in force at its
+//! start. How big chunks and groups are is decided once, in [`Batching`].
+
+pub mod follow;
+pub mod format;
+pub mod mapped;
+pub mod seek;
+pub mod stream;
+
+use std::fs::File;
+use std::io;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use format::Parser;
+use mapped::{align_to_lines, MappedFile};
+use stream::BlockReader;
+
+use crate::error::{Error, Result};
+
+/// One input as named on the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// Standard input (no file, or `-`).
+    Stdin,
+    /// A file to map.
+    File(PathBuf),
+}
+
+impl Input {
+    /// The name used in messages.
+    pub fn display_path(&self) -> &Path {
+        match self {
+            Input::Stdin => Path::new("<stdin>"),
+            Input::File(p) => p,
+        }
+    }
+}
+
+/// An opened input, read the way that suits it.
+pub enum Source {
+    /// A regular file, memory-mapped.
+    Mapped(MappedFile),
+    /// Standard input, a pipe, a FIFO or a device: read in blocks.
+    Stream(Box<dyn io::Read + Send>),
+}
+
+impl Source {
+    /// Opens `input`.
+    ///
+    /// # Errors
+    /// [`Error::IsDirectory`] for a directory, [`Error::Open`] when the input
+    /// cannot be opened or mapped.
+    pub fn open(input: &Input) -> Result<Self> {
+        let path = match input {
+            Input::Stdin => return Ok(Source::Stream(Box::new(io::stdin()))),
+            Input::File(path) => path,
+        };
+        let open_err = |source| Error::Open {
+            path: path.to_owned(),
+            source,
+        };
+        let file = File::open(path).map_err(open_err)?;
+        let meta = file.metadata().map_err(open_err)?;
+        if meta.is_dir() {
+            return Err(Error::IsDirectory {
+                path: path.to_owned(),
+            });
+        }
+        if !meta.is_file() {
+            // A pipe reports size 0 and cannot be mapped; its bytes come as read.
+            return Ok(Source::Stream(Box::new(file)));
+        }
+        MappedFile::map(&file, meta.len(), path).map(Source::Mapped)
+    }
+}
+
+/// How input is cut into chunks and groups: decided once per run (by
+/// [`crate::engine::ScanOptions::batching`]) and used by every source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Batching {
+    /// Bytes per chunk of a mapped file, and per block of a stream.
+    pub chunk_size: usize,
+    /// Blocks per group of a stream (and of a followed input).
+    pub group: usize,
+    /// Chunks per group of a mapped file; `None`: the whole file in one group
+    /// (a mapped chunk costs nothing until it is parsed).
+    pub mapped_group: Option<usize>,
+    /// Read a stream's next group while the engine parses this one.
+    pub read_ahead: bool,
+}
+
+/// The time range a mapped file is narrowed to before it is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeRange {
+    /// Inclusive lower bound, Unix milliseconds.
+    pub init: Option<i64>,
+    /// Exclusive upper bound, Unix milliseconds.
+    pub end: Option<i64>,
+    /// The lateness bound the seek relies on, milliseconds.
+    pub late_ms: i64,
+}
+
+/// A buffer of whole lines that the input layer owns.
+pub struct Block {
+    /// The lines, each ending with `\n` but perhaps the last of an input.
+    pub bytes: Vec<u8>,
+    /// The line parser in force at the start of `bytes`.
+    pub parser: Parser,
+}
+
+/// A group of buffers of whole lines, in input order, that the engine parses
+/// in parallel and then merges.
+pub struct Group<'a> {
+    chunks: Chunks<'a>,
+    /// The bytes of the input before the first chunk that the seek skipped,
+    /// for numbering lines (counted only when a line needs a number).
+    skipped: &'a [u8],
+    /// Bytes skipped before this group that count as read for progress.
+    skipped_bytes: u64,
+}
+
+enum Chunks<'a> {
+    /// Nominal pieces of a mapped file, aligned to lines by the worker that
+    /// parses them (aligning up front would touch every chunk's pages early).
+    Mapped {
+        map: &'a MappedFile,
+        range: Range<usize>,
+        pieces: &'a [Range<usize>],
+        parser: &'a Parser,
+    },
+    Blocks(Vec<Block>),
+}
+
+impl<'a> Group<'a> {
+    /// A group of owned blocks.
+    pub fn blocks(blocks: Vec<Block>) -> Group<'static> {
+        Group {
+            chunks: Chunks::Blocks(blocks),
+            skipped: &[],
+            skipped_bytes: 0,
+        }
+    }
+
+    /// How many chunks the group holds.
+    pub fn len(&self) -> usize {
+        match &self.chunks {
+            Chunks::Mapped { pieces, .. } => pieces.len(),
+            Chunks::Blocks(blocks) => blocks.len(),
+        }
+    }
+
+    /// Whether the group holds no chunk.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Chunk `i`'s whole lines and the parser in force at their start.
+    #[inline]
+    pub fn chunk(&self, i: usize) -> (&[u8], &Parser) {
+        match &self.chunks {
+            Chunks::Mapped {
+                map,
+                range,
+                pieces,
+                parser,
+            } => {
+                let data = map.bytes();
+                (&data[align_to_lines(data, range, &pieces[i])], parser)
+            }
+            Chunks::Blocks(blocks) => (&blocks[i].bytes, &blocks[i].parser),
+        }
+    }
+
+    /// Chunk `i` is parsed: frees what holds it where that matters, and
+    /// returns how many bytes of input it stood for.
+    pub fn done(&self, i: usize) -> u64 {
+        match &self.chunks {
+            Chunks::Mapped {
+                map, range, pieces, ..
+            } => {
+                map.release(align_to_lines(map.bytes(), range, &pieces[i]));
+                pieces[i].len() as u64
+            }
+            Chunks::Blocks(blocks) => blocks[i].bytes.len() as u64,
+        }
+    }
+
+    /// Bytes of the input that were skipped before this group and count as
+    /// read (the seek's), once per input.
+    pub fn skipped_bytes(&self) -> u64 {
+        self.skipped_bytes
+    }
+
+    /// Lines of the input before its first chunk that were not read (the
+    /// seek skipped them): a pass over those bytes, so only for numbering.
+    pub fn lines_skipped(&self) -> u64 {
+        memchr::memchr_iter(b'\n', self.skipped).count() as u64
+    }
+}
+
+/// The engine's handler of one input's groups; `false` stops reading.
+pub type Each<'e> = dyn FnMut(Group<'_>) -> Result<bool> + Send + 'e;
+
+/// Reads `inputs` one after the other, after opening them all (a missing file
+/// is reported before any work), handing each group to `each(index, group)`
+/// with the index of its input. After each input, `between()` is asked
+/// whether to go on, and then whether `each` stopped is.
+///
+/// # Errors
+/// An input that cannot be opened or read; `each`'s error.
+pub fn read_all(
+    inputs: &[Input],
+    batching: &Batching,
+    time: Option<&TimeRange>,
+    each: &mut (dyn FnMut(usize, Group<'_>) -> Result<bool> + Send),
+    between: &mut dyn FnMut() -> bool,
+) -> Result<()> {
+    let sources = inputs
+        .iter()
+        .map(Source::open)
+        .collect::<Result<Vec<_>>>()?;
+    for (index, (input, source)) in inputs.iter().zip(sources).enumerate() {
+        let mut go = true;
+        let mut one = |group: Group<'_>| {
+            go = each(index, group)?;
+            Ok(go)
+        };
+        read(input, source, batching, time, &mut one)?;
+        if !between() || !go {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Reads one opened input, group by group.
+fn read(
+    input: &Input,
+    source: Source,
+    batching: &Batching,
+    time: Option<&TimeRange>,
+    each: &mut Each<'_>,
+) -> Result<()> {
+    let parser = Parser::default();
+    match source {
+        Source::Mapped(map) => map.read(&parser, batching, time, each),
+        Source::Stream(reader) => {
+            let read_err = |source| Error::Read {
+                path: input.display_path().to_owned(),
+                source,
+            };
+            BlockReader::new(reader, batching.chunk_size).read(parser, batching, &read_err, each)
+        }
+    }
+}

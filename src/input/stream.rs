@@ -1,0 +1,179 @@
+//! Streams (standard input, pipes, FIFOs, devices): read in blocks of whole
+//! lines, on the caller's thread or on a reader thread of their own.
+
+use std::io::{self, Read};
+use std::sync::mpsc;
+use std::thread;
+
+use memchr::memrchr;
+
+use super::format::Parser;
+use super::{Batching, Block, Group};
+use crate::error::Result;
+
+/// Reads a stream in blocks of whole lines.
+pub struct BlockReader<R> {
+    reader: R,
+    block_size: usize,
+    /// The start of a line that the previous block cut.
+    carry: Vec<u8>,
+    eof: bool,
+}
+
+impl<R: Read> BlockReader<R> {
+    /// Blocks of about `block_size` bytes (more when a line is longer).
+    pub fn new(reader: R, block_size: usize) -> Self {
+        BlockReader {
+            reader,
+            block_size: block_size.max(1),
+            carry: Vec::new(),
+            eof: false,
+        }
+    }
+
+    /// The next block, ending with `\n` unless it is the last one, and whether
+    /// it is full: `false` when the reader had no more bytes for now (a pipe
+    /// whose writer is slower than us), so the caller need not wait for more
+    /// before parsing it. `None` at the end.
+    ///
+    /// # Errors
+    /// The reader's error.
+    pub fn next_block(&mut self) -> io::Result<Option<(Vec<u8>, bool)>> {
+        if self.eof {
+            return Ok(None);
+        }
+        let mut block = std::mem::take(&mut self.carry);
+        block.reserve(self.block_size);
+        loop {
+            let filled = block.len();
+            let want = (filled + self.block_size).max(block.capacity());
+            block.resize(want, 0);
+            let n = match self.reader.read(&mut block[filled..]) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
+                Err(e) => return Err(e),
+            };
+            let short = filled + n < want;
+            block.truncate(filled + n);
+            if n == 0 {
+                self.eof = true;
+                return Ok((!block.is_empty()).then_some((block, false)));
+            }
+            if block.len() >= self.block_size || short {
+                if let Some(last_nl) = memrchr(b'\n', &block) {
+                    self.carry = block[last_nl + 1..].to_vec();
+                    block.truncate(last_nl + 1);
+                    return Ok(Some((block, !short)));
+                }
+            }
+        }
+    }
+
+    /// Hands the stream's blocks to `each` in groups, in order, until `each`
+    /// returns `false` or the stream ends. With [`Batching::read_ahead`] the
+    /// next group is read while `each` parses this one.
+    ///
+    /// # Errors
+    /// `read_err` of the reader's error; `each`'s error.
+    pub(super) fn read(
+        mut self,
+        mut parser: Parser,
+        batching: &Batching,
+        read_err: &(dyn Fn(io::Error) -> crate::Error + Sync),
+        each: &mut super::Each<'_>,
+    ) -> Result<()>
+    where
+        R: Send,
+    {
+        let mut read_group = |blocks: &mut Self| -> Result<Vec<Block>> {
+            let mut group = Vec::with_capacity(batching.group);
+            // A short read means the writer has nothing more yet: parse what
+            // there is now instead of waiting for a full group.
+            while group.len() < batching.group {
+                match blocks.next_block().map_err(read_err)? {
+                    Some((bytes, full)) => {
+                        let at_start = parser.clone();
+                        if let Some(next) = parser.after(&bytes) {
+                            parser = next;
+                        }
+                        group.push(Block {
+                            bytes,
+                            parser: at_start,
+                        });
+                        if !full {
+                            break;
+                        }
+                    }
+                    None => break,
+                }
+            }
+            Ok(group)
+        };
+        let mut group = read_group(&mut self)?;
+        while !group.is_empty() {
+            let this = Group::blocks(group);
+            let (go, next) = if batching.read_ahead {
+                // Parse this group while the next one is read.
+                let (next, go) = rayon::join(|| read_group(&mut self), || each(this));
+                (go?, Some(next))
+            } else {
+                // Let the engine release what this group completes before
+                // waiting for more input: a live writer may not send the next
+                // line for a while.
+                (each(this)?, None)
+            };
+            if !go {
+                break;
+            }
+            group = match next {
+                Some(next) => next?,
+                None => read_group(&mut self)?,
+            };
+        }
+        Ok(())
+    }
+}
+
+/// Reads `reader` in blocks on a thread of its own, so that the caller can
+/// wait for a block with a timeout (and notice a signal meanwhile). The thread
+/// ends at the end of the stream, after its first error, or when the receiver
+/// is dropped.
+pub fn spawn_blocks<R: Read + Send + 'static>(
+    reader: R,
+    block_size: usize,
+) -> mpsc::Receiver<io::Result<Vec<u8>>> {
+    let (tx, rx) = mpsc::sync_channel(4);
+    thread::spawn(move || {
+        let mut blocks = BlockReader::new(reader, block_size);
+        loop {
+            let next = blocks.next_block().transpose();
+            let Some(next) = next else { break };
+            let failed = next.is_err();
+            if tx.send(next.map(|(block, _)| block)).is_err() || failed {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_hold_whole_lines() {
+        let text = b"one\ntwo\nthree\nfour\nfive";
+        for size in 1..30 {
+            let mut r = BlockReader::new(&text[..], size);
+            let mut all = Vec::new();
+            while let Some((b, _)) = r.next_block().unwrap() {
+                if all.len() + b.len() < text.len() {
+                    assert_eq!(b.last(), Some(&b'\n'));
+                }
+                all.extend_from_slice(&b);
+            }
+            assert_eq!(all, text);
+        }
+    }
+}
