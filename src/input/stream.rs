@@ -36,6 +36,9 @@ impl<R: Read> BlockReader<R> {
     /// whose writer is slower than us), so the caller need not wait for more
     /// before parsing it. `None` at the end.
     ///
+    /// A read interrupted by a signal is retried: only a read of 0 bytes is
+    /// the end.
+    ///
     /// # Errors
     /// The reader's error.
     pub fn next_block(&mut self) -> io::Result<Option<(Vec<u8>, bool)>> {
@@ -50,7 +53,10 @@ impl<R: Read> BlockReader<R> {
             block.resize(want, 0);
             let n = match self.reader.read(&mut block[filled..]) {
                 Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                    block.truncate(filled);
+                    continue;
+                }
                 Err(e) => return Err(e),
             };
             let short = filled + n < want;
@@ -174,6 +180,43 @@ mod tests {
                 all.extend_from_slice(&b);
             }
             assert_eq!(all, text);
+        }
+    }
+
+    /// Returns `Interrupted` before every real read, as a read that a signal
+    /// cut short does.
+    struct Interrupting<'a> {
+        bytes: &'a [u8],
+        interrupt: bool,
+    }
+
+    impl Read for Interrupting<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.interrupt = !self.interrupt;
+            if self.interrupt {
+                return Err(io::ErrorKind::Interrupted.into());
+            }
+            let n = buf.len().min(self.bytes.len()).min(3);
+            buf[..n].copy_from_slice(&self.bytes[..n]);
+            self.bytes = &self.bytes[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn an_interrupted_read_is_retried_not_taken_as_the_end() {
+        let text = b"one\ntwo\nthree\nfour\nfive\n";
+        for size in [1, 4, 100] {
+            let reader = Interrupting {
+                bytes: text,
+                interrupt: false,
+            };
+            let mut r = BlockReader::new(reader, size);
+            let mut all = Vec::new();
+            while let Some((b, _)) = r.next_block().unwrap() {
+                all.extend_from_slice(&b);
+            }
+            assert_eq!(all, text, "block size {size}");
         }
     }
 }
