@@ -17,6 +17,10 @@ fn parse_rate(s: &str) -> Result<f64, String> {
     }
 }
 
+/// The longest `--top` list: far more than anyone reads, and small enough
+/// that a list never weighs on memory.
+pub const MAX_TOP: u64 = 1 << 20;
+
 const EXAMPLES: &str = "\
 Examples:
   # Q1: hosts that connected to zyla in a time range (seconds, milliseconds,
@@ -26,6 +30,9 @@ Examples:
   # Q2a: per UTC hour, who connected to zyla, whom aadvik connected to, and the
   # busiest initiator
   connspy --to_host zyla --from_host aadvik --busiest_from_host --hourly input.txt
+
+  # Per hour, the ten busiest initiators and receivers with their shares
+  connspy --busiest_from_host --busiest_to_host --top 10 --hourly input.txt
 
   # The same as JSON Lines, over several files, for a one-hour range
   connspy --busiest_from_host --hourly --format json \\
@@ -52,9 +59,18 @@ pub struct Args {
     #[arg(long = "from_host", visible_alias = "from-host", value_name = "HOST")]
     pub from_host: Option<String>,
 
-    /// Name the host that initiated the most connections
+    /// Name the host that initiated the most connections (lines as FROM)
     #[arg(long = "busiest_from_host", visible_alias = "busiest-from-host")]
     pub busiest_from_host: bool,
+
+    /// Name the host that received the most connections (lines as TO)
+    #[arg(long = "busiest_to_host", visible_alias = "busiest-to-host")]
+    pub busiest_to_host: bool,
+
+    /// How many hosts the busiest queries list, with counts and shares
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_TOP))]
+    pub top: u64,
 
     /// One result per UTC hour instead of one for the whole range
     #[arg(long)]

@@ -63,12 +63,21 @@ impl Config {
             args.to_host.as_deref(),
             args.from_host.as_deref(),
             args.busiest_from_host,
-        );
+        )
+        .with_busiest_to(args.busiest_to_host)
+        .with_top(usize::try_from(args.top).unwrap_or(usize::MAX));
         if query.is_empty() {
             return usage(
-                "nothing to answer: give --to_host HOST, --from_host HOST or --busiest_from_host"
+                "nothing to answer: give --to_host HOST, --from_host HOST, --busiest_from_host \
+                 or --busiest_to_host"
                     .into(),
             );
+        }
+        if args.top > 1 && !query.any_busiest() {
+            return usage(format!(
+                "--top {} lists the busiest hosts: add --busiest_from_host or --busiest_to_host",
+                args.top
+            ));
         }
         if let (Some(init), Some(end)) = (args.time_init, args.time_end) {
             if end <= init {

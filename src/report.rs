@@ -105,20 +105,50 @@ pub struct HostList {
     pub missed_rate: Option<f64>,
 }
 
-/// The answer to `--busiest_from_host` in a window that holds at least one line.
+/// The answer to `--busiest_from_host` or `--busiest_to_host` in a window that
+/// holds at least one line.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Busiest {
-    /// The host that initiated the most connections (smallest name among equals).
+    /// The host with the most connections on its side (smallest name among
+    /// equals): `top[0].host`.
     pub host: String,
-    /// How many connections it initiated (an overestimate in approximate mode).
+    /// Its connections (an overestimate in approximate mode).
     pub connections: u64,
     /// Approximate mode: the most by which `connections` may exceed the truth.
     pub error: Option<u64>,
-    /// How many other hosts initiated as many.
+    /// How many other hosts have as many connections as the leader (tracked
+    /// hosts, in approximate mode).
     pub tied: u64,
-    /// How many distinct hosts initiated connections (an estimate in
-    /// approximate mode).
-    pub initiators: u64,
+    /// How many distinct hosts are on that side of the window's lines:
+    /// initiators or receivers (an estimate in approximate mode).
+    pub distinct: u64,
+    /// The `--top` busiest hosts, by connections descending, then name
+    /// ascending (bytes); fewer when fewer hosts exist.
+    pub top: Vec<Talker>,
+    /// How many unlisted hosts have as many connections as the last listed one.
+    pub cut_tied: u64,
+}
+
+/// One host of a [`Busiest`] list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Talker {
+    /// The host, case folded.
+    pub host: String,
+    /// Its connections on the list's side (an overestimate in approximate
+    /// mode).
+    pub connections: u64,
+    /// Approximate mode: the most by which `connections` may exceed the truth,
+    /// and whether the sketch's bounds prove the host is in the true top list.
+    pub bounds: Option<Bounds>,
+}
+
+/// What the heavy-hitter sketch proves about one listed host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounds {
+    /// `connections - error <= true count <= connections`.
+    pub error: u64,
+    /// True when no host outside the list can rank above this one.
+    pub guaranteed: bool,
 }
 
 /// Everything connspy answers for one window.
@@ -132,7 +162,10 @@ pub struct Answer {
     pub from_host: Option<HostList>,
     /// Present when `--busiest_from_host` was asked; `None` inside for a window
     /// without lines.
-    pub busiest: Option<Option<Busiest>>,
+    pub busiest_from: Option<Option<Busiest>>,
+    /// Present when `--busiest_to_host` was asked; `None` inside for a window
+    /// without lines.
+    pub busiest_to: Option<Option<Busiest>>,
     /// Whether the answers come from sketches.
     pub approximate: bool,
 }

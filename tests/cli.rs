@@ -252,7 +252,8 @@ fn busiest_from_host_names_the_top_initiator_with_counts() {
         .clean();
     assert_eq!(
         out.json()[0]["busiest_from_host"],
-        json!({"host": "alice", "connections": 3, "tied": 0, "initiators": 4})
+        json!({"host": "alice", "connections": 3, "tied": 0, "initiators": 4,
+               "top": [{"host": "alice", "connections": 3, "share": 0.5}], "cut_tied": 0})
     );
 }
 
@@ -284,7 +285,8 @@ fn busiest_from_host_breaks_ties_by_smallest_lowercase_name_in_bytes() {
         .clean();
     assert_eq!(
         out.json()[0]["busiest_from_host"],
-        json!({"host": "zed", "connections": 2, "tied": 1, "initiators": 3})
+        json!({"host": "zed", "connections": 2, "tied": 1, "initiators": 3,
+               "top": [{"host": "zed", "connections": 2, "share": 0.4}], "cut_tied": 1})
     );
 }
 
@@ -1058,7 +1060,8 @@ fn json_has_one_object_per_window_with_the_documented_keys() {
                 "mode": "exact",
                 "to_host": {"host": "zyla", "hosts": ["alice", "bob", "carol"], "distinct": 3},
                 "from_host": {"host": "alice", "hosts": ["bob", "carol", "zyla"], "distinct": 3},
-                "busiest_from_host": {"host": "alice", "connections": 3, "tied": 0, "initiators": 4},
+                "busiest_from_host": {"host": "alice", "connections": 3, "tied": 0, "initiators": 4,
+                    "top": [{"host": "alice", "connections": 3, "share": 0.5}], "cut_tied": 0},
                 "lines": 6,
             "late": 0,
             "complete": true
@@ -1069,7 +1072,8 @@ fn json_has_one_object_per_window_with_the_documented_keys() {
                 "mode": "exact",
                 "to_host": {"host": "zyla", "hosts": ["bob"], "distinct": 1},
                 "from_host": {"host": "alice", "hosts": [], "distinct": 0},
-                "busiest_from_host": {"host": "bob", "connections": 1, "tied": 1, "initiators": 2},
+                "busiest_from_host": {"host": "bob", "connections": 1, "tied": 1, "initiators": 2,
+                    "top": [{"host": "bob", "connections": 1, "share": 0.5}], "cut_tied": 1},
                 "lines": 2,
             "late": 0,
             "complete": true
@@ -1160,7 +1164,7 @@ fn json_has_only_the_keys_of_the_queries_asked() {
         .clean();
     assert_eq!(
         out.stdout,
-        "{\"start\":null,\"end\":null,\"mode\":\"exact\",\"busiest_from_host\":{\"host\":\"alice\",\"connections\":3,\"tied\":0,\"initiators\":4},\"lines\":6,\"late\":0,\"complete\":true}\n"
+        "{\"start\":null,\"end\":null,\"mode\":\"exact\",\"busiest_from_host\":{\"host\":\"alice\",\"connections\":3,\"tied\":0,\"initiators\":4,\"top\":[{\"host\":\"alice\",\"connections\":3,\"share\":0.5}],\"cut_tied\":0},\"lines\":6,\"late\":0,\"complete\":true}\n"
     );
 }
 

@@ -13,7 +13,7 @@ use connspy::reduce::approx::{ApproxReducer, ApproxSettings};
 use connspy::reduce::exact::ExactReducer;
 use connspy::reduce::Query;
 use connspy::reduce::Reducer;
-use connspy::report::{Answer, Busiest, HostList, Hosts, Report};
+use connspy::report::{Answer, Busiest, HostList, Hosts, Report, Talker};
 use connspy::timestamp::HOUR_MS;
 
 /// Hosts as written in the log, several folding to the same name.
@@ -96,9 +96,46 @@ fn lines(max: usize) -> impl Strategy<Value = Vec<Line>> {
 
 fn query() -> impl Strategy<Value = Query> {
     let host = prop::option::of(prop::sample::select(HOSTS));
-    (host.clone(), host, any::<bool>())
-        .prop_filter("a query", |(t, f, b)| t.is_some() || f.is_some() || *b)
-        .prop_map(|(t, f, b)| Query::new(t, f, b))
+    (host.clone(), host, any::<bool>(), any::<bool>(), 1usize..9)
+        .prop_filter("a query", |(t, f, b, r, _)| {
+            t.is_some() || f.is_some() || *b || *r
+        })
+        .prop_map(|(t, f, b, r, top)| Query::new(t, f, b).with_busiest_to(r).with_top(top))
+}
+
+/// Which end of a line a busiest query counts.
+type SideOf = fn(&Line) -> &str;
+
+/// The `n` busiest of `hosts` (one entry per line), ranked the obvious way.
+fn naive_busiest<'a>(hosts: impl Iterator<Item = &'a str>, n: usize) -> Option<Busiest> {
+    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+    for h in hosts {
+        *counts.entry(h.to_ascii_lowercase()).or_default() += 1;
+    }
+    let mut ranked: Vec<(String, u64)> = counts.clone().into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let (leader, best) = ranked.first().cloned()?;
+    let listed = &ranked[..n.min(ranked.len())];
+    let last = listed.last()?.1;
+    Some(Busiest {
+        host: leader,
+        connections: best,
+        error: None,
+        tied: counts.values().filter(|c| **c == best).count() as u64 - 1,
+        distinct: counts.len() as u64,
+        top: listed
+            .iter()
+            .map(|(h, c)| Talker {
+                host: h.clone(),
+                connections: *c,
+                bounds: None,
+            })
+            .collect(),
+        cut_tied: ranked[listed.len()..]
+            .iter()
+            .filter(|(_, c)| *c == last)
+            .count() as u64,
+    })
 }
 
 fn filter() -> impl Strategy<Value = Filter> {
@@ -159,25 +196,12 @@ fn model(lines: &[Line], query: &Query, filter: &Filter) -> Vec<Report> {
             let from_host = list(&from_q, &|l| {
                 (Some(fold(l.from)) == from_q).then(|| fold(l.to))
             });
-            let busiest = query.busiest.then(|| {
-                let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-                for l in &ls {
-                    *counts.entry(fold(l.from)).or_default() += 1;
-                }
-                let top = counts.values().copied().max()?;
-                let leaders: Vec<&String> = counts
-                    .iter()
-                    .filter(|(_, c)| **c == top)
-                    .map(|(h, _)| h)
-                    .collect();
-                Some(Busiest {
-                    host: leaders[0].clone(),
-                    connections: top,
-                    error: None,
-                    tied: leaders.len() as u64 - 1,
-                    initiators: counts.len() as u64,
-                })
-            });
+            let busiest_from = query
+                .busiest_from
+                .then(|| naive_busiest(ls.iter().map(|l| l.from), query.top));
+            let busiest_to = query
+                .busiest_to
+                .then(|| naive_busiest(ls.iter().map(|l| l.to), query.top));
             let (start, end) = if filter.hourly {
                 (Some(key), Some(key + HOUR_MS))
             } else {
@@ -190,7 +214,8 @@ fn model(lines: &[Line], query: &Query, filter: &Filter) -> Vec<Report> {
                     lines: ls.len() as u64,
                     to_host,
                     from_host,
-                    busiest,
+                    busiest_from,
+                    busiest_to,
                     approximate: false,
                 },
                 late: 0,
@@ -408,26 +433,45 @@ proptest! {
                 // Small sets are counted exactly by HyperLogLog++'s sparse form.
                 prop_assert_eq!(al.distinct, el.hosts.len());
             }
-            match (&a.answer.busiest, &e.answer.busiest) {
-                (Some(Some(ab)), Some(Some(eb))) => {
-                    let error = ab.error.unwrap();
-                    let truth = lines.iter()
-                        .filter(|l| filter.window_of(l.ts) == Some(if filter.hourly {
-                            l.ts.div_euclid(HOUR_MS) * HOUR_MS } else { 0 }))
-                        .filter(|l| a.start.is_none_or(|s| l.ts >= s) && a.end.is_none_or(|e| l.ts < e))
-                        .filter(|l| l.from.to_ascii_lowercase() == ab.host)
-                        .count() as u64;
-                    prop_assert!(ab.connections >= truth && ab.connections - error <= truth,
-                        "{:?} truth {}", ab, truth);
-                    prop_assert!(error <= a.answer.lines / top_k as u64);
-                    prop_assert_eq!(ab.initiators, eb.initiators);
-                    // The true leader is named when its lead exceeds the error:
-                    // the reported host's estimate cannot overtake it otherwise.
-                    if eb.tied == 0 && eb.connections > truth + error {
-                        prop_assert_eq!(&ab.host, &eb.host);
+            let sides: [(_, _, SideOf); 2] = [
+                (&a.answer.busiest_from, &e.answer.busiest_from, |l| l.from),
+                (&a.answer.busiest_to, &e.answer.busiest_to, |l| l.to),
+            ];
+            for (ab, eb, side) in sides {
+                let (Some(Some(ab)), Some(Some(eb))) = (ab, eb) else {
+                    prop_assert_eq!(ab.is_some(), eb.is_some());
+                    prop_assert_eq!(ab.as_ref().map(Option::is_some), eb.as_ref().map(Option::is_some));
+                    continue;
+                };
+                let in_window: Vec<&Line> = lines.iter()
+                    .filter(|l| filter.window_of(l.ts).is_some())
+                    .filter(|l| a.start.is_none_or(|s| l.ts >= s) && a.end.is_none_or(|e| l.ts < e))
+                    .collect();
+                let truth = |host: &str| in_window.iter()
+                    .filter(|l| side(l).to_ascii_lowercase() == host)
+                    .count() as u64;
+                // The true top list: every host, ranked exactly.
+                let true_top = naive_busiest(in_window.iter().map(|l| side(l)), query.top).unwrap();
+                prop_assert_eq!(ab.top.len(), true_top.top.len().min(top_k));
+                prop_assert_eq!((&ab.host, ab.connections), (&ab.top[0].host, ab.top[0].connections));
+                for t in &ab.top {
+                    let bounds = t.bounds.unwrap();
+                    let real = truth(&t.host);
+                    prop_assert!(t.connections >= real && t.connections - bounds.error <= real,
+                        "{:?} truth {}", t, real);
+                    prop_assert!(bounds.error <= a.answer.lines / top_k as u64);
+                    if bounds.guaranteed {
+                        prop_assert!(true_top.top.iter().any(|e| e.host == t.host),
+                            "{:?} is not in the true top {:?}", t, true_top.top);
                     }
                 }
-                (ab, eb) => prop_assert_eq!(ab.is_some(), eb.is_some()),
+                prop_assert_eq!(ab.distinct, eb.distinct);
+                // The true leader is named when its lead exceeds the error:
+                // the reported host's estimate cannot overtake it otherwise.
+                let error = ab.error.unwrap();
+                if eb.tied == 0 && eb.connections > truth(&ab.host) + error {
+                    prop_assert_eq!(&ab.host, &eb.host);
+                }
             }
         }
     }

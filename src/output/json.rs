@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use crate::report::{HostList, Hosts, Report};
+use crate::report::{Busiest as Answer, HostList, Hosts, Report};
 use crate::timestamp::Rfc3339Ms;
 
 #[derive(Serialize)]
@@ -18,6 +18,8 @@ struct Window<'a> {
     from_host: Option<List<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     busiest_from_host: Option<Option<Busiest<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    busiest_to_host: Option<Option<Busiest<'a>>>,
     lines: u64,
     late: u64,
     complete: bool,
@@ -39,7 +41,54 @@ struct Busiest<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<u64>,
     tied: u64,
-    initiators: u64,
+    /// One of these two: the distinct hosts on the query's side.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    initiators: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    receivers: Option<u64>,
+    top: Vec<Talker<'a>>,
+    cut_tied: u64,
+}
+
+#[derive(Serialize)]
+struct Talker<'a> {
+    host: &'a str,
+    connections: u64,
+    share: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    guaranteed: Option<bool>,
+}
+
+/// Which end of the lines a busiest answer ranks.
+#[derive(Clone, Copy)]
+enum Side {
+    From,
+    To,
+}
+
+fn busiest(b: &Answer, side: Side, lines: u64) -> Busiest<'_> {
+    Busiest {
+        host: &b.host,
+        connections: b.connections,
+        error: b.error,
+        tied: b.tied,
+        initiators: matches!(side, Side::From).then_some(b.distinct),
+        receivers: matches!(side, Side::To).then_some(b.distinct),
+        top: b
+            .top
+            .iter()
+            .map(|t| Talker {
+                host: &t.host,
+                connections: t.connections,
+                share: super::share(t.connections, lines),
+                error: t.bounds.map(|b| b.error),
+                guaranteed: t.bounds.map(|b| b.guaranteed),
+            })
+            .collect(),
+        cut_tied: b.cut_tied,
+    }
 }
 
 /// A host list as a JSON array, written as the hosts are read.
@@ -82,15 +131,14 @@ pub fn write(out: &mut impl Write, report: &Report) -> io::Result<()> {
         mode: if a.approximate { "approx" } else { "exact" },
         to_host: a.to_host.as_ref().map(list),
         from_host: a.from_host.as_ref().map(list),
-        busiest_from_host: a.busiest.as_ref().map(|b| {
-            b.as_ref().map(|b| Busiest {
-                host: &b.host,
-                connections: b.connections,
-                error: b.error,
-                tied: b.tied,
-                initiators: b.initiators,
-            })
-        }),
+        busiest_from_host: a
+            .busiest_from
+            .as_ref()
+            .map(|b| b.as_ref().map(|b| busiest(b, Side::From, a.lines))),
+        busiest_to_host: a
+            .busiest_to
+            .as_ref()
+            .map(|b| b.as_ref().map(|b| busiest(b, Side::To, a.lines))),
         lines: a.lines,
         late: report.late,
         complete: report.complete,

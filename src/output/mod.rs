@@ -22,12 +22,24 @@ pub enum Format {
     Tsv,
 }
 
+/// A host's share of a window's counted lines (0 for an empty window, which
+/// lists no host anyway).
+fn share(connections: u64, lines: u64) -> f64 {
+    if lines == 0 {
+        0.0
+    } else {
+        connections as f64 / lines as f64
+    }
+}
+
 /// Writes reports in one format.
 pub struct Writer<W: Write> {
     out: W,
     format: Format,
     /// Text only: print bare hosts, one per line, as the original tool did.
     bare_hosts: bool,
+    /// Text only: busiest answers as tables (`--top` above 1).
+    top_table: bool,
 }
 
 impl<W: Write> Writer<W> {
@@ -37,7 +49,8 @@ impl<W: Write> Writer<W> {
         Writer {
             out,
             format,
-            bare_hosts: !hourly && lists == 1 && !query.busiest,
+            bare_hosts: !hourly && lists == 1 && !query.any_busiest(),
+            top_table: query.top > 1,
         }
     }
 
@@ -50,7 +63,7 @@ impl<W: Write> Writer<W> {
             Format::Json => json::write(&mut self.out, report)?,
             Format::Tsv => tsv::write(&mut self.out, report)?,
             Format::Text if self.bare_hosts => text::write_bare(&mut self.out, report)?,
-            Format::Text => text::write(&mut self.out, report)?,
+            Format::Text => text::write(&mut self.out, report, self.top_table)?,
         }
         self.out.flush()
     }

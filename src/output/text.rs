@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use crate::report::{HostList, Hosts, Report};
+use crate::report::{Busiest, HostList, Hosts, Report};
 use crate::timestamp::Rfc3339Ms;
 
 /// The hosts of the one list query, one per line.
@@ -14,8 +14,9 @@ pub fn write_bare(out: &mut impl Write, report: &Report) -> io::Result<()> {
     Ok(())
 }
 
-/// A header line with the window and its line count, then each query's answer.
-pub fn write(out: &mut impl Write, report: &Report) -> io::Result<()> {
+/// A header line with the window and its line count, then each query's answer;
+/// busiest answers as a table of their hosts when `table` (`--top` above 1).
+pub fn write(out: &mut impl Write, report: &Report, table: bool) -> io::Result<()> {
     let bound = |t: Option<i64>| t.map_or_else(|| "*".to_string(), |t| Rfc3339Ms(t).to_string());
     let a = &report.answer;
     write!(
@@ -38,21 +39,102 @@ pub fn write(out: &mut impl Write, report: &Report) -> io::Result<()> {
     if let Some(l) = &a.from_host {
         list(out, "from_host", l)?;
     }
-    match &a.busiest {
-        Some(Some(b)) => match b.error {
-            None => writeln!(
-                out,
-                "  busiest_from_host: {} ({} connections; {} tied; {} initiators)",
-                b.host, b.connections, b.tied, b.initiators
-            )?,
-            Some(error) => writeln!(
-                out,
-                "  busiest_from_host: {} (~{} connections, error <= {error}; {} tied; ~{} initiators)",
-                b.host, b.connections, b.tied, b.initiators
-            )?,
-        },
-        Some(None) => writeln!(out, "  busiest_from_host: none")?,
-        None => {}
+    for (query, side, busiest) in [
+        ("busiest_from_host", "initiators", &a.busiest_from),
+        ("busiest_to_host", "receivers", &a.busiest_to),
+    ] {
+        match busiest {
+            Some(Some(b)) if table => top_table(out, query, side, b, a.lines)?,
+            Some(Some(b)) => leader(out, query, side, b)?,
+            Some(None) => writeln!(out, "  {query}: none")?,
+            None => {}
+        }
+    }
+    Ok(())
+}
+
+/// `  QUERY: HOST (C connections; T tied; D SIDE)`, marked as estimates in
+/// approximate mode.
+fn leader(out: &mut impl Write, query: &str, side: &str, b: &Busiest) -> io::Result<()> {
+    match b.error {
+        None => writeln!(
+            out,
+            "  {query}: {} ({} connections; {} tied; {} {side})",
+            b.host, b.connections, b.tied, b.distinct
+        ),
+        Some(error) => writeln!(
+            out,
+            "  {query}: {} (~{} connections, error <= {error}; {} tied; ~{} {side})",
+            b.host, b.connections, b.tied, b.distinct
+        ),
+    }
+}
+
+/// A heading, then one aligned row per listed host: rank, host, connections,
+/// share of the window's lines, and in approximate mode the error and whether
+/// the host is guaranteed to belong to the list.
+fn top_table(
+    out: &mut impl Write,
+    query: &str,
+    side: &str,
+    b: &Busiest,
+    lines: u64,
+) -> io::Result<()> {
+    let approx = b.error.is_some();
+    let mark = if approx { "~" } else { "" };
+    writeln!(
+        out,
+        "  {query}: top {} of {mark}{} {side}; {} unlisted tied at the cut",
+        b.top.len(),
+        b.distinct,
+        b.cut_tied
+    )?;
+    let rank_w = b.top.len().to_string().len().max(1);
+    let host_w = b.top.iter().map(|t| t.host.len()).max().unwrap_or(0).max(4);
+    let count_w = b
+        .top
+        .iter()
+        .map(|t| t.connections.to_string().len() + mark.len())
+        .max()
+        .unwrap_or(0)
+        .max("connections".len());
+    let error_w = b
+        .top
+        .iter()
+        .filter_map(|t| t.bounds.map(|b| b.error.to_string().len()))
+        .max()
+        .unwrap_or(0)
+        .max("error".len());
+    write!(
+        out,
+        "    {:>rank_w$}  {:<host_w$}  {:>count_w$}",
+        "#", "host", "connections"
+    )?;
+    if approx {
+        write!(out, "  {:>error_w$}", "error")?;
+    }
+    write!(out, "  {:>7}", "share")?;
+    if approx {
+        write!(out, "  guaranteed")?;
+    }
+    writeln!(out)?;
+    for (i, t) in b.top.iter().enumerate() {
+        let count = format!("{mark}{}", t.connections);
+        write!(
+            out,
+            "    {:>rank_w$}  {:<host_w$}  {count:>count_w$}",
+            i + 1,
+            t.host
+        )?;
+        if let Some(bounds) = t.bounds {
+            write!(out, "  {:>error_w$}", bounds.error)?;
+        }
+        let share = format!("{:.2}%", super::share(t.connections, lines) * 100.0);
+        write!(out, "  {share:>7}")?;
+        if let Some(bounds) = t.bounds {
+            write!(out, "  {}", if bounds.guaranteed { "yes" } else { "no" })?;
+        }
+        writeln!(out)?;
     }
     Ok(())
 }

@@ -6,7 +6,8 @@ use std::io::{self, Write};
 use crate::report::Report;
 use crate::timestamp::Rfc3339Ms;
 
-/// Writes one row per listed host and one for the busiest host.
+/// Writes one row per listed host, and one per host of each busiest list in
+/// list order.
 pub fn write(out: &mut impl Write, report: &Report) -> io::Result<()> {
     let start = report
         .start
@@ -19,12 +20,15 @@ pub fn write(out: &mut impl Write, report: &Report) -> io::Result<()> {
                 .try_for_each(|host| writeln!(out, "{start}\t{query}\t{host}\t"))?;
         }
     }
-    if let Some(Some(b)) = &a.busiest {
-        writeln!(
-            out,
-            "{start}\tbusiest_from_host\t{}\t{}",
-            b.host, b.connections
-        )?;
+    for (query, busiest) in [
+        ("busiest_from_host", &a.busiest_from),
+        ("busiest_to_host", &a.busiest_to),
+    ] {
+        if let Some(Some(b)) = busiest {
+            for t in &b.top {
+                writeln!(out, "{start}\t{query}\t{}\t{}", t.host, t.connections)?;
+            }
+        }
     }
     Ok(())
 }

@@ -1,8 +1,9 @@
 //! Approximate per-window state: sketches whose size is fixed by a memory
 //! budget, whatever the number of lines or hosts.
 //!
-//! - Busiest: a [`SpaceSaving`] summary of `k` counters and a [`Hll`] of the
-//!   initiators, both fed on every counted line with one hash of the host.
+//! - Busiest: per side asked (initiators, receivers), a [`SpaceSaving`]
+//!   summary of `k` counters and a [`Hll`] of the hosts on that side, both fed
+//!   on every counted line with one hash of the host.
 //! - Lists: the hosts matching `--to_host`/`--from_host` are usually few, so
 //!   a list stays an exact set, through merges too, until it outgrows a share
 //!   of its buffer; then its hosts are replayed, sorted, into a [`BloomList`],
@@ -16,9 +17,10 @@ use std::cell::RefCell;
 use std::io;
 
 use super::hosts::HostSet;
+use super::rank::{rank, Counted, Ranking};
 use super::{Query, Reducer};
 use crate::parse::{fold_case_into, Record};
-use crate::report::{Answer, Busiest, HostList, Hosts};
+use crate::report::{Answer, Bounds, Busiest, HostList, Hosts};
 use crate::sketch::{hash_host, BloomList, Hll, SpaceSaving};
 use crate::timestamp::HOUR_MS;
 
@@ -89,18 +91,21 @@ impl ApproxSettings {
         };
         let holders = open.saturating_add(threads.max(1) * HOURS_PER_WAVE);
         let share = budget / holders;
+        let sides = usize::from(query.busiest_from) + usize::from(query.busiest_to);
+        // Ranking `--top` hosts takes at least that many counters, past the
+        // default cap when the share holds them.
+        let wanted_k = DEFAULT_TOP_K.max(query.top.next_power_of_two());
+        let derived = top_k.is_none();
         let top_k = top_k.unwrap_or_else(|| {
             let mut k = MIN_TOP_K;
-            while k < DEFAULT_TOP_K && SpaceSaving::bytes_for(k * 2, HOST_LEN) + hll <= share / 4 {
+            while k < wanted_k
+                && sides * (SpaceSaving::bytes_for(k * 2, HOST_LEN) + hll) <= share / 4
+            {
                 k *= 2;
             }
             k
         });
-        let summary = if query.busiest {
-            SpaceSaving::bytes_for(top_k, HOST_LEN) + hll
-        } else {
-            0
-        };
+        let summary = sides * (SpaceSaving::bytes_for(top_k, HOST_LEN) + hll);
         let lists = usize::from(query.to_host.is_some()) + usize::from(query.from_host.is_some());
         let per_list = share.saturating_sub(summary + hll * lists) / lists.max(1);
         let bloom_bytes = per_list / 4 * 3;
@@ -113,8 +118,28 @@ impl ApproxSettings {
                 ((budget * 4) >> 20).max(1)
             ))
         };
-        if query.busiest && (top_k < MIN_TOP_K || summary > share) {
+        if sides > 0 && (top_k < MIN_TOP_K || summary > share) {
             return need("one hour's heavy-hitter sketch");
+        }
+        if sides > 0 && top_k < query.top {
+            return Err(if derived {
+                // The share must hold `top` counters in a quarter of it.
+                let per_k = sides * (SpaceSaving::bytes_for(query.top, HOST_LEN) + hll) * 4;
+                let needed = (per_k.saturating_mul(holders) >> 20) + 1;
+                format!(
+                    "--top {} needs at least {} heavy-hitter counters per hour, and \
+                     --memory_limit {} MiB holds {top_k}: give --memory_limit {needed} or more",
+                    query.top,
+                    query.top,
+                    budget >> 20
+                )
+            } else {
+                format!(
+                    "--top {} is more hosts than --top_k {top_k} counters can rank: \
+                     give --top_k {} or more",
+                    query.top, query.top
+                )
+            });
         }
         if lists > 0 && bloom_bytes < MIN_BLOOM_BYTES {
             return need("one hour's bloom filters");
@@ -159,6 +184,13 @@ impl ApproxReducer {
             bloom.insert(host.as_bytes())?;
         }
         Ok(bloom)
+    }
+
+    fn new_talkers(&self) -> Talkers {
+        Talkers {
+            summary: SpaceSaving::new(self.settings.top_k),
+            distinct: Hll::new(self.settings.hll_precision),
+        }
     }
 
     fn new_list(&self) -> BloomList {
@@ -209,12 +241,72 @@ enum List {
     Bloom(Box<BloomList>),
 }
 
+/// The busiest hosts on one side of a window's lines.
+struct Talkers {
+    summary: SpaceSaving,
+    distinct: Hll,
+}
+
+impl Talkers {
+    /// Counts one line of `host` (case folded).
+    #[inline]
+    fn add(&mut self, host: &[u8]) {
+        let hash = hash_host(host);
+        // Every host the summary tracks is already in the HyperLogLog (an
+        // insert is idempotent, and merges carry both along), so only the
+        // untracked ones need the costlier sparse insert.
+        if !self.summary.add_hashed(host, hash) {
+            self.distinct.insert_hash(hash);
+        }
+    }
+
+    fn merge(&mut self, other: Talkers) {
+        self.summary.merge(other.summary);
+        self.distinct.merge(&other.distinct);
+    }
+
+    /// The `top` busiest hosts, each with what the sketch proves about it.
+    fn finish(mut self, top: usize) -> Option<Busiest> {
+        let summary = &self.summary;
+        let ranking = rank(top, || {
+            summary.iter().map(|(host, count, error)| Counted {
+                host,
+                count,
+                extra: error,
+            })
+        })?;
+        let untracked = summary.untracked_bound();
+        Some(ranking.into_busiest(self.distinct.estimate(), |c, r| {
+            Some(Bounds {
+                error: c.extra,
+                guaranteed: proves_listed(c, r, untracked),
+            })
+        }))
+    }
+}
+
+/// Whether no host outside `r`'s list can rank above `c`, a listed host.
+///
+/// `c` has at least `count - error` connections. An unlisted tracked host
+/// has at most its estimate, and the best of them is `r.next`: `c` outranks
+/// it with more connections, or as many and a smaller name. An untracked host
+/// has at most `untracked` (0 when the summary never dropped one), and its name
+/// is unknown, so `c` must have strictly more.
+fn proves_listed(c: &Counted<'_, u64>, r: &Ranking<'_, u64>, untracked: u64) -> bool {
+    let lower = c.count - c.extra;
+    let beats_tracked = r
+        .next
+        .is_none_or(|n| lower > n.count || (lower == n.count && c.host < n.host));
+    beats_tracked && (untracked == 0 || lower > untracked)
+}
+
 /// One window's approximate state.
 pub struct ApproxState {
     lines: u64,
     to: Option<List>,
     from: Option<List>,
-    busiest: Option<(SpaceSaving, Hll)>,
+    initiators: Option<Talkers>,
+    receivers: Option<Talkers>,
     /// The first failure to spill a list; reported when the window finishes.
     spill_error: Option<io::Error>,
     scratch: Vec<u8>,
@@ -229,12 +321,8 @@ impl Reducer for ApproxReducer {
             lines: 0,
             to: self.query.to_host.as_ref().map(|_| list()),
             from: self.query.from_host.as_ref().map(|_| list()),
-            busiest: self.query.busiest.then(|| {
-                (
-                    SpaceSaving::new(self.settings.top_k),
-                    Hll::new(self.settings.hll_precision),
-                )
-            }),
+            initiators: self.query.busiest_from.then(|| self.new_talkers()),
+            receivers: self.query.busiest_to.then(|| self.new_talkers()),
             spill_error: None,
             scratch: Vec::new(),
         }
@@ -269,15 +357,11 @@ impl Reducer for ApproxReducer {
                 }
             }
         }
-        if let Some((summary, initiators)) = &mut state.busiest {
-            let host = fold_case_into(rec.from, &mut state.scratch);
-            let hash = hash_host(host);
-            // Every host the summary tracks is already in the HyperLogLog (an
-            // insert is idempotent, and merges carry both along), so only the
-            // untracked ones need the costlier sparse insert.
-            if !summary.add_hashed(host, hash) {
-                initiators.insert_hash(hash);
-            }
+        if let Some(talkers) = &mut state.initiators {
+            talkers.add(fold_case_into(rec.from, &mut state.scratch));
+        }
+        if let Some(talkers) = &mut state.receivers {
+            talkers.add(fold_case_into(rec.to, &mut state.scratch));
         }
     }
 
@@ -294,9 +378,13 @@ impl Reducer for ApproxReducer {
                 }
             }
         }
-        if let (Some((s, h)), Some((os, oh))) = (&mut into.busiest, other.busiest) {
-            s.merge(os);
-            h.merge(&oh);
+        for (mine, theirs) in [
+            (&mut into.initiators, other.initiators),
+            (&mut into.receivers, other.receivers),
+        ] {
+            if let (Some(mine), Some(theirs)) = (mine, theirs) {
+                mine.merge(theirs);
+            }
         }
         if let Some(e) = other.spill_error {
             into.spill_error.get_or_insert(e);
@@ -336,15 +424,8 @@ impl Reducer for ApproxReducer {
             lines: state.lines,
             to_host: list(state.to, &self.query.to_host)?,
             from_host: list(state.from, &self.query.from_host)?,
-            busiest: state.busiest.map(|(summary, mut initiators)| {
-                summary.top().map(|top| Busiest {
-                    host: top.host,
-                    connections: top.count,
-                    error: Some(top.error),
-                    tied: top.tied,
-                    initiators: initiators.estimate(),
-                })
-            }),
+            busiest_from: state.initiators.map(|t| t.finish(self.query.top)),
+            busiest_to: state.receivers.map(|t| t.finish(self.query.top)),
             approximate: true,
         })
     }
@@ -426,15 +507,60 @@ mod tests {
         assert!(to.missed_rate.unwrap() < 1e-9);
         let from = ans.from_host.unwrap();
         assert_eq!(from.hosts.to_vec().unwrap(), vec!["carol", "dave", "zyla"]);
-        let busiest = ans.busiest.unwrap().unwrap();
+        let busiest = ans.busiest_from.unwrap().unwrap();
         assert_eq!(
             (
                 busiest.host.as_str(),
                 busiest.connections,
                 busiest.error,
-                busiest.initiators
+                busiest.distinct
             ),
             ("alice", 3, Some(0), 2)
         );
+    }
+
+    fn talkers(k: usize, lines: &[&str]) -> Talkers {
+        let mut t = Talkers {
+            summary: SpaceSaving::new(k),
+            distinct: Hll::new(12),
+        };
+        for h in lines {
+            t.add(h.as_bytes());
+        }
+        t
+    }
+
+    #[test]
+    fn an_exact_summary_guarantees_its_whole_list_even_with_ties_at_the_cut() {
+        let t = talkers(64, &["a", "a", "a", "b", "b", "c", "c", "d"]);
+        let b = t.finish(2).unwrap();
+        let listed: Vec<(&str, u64, Option<Bounds>)> = b
+            .top
+            .iter()
+            .map(|t| (t.host.as_str(), t.connections, t.bounds))
+            .collect();
+        let sure = Some(Bounds {
+            error: 0,
+            guaranteed: true,
+        });
+        // b and c tie at 2; b ranks first by name, and no error clouds it.
+        assert_eq!(listed, [("a", 3, sure), ("b", 2, sure)]);
+        assert_eq!((b.cut_tied, b.error, b.distinct), (1, Some(0), 4));
+    }
+
+    #[test]
+    fn a_host_within_the_error_of_the_cut_is_not_guaranteed() {
+        // Two counters over a stream that keeps evicting: estimates carry
+        // errors, and the unlisted counters bound what may hide below the cut.
+        let mut lines = vec!["big"; 50];
+        for i in 0..40 {
+            lines.push(["p", "q", "r", "s"][i % 4]);
+        }
+        let t = talkers(3, &lines);
+        let b = t.finish(2).unwrap();
+        assert_eq!(b.top[0].host, "big");
+        assert!(b.top[0].bounds.unwrap().guaranteed, "{b:?}");
+        let second = b.top[1].bounds.unwrap();
+        assert!(second.error > 0 && !second.guaranteed, "{b:?}");
     }
 }

@@ -3,7 +3,7 @@
 use super::hosts::{HostCounter, HostSet};
 use super::{Query, Reducer};
 use crate::parse::Record;
-use crate::report::{Answer, Busiest, HostList};
+use crate::report::{Answer, HostList};
 
 /// Exact answers; memory grows with the number of distinct hosts per window.
 pub struct ExactReducer {
@@ -23,6 +23,7 @@ pub struct ExactState {
     to: Option<HostSet>,
     from: Option<HostSet>,
     initiators: Option<HostCounter>,
+    receivers: Option<HostCounter>,
 }
 
 impl Reducer for ExactReducer {
@@ -33,7 +34,8 @@ impl Reducer for ExactReducer {
             lines: 0,
             to: self.query.to_host.as_ref().map(|_| HostSet::new()),
             from: self.query.from_host.as_ref().map(|_| HostSet::new()),
-            initiators: self.query.busiest.then(HostCounter::new),
+            initiators: self.query.busiest_from.then(HostCounter::new),
+            receivers: self.query.busiest_to.then(HostCounter::new),
         }
     }
 
@@ -53,6 +55,9 @@ impl Reducer for ExactReducer {
         if let Some(counter) = &mut state.initiators {
             counter.add(rec.from);
         }
+        if let Some(counter) = &mut state.receivers {
+            counter.add(rec.to);
+        }
     }
 
     fn lines(&self, state: &ExactState) -> u64 {
@@ -68,6 +73,9 @@ impl Reducer for ExactReducer {
             a.merge(b);
         }
         if let (Some(a), Some(b)) = (&mut into.initiators, other.initiators) {
+            a.merge(b);
+        }
+        if let (Some(a), Some(b)) = (&mut into.receivers, other.receivers) {
             a.merge(b);
         }
     }
@@ -86,15 +94,8 @@ impl Reducer for ExactReducer {
             lines: state.lines,
             to_host: list(state.to, &self.query.to_host),
             from_host: list(state.from, &self.query.from_host),
-            busiest: state.initiators.map(|c| {
-                c.leader().map(|l| Busiest {
-                    host: l.host,
-                    connections: l.count,
-                    error: None,
-                    tied: l.tied,
-                    initiators: l.distinct,
-                })
-            }),
+            busiest_from: state.initiators.map(|c| c.busiest(self.query.top)),
+            busiest_to: state.receivers.map(|c| c.busiest(self.query.top)),
             approximate: false,
         })
     }
@@ -125,16 +126,17 @@ mod tests {
             (from.host.as_str(), from.hosts.to_vec().unwrap()),
             ("alice", vec!["carol".into(), "zyla".into()])
         );
-        let busiest = ans.busiest.unwrap().unwrap();
+        let busiest = ans.busiest_from.unwrap().unwrap();
         assert_eq!(
             (
                 busiest.host.as_str(),
                 busiest.connections,
                 busiest.tied,
-                busiest.initiators
+                busiest.distinct
             ),
             ("alice", 2, 1, 2)
         );
+        assert!(ans.busiest_to.is_none(), "not asked");
     }
 
     #[test]
@@ -142,14 +144,43 @@ mod tests {
         let r = ExactReducer::new(Query::new(Some("x"), None, false));
         let mut s = r.new_state();
         r.add(&mut s, &Record::of(0, "a", "x"));
-        assert!(s.from.is_none() && s.initiators.is_none());
+        assert!(s.from.is_none() && s.initiators.is_none() && s.receivers.is_none());
         let ans = r.finish(s).unwrap();
-        assert!(ans.from_host.is_none() && ans.busiest.is_none());
+        assert!(ans.from_host.is_none() && ans.busiest_from.is_none());
     }
 
     #[test]
     fn busiest_of_an_empty_window_is_none() {
-        let r = ExactReducer::new(Query::new(None, None, true));
-        assert_eq!(r.finish(r.new_state()).unwrap().busiest, Some(None));
+        let r = ExactReducer::new(Query::new(None, None, true).with_busiest_to(true));
+        let ans = r.finish(r.new_state()).unwrap();
+        assert_eq!((ans.busiest_from, ans.busiest_to), (Some(None), Some(None)));
+    }
+
+    #[test]
+    fn busiest_to_host_ranks_receivers_with_ties_at_the_cut() {
+        let r = ExactReducer::new(
+            Query::new(None, None, true)
+                .with_busiest_to(true)
+                .with_top(2),
+        );
+        let mut s = r.new_state();
+        for (from, to) in [("a", "X"), ("b", "x"), ("a", "y"), ("c", "z"), ("c", "w")] {
+            r.add(&mut s, &Record::of(0, from, to));
+        }
+        let ans = r.finish(s).unwrap();
+        let to = ans.busiest_to.unwrap().unwrap();
+        let listed: Vec<(&str, u64)> = to
+            .top
+            .iter()
+            .map(|t| (t.host.as_str(), t.connections))
+            .collect();
+        assert_eq!(listed, [("x", 2), ("w", 1)]);
+        assert_eq!(
+            (to.host.as_str(), to.tied, to.cut_tied, to.distinct),
+            ("x", 0, 2, 4)
+        );
+        let from = ans.busiest_from.unwrap().unwrap();
+        assert_eq!(from.top.len(), 2);
+        assert_eq!((from.host.as_str(), from.tied, from.cut_tied), ("a", 1, 0));
     }
 }

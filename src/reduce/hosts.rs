@@ -17,8 +17,10 @@ use ahash::AHashMap;
 use hashbrown::hash_table::Entry;
 use hashbrown::HashTable;
 
+use super::rank::{rank, Counted};
 use crate::hash::{folded_multiply, load_upto16};
 use crate::parse::{fold_case_into, fold_word};
+use crate::report::Busiest;
 
 const SEED0: u64 = 0x243f_6a88_85a3_08d3;
 const SEED1: u64 = 0x1319_8a2e_0370_7344;
@@ -263,19 +265,6 @@ impl Default for HostSet {
     }
 }
 
-/// The leader of a [`HostCounter`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Leader {
-    /// The host with the highest count; the smallest name (bytes) among equals.
-    pub host: String,
-    /// Its count.
-    pub count: u64,
-    /// How many other hosts have the same count.
-    pub tied: u64,
-    /// How many distinct hosts were counted.
-    pub distinct: u64,
-}
-
 /// Connection counts per host, for the busiest query.
 pub struct HostCounter {
     counts: HostTable<u32>,
@@ -329,37 +318,34 @@ impl HostCounter {
         }
     }
 
-    /// The host with the highest count, or `None` when nothing was counted.
-    pub fn leader(&self) -> Option<Leader> {
-        let mut best: Option<(&[u8], u64)> = None;
-        let mut tied = 0;
-        for (host, low) in self.counts.iter() {
-            let count = u64::from(low)
+    /// Every counted host with its count, in no particular order.
+    fn counts(&self) -> impl Iterator<Item = Counted<'_, ()>> + '_ {
+        self.counts.iter().map(|(host, low)| Counted {
+            host,
+            count: u64::from(low)
                 + if self.carries.is_empty() {
                     0
                 } else {
                     self.carries.get(host).copied().unwrap_or(0)
-                };
-            match best {
-                Some((_, c)) if count < c => {}
-                Some((h, c)) if count == c => {
-                    tied += 1;
-                    if host < h {
-                        best = Some((host, count));
-                    }
-                }
-                _ => {
-                    best = Some((host, count));
-                    tied = 0;
-                }
-            }
-        }
-        best.map(|(host, count)| Leader {
-            host: String::from_utf8_lossy(host).into_owned(),
-            count,
-            tied,
-            distinct: self.counts.len() as u64,
+                },
+            extra: (),
         })
+    }
+
+    /// The `n` hosts with the highest counts, or `None` when nothing was
+    /// counted.
+    pub fn busiest(&self, n: usize) -> Option<Busiest> {
+        rank(n, || self.counts()).map(|r| r.into_busiest(self.len() as u64, |_, _| None))
+    }
+
+    /// How many distinct hosts were counted.
+    pub fn len(&self) -> usize {
+        self.counts.len()
+    }
+
+    /// Whether nothing was counted.
+    pub fn is_empty(&self) -> bool {
+        self.counts.len() == 0
     }
 }
 
@@ -429,6 +415,11 @@ mod tests {
         assert_eq!(s.into_sorted(), expect);
     }
 
+    /// The leader's host, count and ties.
+    fn leader(c: &HostCounter) -> Option<(String, u64, u64)> {
+        c.busiest(1).map(|b| (b.host, b.connections, b.tied))
+    }
+
     #[test]
     fn counts_past_u32_stay_exact() {
         let (mut a, mut b) = (HostCounter::new(), HostCounter::new());
@@ -438,9 +429,9 @@ mod tests {
         a.add(b"Big");
         b.add(b"small");
         a.merge(b);
-        let l = a.leader().unwrap();
+        let (host, count, _) = leader(&a).unwrap();
         assert_eq!(
-            (l.host.as_str(), l.count, l.distinct),
+            (host.as_str(), count, a.len()),
             ("big", 2 * u64::from(u32::MAX) + 1, 2)
         );
     }
@@ -473,16 +464,9 @@ mod tests {
         for h in ["b", "a", "c", "B", "A", "d"] {
             c.add(h.as_bytes());
         }
-        assert_eq!(
-            c.leader(),
-            Some(Leader {
-                host: "a".into(),
-                count: 2,
-                tied: 1,
-                distinct: 4
-            })
-        );
-        assert_eq!(HostCounter::new().leader(), None);
+        assert_eq!(leader(&c), Some(("a".into(), 2, 1)));
+        assert_eq!(c.len(), 4);
+        assert_eq!(leader(&HostCounter::new()), None);
     }
 
     #[test]
@@ -499,10 +483,7 @@ mod tests {
             b.add(format!("z{i}").as_bytes());
         }
         a.merge(b);
-        let l = a.leader().unwrap();
-        assert_eq!(
-            (l.host.as_str(), l.count, l.tied, l.distinct),
-            ("x", 8, 0, 102)
-        );
+        assert_eq!(leader(&a), Some(("x".into(), 8, 0)));
+        assert_eq!(a.len(), 102);
     }
 }
