@@ -12,6 +12,9 @@ use assert_cmd::Command;
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
+#[path = "support/schema.rs"]
+mod schema;
+
 /// 2019-08-12T22:00:00Z in Unix seconds: the start of most test logs.
 const T0: i64 = 1_565_647_200;
 
@@ -100,6 +103,11 @@ impl Dir {
             !out.stderr.contains("panicked"),
             "connspy panicked with {args:?}: {out:#?}"
         );
+        if bin == "connspy" && args.windows(2).any(|w| w == ["--format", "json"]) {
+            for line in out.stdout.lines() {
+                schema::check(&serde_json::from_str(line).expect("JSON Lines"));
+            }
+        }
         out
     }
 
@@ -338,6 +346,365 @@ fn kebab_case_aliases_work_like_the_underscore_flags() {
 ";
     assert_eq!(snake.stdout, expected);
     assert_eq!(kebab.stdout, expected);
+}
+
+// ---------------------------------------------------------------------------
+// Top talkers (--top, --busiest_to_host)
+// ---------------------------------------------------------------------------
+
+/// `(host, connections, share)` of each listed host of `side` in `record`.
+fn top_of(record: &Value, side: &str) -> Vec<(String, u64, f64)> {
+    record[side]["top"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{side} has a top list: {record}"))
+        .iter()
+        .map(|t| {
+            (
+                t["host"].as_str().unwrap().to_owned(),
+                t["connections"].as_u64().unwrap(),
+                t["share"].as_f64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn top_lists_the_busiest_of_both_ends_with_shares_and_ties_at_the_cut() {
+    let d = Dir::new();
+    d.file("s.log", sample());
+    let out = d
+        .run(&[
+            "--busiest_from_host",
+            "--busiest_to_host",
+            "--top",
+            "2",
+            "--format",
+            "json",
+            "s.log",
+        ])
+        .clean();
+    let v = &out.json()[0];
+    let sixth = 1.0 / 6.0;
+    assert_eq!(
+        top_of(v, "busiest_from_host"),
+        [("alice".into(), 3, 0.5), ("bob".into(), 1, sixth)]
+    );
+    assert_eq!(
+        top_of(v, "busiest_to_host"),
+        [("zyla".into(), 3, 0.5), ("bob".into(), 1, sixth)]
+    );
+    // carol and dave initiated once too, carol and erin received once.
+    assert_eq!(v["busiest_from_host"]["cut_tied"], 2);
+    assert_eq!(v["busiest_to_host"]["cut_tied"], 2);
+    // The leader's keys keep their meaning; the receivers side names its count.
+    assert_eq!(
+        v["busiest_to_host"],
+        json!({"host": "zyla", "connections": 3, "tied": 0, "receivers": 4,
+               "top": [{"host": "zyla", "connections": 3, "share": 0.5},
+                       {"host": "bob", "connections": 1, "share": sixth}],
+               "cut_tied": 2})
+    );
+    // Shares are full doubles in the JSON text, not rounded.
+    assert!(
+        out.stdout.contains("\"share\":0.16666666666666666"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn top_beyond_the_hosts_lists_them_all_with_nothing_cut() {
+    let d = Dir::new();
+    d.file("s.log", sample());
+    let out = d
+        .run(&[
+            "--busiest_to_host",
+            "--top",
+            "50",
+            "--format",
+            "json",
+            "s.log",
+        ])
+        .clean();
+    let v = &out.json()[0];
+    let hosts: Vec<String> = top_of(v, "busiest_to_host")
+        .into_iter()
+        .map(|t| t.0)
+        .collect();
+    // zyla 3, then the ties at 1 by name.
+    assert_eq!(hosts, ["zyla", "bob", "carol", "erin"]);
+    assert_eq!(v["busiest_to_host"]["cut_tied"], 0);
+}
+
+#[test]
+fn ties_at_the_cut_are_ranked_by_name_and_counted() {
+    let d = Dir::new();
+    let log: String = ["m", "Z", "b", "z", "m", "a", "q"]
+        .iter()
+        .enumerate()
+        .map(|(i, h)| format!("{} src {h}\n", T0 + i as i64))
+        .collect();
+    d.file("t.log", log);
+    let out = d
+        .run(&[
+            "--busiest_to_host",
+            "--top",
+            "3",
+            "--format",
+            "tsv",
+            "t.log",
+        ])
+        .clean();
+    assert_eq!(
+        out.stdout,
+        "\tbusiest_to_host\tm\t2\n\tbusiest_to_host\tz\t2\n\tbusiest_to_host\ta\t1\n"
+    );
+    let out = d
+        .run(&[
+            "--busiest_to_host",
+            "--top",
+            "3",
+            "--format",
+            "json",
+            "t.log",
+        ])
+        .clean();
+    assert_eq!(out.json()[0]["busiest_to_host"]["cut_tied"], 2, "b and q");
+    assert_eq!(
+        out.json()[0]["busiest_to_host"]["tied"],
+        1,
+        "z has m's count"
+    );
+}
+
+#[test]
+fn empty_windows_answer_null_for_both_busiest_queries() {
+    let d = Dir::new();
+    d.file("s.log", sample());
+    let range = ["--time_init", "2020-01-01", "--time_end", "2020-01-02"];
+    let args = with(
+        &["--busiest_from_host", "--busiest_to_host", "--top", "5"],
+        &range,
+    );
+    let out = d.run(&with(&args, &["--format", "json", "s.log"])).clean();
+    let v = &out.json()[0];
+    assert_eq!(
+        (&v["busiest_from_host"], &v["busiest_to_host"]),
+        (&Value::Null, &Value::Null)
+    );
+    assert_eq!(v["lines"], 0);
+    let out = d.run(&with(&args, &["s.log"])).clean();
+    assert_eq!(
+        out.stdout,
+        "2020-01-01T00:00:00Z .. 2020-01-02T00:00:00Z  lines 0\n  busiest_from_host: none\n  busiest_to_host: none\n"
+    );
+    let out = d.run(&with(&args, &["--format", "tsv", "s.log"])).clean();
+    assert_eq!(out.stdout, "");
+}
+
+#[test]
+fn top_1_keeps_every_existing_key_and_line_as_it_was() {
+    let d = Dir::new();
+    d.file("s.log", sample() + &format!("{} bob zyla\n", T0 + 3600));
+    let base = ["--busiest_from_host", "--hourly"];
+    for format in ["json", "tsv", "text"] {
+        let plain = d.run(&with(&base, &["--format", format, "s.log"])).clean();
+        let top1 = d
+            .run(&with(&base, &["--top", "1", "--format", format, "s.log"]))
+            .clean();
+        assert_eq!(plain.stdout, top1.stdout, "{format}");
+    }
+    let out = d.run(&with(&base, &["s.log"])).clean();
+    assert_eq!(
+        out.stdout,
+        "2019-08-12T22:00:00Z .. 2019-08-12T23:00:00Z  lines 6\n  \
+         busiest_from_host: alice (3 connections; 0 tied; 4 initiators)\n\
+         2019-08-12T23:00:00Z .. 2019-08-13T00:00:00Z  lines 1\n  \
+         busiest_from_host: bob (1 connections; 0 tied; 1 initiators)\n"
+    );
+    let out = d.run(&with(&base, &["--format", "json", "s.log"])).clean();
+    let b = &out.json()[0]["busiest_from_host"];
+    for (key, want) in [
+        ("host", json!("alice")),
+        ("connections", json!(3)),
+        ("tied", json!(0)),
+        ("initiators", json!(4)),
+    ] {
+        assert_eq!(b[key], want, "{key}");
+    }
+    assert!(b.get("error").is_none() && b.get("receivers").is_none());
+}
+
+#[test]
+fn busiest_to_host_is_a_query_alone_and_has_a_kebab_alias() {
+    let d = Dir::new();
+    d.file("s.log", sample());
+    let out = d.run(&["--busiest-to-host", "s.log"]).clean();
+    assert_eq!(
+        out.stdout,
+        "* .. *  lines 6\n  busiest_to_host: zyla (3 connections; 0 tied; 4 receivers)\n"
+    );
+    let out = d
+        .run(&["--busiest_to_host", "--format", "json", "s.log"])
+        .clean();
+    let record = &out.json()[0];
+    assert!(record.get("busiest_to_host").is_some());
+    assert!(record.get("busiest_from_host").is_none());
+}
+
+#[test]
+fn top_needs_a_busiest_query_and_a_count_of_at_least_1() {
+    let d = Dir::new();
+    d.file("s.log", sample());
+    let out = d
+        .run(&["--busiest_from_host", "--top", "0", "s.log"])
+        .exit2();
+    assert!(out.stderr.contains("--top"), "{}", out.stderr);
+    let out = d.run(&["--to_host", "zyla", "--top", "3", "s.log"]).exit2();
+    assert!(
+        out.stderr.contains(
+            "--top 3 lists the busiest hosts: add --busiest_from_host or --busiest_to_host"
+        ),
+        "{}",
+        out.stderr
+    );
+    d.run(&["--busiest_from_host", "--top", "x", "s.log"])
+        .exit2();
+}
+
+#[test]
+fn text_prints_an_aligned_table_for_a_longer_top() {
+    let d = Dir::new();
+    d.file("s.log", sample());
+    let out = d
+        .run(&["--busiest_from_host", "--top", "3", "s.log"])
+        .clean();
+    assert_eq!(
+        out.stdout,
+        "* .. *  lines 6\n\
+         \x20 busiest_from_host: top 3 of 4 initiators; 1 unlisted tied at the cut\n\
+         \x20   #  host   connections    share\n\
+         \x20   1  alice            3   50.00%\n\
+         \x20   2  bob              1   16.67%\n\
+         \x20   3  carol            1   16.67%\n"
+    );
+}
+
+#[test]
+fn approximate_top_lists_carry_each_hosts_error_and_guarantee() {
+    let d = Dir::new();
+    d.file("s.log", sample());
+    let args = [
+        "--busiest_from_host",
+        "--busiest_to_host",
+        "--top",
+        "2",
+        "--format",
+        "json",
+        "s.log",
+    ];
+    let exact = d.run(&args).clean().json();
+    let approx = d.run(&with(&["--approx"], &args)).clean().json();
+    for side in ["busiest_from_host", "busiest_to_host"] {
+        // Few hosts: the sketch is exact, so every bound is tight and proven.
+        assert_eq!(top_of(&approx[0], side), top_of(&exact[0], side));
+        for t in approx[0][side]["top"].as_array().unwrap() {
+            assert_eq!(
+                (&t["error"], &t["guaranteed"]),
+                (&json!(0), &json!(true)),
+                "{t}"
+            );
+        }
+        assert_eq!(approx[0][side]["cut_tied"], exact[0][side]["cut_tied"]);
+    }
+    let text = d
+        .run(&["--approx", "--busiest_to_host", "--top", "2", "s.log"])
+        .clean();
+    assert!(
+        text.stdout.contains("error    share  guaranteed"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout.contains("~3      0   50.00%  yes"),
+        "{}",
+        text.stdout
+    );
+}
+
+#[test]
+fn approximate_top_beyond_what_the_sketch_can_rank_names_the_fix() {
+    let d = Dir::new();
+    d.file("s.log", sample());
+    let out = d
+        .run(&[
+            "--approx",
+            "--top_k",
+            "64",
+            "--busiest_from_host",
+            "--top",
+            "100",
+            "s.log",
+        ])
+        .exit2();
+    assert!(
+        out.stderr.contains("give --top_k 100 or more"),
+        "{}",
+        out.stderr
+    );
+    let out = d
+        .run(&[
+            "--approx",
+            "--memory_limit",
+            "8",
+            "--busiest_to_host",
+            "--top",
+            "100000",
+            "s.log",
+        ])
+        .exit2();
+    assert!(out.stderr.contains("--top 100000 needs"), "{}", out.stderr);
+    let needed: u64 = out
+        .stderr
+        .split("give --memory_limit ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("names a budget: {}", out.stderr));
+    // The budget named is enough.
+    let n = needed.to_string();
+    d.run(&[
+        "--approx",
+        "--memory_limit",
+        &n,
+        "--busiest_to_host",
+        "--top",
+        "100000",
+        "s.log",
+    ])
+    .clean();
+}
+
+#[test]
+fn the_documented_schema_rejects_records_that_break_the_contract() {
+    let good = json!({"start": null, "end": null, "mode": "exact", "lines": 2, "late": 0,
+        "complete": true,
+        "busiest_to_host": {"host": "a", "connections": 2, "tied": 0, "receivers": 1,
+            "top": [{"host": "a", "connections": 2, "share": 1.0}], "cut_tied": 0}});
+    assert!(schema::fits(&good));
+    for (path, bad) in [
+        ("/busiest_to_host/top", json!([])),
+        ("/busiest_to_host/cut_tied", json!(-1)),
+        ("/busiest_to_host/top/0/share", json!("50%")),
+        ("/busiest_to_host/top/0/guaranteed", json!(true)),
+        ("/mode", json!("fast")),
+    ] {
+        let mut v = good.clone();
+        let (parent, key) = path.rsplit_once('/').unwrap();
+        let object = v.pointer_mut(parent).unwrap().as_object_mut().unwrap();
+        object.insert(key.into(), bad);
+        assert!(!schema::fits(&v), "{path}: {v}");
+    }
 }
 
 // ---------------------------------------------------------------------------

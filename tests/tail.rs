@@ -12,6 +12,17 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+#[path = "support/schema.rs"]
+mod schema;
+
+/// One JSON record, checked against the documented schema.
+#[track_caller]
+fn parse(line: &str) -> Value {
+    let v = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+    schema::check(&v);
+    v
+}
+
 /// 2019-08-12T22:00:00Z in Unix seconds.
 const T0: i64 = 1_565_647_200;
 const HOUR: i64 = 3600;
@@ -75,7 +86,7 @@ impl Tail {
             .out
             .recv_timeout(DEADLINE)
             .expect("a record within the deadline");
-        (serde_json::from_str(&line).unwrap(), t.elapsed())
+        (parse(&line), t.elapsed())
     }
 
     /// Waits until stderr says something containing `what`.
@@ -100,11 +111,7 @@ impl Tail {
             .status()
             .expect("send SIGTERM");
         let status = self.child.wait().expect("connspy exits");
-        let rest = self
-            .out
-            .iter()
-            .map(|l| serde_json::from_str(&l).unwrap())
-            .collect();
+        let rest = self.out.iter().map(|l| parse(&l)).collect();
         let err = self.err.iter().collect();
         (rest, status.code().unwrap_or(-1), err)
     }
@@ -149,7 +156,7 @@ fn batch(dir: &Path, log: &str) -> Vec<Value> {
     String::from_utf8(out.stdout)
         .unwrap()
         .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
+        .map(parse)
         .collect()
 }
 
@@ -392,7 +399,7 @@ fn standard_input_ends_the_run_and_closes_all_hours() {
     let records: Vec<Value> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
+        .map(parse)
         .collect();
     assert_eq!(records.len(), 2);
     assert!(records.iter().all(|r| r["complete"] == true));
@@ -411,4 +418,38 @@ fn tail_works_in_approximate_mode_too() {
     let (rest, code, _) = tail.terminate();
     assert_eq!(code, 0);
     assert_eq!(rest[0]["complete"], false);
+}
+
+#[test]
+fn tail_ranks_the_busiest_receivers_and_initiators_hour_by_hour() {
+    let (_dir, path) = tempdir();
+    let log: String = [("a", "x"), ("b", "x"), ("a", "y"), ("c", "z"), ("a", "x")]
+        .iter()
+        .enumerate()
+        .map(|(i, (from, to))| line(T0 + i as i64, from, to))
+        .collect();
+    fs::write(&path, log).unwrap();
+    let tail = Tail::start(&["--busiest_to_host", "--top", "2"], &path);
+    append(&path, &line(T0 + HOUR + LATE, "d", "w"));
+    let (hour0, _) = tail.record();
+    let top = |side: &str| -> Vec<(String, u64)> {
+        hour0[side]["top"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                (
+                    t["host"].as_str().unwrap().to_owned(),
+                    t["connections"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(top("busiest_to_host"), [("x".into(), 3), ("y".into(), 1)]);
+    assert_eq!(hour0["busiest_to_host"]["cut_tied"], 1, "z ties with y");
+    assert_eq!(hour0["busiest_to_host"]["receivers"], 3);
+    assert_eq!(top("busiest_from_host"), [("a".into(), 3), ("b".into(), 1)]);
+    assert_eq!(hour0["busiest_from_host"]["top"][0]["share"], 0.6);
+    let (_, code, _) = tail.terminate();
+    assert_eq!(code, 0);
 }

@@ -123,8 +123,10 @@ impl ApproxSettings {
         }
         if sides > 0 && top_k < query.top {
             return Err(if derived {
-                // The share must hold `top` counters in a quarter of it.
-                let per_k = sides * (SpaceSaving::bytes_for(query.top, HOST_LEN) + hll) * 4;
+                // Derived summaries have a power of two of counters, in a
+                // quarter of each holder's share.
+                let k = query.top.next_power_of_two();
+                let per_k = sides * (SpaceSaving::bytes_for(k, HOST_LEN) + hll) * 4;
                 let needed = (per_k.saturating_mul(holders) >> 20) + 1;
                 format!(
                     "--top {} needs at least {} heavy-hitter counters per hour, and \
