@@ -91,7 +91,7 @@ fn scan_with<R: Reducer>(
         ),
         Some(opts) => {
             let stop = signals::termination_flag()
-                .map_err(|e| Error::Usage(format!("cannot catch SIGINT and SIGTERM: {e}")))?;
+                .map_err(|e| Error::Setup(format!("cannot catch SIGINT and SIGTERM: {e}")))?;
             with_pool(config.scan.threads, || {
                 let engine =
                     Engine::new(reducer, &config.filter, &config.scan, &progress, &mut sink);

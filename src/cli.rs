@@ -10,6 +10,27 @@ use clap::Parser;
 use crate::output::Format;
 use crate::timestamp::parse_time_arg;
 
+/// The most `--threads` accepted: a pool of thousands takes seconds to start
+/// and parses no faster.
+pub const MAX_THREADS: i64 = 1024;
+
+/// A `--time_init`/`--time_end` value: in Unix milliseconds, and as typed,
+/// for messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimeArg {
+    /// Unix milliseconds.
+    pub ms: i64,
+    /// The argument as the user wrote it.
+    pub text: String,
+}
+
+fn parse_time(s: &str) -> Result<TimeArg, String> {
+    parse_time_arg(s).map(|ms| TimeArg {
+        ms,
+        text: s.to_owned(),
+    })
+}
+
 fn parse_rate(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(r) if r > 0.0 && r < 1.0 => Ok(r),
@@ -78,13 +99,13 @@ pub struct Args {
 
     /// Count lines with TS >= T: Unix seconds or milliseconds, RFC 3339, or a date
     #[arg(long = "time_init", visible_alias = "time-init", value_name = "T",
-          value_parser = parse_time_arg, allow_hyphen_values = true)]
-    pub time_init: Option<i64>,
+          value_parser = parse_time, allow_hyphen_values = true)]
+    pub time_init: Option<TimeArg>,
 
     /// Count lines with TS < T (same forms as --time_init)
     #[arg(long = "time_end", visible_alias = "time-end", value_name = "T",
-          value_parser = parse_time_arg, allow_hyphen_values = true)]
-    pub time_end: Option<i64>,
+          value_parser = parse_time, allow_hyphen_values = true)]
+    pub time_end: Option<TimeArg>,
 
     /// How much older than the newest line before it a line may be; lets the
     /// time-range seek skip what cannot count
@@ -111,8 +132,8 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 
-    /// Worker threads [default: all cores]
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    /// Worker threads, 1 to 1024 [default: all cores]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=MAX_THREADS))]
     pub threads: Option<u16>,
 
     /// Stop at the first malformed line: an error naming its file and line

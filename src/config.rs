@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::input::Input;
 use crate::output::Format;
 use crate::parse::is_ws;
-use crate::reduce::approx::ApproxSettings;
+use crate::reduce::approx::{ApproxSettings, SketchRequest, WAVES_IN_FLIGHT};
 use crate::reduce::Query;
 use crate::tail::TailOptions;
 use crate::timestamp::Rfc3339Ms;
@@ -79,12 +79,14 @@ impl Config {
                 args.top
             ));
         }
-        if let (Some(init), Some(end)) = (args.time_init, args.time_end) {
-            if end <= init {
+        if let (Some(init), Some(end)) = (&args.time_init, &args.time_end) {
+            if end.ms <= init.ms {
                 return usage(format!(
-                    "--time_end ({}) must be after --time_init ({})",
-                    Rfc3339Ms(end),
-                    Rfc3339Ms(init)
+                    "--time_end '{}' ({}) must be after --time_init '{}' ({})",
+                    end.text,
+                    Rfc3339Ms(end.ms),
+                    init.text,
+                    Rfc3339Ms(init.ms)
                 ));
             }
         }
@@ -116,19 +118,15 @@ impl Config {
         let mode = if args.approx {
             let budget = usize::try_from(args.memory_limit << 20).unwrap_or(usize::MAX);
             let top_k = args.top_k.map(|k| usize::try_from(k).unwrap_or(usize::MAX));
-            Mode::Approx(
-                ApproxSettings::from_budget(
-                    budget,
-                    threads,
-                    hourly,
-                    late_ms,
-                    &query,
-                    top_k,
-                    args.hll_precision,
-                    args.bloom_fp_rate,
-                )
-                .map_err(Error::Usage)?,
-            )
+            let request = SketchRequest {
+                hourly,
+                late_ms,
+                query: &query,
+                top_k,
+                hll_precision: args.hll_precision,
+                fp_rate: args.bloom_fp_rate,
+            };
+            Mode::Approx(ApproxSettings::from_budget(budget, &request).map_err(Error::Usage)?)
         } else {
             for (flag, given) in [
                 ("--top_k", args.top_k.is_some()),
@@ -140,6 +138,13 @@ impl Config {
                 }
             }
             Mode::Exact
+        };
+        // Approximate mode sizes its sketches for a fixed number of waves in
+        // flight; more threads than that parse no more at once.
+        let waves = if args.approx {
+            threads.min(WAVES_IN_FLIGHT)
+        } else {
+            threads
         };
         // A stream cannot be read twice, so with --hourly its hours are reported
         // as they complete instead of at end of input (`tail -F | connspy`).
@@ -153,12 +158,13 @@ impl Config {
             inputs,
             query,
             filter: Filter {
-                init: args.time_init,
-                end: args.time_end,
+                init: args.time_init.as_ref().map(|t| t.ms),
+                end: args.time_end.as_ref().map(|t| t.ms),
                 hourly,
             },
             scan: ScanOptions {
                 threads,
+                waves,
                 chunk_size: args.chunk_size.map_or(DEFAULT_CHUNK_SIZE, |c| {
                     usize::try_from(c).unwrap_or(usize::MAX)
                 }),

@@ -73,6 +73,11 @@ pub enum Release {
 pub struct ScanOptions {
     /// Worker threads.
     pub threads: usize,
+    /// Under [`Release::Watermark`], how many waves are parsed side by side
+    /// (each holds its own partial state until it is merged): at most
+    /// `threads`, and fixed by approximate mode so that its memory budget
+    /// does not depend on the thread count.
+    pub waves: usize,
     /// Bytes per chunk (and per block of a stream).
     pub chunk_size: usize,
     /// Stop at the first malformed line and report it as an error.
@@ -88,6 +93,7 @@ impl Default for ScanOptions {
     fn default() -> Self {
         ScanOptions {
             threads: rayon::current_num_threads(),
+            waves: rayon::current_num_threads(),
             chunk_size: DEFAULT_CHUNK_SIZE,
             strict: false,
             seek_late_ms: Some(300_000),
@@ -102,7 +108,7 @@ impl ScanOptions {
     /// Under [`Release::AtEnd`] a mapped file is one group (its chunks cost
     /// nothing until parsed) and a stream is read in groups of two blocks per
     /// thread, the next read while this one is parsed. Under
-    /// [`Release::Watermark`] every group is one wave per thread, so that
+    /// [`Release::Watermark`] every group is [`Self::waves`] waves, so that
     /// hours are released behind the watermark and memory stays bounded, and
     /// a stream's group is parsed before more is read (a live writer may not
     /// send the next line for a while).
@@ -117,8 +123,8 @@ impl ScanOptions {
             },
             Release::Watermark { .. } => Batching {
                 chunk_size: self.chunk_size,
-                group: WAVE_CHUNKS * threads,
-                mapped_group: Some(WAVE_CHUNKS * threads),
+                group: WAVE_CHUNKS * self.waves.max(1),
+                mapped_group: Some(WAVE_CHUNKS * self.waves.max(1)),
                 read_ahead: false,
             },
         }
@@ -181,12 +187,12 @@ pub fn run<R: Reducer>(
 /// Runs `f` on a pool of `threads` workers.
 ///
 /// # Errors
-/// [`Error::Usage`] when the pool cannot start; `f`'s error.
+/// [`Error::Setup`] when the pool cannot start; `f`'s error.
 pub fn with_pool<T: Send>(threads: usize, f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads.max(1))
         .build()
-        .map_err(|e| Error::Usage(format!("cannot start {threads} threads: {e}")))?
+        .map_err(|e| Error::Setup(format!("cannot start {threads} threads: {e}")))?
         .install(f)
 }
 
@@ -218,7 +224,7 @@ impl<R: Reducer> Scanner<'_, R> {
     /// Parses one chunk into `acc` with `parser`: the format is looked at
     /// once here, and each format's loop is compiled on its own.
     fn scan_chunk(&self, acc: &mut Partial<R::State>, chunk: usize, data: &[u8], parser: &Parser) {
-        if chunk > self.strict_stop.load(Ordering::Relaxed) {
+        if chunk > self.strict_stop.load(Ordering::Relaxed) || self.reducer.failed() {
             return;
         }
         match parser {
@@ -420,6 +426,12 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
         self.inputs.len() - 1
     }
 
+    /// Whether `--strict` met a malformed line: nothing more should be fed,
+    /// and [`Self::finish`] returns the error.
+    pub fn stopped(&self) -> bool {
+        self.scanner.stopped()
+    }
+
     /// Tail mode: the wall clock reads `now_ms`, so lines stamped more than the
     /// lateness bound after it are malformed (a future timestamp would close
     /// every open hour at once).
@@ -491,6 +503,7 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
         }
         self.inputs[input].lines += lines.iter().sum::<u64>();
         let reducer = self.scanner.reducer;
+        self.check_failure()?;
         for mut partial in partials {
             self.summary.malformed += partial.malformed;
             // Lines of hours already released are late: checked here, not while
@@ -504,11 +517,21 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
             self.late_pending += late;
             self.summary.late += late;
             self.open.merge(partial.windows, |a, b| reducer.merge(a, b));
+            self.check_failure()?;
             // The watermark moves per wave, in wave order.
             self.newest = self.newest.max(partial.newest);
             self.release()?;
         }
         Ok(())
+    }
+
+    /// Ends the run at the reducer's failure, before any window it touched
+    /// is printed as if it were whole.
+    fn check_failure(&self) -> Result<()> {
+        match self.scanner.reducer.take_failure() {
+            Some(e) => Err(Error::spill(e)),
+            None => Ok(()),
+        }
     }
 
     /// Hands every hourly window the watermark has passed to the sink.
@@ -537,7 +560,7 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
         } else {
             (filter.init, filter.end)
         };
-        let answer = self.scanner.reducer.finish(state).map_err(Error::Spill)?;
+        let answer = self.scanner.reducer.finish(state).map_err(Error::spill)?;
         let report = Report {
             start,
             end,

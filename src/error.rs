@@ -11,6 +11,10 @@ pub enum Error {
     /// The command line was well formed but its values do not fit together.
     #[error("{0}")]
     Usage(String),
+    /// The process could not set itself up: the thread pool or the signal
+    /// handlers. Not the user's doing, so not a usage error.
+    #[error("{0}")]
+    Setup(String),
     /// An input could not be opened or mapped.
     #[error("{path}: {source}", path = .path.display())]
     Open {
@@ -34,7 +38,11 @@ pub enum Error {
         source: io::Error,
     },
     /// `--strict` met a malformed line.
-    #[error("{path}:{line}: malformed line: {reason}", path = .path.display())]
+    #[error(
+        "{path}:{line}: malformed line: {reason}; fix or remove it, or leave out --strict \
+         to skip malformed lines and count them",
+        path = .path.display()
+    )]
     Malformed {
         /// The input holding the line.
         path: PathBuf,
@@ -43,9 +51,19 @@ pub enum Error {
         /// What is wrong with it.
         reason: LineError,
     },
-    /// Approximate mode could not read back hosts spilled to a temporary file.
-    #[error("temporary file of spilled hosts: {0}")]
-    Spill(io::Error),
+    /// Approximate mode could not write hosts to its temporary file of
+    /// spilled hosts, or read them back.
+    #[error(
+        "spilling hosts to a temporary file in {dir} failed: {source}; free space there, \
+         or set TMPDIR to a writable directory with room (a larger --memory_limit spills less)",
+        dir = .dir.display()
+    )]
+    Spill {
+        /// The temporary directory in use (`TMPDIR`, or `/tmp`).
+        dir: PathBuf,
+        /// What the OS said.
+        source: io::Error,
+    },
     /// Writing the results failed (other than a closed pipe).
     #[error("writing results: {0}")]
     Output(io::Error),
@@ -59,7 +77,15 @@ impl Error {
             | Error::Open { .. }
             | Error::IsDirectory { .. }
             | Error::Malformed { .. } => 2,
-            Error::Read { .. } | Error::Spill(_) | Error::Output(_) => 1,
+            Error::Setup(_) | Error::Read { .. } | Error::Spill { .. } | Error::Output(_) => 1,
+        }
+    }
+
+    /// A spill failure, naming the temporary directory in use.
+    pub fn spill(source: io::Error) -> Error {
+        Error::Spill {
+            dir: std::env::temp_dir(),
+            source,
         }
     }
 }

@@ -9,6 +9,7 @@
 //! clock moves the watermark instead, so hours close when the log falls quiet.
 
 use std::io::{self, Write};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -27,6 +28,32 @@ pub struct TailOptions {
     /// `--max_idle_seconds`: advance the watermark by the wall clock after this
     /// long without a new line.
     pub max_idle: Option<Duration>,
+}
+
+/// Fails at once, as batch mode would, when `path` names something that can
+/// never be followed: a directory, a symbolic link loop, a FIFO, a device or
+/// a socket. A path that does not exist yet is waited for.
+///
+/// # Errors
+/// [`Error::IsDirectory`] or [`Error::Open`] naming the path.
+fn check_followable(path: &Path) -> Result<()> {
+    let open_err = |source| Error::Open {
+        path: path.to_owned(),
+        source,
+    };
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() => Ok(()),
+        Ok(meta) if meta.is_dir() => Err(Error::IsDirectory {
+            path: path.to_owned(),
+        }),
+        Ok(_) => Err(open_err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file, so it cannot be followed; to read a FIFO or a device \
+             live, give it on standard input: connspy --tail ... < FILE",
+        ))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(open_err(e)),
+    }
 }
 
 fn now_ms() -> i64 {
@@ -51,9 +78,16 @@ pub fn run<R: crate::reduce::Reducer>(
     let Some((followed, before)) = inputs.split_last() else {
         return engine.finish(true);
     };
+    if let Input::File(path) = followed {
+        check_followable(path)?;
+    }
     engine.observe_wall_clock(now_ms());
     if engine.scan_all(before, || stop.load(Ordering::Relaxed))? {
         return engine.finish(false);
+    }
+    if engine.stopped() {
+        // `--strict` met a malformed line: finishing reports it.
+        return engine.finish(true);
     }
     let read_err = |source| Error::Read {
         path: followed.display_path().to_owned(),
@@ -90,5 +124,8 @@ pub fn run<R: crate::reduce::Reducer>(
         last_line = Instant::now();
         engine.observe_wall_clock(now);
         engine.feed(input, group)?;
+        if engine.stopped() {
+            return engine.finish(true);
+        }
     }
 }

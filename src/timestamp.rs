@@ -170,10 +170,10 @@ pub fn parse_time_arg(s: &str) -> Result<i64, String> {
         }
     }
     if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
-        return from_datetime(t);
+        return from_datetime(t, s);
     }
     if let Ok(d) = Date::parse(s, format_description!("[year]-[month]-[day]")) {
-        return from_datetime(d.midnight().assume_utc());
+        return from_datetime(d.midnight().assume_utc(), s);
     }
     Err(format!(
         "'{s}' is not a time: use Unix seconds (1565647264 or 1565647264.445), \
@@ -181,14 +181,16 @@ pub fn parse_time_arg(s: &str) -> Result<i64, String> {
     ))
 }
 
-fn from_datetime(t: OffsetDateTime) -> Result<i64, String> {
+/// `t` in Unix milliseconds; `typed` is what the user wrote, echoed as
+/// written when it is out of range.
+fn from_datetime(t: OffsetDateTime, typed: &str) -> Result<i64, String> {
     let ms = t.unix_timestamp_nanos().div_euclid(1_000_000);
     i64::try_from(ms)
         .ok()
         .filter(|ms| *ms <= MAX_MS)
         .ok_or_else(|| {
             format!(
-                "'{t}' is out of range (the latest time is {})",
+                "'{typed}' is out of range (the latest time is {})",
                 Rfc3339Ms(MAX_MS)
             )
         })

@@ -1219,7 +1219,7 @@ fn malformed_line_number_is_right_after_the_seek_skips_the_start() {
             let strict = d.run(&with(&args, &["--strict"])).exit2();
             assert_eq!(
                 strict.stderr,
-                "connspy: error: big.log:7900: malformed line: 2 field(s) where 3 are expected\n"
+                "connspy: error: big.log:7900: malformed line: 2 field(s) where 3 are expected; fix or remove it, or leave out --strict to skip malformed lines and count them\n"
             );
             let scan = d.run(&with(&args, &["--no_seek"])).success();
             assert_eq!(scan.stderr, warn(2, 10), "chunk {chunk}");
@@ -1324,14 +1324,14 @@ fn strict_stops_at_the_first_malformed_line_with_an_error() {
     let out = d.run(&["--to_host", "zyla", "--strict", "s.log"]).exit2();
     assert_eq!(
         out.stderr,
-        "connspy: error: s.log:3: malformed line: 2 field(s) where 3 are expected\n"
+        "connspy: error: s.log:3: malformed line: 2 field(s) where 3 are expected; fix or remove it, or leave out --strict to skip malformed lines and count them\n"
     );
     let out = d
         .run_stdin(&["--to_host", "zyla", "--strict"], &log)
         .exit2();
     assert_eq!(
         out.stderr,
-        "connspy: error: <stdin>:3: malformed line: 2 field(s) where 3 are expected\n"
+        "connspy: error: <stdin>:3: malformed line: 2 field(s) where 3 are expected; fix or remove it, or leave out --strict to skip malformed lines and count them\n"
     );
     // A clean log passes --strict untouched.
     d.file("ok.log", sample());
@@ -1357,7 +1357,7 @@ fn strict_names_the_file_holding_the_bad_line() {
         .exit2();
     assert_eq!(
         out.stderr,
-        "connspy: error: bad.log:42: malformed line: 2 field(s) where 3 are expected\n"
+        "connspy: error: bad.log:42: malformed line: 2 field(s) where 3 are expected; fix or remove it, or leave out --strict to skip malformed lines and count them\n"
     );
 }
 
@@ -1389,13 +1389,13 @@ fn strict_with_small_chunks_reports_the_first_of_two_bad_lines() {
             let out = d.run(&with(&args, &["s.log"])).exit2();
             assert_eq!(
                 out.stderr,
-                "connspy: error: s.log:61: malformed line: 2 field(s) where 3 are expected\n",
+                "connspy: error: s.log:61: malformed line: 2 field(s) where 3 are expected; fix or remove it, or leave out --strict to skip malformed lines and count them\n",
                 "threads {threads}"
             );
             let out = d.run_stdin(&args, &log).exit2();
             assert_eq!(
                 out.stderr,
-                "connspy: error: <stdin>:61: malformed line: 2 field(s) where 3 are expected\n",
+                "connspy: error: <stdin>:61: malformed line: 2 field(s) where 3 are expected; fix or remove it, or leave out --strict to skip malformed lines and count them\n",
                 "threads {threads}"
             );
         }
@@ -2463,7 +2463,7 @@ fn a_tiny_memory_limit_completes_with_a_subset_and_a_warning() {
     let args = ["--to_host", "target", "--format", "json", "big.log"];
     let exact = d.run(&args).clean().json();
     let out = d
-        .run(&with(&["--approx", "--memory_limit", "2"], &args))
+        .run(&with(&["--approx", "--memory_limit", "7"], &args))
         .success();
     assert!(
         out.stderr.contains("may have dropped hosts") && out.stderr.contains("--memory_limit"),
@@ -2490,7 +2490,7 @@ fn a_tiny_memory_limit_completes_with_a_subset_and_a_warning() {
     // hosts, sorted by bytes.
     let listed: Vec<&str> = listed.iter().map(|h| h.as_str().unwrap()).collect();
     assert!(listed.windows(2).all(|w| w[0] < w[1]));
-    let tiny = ["--approx", "--memory_limit", "2", "--to_host", "target"];
+    let tiny = ["--approx", "--memory_limit", "7", "--to_host", "target"];
     let bare = d.run(&with(&tiny, &["big.log"])).success().stdout;
     assert_eq!(bare.lines().collect::<Vec<_>>(), listed);
     let tsv = d
@@ -2504,7 +2504,7 @@ fn a_tiny_memory_limit_completes_with_a_subset_and_a_warning() {
     let report = [
         "--approx",
         "--memory_limit",
-        "4",
+        "12",
         "--to_host",
         "target",
         "--busiest_from_host",

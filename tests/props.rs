@@ -317,7 +317,7 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let files = write_files(&dir, &parts);
         let opts = ScanOptions {
-            threads, chunk_size, strict: false, seek_late_ms: None, release: Release::AtEnd,
+            threads, waves: threads, chunk_size, strict: false, seek_late_ms: None, release: Release::AtEnd,
         };
         let (reports, summary) = scan(&files, &query, &filter, &opts);
         prop_assert_eq!(reports, model(&lines, &query, &filter));
@@ -356,7 +356,7 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let files = write_files(&dir, &[log]);
         let full = ScanOptions {
-            threads: 2, chunk_size, strict: false, seek_late_ms: None, release: Release::AtEnd,
+            threads: 2, waves: 2, chunk_size, strict: false, seek_late_ms: None, release: Release::AtEnd,
         };
         let seek = ScanOptions { seek_late_ms: Some(late_s * 1000), ..full };
         let expected = scan(&files, &query, &filter, &full).0;
@@ -404,6 +404,7 @@ proptest! {
         // every hour open to the end, so none is late.
         let opts = |threads| ScanOptions {
             threads,
+            waves: threads,
             chunk_size,
             strict: false,
             seek_late_ms: None,

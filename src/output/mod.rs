@@ -1,6 +1,7 @@
 //! Writing reports: one window at a time, flushed, so a reader of the pipe
 //! sees each window as soon as it is final.
 
+mod escape;
 mod json;
 mod text;
 mod tsv;

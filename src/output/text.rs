@@ -2,6 +2,7 @@
 
 use std::io::{self, Write};
 
+use super::escape::Escaped;
 use crate::report::{Busiest, HostList, Hosts, Report};
 use crate::timestamp::Rfc3339Ms;
 
@@ -9,7 +10,8 @@ use crate::timestamp::Rfc3339Ms;
 pub fn write_bare(out: &mut impl Write, report: &Report) -> io::Result<()> {
     let a = &report.answer;
     for list in a.to_host.iter().chain(&a.from_host) {
-        list.hosts.try_for_each(|host| writeln!(out, "{host}"))?;
+        list.hosts
+            .try_for_each(|host| writeln!(out, "{}", Escaped(host)))?;
     }
     Ok(())
 }
@@ -60,12 +62,18 @@ fn leader(out: &mut impl Write, query: &str, side: &str, b: &Busiest) -> io::Res
         None => writeln!(
             out,
             "  {query}: {} ({} connections; {} tied; {} {side})",
-            b.host, b.connections, b.tied, b.distinct
+            Escaped(&b.host),
+            b.connections,
+            b.tied,
+            b.distinct
         ),
         Some(error) => writeln!(
             out,
             "  {query}: {} (~{} connections, error <= {error}; {} tied; ~{} {side})",
-            b.host, b.connections, b.tied, b.distinct
+            Escaped(&b.host),
+            b.connections,
+            b.tied,
+            b.distinct
         ),
     }
 }
@@ -90,7 +98,13 @@ fn top_table(
         b.cut_tied
     )?;
     let rank_w = b.top.len().to_string().len().max(1);
-    let host_w = b.top.iter().map(|t| t.host.len()).max().unwrap_or(0).max(4);
+    let host_w = b
+        .top
+        .iter()
+        .map(|t| Escaped(&t.host).width())
+        .max()
+        .unwrap_or(0)
+        .max(4);
     let count_w = b
         .top
         .iter()
@@ -124,7 +138,7 @@ fn top_table(
             out,
             "    {:>rank_w$}  {:<host_w$}  {count:>count_w$}",
             i + 1,
-            t.host
+            Escaped(&t.host)
         )?;
         if let Some(bounds) = t.bounds {
             write!(out, "  {:>error_w$}", bounds.error)?;
@@ -147,20 +161,20 @@ const WIDTH: usize = 80;
 /// width is not known before it is read).
 fn list(out: &mut impl Write, query: &str, l: &HostList) -> io::Result<()> {
     let head = match l.missed_rate {
-        None => format!("  {query} {} ({}):", l.host, l.hosts.len()),
+        None => format!("  {query} {} ({}):", Escaped(&l.host), l.hosts.len()),
         Some(rate) => format!(
             "  {query} {} ({} listed, ~{} distinct, missed_rate {rate:.1e}):",
-            l.host,
+            Escaped(&l.host),
             l.hosts.len(),
             l.distinct
         ),
     };
     if let Hosts::Listed(hosts) = &l.hosts {
-        let inline: usize = hosts.iter().map(|h| h.len() + 1).sum();
+        let inline: usize = hosts.iter().map(|h| Escaped(h).width() + 1).sum();
         if head.len() + inline <= WIDTH {
             out.write_all(head.as_bytes())?;
             for h in hosts {
-                write!(out, " {h}")?;
+                write!(out, " {}", Escaped(h))?;
             }
             return writeln!(out);
         }
@@ -168,16 +182,17 @@ fn list(out: &mut impl Write, query: &str, l: &HostList) -> io::Result<()> {
     writeln!(out, "{head}")?;
     let mut col = 0;
     l.hosts.try_for_each(|h| {
-        if col > 0 && col + 1 + h.len() > WIDTH {
+        let (h, width) = (Escaped(h), Escaped(h).width());
+        if col > 0 && col + 1 + width > WIDTH {
             writeln!(out)?;
             col = 0;
         }
         if col == 0 {
             write!(out, "    {h}")?;
-            col = 4 + h.len();
+            col = 4 + width;
         } else {
             write!(out, " {h}")?;
-            col += 1 + h.len();
+            col += 1 + width;
         }
         Ok(())
     })?;

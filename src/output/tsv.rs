@@ -3,6 +3,7 @@
 
 use std::io::{self, Write};
 
+use super::escape::Escaped;
 use crate::report::Report;
 use crate::timestamp::Rfc3339Ms;
 
@@ -17,7 +18,7 @@ pub fn write(out: &mut impl Write, report: &Report) -> io::Result<()> {
     for (query, list) in [("to_host", &a.to_host), ("from_host", &a.from_host)] {
         if let Some(list) = list {
             list.hosts
-                .try_for_each(|host| writeln!(out, "{start}\t{query}\t{host}\t"))?;
+                .try_for_each(|host| writeln!(out, "{start}\t{query}\t{}\t", Escaped(host)))?;
         }
     }
     for (query, busiest) in [
@@ -26,7 +27,12 @@ pub fn write(out: &mut impl Write, report: &Report) -> io::Result<()> {
     ] {
         if let Some(Some(b)) = busiest {
             for t in &b.top {
-                writeln!(out, "{start}\t{query}\t{}\t{}", t.host, t.connections)?;
+                writeln!(
+                    out,
+                    "{start}\t{query}\t{}\t{}",
+                    Escaped(&t.host),
+                    t.connections
+                )?;
             }
         }
     }

@@ -15,6 +15,8 @@
 
 use std::cell::RefCell;
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use super::hosts::HostSet;
 use super::rank::{rank, Counted, Ranking};
@@ -42,6 +44,12 @@ pub struct ApproxSettings {
 /// Hours a wave's partial may touch at once, for sizing: a wave is 64 MiB of
 /// log, which spans one or two hours in any log large enough to matter.
 const HOURS_PER_WAVE: usize = 2;
+/// Waves whose partial states approximate mode holds at once, whatever the
+/// thread count: the engine parses at most this many side by side, and the
+/// budget is split as if all of them were held. A fixed number, so that the
+/// sketch sizes, and with them every answer, do not depend on `--threads` or
+/// on the machine's cores.
+pub const WAVES_IN_FLIGHT: usize = 8;
 /// Assumed average host length, to turn bytes into Space-Saving counters.
 const HOST_LEN: usize = 16;
 /// The smallest sketches worth running: below this the budget is refused.
@@ -51,6 +59,37 @@ const MIN_TOP_K: usize = 64;
 /// wave's merge is O(k)) for a guarantee that rarely needs to be finer.
 const DEFAULT_TOP_K: usize = 4096;
 const MIN_BLOOM_BYTES: usize = 64 << 10;
+/// The largest `--memory_limit`, in MiB.
+const MAX_BUDGET_MIB: usize = 1 << 30;
+
+/// What a run asks of its sketches, beyond the budget: the inputs of
+/// [`ApproxSettings::from_budget`].
+#[derive(Debug, Clone, Copy)]
+pub struct SketchRequest<'q> {
+    /// One window per hour (`--hourly`, `--tail`).
+    pub hourly: bool,
+    /// `--max_log_late_seconds` in milliseconds.
+    pub late_ms: i64,
+    /// The queries asked.
+    pub query: &'q Query,
+    /// `--top_k`, when given.
+    pub top_k: Option<usize>,
+    /// `--hll_precision`, when given.
+    pub hll_precision: Option<u8>,
+    /// `--bloom_fp_rate`, when given.
+    pub fp_rate: Option<f64>,
+}
+
+/// Why a budget does not fit a request.
+enum Misfit {
+    /// A larger budget would hold these sketches.
+    TooSmall(&'static str),
+    /// A larger budget would hold the counters `--top` needs; the budget
+    /// holds this many.
+    TooFewCounters(usize),
+    /// No budget helps: the message says which flag to change.
+    Other(String),
+}
 
 impl ApproxSettings {
     /// Splits `budget` bytes between every state that can hold a full set of
@@ -58,45 +97,76 @@ impl ApproxSettings {
     /// flight.
     ///
     /// Under the watermark at most `2 + late / 1 h` hourly windows are open
-    /// (one whole run's window without `--hourly`), and each of the `threads`
-    /// waves parsed side by side holds a partial state for each hour it
-    /// touches (two, for sizing); any of them may grow to full size (a wave's
-    /// list is promoted to a bloom filter when it outgrows its share). Each of
-    /// these holders gets an equal share. In it, `--busiest_from_host` takes a
-    /// Space-Saving summary of `k` counters (the most that fit in a quarter of
-    /// the share, at most 4096) and a HyperLogLog; each list takes a
-    /// HyperLogLog and splits what is left, three quarters for the bloom
-    /// filter and a quarter for the spill buffer. `top_k`, `hll_precision`
-    /// and `fp_rate` override the derived values.
+    /// (one whole run's window without `--hourly`), and each of the
+    /// [`WAVES_IN_FLIGHT`] waves parsed side by side holds a partial state for
+    /// each hour it touches (two, for sizing); any of them may grow to full
+    /// size (a wave's list is promoted to a bloom filter when it outgrows its
+    /// share). Each of these holders gets an equal share. The thread count
+    /// plays no part. In a share, each busiest side takes a Space-Saving
+    /// summary of `k` counters (the most that fit in a quarter of the share,
+    /// at most 4096 unless `--top` needs more) and a HyperLogLog; each list
+    /// takes a HyperLogLog and splits what is left, three quarters for the
+    /// bloom filter and a quarter for the spill buffer. `top_k`,
+    /// `hll_precision` and `fp_rate` override the derived values.
     ///
     /// # Errors
-    /// A message when the budget cannot hold one window's sketches.
-    #[allow(clippy::too_many_arguments)]
-    pub fn from_budget(
-        budget: usize,
-        threads: usize,
-        hourly: bool,
-        late_ms: i64,
-        query: &Query,
-        top_k: Option<usize>,
-        hll_precision: Option<u8>,
-        fp_rate: Option<f64>,
-    ) -> Result<ApproxSettings, String> {
-        let hll_precision = hll_precision.unwrap_or(15);
+    /// A message when the budget cannot hold one window's sketches, naming
+    /// the smallest `--memory_limit` that can.
+    pub fn from_budget(budget: usize, req: &SketchRequest<'_>) -> Result<ApproxSettings, String> {
+        let misfit = match Self::split(budget, req) {
+            Ok(settings) => return Ok(settings),
+            Err(misfit) => misfit,
+        };
+        let fits = |mib: usize| Self::split(mib << 20, req).is_ok();
+        let least = fits(MAX_BUDGET_MIB).then(|| {
+            // The split only grows with the budget: search for the least that fits.
+            let (mut lo, mut hi) = (1usize, MAX_BUDGET_MIB);
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                if fits(mid) {
+                    hi = mid;
+                } else {
+                    lo = mid + 1;
+                }
+            }
+            lo
+        });
+        let mib = budget >> 20;
+        Err(match (misfit, least) {
+            (Misfit::Other(msg), _) => msg,
+            (_, None) => "no --memory_limit can hold these sketches: lower --top, --top_k or \
+                          --hll_precision"
+                .to_string(),
+            (Misfit::TooFewCounters(holds), Some(least)) => format!(
+                "--top {top} needs at least {top} heavy-hitter counters per window, and \
+                 --memory_limit {mib} MiB holds {holds}: give --memory_limit {least} or more",
+                top = req.query.top
+            ),
+            (Misfit::TooSmall(what), Some(least)) => format!(
+                "--memory_limit {mib} MiB is too small for {what}; give at least \
+                 --memory_limit {least} or ask fewer queries"
+            ),
+        })
+    }
+
+    /// The split of [`Self::from_budget`], or why it does not fit.
+    fn split(budget: usize, req: &SketchRequest<'_>) -> Result<ApproxSettings, Misfit> {
+        let query = req.query;
+        let hll_precision = req.hll_precision.unwrap_or(15);
         let hll = Hll::memory_bytes(hll_precision);
-        let open = if hourly {
-            2 + usize::try_from(late_ms.max(0) / HOUR_MS).unwrap_or(usize::MAX / 4)
+        let open = if req.hourly {
+            2 + usize::try_from(req.late_ms.max(0) / HOUR_MS).unwrap_or(usize::MAX / 4)
         } else {
             1
         };
-        let holders = open.saturating_add(threads.max(1) * HOURS_PER_WAVE);
+        let holders = open.saturating_add(WAVES_IN_FLIGHT * HOURS_PER_WAVE);
         let share = budget / holders;
         let sides = usize::from(query.busiest_from) + usize::from(query.busiest_to);
         // Ranking `--top` hosts takes at least that many counters, past the
         // default cap when the share holds them.
         let wanted_k = DEFAULT_TOP_K.max(query.top.next_power_of_two());
-        let derived = top_k.is_none();
-        let top_k = top_k.unwrap_or_else(|| {
+        let derived = req.top_k.is_none();
+        let top_k = req.top_k.unwrap_or_else(|| {
             let mut k = MIN_TOP_K;
             while k < wanted_k
                 && sides * (SpaceSaving::bytes_for(k * 2, HOST_LEN) + hll) <= share / 4
@@ -105,50 +175,32 @@ impl ApproxSettings {
             }
             k
         });
-        let summary = sides * (SpaceSaving::bytes_for(top_k, HOST_LEN) + hll);
+        let summary =
+            sides.saturating_mul(SpaceSaving::bytes_for(top_k, HOST_LEN).saturating_add(hll));
         let lists = usize::from(query.to_host.is_some()) + usize::from(query.from_host.is_some());
         let per_list = share.saturating_sub(summary + hll * lists) / lists.max(1);
         let bloom_bytes = per_list / 4 * 3;
         let spill_buffer = per_list / 4;
-        let need = |what: &str| {
-            Err(format!(
-                "--memory_limit {} MiB is too small for {what}; \
-                 give at least {} MiB or ask fewer queries",
-                budget >> 20,
-                ((budget * 4) >> 20).max(1)
-            ))
-        };
         if sides > 0 && (top_k < MIN_TOP_K || summary > share) {
-            return need("one hour's heavy-hitter sketch");
+            return Err(Misfit::TooSmall("one window's heavy-hitter sketch"));
         }
         if sides > 0 && top_k < query.top {
             return Err(if derived {
-                // Derived summaries have a power of two of counters, in a
-                // quarter of each holder's share.
-                let k = query.top.next_power_of_two();
-                let per_k = sides * (SpaceSaving::bytes_for(k, HOST_LEN) + hll) * 4;
-                let needed = (per_k.saturating_mul(holders) >> 20) + 1;
-                format!(
-                    "--top {} needs at least {} heavy-hitter counters per hour, and \
-                     --memory_limit {} MiB holds {top_k}: give --memory_limit {needed} or more",
-                    query.top,
-                    query.top,
-                    budget >> 20
-                )
+                Misfit::TooFewCounters(top_k)
             } else {
-                format!(
+                Misfit::Other(format!(
                     "--top {} is more hosts than --top_k {top_k} counters can rank: \
                      give --top_k {} or more",
                     query.top, query.top
-                )
+                ))
             });
         }
         if lists > 0 && bloom_bytes < MIN_BLOOM_BYTES {
-            return need("one hour's bloom filters");
+            return Err(Misfit::TooSmall("one window's bloom filters"));
         }
         let bits = (bloom_bytes * 8) as f64;
         // The hosts at which the filter reaches the target rate: n = -m ln²2 / ln p.
-        let fp = fp_rate.unwrap_or(1e-3);
+        let fp = req.fp_rate.unwrap_or(1e-3);
         let bloom_items = (bits * std::f64::consts::LN_2.powi(2) / -fp.ln()).max(1.0) as usize;
         Ok(ApproxSettings {
             top_k,
@@ -164,12 +216,29 @@ impl ApproxSettings {
 pub struct ApproxReducer {
     query: Query,
     settings: ApproxSettings,
+    /// The first failure to spill a list, on any thread: it ends the run as
+    /// soon as the engine sees it, since a list that cannot spill can only
+    /// be wrong from then on.
+    failure: Mutex<Option<io::Error>>,
+    failed: AtomicBool,
 }
 
 impl ApproxReducer {
     /// A reducer answering `query` with sketches of `settings`.
     pub fn new(query: Query, settings: ApproxSettings) -> Self {
-        ApproxReducer { query, settings }
+        ApproxReducer {
+            query,
+            settings,
+            failure: Mutex::new(None),
+            failed: AtomicBool::new(false),
+        }
+    }
+
+    fn fail(&self, e: io::Error) {
+        let mut first = self.failure.lock().unwrap_or_else(PoisonError::into_inner);
+        if !self.failed.swap(true, Ordering::Relaxed) {
+            *first = Some(e);
+        }
     }
 
     /// Hosts an exact list may hold before it becomes a bloom list: at about
@@ -309,8 +378,6 @@ pub struct ApproxState {
     from: Option<List>,
     initiators: Option<Talkers>,
     receivers: Option<Talkers>,
-    /// The first failure to spill a list; reported when the window finishes.
-    spill_error: Option<io::Error>,
     scratch: Vec<u8>,
 }
 
@@ -325,7 +392,6 @@ impl Reducer for ApproxReducer {
             from: self.query.from_host.as_ref().map(|_| list()),
             initiators: self.query.busiest_from.then(|| self.new_talkers()),
             receivers: self.query.busiest_to.then(|| self.new_talkers()),
-            spill_error: None,
             scratch: Vec::new(),
         }
     }
@@ -354,7 +420,7 @@ impl Reducer for ApproxReducer {
                             .map(drop),
                     };
                     if let Err(e) = result {
-                        state.spill_error.get_or_insert(e);
+                        self.fail(e);
                     }
                 }
             }
@@ -376,7 +442,7 @@ impl Reducer for ApproxReducer {
         for (mine, theirs) in [(&mut into.to, other.to), (&mut into.from, other.from)] {
             if let (Some(mine), Some(theirs)) = (mine, theirs) {
                 if let Err(e) = self.merge_list(mine, theirs) {
-                    into.spill_error.get_or_insert(e);
+                    self.fail(e);
                 }
             }
         }
@@ -388,13 +454,26 @@ impl Reducer for ApproxReducer {
                 mine.merge(theirs);
             }
         }
-        if let Some(e) = other.spill_error {
-            into.spill_error.get_or_insert(e);
+    }
+
+    fn failed(&self) -> bool {
+        self.failed.load(Ordering::Relaxed)
+    }
+
+    fn take_failure(&self) -> Option<io::Error> {
+        if !self.failed() {
+            return None;
         }
+        let mut first = self.failure.lock().unwrap_or_else(PoisonError::into_inner);
+        Some(
+            first
+                .take()
+                .unwrap_or_else(|| io::Error::other("an earlier spill failed")),
+        )
     }
 
     fn finish(&self, state: ApproxState) -> io::Result<Answer> {
-        if let Some(e) = state.spill_error {
+        if let Some(e) = self.take_failure() {
             return Err(e);
         }
         let list = |list: Option<List>, q: &Option<Vec<u8>>| -> io::Result<Option<HostList>> {
@@ -437,9 +516,20 @@ impl Reducer for ApproxReducer {
 mod tests {
     use super::*;
 
+    fn request(query: &Query) -> SketchRequest<'_> {
+        SketchRequest {
+            hourly: true,
+            late_ms: 300_000,
+            query,
+            top_k: None,
+            hll_precision: None,
+            fp_rate: None,
+        }
+    }
+
     fn settings() -> ApproxSettings {
         let q = Query::new(Some("x"), Some("x"), true);
-        ApproxSettings::from_budget(256 << 20, 2, true, 300_000, &q, None, None, None).unwrap()
+        ApproxSettings::from_budget(256 << 20, &request(&q)).unwrap()
     }
 
     #[test]
@@ -447,17 +537,51 @@ mod tests {
         let s = settings();
         assert_eq!(s.top_k, 4096, "{s:?}");
         assert_eq!(s.hll_precision, 15);
-        assert!(s.bloom_bytes >= 8 << 20, "{s:?}");
-        assert!(s.spill_buffer >= 2 << 20, "{s:?}");
+        // 256 MiB over 2 open hours and 8 waves of 2 hours: 18 shares.
+        assert!(s.bloom_bytes >= 4 << 20, "{s:?}");
+        assert!(s.spill_buffer >= 3 << 19, "{s:?}");
     }
 
     #[test]
     fn tiny_or_impossible_budgets_are_refused() {
         let q = Query::new(Some("x"), None, true);
-        let err = ApproxSettings::from_budget(1 << 20, 2, true, 300_000, &q, None, None, None);
-        assert!(err
-            .unwrap_err()
-            .contains("--memory_limit 1 MiB is too small"));
+        let err = ApproxSettings::from_budget(1 << 20, &request(&q)).unwrap_err();
+        assert!(err.contains("--memory_limit 1 MiB is too small"), "{err}");
+        let huge = SketchRequest {
+            top_k: Some(1 << 40),
+            ..request(&q)
+        };
+        let err = ApproxSettings::from_budget(1 << 20, &huge).unwrap_err();
+        assert!(err.contains("lower --top"), "{err}");
+    }
+
+    /// The "too small" message names the least budget that works, not a
+    /// multiple of the one given.
+    #[test]
+    fn too_small_names_the_real_minimum() {
+        for (to, from, busiest) in [
+            (Some("x"), None, false),
+            (Some("x"), Some("y"), true),
+            (None, None, true),
+        ] {
+            let q = Query::new(to, from, busiest);
+            let req = request(&q);
+            let err = ApproxSettings::from_budget(1 << 20, &req).unwrap_err();
+            let min: usize = err
+                .split("--memory_limit ")
+                .nth(2)
+                .and_then(|rest| rest.split(' ').next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("no minimum in {err}"));
+            assert!(
+                ApproxSettings::from_budget(min << 20, &req).is_ok(),
+                "{err}"
+            );
+            assert!(
+                ApproxSettings::from_budget((min - 1) << 20, &req).is_err(),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -98,4 +98,16 @@ pub trait Reducer: Sync {
     /// # Errors
     /// Reading back state that was spilled to a temporary file.
     fn finish(&self, state: Self::State) -> std::io::Result<Answer>;
+
+    /// Whether a failure that must end the run happened while adding or
+    /// merging (approximate mode: a spill to the temporary file). Cheap:
+    /// checked before every chunk.
+    fn failed(&self) -> bool {
+        false
+    }
+
+    /// That failure, once [`Self::failed`] says there is one.
+    fn take_failure(&self) -> Option<std::io::Error> {
+        None
+    }
 }

@@ -59,6 +59,9 @@ pub struct BloomList {
     buffer_limit: usize,
     spill: Option<Spill>,
     listed: u64,
+    /// A spill failed: the list is incomplete and takes no more hosts (a
+    /// full buffer would otherwise be sorted again on every insert).
+    broken: bool,
 }
 
 /// The temporary file of sorted runs, each a sequence of (LEB128 length,
@@ -123,6 +126,7 @@ impl BloomList {
             buffer_limit,
             spill: None,
             listed: 0,
+            broken: false,
         }
     }
 
@@ -200,6 +204,9 @@ impl BloomList {
     }
 
     fn push(&mut self, host: &[u8]) -> io::Result<()> {
+        if self.broken {
+            return Err(io::Error::other("an earlier spill of this list failed"));
+        }
         let len = u32::try_from(host.len())
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "host longer than 4 GiB"))?;
         if self.buffer.len() + host.len() > u32::MAX as usize {
@@ -220,6 +227,12 @@ impl BloomList {
         if self.spans.is_empty() {
             return Ok(());
         }
+        let result = self.write_run();
+        self.broken = result.is_err();
+        result
+    }
+
+    fn write_run(&mut self) -> io::Result<()> {
         let buffer = &self.buffer;
         self.spans
             .sort_unstable_by(|&a, &b| span(buffer, a).cmp(span(buffer, b)));
