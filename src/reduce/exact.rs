@@ -94,8 +94,8 @@ impl Reducer for ExactReducer {
             lines: state.lines,
             to_host: list(state.to, &self.query.to_host),
             from_host: list(state.from, &self.query.from_host),
-            busiest_from: state.initiators.map(|c| c.busiest(self.query.top)),
-            busiest_to: state.receivers.map(|c| c.busiest(self.query.top)),
+            busiest_from: state.initiators.map(|mut c| c.busiest(self.query.top)),
+            busiest_to: state.receivers.map(|mut c| c.busiest(self.query.top)),
             approximate: false,
         })
     }
