@@ -4,6 +4,7 @@
 use crate::cli::Args;
 use crate::engine::{Filter, Release, ScanOptions, DEFAULT_CHUNK_SIZE};
 use crate::error::{Error, Result};
+use crate::input::decompress::{sniff_path, Encoding};
 use crate::input::Input;
 use crate::output::Format;
 use crate::parse::is_ws;
@@ -180,11 +181,15 @@ impl Config {
         })
     }
 
-    /// Total bytes of the input files, or `None` when standard input is read.
+    /// Total bytes of the input files, or `None` when standard input or a
+    /// compressed file is read (its decoded size is not known in advance).
     pub fn input_size(&self) -> Option<u64> {
         self.inputs.iter().try_fold(0u64, |sum, input| match input {
             Input::Stdin => None,
-            Input::File(p) => Some(sum + std::fs::metadata(p).map_or(0, |m| m.len())),
+            Input::File(p) => match sniff_path(p) {
+                Ok(Encoding::Compressed(_)) => None,
+                _ => Some(sum + std::fs::metadata(p).map_or(0, |m| m.len())),
+            },
         })
     }
 }

@@ -179,7 +179,7 @@ pub fn run<R: Reducer>(
 ) -> Result<Summary> {
     with_pool(opts.threads, || {
         let mut engine = Engine::new(reducer, filter, opts, progress, sink);
-        engine.scan_all(inputs, || false)?;
+        engine.scan_all(inputs, || false, &mut Err)?;
         engine.finish(true)
     })
 }
@@ -365,10 +365,17 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
     /// Reads `inputs` one after the other, after opening them all (a missing
     /// file is reported before any work). Returns `true` when `stop` ended it
     /// early (strict mode's first malformed line ends it too, returning `false`).
+    /// A corrupt or truncated compressed input is handed to `corrupt`, which
+    /// ends the run by returning the error or goes on with the next input.
     ///
     /// # Errors
     /// An input that cannot be opened or read, or the sink's error.
-    pub fn scan_all(&mut self, inputs: &[Input], stop: impl Fn() -> bool) -> Result<bool> {
+    pub fn scan_all(
+        &mut self,
+        inputs: &[Input],
+        stop: impl Fn() -> bool,
+        corrupt: &mut dyn FnMut(Error) -> Result<()>,
+    ) -> Result<bool> {
         let (opts, filter) = (self.scanner.opts, self.scanner.filter);
         let time = match opts.seek_late_ms {
             Some(late_ms) if filter.init.is_some() || filter.end.is_some() => Some(TimeRange {
@@ -395,6 +402,7 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
                 stopped = stop();
                 !stopped
             },
+            corrupt,
         )?;
         Ok(stopped)
     }

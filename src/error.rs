@@ -3,6 +3,7 @@
 use std::io;
 use std::path::PathBuf;
 
+use crate::input::decompress::DecodeError;
 use crate::parse::LineError;
 
 /// A failure that ends a run. Malformed lines are not errors unless `--strict`.
@@ -36,6 +37,26 @@ pub enum Error {
         path: PathBuf,
         /// What the OS said.
         source: io::Error,
+    },
+    /// A compressed input is corrupt or ends inside its compressed data.
+    #[error("{path}: {source}", path = .path.display())]
+    Decompress {
+        /// The input as given.
+        path: PathBuf,
+        /// What the decoder found, and where.
+        source: DecodeError,
+    },
+    /// An input is compressed in a format connspy does not decode.
+    #[error(
+        "{path}: {format}-compressed input is not supported (connspy decodes gzip and zstd); \
+         decompress it first, e.g. `{format} -dc FILE | connspy ...`",
+        path = .path.display()
+    )]
+    Unsupported {
+        /// The input as given.
+        path: PathBuf,
+        /// The format its magic bytes name.
+        format: &'static str,
     },
     /// `--strict` met a malformed line.
     #[error(
@@ -76,6 +97,8 @@ impl Error {
             Error::Usage(_)
             | Error::Open { .. }
             | Error::IsDirectory { .. }
+            | Error::Decompress { .. }
+            | Error::Unsupported { .. }
             | Error::Malformed { .. } => 2,
             Error::Setup(_) | Error::Read { .. } | Error::Spill { .. } | Error::Output(_) => 1,
         }
@@ -86,6 +109,25 @@ impl Error {
         Error::Spill {
             dir: std::env::temp_dir(),
             source,
+        }
+    }
+}
+
+impl Error {
+    /// Reading `path` failed with `e`: a [`Error::Decompress`] when the
+    /// decoder reported it, otherwise a [`Error::Read`].
+    pub fn reading(path: &std::path::Path, e: io::Error) -> Error {
+        let path = path.to_owned();
+        use crate::input::decompress::{decode_error, unsupported_format};
+        if let Some(decode) = decode_error(&e) {
+            return Error::Decompress {
+                path,
+                source: decode.clone(),
+            };
+        }
+        match unsupported_format(&e) {
+            Some(format) => Error::Unsupported { path, format },
+            None => Error::Read { path, source: e },
         }
     }
 }

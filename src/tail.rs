@@ -15,6 +15,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::engine::{Engine, Summary};
 use crate::error::{Error, Result};
+use crate::input::decompress::{sniff_path, Encoding};
 use crate::input::follow::Feed;
 use crate::input::Input;
 
@@ -80,19 +81,30 @@ pub fn run<R: crate::reduce::Reducer>(
     };
     if let Input::File(path) = followed {
         check_followable(path)?;
+        // A missing file is waited for; one that exists must be plain text.
+        if let Ok(Encoding::Compressed(_) | Encoding::Unsupported(_)) = sniff_path(path) {
+            return Err(Error::Usage(format!(
+                "{}: --tail follows a plain-text log as it grows, and this file is \
+                 compressed; read it without --tail",
+                path.display()
+            )));
+        }
     }
     engine.observe_wall_clock(now_ms());
-    if engine.scan_all(before, || stop.load(Ordering::Relaxed))? {
+    // A corrupt compressed file before the followed one is reported, and the
+    // run goes on: the followed file is what tail mode is for.
+    let mut corrupt = |e: Error| {
+        let _ = writeln!(err, "connspy: {e}");
+        Ok(())
+    };
+    if engine.scan_all(before, || stop.load(Ordering::Relaxed), &mut corrupt)? {
         return engine.finish(false);
     }
     if engine.stopped() {
         // `--strict` met a malformed line: finishing reports it.
         return engine.finish(true);
     }
-    let read_err = |source| Error::Read {
-        path: followed.display_path().to_owned(),
-        source,
-    };
+    let read_err = |e| Error::reading(followed.display_path(), e);
     let batching = engine.batching();
     let mut feed = Feed::start(followed, batching.chunk_size).map_err(read_err)?;
     let input = engine.begin_input(followed);

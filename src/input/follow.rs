@@ -49,8 +49,9 @@ use std::time::{Duration, Instant};
 use memchr::memrchr;
 use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 
+use super::decompress::decoded;
 use super::format::Parser;
-use super::stream::spawn_blocks;
+use super::stream::{spawn_blocks, Prefetched};
 use super::{Block, Group, Input};
 
 /// The longest allowed [`FollowOptions::poll_interval`].
@@ -663,10 +664,13 @@ pub struct Feed {
 
 enum FeedSource {
     File(Box<Follower>),
-    /// Standard input, read on its own thread so that a signal is noticed while
-    /// no line arrives.
-    Stdin(Receiver<io::Result<Vec<u8>>>),
+    /// Standard input (decoded when compressed), read on its own thread so
+    /// that a signal is noticed while no line arrives.
+    Stdin(Prefetched),
 }
+
+/// Blocks of standard input read ahead in tail mode.
+const STDIN_AHEAD: usize = 4;
 
 impl Feed {
     /// Starts following `input` (a file through rotation, or standard input
@@ -683,7 +687,11 @@ impl Feed {
                 };
                 FeedSource::File(Box::new(Follower::new(path, opts)?))
             }
-            Input::Stdin => FeedSource::Stdin(spawn_blocks(io::stdin(), block_size)),
+            Input::Stdin => FeedSource::Stdin(spawn_blocks(
+                || decoded(Box::new(io::stdin())).map(|(reader, _)| reader),
+                block_size,
+                STDIN_AHEAD,
+            )),
         };
         Ok(Feed {
             source,
@@ -729,11 +737,7 @@ impl Feed {
     fn next(&mut self, timeout: Duration) -> io::Result<Option<Vec<u8>>> {
         match &mut self.source {
             FeedSource::File(follower) => follower.next_block(timeout),
-            FeedSource::Stdin(rx) => match rx.recv_timeout(timeout) {
-                Ok(block) => block.map(Some),
-                Err(RecvTimeoutError::Timeout) => Ok(None),
-                Err(RecvTimeoutError::Disconnected) => Err(io::ErrorKind::UnexpectedEof.into()),
-            },
+            FeedSource::Stdin(blocks) => blocks.next_within(timeout),
         }
     }
 

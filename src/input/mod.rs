@@ -7,6 +7,7 @@
 //! [`Group`]s, each buffer carrying the line [`format::Parser`] in force at its
 //! start. How big chunks and groups are is decided once, in [`Batching`].
 
+pub mod decompress;
 pub mod follow;
 pub mod format;
 pub mod mapped;
@@ -18,9 +19,12 @@ use std::io;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use std::os::unix::fs::FileExt;
+
+use decompress::{Decoder, Encoding};
 use format::Parser;
 use mapped::{align_to_lines, MappedFile};
-use stream::BlockReader;
+use stream::{read_blocks, spawn_blocks, BlockReader, Prefetched};
 
 use crate::error::{Error, Result};
 
@@ -49,17 +53,22 @@ pub enum Source {
     Mapped(MappedFile),
     /// Standard input, a pipe, a FIFO or a device: read in blocks.
     Stream(Box<dyn io::Read + Send>),
+    /// A compressed input (file or stream), already behind its decoder:
+    /// decoded in blocks on a thread of its own. It cannot be mapped, so the
+    /// time-range seek does not apply; every line is read and filtered.
+    Decoded(Box<dyn io::Read + Send>),
 }
 
 impl Source {
-    /// Opens `input`.
+    /// Opens `input` and tells from its first bytes whether it is compressed.
     ///
     /// # Errors
     /// [`Error::IsDirectory`] for a directory, [`Error::Open`] when the input
-    /// cannot be opened or mapped.
+    /// cannot be opened or mapped, [`Error::Unsupported`] when it is
+    /// compressed in a format connspy does not decode.
     pub fn open(input: &Input) -> Result<Self> {
         let path = match input {
-            Input::Stdin => return Ok(Source::Stream(Box::new(io::stdin()))),
+            Input::Stdin => return Self::sniffed(input, Box::new(io::stdin())),
             Input::File(path) => path,
         };
         let open_err = |source| Error::Open {
@@ -75,11 +84,52 @@ impl Source {
         }
         if !meta.is_file() {
             // A pipe reports size 0 and cannot be mapped; its bytes come as read.
-            return Ok(Source::Stream(Box::new(file)));
+            return Self::sniffed(input, Box::new(file));
         }
-        MappedFile::map(&file, meta.len(), path).map(Source::Mapped)
+        let mut head = [0; decompress::MAGIC_LEN];
+        let got = read_head(&file, &mut head).map_err(open_err)?;
+        match decompress::sniff(&head[..got]) {
+            Encoding::Plain => MappedFile::map(&file, meta.len(), path).map(Source::Mapped),
+            Encoding::Compressed(codec) => Decoder::new(codec, file)
+                .map(|d| Source::Decoded(Box::new(d)))
+                .map_err(open_err),
+            Encoding::Unsupported(format) => Err(Error::Unsupported {
+                path: path.to_owned(),
+                format,
+            }),
+        }
+    }
+
+    /// A stream, behind a decoder when its first bytes say it is compressed.
+    fn sniffed(input: &Input, reader: Box<dyn io::Read + Send>) -> Result<Self> {
+        let (reader, compressed) =
+            decompress::decoded(reader).map_err(|e| Error::reading(input.display_path(), e))?;
+        Ok(if compressed {
+            Source::Decoded(reader)
+        } else {
+            Source::Stream(reader)
+        })
     }
 }
+
+/// Reads the first bytes of `file` (fewer when it is shorter) without moving
+/// its position.
+fn read_head(file: &File, head: &mut [u8]) -> io::Result<usize> {
+    let mut got = 0;
+    while got < head.len() {
+        match file.read_at(&mut head[got..], got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+/// Blocks a decoder may run ahead of the parser: enough to keep both busy,
+/// few enough that resident memory stays that of a mapped file.
+const DECODE_AHEAD: usize = 2;
 
 /// How input is cut into chunks and groups: decided once per run (by
 /// [`crate::engine::ScanOptions::batching`]) and used by every source.
@@ -213,26 +263,41 @@ pub type Each<'e> = dyn FnMut(Group<'_>) -> Result<bool> + Send + 'e;
 /// with the index of its input. After each input, `between()` is asked
 /// whether to go on, and then whether `each` stopped is.
 ///
+/// A compressed input's decoder starts while the input before it is still
+/// being read, so that its first blocks are ready when its turn comes. When a
+/// compressed input turns out corrupt or truncated, `corrupt` gets the error:
+/// returning it ends the run, returning `Ok` goes on with the next input.
+///
 /// # Errors
-/// An input that cannot be opened or read; `each`'s error.
+/// An input that cannot be opened or read; `each`'s or `corrupt`'s error.
 pub fn read_all(
     inputs: &[Input],
     batching: &Batching,
     time: Option<&TimeRange>,
     each: &mut (dyn FnMut(usize, Group<'_>) -> Result<bool> + Send),
     between: &mut dyn FnMut() -> bool,
+    corrupt: &mut dyn FnMut(Error) -> Result<()>,
 ) -> Result<()> {
     let sources = inputs
         .iter()
         .map(Source::open)
         .collect::<Result<Vec<_>>>()?;
-    for (index, (input, source)) in inputs.iter().zip(sources).enumerate() {
+    let mut sources = sources.into_iter().map(|s| s.start(batching));
+    let mut ahead = None;
+    for (index, input) in inputs.iter().enumerate() {
+        let Some(source) = ahead.take().or_else(|| sources.next()) else {
+            break;
+        };
+        ahead = sources.next();
         let mut go = true;
         let mut one = |group: Group<'_>| {
             go = each(index, group)?;
             Ok(go)
         };
-        read(input, source, batching, time, &mut one)?;
+        match read(input, source, batching, time, &mut one) {
+            Err(e @ Error::Decompress { .. }) => corrupt(e)?,
+            other => other?,
+        }
         if !between() || !go {
             break;
         }
@@ -240,23 +305,47 @@ pub fn read_all(
     Ok(())
 }
 
+/// An input ready to be read: a compressed one has its decoder running.
+enum Ready {
+    Mapped(MappedFile),
+    Stream(Box<dyn io::Read + Send>),
+    Decoding(Prefetched),
+}
+
+impl Source {
+    /// Starts the decoder of a compressed input.
+    fn start(self, batching: &Batching) -> Ready {
+        match self {
+            Source::Mapped(map) => Ready::Mapped(map),
+            Source::Stream(reader) => Ready::Stream(reader),
+            Source::Decoded(reader) => Ready::Decoding(spawn_blocks(
+                move || Ok(reader),
+                batching.chunk_size,
+                DECODE_AHEAD,
+            )),
+        }
+    }
+}
+
 /// Reads one opened input, group by group.
 fn read(
     input: &Input,
-    source: Source,
+    source: Ready,
     batching: &Batching,
     time: Option<&TimeRange>,
     each: &mut Each<'_>,
 ) -> Result<()> {
     let parser = Parser::default();
+    let read_err = |e| Error::reading(input.display_path(), e);
     match source {
-        Source::Mapped(map) => map.read(&parser, batching, time, each),
-        Source::Stream(reader) => {
-            let read_err = |source| Error::Read {
-                path: input.display_path().to_owned(),
-                source,
-            };
-            BlockReader::new(reader, batching.chunk_size).read(parser, batching, &read_err, each)
-        }
+        Ready::Mapped(map) => map.read(&parser, batching, time, each),
+        Ready::Stream(reader) => read_blocks(
+            BlockReader::new(reader, batching.chunk_size),
+            parser,
+            batching,
+            &read_err,
+            each,
+        ),
+        Ready::Decoding(blocks) => read_blocks(blocks, parser, batching, &read_err, each),
     }
 }

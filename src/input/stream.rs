@@ -4,6 +4,7 @@
 use std::io::{self, Read};
 use std::sync::mpsc;
 use std::thread;
+use std::time::Duration;
 
 use memchr::memrchr;
 
@@ -74,93 +75,142 @@ impl<R: Read> BlockReader<R> {
             }
         }
     }
+}
 
-    /// Hands the stream's blocks to `each` in groups, in order, until `each`
-    /// returns `false` or the stream ends. With [`Batching::read_ahead`] the
-    /// next group is read while `each` parses this one.
+/// A sequence of blocks of whole lines, each with whether it is full (see
+/// [`BlockReader::next_block`]).
+pub trait Blocks: Send {
+    /// The next block, or `None` at the end.
     ///
     /// # Errors
-    /// `read_err` of the reader's error; `each`'s error.
-    pub(super) fn read(
-        mut self,
-        mut parser: Parser,
-        batching: &Batching,
-        read_err: &(dyn Fn(io::Error) -> crate::Error + Sync),
-        each: &mut super::Each<'_>,
-    ) -> Result<()>
-    where
-        R: Send,
-    {
-        let mut read_group = |blocks: &mut Self| -> Result<Vec<Block>> {
-            let mut group = Vec::with_capacity(batching.group);
-            // A short read means the writer has nothing more yet: parse what
-            // there is now instead of waiting for a full group.
-            while group.len() < batching.group {
-                match blocks.next_block().map_err(read_err)? {
-                    Some((bytes, full)) => {
-                        let at_start = parser.clone();
-                        if let Some(next) = parser.after(&bytes) {
-                            parser = next;
-                        }
-                        group.push(Block {
-                            bytes,
-                            parser: at_start,
-                        });
-                        if !full {
-                            break;
-                        }
-                    }
-                    None => break,
-                }
-            }
-            Ok(group)
-        };
-        let mut group = read_group(&mut self)?;
-        while !group.is_empty() {
-            let this = Group::blocks(group);
-            let (go, next) = if batching.read_ahead {
-                // Parse this group while the next one is read.
-                let (next, go) = rayon::join(|| read_group(&mut self), || each(this));
-                (go?, Some(next))
-            } else {
-                // Let the engine release what this group completes before
-                // waiting for more input: a live writer may not send the next
-                // line for a while.
-                (each(this)?, None)
-            };
-            if !go {
-                break;
-            }
-            group = match next {
-                Some(next) => next?,
-                None => read_group(&mut self)?,
-            };
-        }
-        Ok(())
+    /// The stream's read error.
+    fn next_block(&mut self) -> io::Result<Option<(Vec<u8>, bool)>>;
+}
+
+impl<R: Read + Send> Blocks for BlockReader<R> {
+    fn next_block(&mut self) -> io::Result<Option<(Vec<u8>, bool)>> {
+        BlockReader::next_block(self)
     }
 }
 
-/// Reads `reader` in blocks on a thread of its own, so that the caller can
-/// wait for a block with a timeout (and notice a signal meanwhile). The thread
-/// ends at the end of the stream, after its first error, or when the receiver
-/// is dropped.
-pub fn spawn_blocks<R: Read + Send + 'static>(
-    reader: R,
+/// Blocks read ahead on a thread of their own (see [`spawn_blocks`]).
+pub struct Prefetched(mpsc::Receiver<io::Result<(Vec<u8>, bool)>>);
+
+impl Prefetched {
+    /// The next block, waiting at most `timeout`: `Ok(None)` when it passes.
+    ///
+    /// # Errors
+    /// The stream's read error; `UnexpectedEof` at its end.
+    pub fn next_within(&self, timeout: Duration) -> io::Result<Option<Vec<u8>>> {
+        match self.0.recv_timeout(timeout) {
+            Ok(block) => block.map(|(bytes, _)| Some(bytes)),
+            Err(mpsc::RecvTimeoutError::Timeout) => Ok(None),
+            Err(mpsc::RecvTimeoutError::Disconnected) => Err(io::ErrorKind::UnexpectedEof.into()),
+        }
+    }
+}
+
+impl Blocks for Prefetched {
+    fn next_block(&mut self) -> io::Result<Option<(Vec<u8>, bool)>> {
+        // The reader thread ends after the last block or the first error.
+        self.0.recv().map_or(Ok(None), |block| block.map(Some))
+    }
+}
+
+/// Reads the stream that `open` returns in blocks of about `block_size`
+/// bytes, on a thread of its own, at most `depth` blocks ahead of the
+/// consumer: decoding a compressed input this way overlaps with parsing, and a
+/// caller can wait with a timeout (and notice a signal meanwhile). `open` runs
+/// on that thread too, so that waiting for a stream's first bytes blocks no
+/// one. The thread ends at the end of the stream, after its first error, or
+/// when the consumer is dropped.
+pub fn spawn_blocks<R: Read>(
+    open: impl FnOnce() -> io::Result<R> + Send + 'static,
     block_size: usize,
-) -> mpsc::Receiver<io::Result<Vec<u8>>> {
-    let (tx, rx) = mpsc::sync_channel(4);
+    depth: usize,
+) -> Prefetched {
+    let (tx, rx) = mpsc::sync_channel(depth);
     thread::spawn(move || {
+        let reader = match open() {
+            Ok(reader) => reader,
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                return;
+            }
+        };
         let mut blocks = BlockReader::new(reader, block_size);
         loop {
             let next = blocks.next_block().transpose();
             let Some(next) = next else { break };
             let failed = next.is_err();
-            if tx.send(next.map(|(block, _)| block)).is_err() || failed {
+            if tx.send(next).is_err() || failed {
                 break;
             }
         }
     });
-    rx
+    Prefetched(rx)
+}
+
+/// Hands `blocks` to `each` in groups, in order, until `each` returns `false`
+/// or the blocks end; each block carries the parser in force at its start.
+/// With [`Batching::read_ahead`] the next group is read while `each` parses
+/// this one.
+///
+/// # Errors
+/// `read_err` of the stream's error; `each`'s error.
+pub(super) fn read_blocks(
+    mut blocks: impl Blocks,
+    mut parser: Parser,
+    batching: &Batching,
+    read_err: &(dyn Fn(io::Error) -> crate::Error + Sync),
+    each: &mut super::Each<'_>,
+) -> Result<()> {
+    let mut read_group = |blocks: &mut dyn Blocks| -> Result<Vec<Block>> {
+        let mut group = Vec::with_capacity(batching.group);
+        // A short read means the writer has nothing more yet: parse what
+        // there is now instead of waiting for a full group.
+        while group.len() < batching.group {
+            match blocks.next_block().map_err(read_err)? {
+                Some((bytes, full)) => {
+                    let at_start = parser.clone();
+                    if let Some(next) = parser.after(&bytes) {
+                        parser = next;
+                    }
+                    group.push(Block {
+                        bytes,
+                        parser: at_start,
+                    });
+                    if !full {
+                        break;
+                    }
+                }
+                None => break,
+            }
+        }
+        Ok(group)
+    };
+    let mut group = read_group(&mut blocks)?;
+    while !group.is_empty() {
+        let this = Group::blocks(group);
+        let (go, next) = if batching.read_ahead {
+            // Parse this group while the next one is read.
+            let (next, go) = rayon::join(|| read_group(&mut blocks), || each(this));
+            (go?, Some(next))
+        } else {
+            // Let the engine release what this group completes before
+            // waiting for more input: a live writer may not send the next
+            // line for a while.
+            (each(this)?, None)
+        };
+        if !go {
+            break;
+        }
+        group = match next {
+            Some(next) => next?,
+            None => read_group(&mut blocks)?,
+        };
+    }
+    Ok(())
 }
 
 #[cfg(test)]
