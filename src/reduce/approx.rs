@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use super::hosts::HostSet;
-use super::rank::{rank, Counted, Ranking};
+use super::rank::{best_unlisted, rank, Counted};
 use super::{Query, Reducer};
 use crate::parse::{fold_case_into, Record};
 use crate::report::{Answer, Bounds, Busiest, HostList, Hosts};
@@ -339,35 +339,36 @@ impl Talkers {
     /// The `top` busiest hosts, each with what the sketch proves about it.
     fn finish(mut self, top: usize) -> Option<Busiest> {
         let summary = &self.summary;
-        let ranking = rank(top, || {
+        let counters = || {
             summary.iter().map(|(host, count, error)| Counted {
                 host,
                 count,
                 extra: error,
             })
-        })?;
+        };
+        let ranking = rank(top, counters())?;
+        let next = best_unlisted(&ranking, counters());
         let untracked = summary.untracked_bound();
-        Some(ranking.into_busiest(self.distinct.estimate(), |c, r| {
+        Some(ranking.into_busiest(self.distinct.estimate(), |c| {
             Some(Bounds {
                 error: c.extra,
-                guaranteed: proves_listed(c, r, untracked),
+                guaranteed: proves_listed(c, next.as_ref(), untracked),
             })
         }))
     }
 }
 
-/// Whether no host outside `r`'s list can rank above `c`, a listed host.
+/// Whether no host outside the list can rank above `c`, a listed host.
 ///
 /// `c` has at least `count - error` connections. An unlisted tracked host
-/// has at most its estimate, and the best of them is `r.next`: `c` outranks
+/// has at most its estimate, and the best of them is `next`: `c` outranks
 /// it with more connections, or as many and a smaller name. An untracked host
 /// has at most `untracked` (0 when the summary never dropped one), and its name
 /// is unknown, so `c` must have strictly more.
-fn proves_listed(c: &Counted<'_, u64>, r: &Ranking<'_, u64>, untracked: u64) -> bool {
+fn proves_listed(c: &Counted<'_, u64>, next: Option<&Counted<'_, u64>>, untracked: u64) -> bool {
     let lower = c.count - c.extra;
-    let beats_tracked = r
-        .next
-        .is_none_or(|n| lower > n.count || (lower == n.count && c.host < n.host));
+    let beats_tracked =
+        next.is_none_or(|n| lower > n.count || (lower == n.count && c.host < n.host));
     beats_tracked && (untracked == 0 || lower > untracked)
 }
 

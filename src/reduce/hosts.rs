@@ -523,7 +523,7 @@ impl HostCounter {
     pub fn busiest(&mut self, n: usize) -> Option<Busiest> {
         self.flush();
         let distinct = self.len() as u64;
-        rank(n, || self.counts()).map(|r| r.into_busiest(distinct, |_, _| None))
+        rank(n, self.counts()).map(|r| r.into_busiest(distinct, |_| None))
     }
 
     /// How many distinct hosts were counted.

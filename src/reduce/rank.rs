@@ -5,7 +5,7 @@
 //! (bytes), which makes every list a pure function of the counts.
 
 use std::cmp::{Ordering, Reverse};
-use std::collections::BinaryHeap;
+use std::collections::{BTreeMap, BinaryHeap};
 
 use crate::report::{Bounds, Busiest, Talker};
 
@@ -60,54 +60,64 @@ pub(crate) struct Ranking<'a, E> {
     pub(crate) tied: u64,
     /// Unlisted hosts with the last listed host's count.
     pub(crate) cut_tied: u64,
-    /// The best unlisted host, if any: it bounds every host below the cut.
-    pub(crate) next: Option<Counted<'a, E>>,
 }
 
-/// Ranks the hosts `hosts()` yields (each host once) and keeps the best `n`.
+/// Ranks the hosts `hosts` yields (each host once) and keeps the best `n`.
 ///
-/// Two passes: the first selects the top `n` with a heap of `n` entries, so a
-/// window with millions of hosts costs O(hosts · log n) and no copy; the
-/// second counts the ties at the cut, which are known only once the cut is.
-/// `None` when there is no host.
-pub(crate) fn rank<'a, E: Copy, I>(n: usize, hosts: impl Fn() -> I) -> Option<Ranking<'a, E>>
-where
-    I: Iterator<Item = Counted<'a, E>>,
-{
+/// One pass with a heap of `n` entries, so a window with millions of hosts
+/// costs O(hosts · log n) and no copy. The ties at the cut are known only once
+/// the cut is, so the pass also counts, per count value, the hosts at or
+/// above the heap's smallest count at the time: that minimum only grows, so
+/// every host with the final cut's count is among them. `None` when there is
+/// no host.
+pub(crate) fn rank<'a, E: Copy>(
+    n: usize,
+    hosts: impl Iterator<Item = Counted<'a, E>>,
+) -> Option<Ranking<'a, E>> {
     let n = n.max(1);
     let mut heap: BinaryHeap<Reverse<ByRank<'a, E>>> = BinaryHeap::with_capacity(n + 1);
+    let mut at_count: BTreeMap<u64, u64> = BTreeMap::new();
     let (mut best_count, mut at_best) = (0u64, 0u64);
-    for item in hosts() {
+    for item in hosts {
         match item.count.cmp(&best_count) {
             Ordering::Greater => (best_count, at_best) = (item.count, 1),
             Ordering::Equal => at_best += 1,
             Ordering::Less => {}
         }
         if heap.len() < n {
+            *at_count.entry(item.count).or_default() += 1;
             heap.push(Reverse(ByRank(item)));
-        } else if heap.peek().is_some_and(|worst| item.outranks(&worst.0 .0)) {
-            heap.pop();
-            heap.push(Reverse(ByRank(item)));
+        } else if let Some(worst) = heap.peek() {
+            if item.count >= worst.0 .0.count {
+                *at_count.entry(item.count).or_default() += 1;
+                if item.outranks(&worst.0 .0) {
+                    heap.pop();
+                    heap.push(Reverse(ByRank(item)));
+                }
+            }
         }
     }
     let mut top: Vec<Counted<'a, E>> = heap.into_iter().map(|Reverse(ByRank(c))| c).collect();
     top.sort_unstable_by(|a, b| b.cmp_rank(a));
-    let last = *top.last()?;
-    let (mut cut_tied, mut next) = (0u64, None::<Counted<'a, E>>);
-    for item in hosts() {
-        if last.outranks(&item) {
-            cut_tied += u64::from(item.count == last.count);
-            if next.as_ref().is_none_or(|b| item.outranks(b)) {
-                next = Some(item);
-            }
-        }
-    }
+    let last = top.last()?.count;
+    let listed_at_last = top.iter().filter(|c| c.count == last).count() as u64;
     Some(Ranking {
-        top,
         tied: at_best - 1,
-        cut_tied,
-        next,
+        cut_tied: at_count.get(&last).copied().unwrap_or(0) - listed_at_last,
+        top,
     })
+}
+
+/// The best of `hosts` (the ones ranked, again) that `r` does not list: it
+/// bounds every host below the cut. A second pass, for the sketch's proofs.
+pub(crate) fn best_unlisted<'a, E: Copy>(
+    r: &Ranking<'a, E>,
+    hosts: impl Iterator<Item = Counted<'a, E>>,
+) -> Option<Counted<'a, E>> {
+    let last = r.top.last()?;
+    hosts
+        .filter(|item| last.outranks(item))
+        .reduce(|best, item| if item.outranks(&best) { item } else { best })
 }
 
 impl<E> Ranking<'_, E> {
@@ -116,7 +126,7 @@ impl<E> Ranking<'_, E> {
     pub(crate) fn into_busiest(
         self,
         distinct: u64,
-        bounds: impl Fn(&Counted<'_, E>, &Self) -> Option<Bounds>,
+        bounds: impl Fn(&Counted<'_, E>) -> Option<Bounds>,
     ) -> Busiest {
         let top: Vec<Talker> = self
             .top
@@ -124,7 +134,7 @@ impl<E> Ranking<'_, E> {
             .map(|c| Talker {
                 host: String::from_utf8_lossy(c.host).into_owned(),
                 connections: c.count,
-                bounds: bounds(c, &self),
+                bounds: bounds(c),
             })
             .collect();
         let leader = &top[0];
@@ -173,32 +183,50 @@ mod tests {
             ("f", 2),
             ("g", 1),
         ]);
-        let r = rank(4, || v.iter().copied()).unwrap();
+        let r = rank(4, v.iter().copied()).unwrap();
         assert_eq!(names(&r), [("a", 5), ("b", 5), ("c", 3), ("d", 2)]);
         assert_eq!(r.tied, 1, "b has a's count");
         assert_eq!(r.cut_tied, 2, "e and f have d's count but are not listed");
-        assert_eq!(r.next.map(|c| c.host), Some(&b"e"[..]));
+        let next = best_unlisted(&r, v.iter().copied());
+        assert_eq!(next.map(|c| c.host), Some(&b"e"[..]));
     }
 
     #[test]
     fn fewer_hosts_than_asked_lists_them_all_with_nothing_cut() {
         let v = hosts(&[("x", 1), ("y", 1)]);
-        let r = rank(10, || v.iter().copied()).unwrap();
+        let r = rank(10, v.iter().copied()).unwrap();
         assert_eq!(names(&r), [("x", 1), ("y", 1)]);
-        assert_eq!((r.tied, r.cut_tied, r.next), (1, 0, None));
-        assert!(rank(3, || hosts(&[]).into_iter()).is_none());
+        assert_eq!((r.tied, r.cut_tied), (1, 0));
+        assert_eq!(best_unlisted(&r, v.iter().copied()), None);
+        assert!(rank(3, hosts(&[]).into_iter()).is_none());
+    }
+
+    #[test]
+    fn ties_at_the_cut_are_counted_whatever_order_the_hosts_come_in() {
+        // The cut's count is reached late, after the heap's minimum rose past
+        // hosts that turn out to tie with it: they must still be counted.
+        let mut v = hosts(&[("p", 1), ("q", 1), ("r", 3), ("s", 3), ("t", 2)]);
+        for _ in 0..v.len() {
+            v.rotate_left(1);
+            let r = rank(3, v.iter().copied()).unwrap();
+            assert_eq!(names(&r), [("r", 3), ("s", 3), ("t", 2)]);
+            assert_eq!(r.cut_tied, 0);
+            let r = rank(4, v.iter().copied()).unwrap();
+            assert_eq!(names(&r)[3], ("p", 1));
+            assert_eq!(r.cut_tied, 1, "q");
+        }
     }
 
     #[test]
     fn the_first_of_a_ranking_is_the_leader_whatever_n() {
         let v = hosts(&[("m", 4), ("k", 4), ("z", 9), ("a", 1)]);
         for n in 1..6 {
-            let r = rank(n, || v.iter().copied()).unwrap();
+            let r = rank(n, v.iter().copied()).unwrap();
             assert_eq!(r.top[0].host, b"z");
             assert_eq!(r.top.len(), n.min(4));
             assert_eq!(r.tied, 0);
         }
-        let r = rank(2, || v.iter().copied()).unwrap();
+        let r = rank(2, v.iter().copied()).unwrap();
         assert_eq!(names(&r), [("z", 9), ("k", 4)]);
         assert_eq!(r.cut_tied, 1);
     }
