@@ -30,6 +30,18 @@ pub enum Error {
         /// The input as given.
         path: PathBuf,
     },
+    /// A mapped input shrank (truncated or overwritten) while it was read:
+    /// what was read is not the file, so nothing is answered for it.
+    #[error(
+        "{path}: the file changed while being read (it was truncated or overwritten); \
+         no answer is printed for it: read a copy that nothing writes to, or run again \
+         once it is stable",
+        path = .path.display()
+    )]
+    Changed {
+        /// The input as given.
+        path: PathBuf,
+    },
     /// Reading an input failed midway.
     #[error("{path}: read failed: {source}", path = .path.display())]
     Read {
@@ -100,7 +112,11 @@ impl Error {
             | Error::Decompress { .. }
             | Error::Unsupported { .. }
             | Error::Malformed { .. } => 2,
-            Error::Setup(_) | Error::Read { .. } | Error::Spill { .. } | Error::Output(_) => 1,
+            Error::Setup(_)
+            | Error::Changed { .. }
+            | Error::Read { .. }
+            | Error::Spill { .. }
+            | Error::Output(_) => 1,
         }
     }
 

@@ -536,3 +536,117 @@ fn escaped_hosts_keep_the_top_table_aligned() {
     let ends: Vec<usize> = rows.iter().map(|r| r.len()).collect();
     assert!(ends.iter().all(|&e| e == ends[0]), "{shown}");
 }
+
+// ---------------------------------------------------------------------------
+// 1. A file that shrinks under a batch scan: an error, never SIGBUS
+// ---------------------------------------------------------------------------
+
+/// 16 MB of sorted lines: with one thread and 4 KiB chunks, scanning it takes
+/// far longer than the test needs to change it.
+fn big_log(d: &Dir, name: &str) -> PathBuf {
+    let mut block = String::new();
+    for i in 0..100_000_i64 {
+        writeln!(block, "{} host{:05} tgt{}", T0 + i / 1000, i % 5000, i % 77).unwrap();
+    }
+    d.file(name, block.repeat(6))
+}
+
+/// Starts `connspy args`, waits until it has mapped `path` (the readiness
+/// signal: the scan starts right after), lets `change` act on the file, and
+/// returns what the run gave.
+fn change_under_scan(d: &Dir, args: &[&str], path: &Path, change: impl FnOnce()) -> Out {
+    let mut child = StdCommand::cargo_bin("connspy")
+        .unwrap()
+        .current_dir(d.path())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let maps = format!("/proc/{}/maps", child.id());
+    let canonical = path.canonicalize().unwrap().display().to_string();
+    let deadline = std::time::Instant::now() + HANG;
+    while !std::fs::read_to_string(&maps).is_ok_and(|m| m.contains(&canonical)) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never mapped {canonical}"
+        );
+        assert_eq!(
+            child.try_wait().unwrap(),
+            None,
+            "ended before mapping the file"
+        );
+        std::thread::yield_now();
+    }
+    change();
+    out(child.wait_with_output().unwrap())
+}
+
+#[test]
+fn truncating_a_file_under_a_scan_is_an_error_naming_it() {
+    let d = Dir::new();
+    let path = big_log(&d, "big.log");
+    for (mode, how) in [
+        ("exact", "truncate"),
+        ("approx", "empty"),
+        ("exact", "copy"),
+    ] {
+        let small = d.file("small.log", format!("{T0} a b\n"));
+        let mut args = vec![
+            "--busiest_from_host",
+            "--threads",
+            "1",
+            "--chunk_size",
+            "4096",
+        ];
+        if mode == "approx" {
+            args.push("--approx");
+        }
+        args.push("big.log");
+        let o = change_under_scan(&d, &args, &path, || match how {
+            "truncate" => std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_len(1 << 20)
+                .unwrap(),
+            "empty" => drop(std::fs::File::create(&path).unwrap()),
+            _ => {
+                std::fs::copy(&small, &path).unwrap();
+            }
+        });
+        assert_eq!(o.code, Some(1), "{mode} {how}: {o:#?}");
+        assert_eq!(
+            o.stdout(),
+            "",
+            "{mode} {how}: nothing printed as if complete"
+        );
+        assert!(
+            o.stderr
+                .contains("big.log: the file changed while being read"),
+            "{mode} {how}: {}",
+            o.stderr
+        );
+        big_log(&d, "big.log");
+    }
+}
+
+#[test]
+fn renaming_a_new_file_over_the_path_keeps_the_old_files_answer() {
+    let d = Dir::new();
+    let path = big_log(&d, "big.log");
+    let args = [
+        "--busiest_from_host",
+        "--threads",
+        "1",
+        "--chunk_size",
+        "4096",
+        "big.log",
+    ];
+    let expected = d.run(&args);
+    assert_eq!(expected.code, Some(0), "{expected:#?}");
+    let new = d.file("new.log", format!("{T0} a b\n"));
+    let o = change_under_scan(&d, &args, &path, || std::fs::rename(&new, &path).unwrap());
+    assert_eq!((o.code, o.stdout()), (Some(0), expected.stdout()), "{o:#?}");
+}

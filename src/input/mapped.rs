@@ -4,20 +4,28 @@
 
 use std::fs::File;
 use std::ops::Range;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use memchr::memchr;
 use memmap2::{Advice, Mmap, UncheckedAdvice};
 
 use super::format::Parser;
 use super::seek::seek;
+use super::sigbus::Guard;
 use super::{Batching, Chunks, Group, TimeRange};
 use crate::error::{Error, Result};
 
 /// A read-only memory map of a whole regular file.
 pub struct MappedFile {
+    /// Declared before `map`: it must leave the SIGBUS registry before the
+    /// mapping goes.
+    guard: Option<Guard>,
     /// `None` for an empty file, which cannot be mapped.
     map: Option<Mmap>,
+    /// Kept open to see, after each group, whether the file shrank.
+    file: Option<File>,
+    len: u64,
+    path: PathBuf,
 }
 
 impl MappedFile {
@@ -27,24 +35,58 @@ impl MappedFile {
     /// [`Error::Open`] when the file cannot be mapped.
     pub fn map(file: &File, len: u64, path: &Path) -> Result<Self> {
         if len == 0 {
-            return Ok(MappedFile { map: None });
+            return Ok(MappedFile {
+                guard: None,
+                map: None,
+                file: None,
+                len,
+                path: path.to_owned(),
+            });
         }
-        // SAFETY: the map is read-only and private. Batch mode assumes its input
-        // files are not truncated while it runs (a shrinking mapped file would
-        // raise SIGBUS); the followed file in tail mode is never mapped.
-        let map = unsafe { Mmap::map(file) }.map_err(|source| Error::Open {
+        let open_err = |source| Error::Open {
             path: path.to_owned(),
             source,
-        })?;
+        };
+        // SAFETY: the map is read-only and private. A file that shrinks while
+        // it is read raises SIGBUS on the pages past its new end: the guard's
+        // handler maps zeros there and flags the file, and `read` ends with
+        // an error instead of an answer (see `super::sigbus`). The followed
+        // file in tail mode is never mapped.
+        let map = unsafe { Mmap::map(file) }.map_err(open_err)?;
         // Chunks are read front to back; read-ahead helps, and failing to set
         // it is harmless.
         let _ = map.advise(Advice::Sequential);
-        Ok(MappedFile { map: Some(map) })
+        Ok(MappedFile {
+            guard: Guard::new(&map),
+            map: Some(map),
+            file: Some(file.try_clone().map_err(open_err)?),
+            len,
+            path: path.to_owned(),
+        })
     }
 
     /// The file's bytes.
     pub fn bytes(&self) -> &[u8] {
         self.map.as_deref().unwrap_or(&[])
+    }
+
+    /// Whether the file shrank since it was mapped, or a read past its new
+    /// end was caught: what the mapping shows is no longer the file.
+    pub fn changed(&self) -> bool {
+        if self.guard.as_ref().is_some_and(Guard::lost) {
+            return true;
+        }
+        // Growing is fine (a live log appended to): the mapped bytes stay.
+        self.file
+            .as_ref()
+            .and_then(|f| f.metadata().ok())
+            .is_some_and(|m| m.len() < self.len)
+    }
+
+    /// Whether the SIGBUS handler already replaced part of the mapping with
+    /// zeros: nothing more of it is worth parsing.
+    pub(super) fn lost(&self) -> bool {
+        self.guard.as_ref().is_some_and(Guard::lost)
     }
 
     /// Drops the resident pages that hold `range`, so that resident memory does
@@ -107,7 +149,13 @@ impl MappedFile {
                 skipped: &data[..range.start],
                 skipped_bytes: std::mem::take(&mut skipped_bytes),
             };
-            if !each(group)? {
+            let go = each(group)?;
+            if self.changed() {
+                return Err(Error::Changed {
+                    path: self.path.clone(),
+                });
+            }
+            if !go {
                 break;
             }
         }

@@ -12,6 +12,7 @@ pub mod follow;
 pub mod format;
 pub mod mapped;
 pub mod seek;
+mod sigbus;
 pub mod stream;
 
 use std::fs::File;
@@ -228,6 +229,11 @@ impl<'a> Group<'a> {
                 pieces,
                 parser,
             } => {
+                if map.lost() {
+                    // The file shrank under the scan and the rest reads as
+                    // zeros; the run ends with an error after this group.
+                    return (&[], parser);
+                }
                 let data = map.bytes();
                 (&data[align_to_lines(data, range, &pieces[i])], parser)
             }
