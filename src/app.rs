@@ -134,6 +134,21 @@ fn report_skipped(run: &RunSummary, err: &mut impl Write) {
             bad.reason
         );
     }
+    for (path, zeek_path) in &summary.other_paths {
+        let _ = writeln!(
+            err,
+            "connspy: note: {}: a Zeek header block has #path {}, not conn; its lines were read \
+             as connections",
+            path.display(),
+            String::from_utf8_lossy(zeek_path)
+        );
+    }
+    for kind in crate::input::format::Skip::ALL {
+        let n = summary.skipped[kind.index()];
+        if n > 0 {
+            let _ = writeln!(err, "connspy: note: skipped {n} {}", kind.describe());
+        }
+    }
     if summary.late > 0 {
         let n = summary.late;
         let _ = writeln!(

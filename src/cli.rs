@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
+use crate::input::format::{Columns, Delimiter, LogFormat};
 use crate::output::Format;
 use crate::timestamp::parse_time_arg;
 
@@ -108,14 +109,31 @@ pub struct Args {
     pub time_end: Option<TimeArg>,
 
     /// How much older than the newest line before it a line may be; lets the
-    /// time-range seek skip what cannot count
+    /// time-range seek skip what cannot count [default: 300; for Zeek,
+    /// Suricata and VPC logs one day, and no seek unless given: see
+    /// docs/formats.md]
     #[arg(
         long = "max_log_late_seconds",
         visible_alias = "max-log-late-seconds",
-        value_name = "N",
-        default_value_t = 300
+        value_name = "N"
     )]
-    pub max_log_late_seconds: u64,
+    pub max_log_late_seconds: Option<u64>,
+
+    /// The log format of every input; `auto` decides per file from its first
+    /// non-empty line (see docs/formats.md)
+    #[arg(long = "log_format", visible_alias = "log-format", value_enum,
+          value_name = "FORMAT", default_value_t = LogFormat::Auto)]
+    pub log_format: LogFormat,
+
+    /// Read any delimited log: TS, FROM and TO are these 1-based column numbers
+    /// (for example 1,3,5)
+    #[arg(long, value_name = "TS,FROM,TO")]
+    pub columns: Option<Columns>,
+
+    /// With --columns: the column delimiter, one character such as ',' or '\t'
+    /// (a tab) [default: runs of whitespace]
+    #[arg(long, value_name = "C", allow_hyphen_values = true)]
+    pub delimiter: Option<Delimiter>,
 
     /// Follow the last file (or standard input) as it grows, printing each UTC
     /// hour once it is complete; implies --hourly (see docs/tail.md)

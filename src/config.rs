@@ -2,9 +2,10 @@
 //! raw command line.
 
 use crate::cli::Args;
-use crate::engine::{Filter, Release, ScanOptions, DEFAULT_CHUNK_SIZE};
+use crate::engine::{Filter, Release, ScanOptions, DEFAULT_CHUNK_SIZE, FLOW_LATE_MS};
 use crate::error::{Error, Result};
 use crate::input::decompress::{sniff_path, Encoding};
+use crate::input::format::{FormatChoice, LogFormat};
 use crate::input::Input;
 use crate::output::Format;
 use crate::parse::is_ws;
@@ -108,10 +109,34 @@ impl Config {
         if args.max_idle_seconds.is_some() && !args.tail {
             return usage("--max_idle_seconds goes with --tail".into());
         }
+        if args.columns.is_some() && args.log_format != LogFormat::Auto {
+            return usage(format!(
+                "--columns reads its own columns: drop --log_format {}",
+                clap::ValueEnum::to_possible_value(&args.log_format)
+                    .map_or_else(String::new, |v| v.get_name().to_owned())
+            ));
+        }
+        if args.delimiter.is_some() && args.columns.is_none() {
+            return usage("--delimiter goes with --columns TS,FROM,TO".into());
+        }
+        let columns = args
+            .columns
+            .map(|c| c.with_delimiter(args.delimiter.unwrap_or_default()));
         // Tail mode reports hour by hour.
         let hourly = args.hourly || args.tail;
-        let late_ms =
-            i64::try_from(args.max_log_late_seconds.saturating_mul(1000)).unwrap_or(i64::MAX);
+        // Flow logs carry start times up to the longest flow older than the
+        // lines before them: unless told, wait a day for them (docs/formats.md).
+        let flow_format = columns.is_none()
+            && matches!(
+                args.log_format,
+                LogFormat::Zeek | LogFormat::ZeekJson | LogFormat::Vpc | LogFormat::Suricata
+            );
+        let late_ms = match args.max_log_late_seconds {
+            Some(s) => i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX),
+            None if flow_format => FLOW_LATE_MS,
+            None => 300_000,
+        };
+        let late_given = args.max_log_late_seconds.is_some();
         let threads = args.threads.map_or_else(
             || std::thread::available_parallelism().map_or(1, usize::from),
             usize::from,
@@ -172,6 +197,13 @@ impl Config {
                 strict: args.strict,
                 seek_late_ms: (!args.no_seek).then_some(late_ms),
                 release,
+                formats: FormatChoice {
+                    format: args.log_format,
+                    columns,
+                },
+                seek_flow_logs: late_given,
+                // The approximate budget is planned for a fixed lateness.
+                flow_late_ms: (!late_given && !args.approx).then_some(FLOW_LATE_MS),
             },
             format: args.format,
             mode,

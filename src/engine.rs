@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::input::format::{ConnspyLines, LineParser, Parser};
+use crate::input::format::{FormatChoice, Outcome, Parser, Skip};
 use crate::input::{read_all, Batching, Group, Input, TimeRange};
 use crate::parse::LineError;
 use crate::progress::Progress;
@@ -87,6 +87,15 @@ pub struct ScanOptions {
     pub seek_late_ms: Option<i64>,
     /// When windows are released.
     pub release: Release,
+    /// `--log_format`, `--columns` and `--delimiter`.
+    pub formats: FormatChoice,
+    /// Seek in flow logs too (Zeek, Suricata, VPC): only when
+    /// `--max_log_late_seconds` was given, since their lines can be far older
+    /// than the lines before them (see docs/formats.md).
+    pub seek_flow_logs: bool,
+    /// The lateness the watermark takes once a flow log is read, when it is
+    /// larger than the one in `release` (`None`: keep that one).
+    pub flow_late_ms: Option<i64>,
 }
 
 impl Default for ScanOptions {
@@ -98,6 +107,9 @@ impl Default for ScanOptions {
             strict: false,
             seek_late_ms: Some(300_000),
             release: Release::AtEnd,
+            formats: FormatChoice::default(),
+            seek_flow_logs: false,
+            flow_late_ms: None,
         }
     }
 }
@@ -131,6 +143,11 @@ impl ScanOptions {
     }
 }
 
+/// The lateness the watermark allows flow logs when `--max_log_late_seconds`
+/// is not given: one day, the longest flows in public samples (Zeek and
+/// Suricata write a flow when it ends, stamped with its start).
+pub const FLOW_LATE_MS: i64 = 86_400_000;
+
 /// Large enough that per-chunk overhead vanishes, small enough that two threads
 /// balance and resident memory stays low.
 pub const DEFAULT_CHUNK_SIZE: usize = 4 << 20;
@@ -159,6 +176,11 @@ pub struct Summary {
     pub first_malformed: Option<BadLine>,
     /// Lines dropped because their hour had already been released.
     pub late: u64,
+    /// Records skipped on purpose, by [`Skip::index`].
+    pub skipped: [u64; Skip::ALL.len()],
+    /// Zeek header blocks whose `#path` is not `conn`: the input and the path,
+    /// each once.
+    pub other_paths: Vec<(PathBuf, Vec<u8>)>,
 }
 
 /// Receives each finished window, in window order.
@@ -221,47 +243,39 @@ impl<R: Reducer> Scanner<'_, R> {
         self.strict_stop.load(Ordering::Relaxed) != usize::MAX
     }
 
-    /// Parses one chunk into `acc` with `parser`: the format is looked at
-    /// once here, and each format's loop is compiled on its own.
+    /// Parses one chunk into `acc` with `parser`, the one in force at its
+    /// start: [`Parser::scan`] looks at the format once, and each format's
+    /// loop is compiled on its own.
     fn scan_chunk(&self, acc: &mut Partial<R::State>, chunk: usize, data: &[u8], parser: &Parser) {
         if chunk > self.strict_stop.load(Ordering::Relaxed) || self.reducer.failed() {
             return;
         }
-        match parser {
-            Parser::Connspy => self.scan_lines(acc, chunk, data, ConnspyLines),
-        }
-    }
-
-    #[inline(always)]
-    fn scan_lines(
-        &self,
-        acc: &mut Partial<R::State>,
-        chunk: usize,
-        data: &[u8],
-        mut parser: impl LineParser,
-    ) {
         let mut lines = 0u64;
-        let mut pos = 0;
-        while pos < data.len() {
-            let (parsed, next) = parser.next_line(data, pos);
-            pos = next;
+        let mut parser = parser.clone();
+        parser.scan(data, |outcome| {
             lines += 1;
-            let parsed = match parsed {
-                Ok(Some(rec)) if self.future_limit.is_some_and(|f| rec.ts > f) => {
-                    Err(LineError::Future)
+            let outcome = match outcome {
+                Outcome::Record(rec) if self.future_limit.is_some_and(|f| rec.ts > f) => {
+                    Outcome::Malformed(LineError::Future)
                 }
                 other => other,
             };
-            match parsed {
-                Ok(Some(rec)) => {
+            match outcome {
+                Outcome::Record(rec) => {
                     acc.newest = acc.newest.max(Some(rec.ts));
                     if let Some(key) = self.filter.window_of(rec.ts) {
                         let state = acc.windows.get(key, || self.reducer.new_state());
                         self.reducer.add(state, &rec);
                     }
                 }
-                Ok(None) => {}
-                Err(reason) => {
+                Outcome::Blank | Outcome::Header(None) => {}
+                Outcome::Header(Some(path)) => {
+                    if !acc.other_paths.iter().any(|p| p == path) {
+                        acc.other_paths.push(path.to_vec());
+                    }
+                }
+                Outcome::Skipped(kind) => acc.skipped[kind.index()] += 1,
+                Outcome::Malformed(reason) => {
                     acc.malformed += 1;
                     let here = (chunk, lines - 1);
                     if acc.first_bad.is_none_or(|(c, l, _)| (c, l) > here) {
@@ -269,11 +283,12 @@ impl<R: Reducer> Scanner<'_, R> {
                     }
                     if self.opts.strict {
                         self.strict_stop.fetch_min(chunk, Ordering::Relaxed);
-                        break;
+                        return false;
                     }
                 }
             }
-        }
+            true
+        });
         acc.chunk_lines.push((chunk, lines));
     }
 
@@ -328,6 +343,9 @@ pub struct Engine<'a, 's, R: Reducer> {
     summary: Summary,
     /// Chunks handed out so far: the next group's first chunk number.
     next_chunk: usize,
+    /// The watermark's lateness, raised to [`ScanOptions::flow_late_ms`]
+    /// when a flow log is met.
+    late_ms: Option<i64>,
     inputs: Vec<InputOrigin>,
     sink: &'a mut Sink<'s>,
 }
@@ -357,6 +375,10 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
             late_pending: 0,
             summary: Summary::default(),
             next_chunk: 0,
+            late_ms: match opts.release {
+                Release::Watermark { late_ms } => Some(late_ms),
+                Release::AtEnd => None,
+            },
             inputs: Vec::new(),
             sink,
         }
@@ -382,6 +404,7 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
                 init: filter.init,
                 end: filter.end,
                 late_ms,
+                flow_logs: opts.seek_flow_logs,
             }),
             _ => None,
         };
@@ -392,6 +415,7 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
         let mut stopped = false;
         read_all(
             inputs,
+            &opts.formats,
             &opts.batching(),
             time.as_ref(),
             &mut |i, group| {
@@ -407,6 +431,11 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
         Ok(stopped)
     }
 
+    /// The formats the command line asks for.
+    pub fn format_choice(&self) -> FormatChoice {
+        self.scanner.opts.formats
+    }
+
     /// How this engine's input is cut (see [`ScanOptions::batching`]).
     pub fn batching(&self) -> Batching {
         self.scanner.opts.batching()
@@ -419,9 +448,24 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
     /// The sink's error.
     pub fn feed(&mut self, input: usize, group: Group<'_>) -> Result<()> {
         self.scanner.progress.advance(group.skipped_bytes());
+        if !group.is_empty() {
+            self.met_format(group.chunk(0).1);
+        }
         let first = self.next_chunk;
         let partials = self.scanner.scan_group(first, &group);
         self.absorb(partials, input, &group)
+    }
+
+    /// Raises the watermark's lateness for a flow log (see
+    /// [`ScanOptions::flow_late_ms`]) before any of its lines is absorbed.
+    fn met_format(&mut self, parser: &Parser) {
+        if let (true, Some(flow), Some(late)) = (
+            parser.is_flow_log(),
+            self.scanner.opts.flow_late_ms,
+            self.late_ms.as_mut(),
+        ) {
+            *late = (*late).max(flow);
+        }
     }
 
     /// Registers an input whose blocks will be given to [`Self::feed`], and
@@ -444,7 +488,7 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
     /// lateness bound after it are malformed (a future timestamp would close
     /// every open hour at once).
     pub fn observe_wall_clock(&mut self, now_ms: i64) {
-        if let Release::Watermark { late_ms } = self.scanner.opts.release {
+        if let Some(late_ms) = self.late_ms {
             self.scanner.future_limit = Some(now_ms.saturating_add(late_ms));
         }
     }
@@ -469,10 +513,8 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
     }
 
     fn watermark(&self) -> Option<i64> {
-        match self.scanner.opts.release {
-            Release::Watermark { late_ms } => self.newest.map(|n| n.saturating_sub(late_ms)),
-            Release::AtEnd => None,
-        }
+        let late_ms = self.late_ms?;
+        self.newest.map(|n| n.saturating_sub(late_ms))
     }
 
     /// Folds a group's partials into the open windows, in wave order, numbers
@@ -514,6 +556,20 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
         self.check_failure()?;
         for mut partial in partials {
             self.summary.malformed += partial.malformed;
+            for (total, n) in self.summary.skipped.iter_mut().zip(partial.skipped) {
+                *total += n;
+            }
+            for path in std::mem::take(&mut partial.other_paths) {
+                let origin = &self.inputs[input].path;
+                if !self
+                    .summary
+                    .other_paths
+                    .iter()
+                    .any(|(o, p)| o == origin && *p == path)
+                {
+                    self.summary.other_paths.push((origin.clone(), path));
+                }
+            }
             // Lines of hours already released are late: checked here, not while
             // parsing, so that it does not matter which waves ran side by side.
             let late: u64 = partial
@@ -631,6 +687,10 @@ struct Partial<S> {
     chunk_lines: Vec<(usize, u64)>,
     /// The newest well-formed timestamp seen.
     newest: Option<i64>,
+    /// Records skipped on purpose, by [`Skip::index`].
+    skipped: [u64; Skip::ALL.len()],
+    /// Zeek `#path`s other than `conn` met.
+    other_paths: Vec<Vec<u8>>,
 }
 
 impl<S> Default for Partial<S> {
@@ -641,6 +701,8 @@ impl<S> Default for Partial<S> {
             first_bad: None,
             chunk_lines: Vec::new(),
             newest: None,
+            skipped: [0; Skip::ALL.len()],
+            other_paths: Vec::new(),
         }
     }
 }
@@ -653,6 +715,14 @@ impl<S> Partial<S> {
         self.first_bad = min_bad(self.first_bad, other.first_bad);
         self.chunk_lines.extend(other.chunk_lines);
         self.newest = self.newest.max(other.newest);
+        for (a, b) in self.skipped.iter_mut().zip(other.skipped) {
+            *a += b;
+        }
+        for path in other.other_paths {
+            if !self.other_paths.contains(&path) {
+                self.other_paths.push(path);
+            }
+        }
         self
     }
 }

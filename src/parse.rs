@@ -45,6 +45,21 @@ pub enum LineError {
     /// Tail mode: stamped further ahead of the wall clock than the lateness
     /// bound, which would otherwise close every open hour at once.
     Future,
+    /// `--columns`: the line has fewer columns than the highest one named.
+    TooFewColumns(u16),
+    /// A field the format needs is absent (JSON key, TSV column).
+    Missing(&'static str),
+    /// A host field holds the format's marker for unset or empty (`-`,
+    /// `(empty)`, `""`).
+    Unset(&'static str),
+    /// A field holds a value of the wrong kind (a number where a string is
+    /// needed, an escaped JSON string, a time that is not RFC 3339).
+    BadValue(&'static str),
+    /// Not a single JSON object on one line.
+    Json,
+    /// Zeek TSV: a data line before any `#fields` header, or a header without
+    /// `ts`, `id.orig_h` or `id.resp_h`.
+    NoFields,
 }
 
 impl fmt::Display for LineError {
@@ -55,6 +70,16 @@ impl fmt::Display for LineError {
             LineError::Timestamp(e) => e.fmt(f),
             LineError::Utf8 => f.write_str("host is not valid UTF-8"),
             LineError::Future => f.write_str("timestamp is in the future"),
+            LineError::TooFewColumns(n) => {
+                write!(f, "fewer columns than --columns needs ({n})")
+            }
+            LineError::Missing(field) => write!(f, "no {field} field"),
+            LineError::Unset(field) => write!(f, "{field} is unset or empty"),
+            LineError::BadValue(field) => write!(f, "{field} has a value of the wrong kind"),
+            LineError::Json => f.write_str("not one JSON object"),
+            LineError::NoFields => {
+                f.write_str("no #fields header with ts, id.orig_h and id.resp_h before this line")
+            }
         }
     }
 }

@@ -50,7 +50,7 @@ use memchr::memrchr;
 use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 
 use super::decompress::decoded;
-use super::format::Parser;
+use super::format::{FormatChoice, Sequence};
 use super::stream::{spawn_blocks, Prefetched};
 use super::{Block, Group, Input};
 
@@ -659,7 +659,7 @@ fn read_at(file: &File, buf: &mut [u8], at: u64) -> io::Result<usize> {
 pub struct Feed {
     source: FeedSource,
     /// The line parser in force at the start of the next block.
-    parser: Parser,
+    parser: Sequence,
 }
 
 enum FeedSource {
@@ -678,7 +678,7 @@ impl Feed {
     ///
     /// # Errors
     /// As [`Follower::new`].
-    pub fn start(input: &Input, block_size: usize) -> io::Result<Feed> {
+    pub fn start(input: &Input, block_size: usize, choice: FormatChoice) -> io::Result<Feed> {
         let source = match input {
             Input::File(path) => {
                 let opts = FollowOptions {
@@ -695,7 +695,7 @@ impl Feed {
         };
         Ok(Feed {
             source,
-            parser: Parser::default(),
+            parser: Sequence::new(choice),
         })
     }
 
@@ -727,10 +727,7 @@ impl Feed {
     }
 
     fn block(&mut self, bytes: Vec<u8>) -> Block {
-        let parser = self.parser.clone();
-        if let Some(next) = parser.after(&bytes) {
-            self.parser = next;
-        }
+        let parser = self.parser.next_block(&bytes);
         Block { bytes, parser }
     }
 

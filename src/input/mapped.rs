@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use memchr::memchr;
 use memmap2::{Advice, Mmap, UncheckedAdvice};
 
-use super::format::Parser;
+use super::format::FormatChoice;
 use super::seek::seek;
 use super::sigbus::Guard;
 use super::{Batching, Chunks, Group, TimeRange};
@@ -119,15 +119,20 @@ impl MappedFile {
     /// `each`'s error.
     pub(super) fn read(
         &self,
-        parser: &Parser,
+        choice: &FormatChoice,
         batching: &Batching,
         time: Option<&TimeRange>,
         each: &mut super::Each<'_>,
     ) -> Result<()> {
         let data = self.bytes();
+        let parser = choice.parser_for(data);
+        // One pass for Zeek header lines; nothing for other formats.
+        let parsers = parser.map(data);
         let range = match time {
-            Some(t) => seek(data, t.init, t.end, t.late_ms),
-            None => 0..data.len(),
+            Some(t) if t.flow_logs || !parser.is_flow_log() => {
+                seek(data, t.init, t.end, t.late_ms, &parsers)
+            }
+            _ => 0..data.len(),
         };
         let pieces = nominal_chunks(range.clone(), batching.chunk_size);
         let group_len = batching.mapped_group.unwrap_or(usize::MAX).max(1);
@@ -144,7 +149,7 @@ impl MappedFile {
                     map: self,
                     range: range.clone(),
                     pieces: group_pieces,
-                    parser,
+                    parsers: &parsers,
                 },
                 skipped: &data[..range.start],
                 skipped_bytes: std::mem::take(&mut skipped_bytes),

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::os::unix::fs::FileExt;
 
 use decompress::{Decoder, Encoding};
-use format::Parser;
+use format::{FormatChoice, Parser, ParserMap, Sequence};
 use mapped::{align_to_lines, MappedFile};
 use stream::{read_blocks, spawn_blocks, BlockReader, Prefetched};
 
@@ -163,6 +163,10 @@ pub struct TimeRange {
     pub end: Option<i64>,
     /// The lateness bound the seek relies on, milliseconds.
     pub late_ms: i64,
+    /// Seek in flow logs too (Zeek, Suricata, VPC), whose lines can be far
+    /// older than the lines before them: only when the lateness bound was
+    /// given (see docs/formats.md).
+    pub flow_logs: bool,
 }
 
 /// A buffer of whole lines that the input layer owns.
@@ -191,7 +195,7 @@ enum Chunks<'a> {
         map: &'a MappedFile,
         range: Range<usize>,
         pieces: &'a [Range<usize>],
-        parser: &'a Parser,
+        parsers: &'a ParserMap,
     },
     Blocks(Vec<Block>),
 }
@@ -227,14 +231,17 @@ impl<'a> Group<'a> {
                 map,
                 range,
                 pieces,
-                parser,
+                parsers,
             } => {
                 if map.lost() {
                     // The file shrank under the scan and the rest reads as
                     // zeros; the run ends with an error after this group.
-                    return (&[], parser);
+                    return (&[], parsers.at(pieces[i].start));
                 }
                 let data = map.bytes();
+                // The lines of a piece are those that start inside it, so the
+                // parser in force at its nominal start is theirs.
+                let parser = parsers.at(pieces[i].start);
                 (&data[align_to_lines(data, range, &pieces[i])], parser)
             }
             Chunks::Blocks(blocks) => (&blocks[i].bytes, &blocks[i].parser),
@@ -285,6 +292,7 @@ pub type Each<'e> = dyn FnMut(Group<'_>) -> Result<bool> + Send + 'e;
 /// An input that cannot be opened or read; `each`'s or `corrupt`'s error.
 pub fn read_all(
     inputs: &[Input],
+    choice: &FormatChoice,
     batching: &Batching,
     time: Option<&TimeRange>,
     each: &mut (dyn FnMut(usize, Group<'_>) -> Result<bool> + Send),
@@ -307,7 +315,7 @@ pub fn read_all(
             go = each(index, group)?;
             Ok(go)
         };
-        match read(input, source, batching, time, &mut one) {
+        match read(input, source, choice, batching, time, &mut one) {
             Err(e @ Error::Decompress { .. }) => corrupt(e)?,
             other => other?,
         }
@@ -344,14 +352,17 @@ impl Source {
 fn read(
     input: &Input,
     source: Ready,
+    choice: &FormatChoice,
     batching: &Batching,
     time: Option<&TimeRange>,
     each: &mut Each<'_>,
 ) -> Result<()> {
-    let parser = Parser::default();
+    // Streams and decoded files decide their format at their first
+    // non-blank line, after decompression.
+    let parser = Sequence::new(*choice);
     let read_err = |e| Error::reading(input.display_path(), e);
     match source {
-        Ready::Mapped(map) => map.read(&parser, batching, time, each),
+        Ready::Mapped(map) => map.read(choice, batching, time, each),
         Ready::Stream(reader) => read_blocks(
             BlockReader::new(reader, batching.chunk_size),
             parser,

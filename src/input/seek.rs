@@ -17,7 +17,8 @@ use std::ops::Range;
 
 use memchr::memchr;
 
-use crate::parse::{parse_line, Lines};
+use super::format::{Outcome, ParserMap};
+use crate::parse::Lines;
 
 /// Below this many bytes the search stops and the rest is scanned.
 const SCAN_BELOW: usize = 64 * 1024;
@@ -26,21 +27,32 @@ const SCAN_BELOW: usize = 64 * 1024;
 const PROBE_LINES: usize = 64;
 
 /// The part of `data` to scan for lines with `init <= ts < end`.
-pub fn seek(data: &[u8], init: Option<i64>, end: Option<i64>, late_ms: i64) -> Range<usize> {
-    let start = init.map_or(0, |init| find_start(data, init.saturating_sub(late_ms)));
+///
+/// Probes read each line with the parser in force there (`parsers`: a Zeek
+/// header block may change the columns mid-file).
+pub fn seek(
+    data: &[u8],
+    init: Option<i64>,
+    end: Option<i64>,
+    late_ms: i64,
+    parsers: &ParserMap,
+) -> Range<usize> {
+    let start = init.map_or(0, |init| {
+        find_start(data, init.saturating_sub(late_ms), parsers)
+    });
     let stop = end.map_or(data.len(), |end| {
-        find_stop(data, start, end.saturating_add(late_ms))
+        find_stop(data, start, end.saturating_add(late_ms), parsers)
     });
     start..stop.max(start)
 }
 
 /// A line start whose line has `ts < bound` (or 0), as late in `data` as the
 /// search finds.
-fn find_start(data: &[u8], bound: i64) -> usize {
+fn find_start(data: &[u8], bound: i64, parsers: &ParserMap) -> usize {
     let (mut lo, mut hi) = (0, data.len());
     while hi - lo > SCAN_BELOW {
         let mid = lo + (hi - lo) / 2;
-        match probe(data, mid, hi) {
+        match probe(data, mid, hi, parsers) {
             Some((line_start, ts)) if ts < bound => lo = line_start,
             _ => hi = mid,
         }
@@ -50,11 +62,11 @@ fn find_start(data: &[u8], bound: i64) -> usize {
 
 /// A line start at or after `from` whose line has `ts >= bound` (or the end of
 /// `data`), as early as the search finds.
-fn find_stop(data: &[u8], from: usize, bound: i64) -> usize {
+fn find_stop(data: &[u8], from: usize, bound: i64, parsers: &ParserMap) -> usize {
     let (mut lo, mut hi) = (from, data.len());
     while hi - lo > SCAN_BELOW {
         let mid = lo + (hi - lo) / 2;
-        match probe(data, mid, hi) {
+        match probe(data, mid, hi, parsers) {
             Some((line_start, ts)) if ts >= bound => hi = line_start,
             _ => lo = mid,
         }
@@ -64,14 +76,14 @@ fn find_stop(data: &[u8], from: usize, bound: i64) -> usize {
 
 /// The start and timestamp of the first well-formed line that starts at or
 /// after `pos` and before `limit`.
-fn probe(data: &[u8], pos: usize, limit: usize) -> Option<(usize, i64)> {
+fn probe(data: &[u8], pos: usize, limit: usize, parsers: &ParserMap) -> Option<(usize, i64)> {
     let mut start = if pos == 0 {
         0
     } else {
         pos + memchr(b'\n', &data[pos - 1..limit])?
     };
     for line in Lines::new(&data[start..limit]).take(PROBE_LINES) {
-        if let Ok(Some(rec)) = parse_line(line) {
+        if let Outcome::Record(rec) = parsers.at(start).clone().parse_line(line) {
             return Some((start, rec.ts));
         }
         start += line.len() + 1;
@@ -89,6 +101,9 @@ mod tests {
             .collect()
     }
 
+    use super::super::format::Parser;
+    use crate::parse::parse_line;
+
     fn ts_at(data: &[u8], pos: usize) -> i64 {
         parse_line(Lines::new(&data[pos..]).next().unwrap())
             .unwrap()
@@ -99,7 +114,13 @@ mod tests {
     #[test]
     fn narrows_a_sorted_log_to_the_range() {
         let data = log(100_000);
-        let r = seek(&data, Some(1_050_000_000), Some(1_060_000_000), 0);
+        let r = seek(
+            &data,
+            Some(1_050_000_000),
+            Some(1_060_000_000),
+            0,
+            &Parser::Connspy.map(&data),
+        );
         assert!(r.start > 0 && r.end < data.len());
         assert!(r.end - r.start < 10_000 * 16 + 2 * SCAN_BELOW);
         assert!(ts_at(&data, r.start) < 1_050_000_000);
@@ -109,19 +130,37 @@ mod tests {
     #[test]
     fn open_bounds_keep_the_ends() {
         let data = log(100_000);
-        assert_eq!(seek(&data, None, None, 0), 0..data.len());
-        assert_eq!(seek(&data, Some(0), None, 0), 0..data.len());
-        assert_eq!(seek(&data, None, Some(i64::MAX), 0), 0..data.len());
-        let r = seek(&data, Some(i64::MAX), None, 0);
+        assert_eq!(
+            seek(&data, None, None, 0, &Parser::Connspy.map(&data)),
+            0..data.len()
+        );
+        assert_eq!(
+            seek(&data, Some(0), None, 0, &Parser::Connspy.map(&data)),
+            0..data.len()
+        );
+        assert_eq!(
+            seek(&data, None, Some(i64::MAX), 0, &Parser::Connspy.map(&data)),
+            0..data.len()
+        );
+        let r = seek(&data, Some(i64::MAX), None, 0, &Parser::Connspy.map(&data));
         assert!(r.start > 0 && r.end == data.len());
     }
 
     #[test]
     fn small_or_empty_data_is_scanned_whole() {
-        assert_eq!(seek(b"", Some(5), Some(6), 0), 0..0);
+        assert_eq!(
+            seek(b"", Some(5), Some(6), 0, &Parser::Connspy.map(b"")),
+            0..0
+        );
         let data = log(10);
         assert_eq!(
-            seek(&data, Some(1_000_005_000), Some(1_000_006_000), 0),
+            seek(
+                &data,
+                Some(1_000_005_000),
+                Some(1_000_006_000),
+                0,
+                &Parser::Connspy.map(&data)
+            ),
             0..data.len()
         );
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use memchr::memrchr;
 
-use super::format::Parser;
+use super::format::Sequence;
 use super::{Batching, Block, Group};
 use crate::error::Result;
 
@@ -160,7 +160,7 @@ pub fn spawn_blocks<R: Read>(
 /// `read_err` of the stream's error; `each`'s error.
 pub(super) fn read_blocks(
     mut blocks: impl Blocks,
-    mut parser: Parser,
+    mut parser: Sequence,
     batching: &Batching,
     read_err: &(dyn Fn(io::Error) -> crate::Error + Sync),
     each: &mut super::Each<'_>,
@@ -172,14 +172,8 @@ pub(super) fn read_blocks(
         while group.len() < batching.group {
             match blocks.next_block().map_err(read_err)? {
                 Some((bytes, full)) => {
-                    let at_start = parser.clone();
-                    if let Some(next) = parser.after(&bytes) {
-                        parser = next;
-                    }
-                    group.push(Block {
-                        bytes,
-                        parser: at_start,
-                    });
+                    let parser = parser.next_block(&bytes);
+                    group.push(Block { bytes, parser });
                     if !full {
                         break;
                     }

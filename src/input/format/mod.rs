@@ -1,56 +1,403 @@
-//! Log formats: the line parser in force for each buffer of an input.
+//! Log formats: which one an input is written in, and the per-input parser
+//! that turns its lines into [`Record`]s.
 //!
-//! Every buffer the input layer hands out carries a [`Parser`]: the parser in
-//! force at the buffer's start. The engine looks at it once per chunk and runs
-//! a chunk loop monomorphised for that format's [`LineParser`], so the default
-//! format pays nothing for the choice.
+//! A [`Parser`] is chosen once per input (from `--log_format`, `--columns`, or
+//! the input's first non-empty line) and then dispatched once per chunk by
+//! [`Parser::scan`], so connspy's own format keeps its hot loop
+//! ([`crate::parse::next_line`]) untouched. Every line gives one [`Outcome`]:
+//! a record, a blank line, a header or comment line (read, not counted), a
+//! record skipped on purpose ([`Skip`], counted separately), or a malformed
+//! line.
+//!
+//! Zeek TSV is the one stateful format: a header block (`#separator`,
+//! `#fields`, ...) may start again in the middle of a file, so the parser of a
+//! chunk is the one in force at its first byte. [`Parser::after`] gives the
+//! parser after a block, for producers that read in order;
+//! [`Parser::chunk_starts`] gives it at the start of every chunk of a mapped
+//! file, from one `memmem` pass for `\n#`. Inside a chunk, [`Parser::scan`]
+//! updates the state itself when it meets a header line.
 
-mod connspy;
+mod columns;
+mod json;
+mod vpc;
+mod zeek;
 
-pub use connspy::ConnspyLines;
+pub use columns::{Columns, Delimiter};
+pub use vpc::VpcLayout;
+pub use zeek::ZeekTsv;
 
-use crate::parse::{LineError, Record};
+use memchr::memchr;
 
-/// The per-file line parser in force at the start of a buffer.
-///
-/// Cheap to clone (a format whose state is large keeps it behind an `Arc`):
-/// the input layer clones it into every buffer.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum Parser {
-    /// connspy's own `TS FROM TO` lines ([`crate::parse`]).
+use crate::parse::{is_ws, next_line, LineError, Record};
+
+/// The log format named by `--log_format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Decide per input from its first non-empty line.
     #[default]
+    Auto,
+    /// `TS FROM_HOST TO_HOST`, connspy's own format.
     Connspy,
+    /// Zeek `conn.log`, tab-separated with `#` headers.
+    Zeek,
+    /// Zeek `conn.log` as JSON Lines.
+    #[value(name = "zeek-json")]
+    ZeekJson,
+    /// AWS VPC Flow Logs (version 2 order, or the order of a header line).
+    Vpc,
+    /// Suricata EVE JSON; only `flow` events count.
+    Suricata,
 }
 
-impl Parser {
-    /// The parser in force after `block` (whole lines that this parser starts
-    /// reading), when `block` changes it; `None` when it stays.
-    ///
-    /// This is the hook for formats whose state changes mid-file, such as a
-    /// Zeek TSV header block in the middle of concatenated logs: a sequential
-    /// reader (stream, decompressed or followed blocks) calls it on each block
-    /// before cutting the next, so the next block carries the parser in force
-    /// at its start and blocks can still be parsed in parallel. connspy's own
-    /// format has no state, so nothing is scanned.
-    #[inline]
-    pub fn after(&self, _block: &[u8]) -> Option<Parser> {
+/// What the command line asks of formats: `--log_format`, or `--columns`
+/// (with `--delimiter`), which overrides it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FormatChoice {
+    /// `--log_format`.
+    pub format: LogFormat,
+    /// `--columns` with `--delimiter`.
+    pub columns: Option<Columns>,
+}
+
+impl FormatChoice {
+    /// The parser for an input whose first bytes are `head` (see
+    /// [`Parser::choose`]).
+    pub fn parser_for(&self, head: &[u8]) -> Parser {
+        Parser::choose(self.format, self.columns.as_ref(), head)
+    }
+}
+
+/// The parser of an input read in order, block by block (a stream, a
+/// decompressed file, a followed file): decided at its first non-blank line,
+/// then carried from block to block by [`Parser::after`].
+#[derive(Debug, Clone)]
+pub struct Sequence {
+    choice: FormatChoice,
+    /// `None` until a block with a non-blank line decides the format.
+    parser: Option<Parser>,
+}
+
+impl Sequence {
+    /// An input not read yet.
+    pub fn new(choice: FormatChoice) -> Self {
+        Sequence {
+            choice,
+            parser: None,
+        }
+    }
+
+    /// The parser in force at the start of `block` (whole lines), the next
+    /// block of the input; blank blocks before the first line read alike in
+    /// every format.
+    pub fn next_block(&mut self, block: &[u8]) -> Parser {
+        let parser = match &self.parser {
+            Some(p) => p.clone(),
+            None if block.iter().all(|&b| is_ws(b) || b == b'\n') => return Parser::Connspy,
+            None => self.choice.parser_for(block),
+        };
+        self.parser = Some(parser.after(block).unwrap_or_else(|| parser.clone()));
+        parser
+    }
+}
+
+/// A record skipped on purpose: counted separately from malformed lines, and
+/// reported on standard error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skip {
+    /// Suricata: an event whose `event_type` is not `flow`.
+    NonFlowEvent,
+    /// VPC Flow Logs: `log-status` is `NODATA` or `SKIPDATA`.
+    NoData,
+    /// VPC Flow Logs: `srcaddr` or `dstaddr` is `-`.
+    UnsetAddress,
+}
+
+impl Skip {
+    /// Every kind, in the order of [`Skip::index`].
+    pub const ALL: [Skip; 3] = [Skip::NonFlowEvent, Skip::NoData, Skip::UnsetAddress];
+
+    /// A dense index for counting, `0..Skip::ALL.len()`.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// What the stderr note calls `n` such records.
+    pub fn describe(self) -> &'static str {
         match self {
-            Parser::Connspy => None,
+            Skip::NonFlowEvent => "Suricata event(s) other than flow",
+            Skip::NoData => "VPC flow log record(s) with log-status NODATA or SKIPDATA",
+            Skip::UnsetAddress => "VPC flow log record(s) without an address (-)",
         }
     }
 }
 
-/// Reads the lines of a buffer of whole lines, one at a time.
-///
-/// The engine's chunk loop is generic over this trait, so each format gets a
-/// loop of its own with the per-line call inlined.
-pub trait LineParser {
-    /// Parses the line starting at `pos` in `data` (a buffer of whole lines)
-    /// and returns its outcome (`Ok(None)`: a line that is read but not
-    /// counted, such as a blank line) and the start of the next line.
-    fn next_line<'d>(
-        &'d mut self,
-        data: &'d [u8],
-        pos: usize,
-    ) -> (Result<Option<Record<'d>>, LineError>, usize);
+/// What one line is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome<'a> {
+    /// A connection.
+    Record(Record<'a>),
+    /// Empty or only whitespace: skipped silently, as in connspy's format.
+    Blank,
+    /// A header or comment line: read, not counted. For a Zeek `#path` other
+    /// than `conn`, the path, so that it can be reported.
+    Header(Option<&'a [u8]>),
+    /// A record skipped on purpose.
+    Skipped(Skip),
+    /// A malformed line.
+    Malformed(LineError),
 }
+
+/// The parser of one input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parser {
+    /// `TS FROM_HOST TO_HOST`.
+    Connspy,
+    /// `--columns TS,FROM,TO` with `--delimiter`.
+    Columns(Columns),
+    /// Zeek TSV, with the header state in force.
+    Zeek(ZeekTsv),
+    /// Zeek JSON Lines.
+    ZeekJson,
+    /// Suricata EVE JSON Lines.
+    Suricata,
+    /// AWS VPC Flow Logs in the given field order.
+    Vpc(VpcLayout),
+}
+
+impl Parser {
+    /// The parser for an input whose first bytes (after decompression) are
+    /// `head`: `columns` if given, else `format`, or for [`LogFormat::Auto`]
+    /// what [`Parser::detect`] finds.
+    pub fn choose(format: LogFormat, columns: Option<&Columns>, head: &[u8]) -> Parser {
+        if let Some(c) = columns {
+            return Parser::Columns(*c);
+        }
+        match format {
+            LogFormat::Auto => Parser::detect(head),
+            LogFormat::Connspy => Parser::Connspy,
+            LogFormat::Zeek => Parser::Zeek(ZeekTsv::default()),
+            LogFormat::ZeekJson => Parser::ZeekJson,
+            LogFormat::Suricata => Parser::Suricata,
+            LogFormat::Vpc => Parser::Vpc(
+                first_line(head)
+                    .and_then(VpcLayout::from_header)
+                    .unwrap_or(VpcLayout::V2),
+            ),
+        }
+    }
+
+    /// The format of a log whose first non-empty line is in `head`:
+    /// - `#separator`: Zeek TSV (columns come from its `#fields` line);
+    /// - a JSON object with `id.orig_h` and `id.resp_h`: Zeek JSON; with
+    ///   `event_type`: Suricata EVE;
+    /// - field names including `srcaddr`, `dstaddr` and `start`: a VPC Flow
+    ///   Logs header; a version 2 record (14 fields, version `2`, an `eni-`
+    ///   interface): headerless VPC Flow Logs;
+    /// - anything else, or nothing: connspy's own format.
+    pub fn detect(head: &[u8]) -> Parser {
+        let Some(line) = first_line(head) else {
+            return Parser::Connspy;
+        };
+        if line.starts_with(b"#separator") {
+            return Parser::Zeek(ZeekTsv::default());
+        }
+        if line.first() == Some(&b'{') {
+            return json::detect(line).unwrap_or(Parser::Connspy);
+        }
+        if let Some(layout) = VpcLayout::from_header(line) {
+            return Parser::Vpc(layout);
+        }
+        if VpcLayout::is_v2_record(line) {
+            return Parser::Vpc(VpcLayout::V2);
+        }
+        Parser::Connspy
+    }
+
+    /// The format's name, for messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Parser::Connspy => "connspy",
+            Parser::Columns(_) => "columns",
+            Parser::Zeek(_) => "zeek",
+            Parser::ZeekJson => "zeek-json",
+            Parser::Suricata => "suricata",
+            Parser::Vpc(_) => "vpc",
+        }
+    }
+
+    /// Whether the format writes a flow when it ends (or a capture window
+    /// closes) stamped with its start, so that a line may be older than the
+    /// lines before it by the longest flow: far beyond connspy's default
+    /// lateness (see docs/formats.md).
+    pub fn is_flow_log(&self) -> bool {
+        matches!(
+            self,
+            Parser::Zeek(_) | Parser::ZeekJson | Parser::Suricata | Parser::Vpc(_)
+        )
+    }
+
+    /// The parser in force after `block` (whole lines), or `None` when it is
+    /// this one. Only Zeek TSV headers change it; for every other format this
+    /// returns at once without reading `block`.
+    pub fn after(&self, block: &[u8]) -> Option<Parser> {
+        let Parser::Zeek(z) = self else { return None };
+        let mut next = z.clone();
+        for at in header_starts(block) {
+            let line = &block[at..];
+            let line = &line[..memchr(b'\n', line).unwrap_or(line.len())];
+            next.parse_line(trim_cr(line));
+        }
+        (next != *z).then_some(Parser::Zeek(next))
+    }
+
+    /// The parser in force at every offset of `data`, with this one in force
+    /// at offset 0: one `memmem` pass for `\n#` over a Zeek TSV file, nothing
+    /// for every other format.
+    pub fn map(&self, data: &[u8]) -> ParserMap {
+        let mut changes = vec![(0, self.clone())];
+        if let Parser::Zeek(z) = self {
+            let mut state = z.clone();
+            for at in header_starts(data) {
+                let line = &data[at..];
+                let line = &line[..memchr(b'\n', line).unwrap_or(line.len())];
+                state.parse_line(trim_cr(line));
+                if changes
+                    .last()
+                    .is_some_and(|(_, p)| *p != Parser::Zeek(state.clone()))
+                {
+                    // In force for every line that starts after this one.
+                    changes.push((at + 1, Parser::Zeek(state.clone())));
+                }
+            }
+        }
+        ParserMap { changes }
+    }
+
+    /// Parses one line (without its `\n`).
+    #[inline]
+    pub fn parse_line<'a>(&mut self, line: &'a [u8]) -> Outcome<'a> {
+        match self {
+            Parser::Connspy => connspy_outcome(crate::parse::parse_line(line)),
+            Parser::Columns(c) => c.parse_line(trim_cr(line)),
+            Parser::Zeek(z) => z.parse_line(trim_cr(line)),
+            Parser::ZeekJson => json::zeek_line(trim_cr(line)),
+            Parser::Suricata => json::suricata_line(trim_cr(line)),
+            Parser::Vpc(v) => v.parse_line(line),
+        }
+    }
+
+    /// Parses every line of `data` (whole lines; the last may lack its `\n`)
+    /// in order, handing each outcome to `each`, which returns `false` to
+    /// stop. The format is matched once here, not per line.
+    #[inline]
+    pub fn scan(&mut self, data: &[u8], mut each: impl FnMut(Outcome<'_>) -> bool) {
+        match self {
+            Parser::Connspy => {
+                let mut pos = 0;
+                while pos < data.len() {
+                    let (parsed, next) = next_line(data, pos);
+                    pos = next;
+                    if !each(connspy_outcome(parsed)) {
+                        return;
+                    }
+                }
+            }
+            Parser::Columns(c) => each_line(data, |l| c.parse_line(trim_cr(l)), each),
+            Parser::Zeek(z) => each_line(data, |l| z.parse_line(trim_cr(l)), each),
+            Parser::ZeekJson => each_line(data, |l| json::zeek_line(trim_cr(l)), each),
+            Parser::Suricata => each_line(data, |l| json::suricata_line(trim_cr(l)), each),
+            Parser::Vpc(v) => each_line(data, |l| v.parse_line(l), each),
+        }
+    }
+}
+
+/// The parser in force at each offset of one input (see [`Parser::map`]).
+#[derive(Debug, Clone)]
+pub struct ParserMap {
+    /// (offset, parser): in force from that offset on; the first at 0.
+    changes: Vec<(usize, Parser)>,
+}
+
+impl ParserMap {
+    /// The parser for a chunk or line that starts at `pos`: the one in force
+    /// after every header line that starts before `pos`.
+    pub fn at(&self, pos: usize) -> &Parser {
+        let i = self.changes.partition_point(|(at, _)| *at <= pos);
+        &self.changes[i.saturating_sub(1)].1
+    }
+}
+
+#[inline(always)]
+fn connspy_outcome(parsed: Result<Option<Record<'_>>, LineError>) -> Outcome<'_> {
+    match parsed {
+        Ok(Some(rec)) => Outcome::Record(rec),
+        Ok(None) => Outcome::Blank,
+        Err(e) => Outcome::Malformed(e),
+    }
+}
+
+#[inline(always)]
+fn each_line<'d>(
+    data: &'d [u8],
+    mut parse: impl FnMut(&'d [u8]) -> Outcome<'d>,
+    mut each: impl FnMut(Outcome<'_>) -> bool,
+) {
+    let mut pos = 0;
+    while pos < data.len() {
+        let rest = &data[pos..];
+        let (line, next) = match memchr(b'\n', rest) {
+            Some(i) => (&rest[..i], pos + i + 1),
+            None => (rest, data.len()),
+        };
+        pos = next;
+        if !each(parse(line)) {
+            return;
+        }
+    }
+}
+
+/// The line without a trailing `\r` (CRLF files).
+#[inline(always)]
+fn trim_cr(line: &[u8]) -> &[u8] {
+    match line.split_last() {
+        Some((b'\r', rest)) => rest,
+        _ => line,
+    }
+}
+
+/// Whether a line is empty or only whitespace.
+#[inline(always)]
+fn is_blank(line: &[u8]) -> bool {
+    line.iter().all(|&b| is_ws(b))
+}
+
+/// The first line of `head` that is not blank, without its `\n` or `\r`.
+fn first_line(head: &[u8]) -> Option<&[u8]> {
+    crate::parse::Lines::new(head)
+        .map(trim_cr)
+        .find(|l| !is_blank(l))
+}
+
+/// Offsets of the lines of `data` that start with `#`.
+fn header_starts(data: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    let first = (data.first() == Some(&b'#')).then_some(0);
+    first
+        .into_iter()
+        .chain(memchr::memmem::find_iter(data, b"\n#").map(|i| i + 1))
+}
+
+/// Checks a host field: not empty, not one of the format's `unset` markers,
+/// valid UTF-8 (as in connspy's format).
+#[inline(always)]
+fn host<'a>(field: &'a [u8], name: &'static str, unset: &[&[u8]]) -> Result<&'a [u8], LineError> {
+    if field.is_empty() || unset.contains(&field) {
+        return Err(LineError::Unset(name));
+    }
+    if !field.is_ascii() && std::str::from_utf8(field).is_err() {
+        return Err(LineError::Utf8);
+    }
+    Ok(field)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,445 @@
+//! Every format rule, line by line.
+
+use super::*;
+use crate::timestamp::TsError;
+
+fn rec(ts: i64, from: &'static str, to: &'static str) -> Outcome<'static> {
+    Outcome::Record(Record::of(ts, from, to))
+}
+
+/// Every outcome of `data` under `parser`, through [`Parser::scan`], checked
+/// against [`Parser::parse_line`] line by line.
+fn scan_all(parser: &Parser, data: &[u8]) -> Vec<String> {
+    let mut a = Vec::new();
+    parser.clone().scan(data, |o| {
+        a.push(format!("{o:?}"));
+        true
+    });
+    let mut p = parser.clone();
+    let b: Vec<String> = crate::parse::Lines::new(data)
+        .map(|l| format!("{:?}", p.parse_line(l)))
+        .collect();
+    assert_eq!(a, b);
+    a
+}
+
+const ZEEK: &str = "#separator \\x09
+#set_separator\t,
+#empty_field\t(empty)
+#unset_field\t-
+#path\tconn
+#open\t2019-11-08-11-44-16
+#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto
+#types\ttime\tstring\taddr\tport\taddr\tport\tenum
+1521911721.255387\tC8Tful1\t10.164.94.120\t39681\t10.47.3.155\t3389\ttcp
+1521911722.5\tC8Tful2\tFE80::1\t1\t2001:DB8::Ab\t2\tudp
+";
+
+#[test]
+fn zeek_is_detected_and_read_by_its_header() {
+    let p = Parser::detect(ZEEK.as_bytes());
+    assert_eq!(p, Parser::Zeek(ZeekTsv::default()));
+    let out = scan_all(&p, ZEEK.as_bytes());
+    assert_eq!(
+        out[..8],
+        vec![format!("{:?}", Outcome::Header(None)); 8][..]
+    );
+    assert_eq!(
+        out[8],
+        format!(
+            "{:?}",
+            rec(1_521_911_721_255, "10.164.94.120", "10.47.3.155")
+        )
+    );
+    // IPv6 keeps its text form (case is folded later, like every host).
+    assert_eq!(
+        out[9],
+        format!("{:?}", rec(1_521_911_722_500, "FE80::1", "2001:DB8::Ab"))
+    );
+}
+
+#[test]
+fn zeek_fields_come_from_the_header_in_any_order() {
+    let log = "#separator \\x09\n#fields\tid.resp_h\tproto\tts\tid.orig_h\n\
+               b\ttcp\t100.25\ta\n";
+    let out = scan_all(&Parser::detect(log.as_bytes()), log.as_bytes());
+    assert_eq!(out[2], format!("{:?}", rec(100_250, "a", "b")));
+}
+
+#[test]
+fn zeek_separator_escapes_and_other_separators() {
+    let log = "#separator \\x2c\n#fields,ts,id.orig_h,id.resp_h\n5,a,b\n";
+    let out = scan_all(&Parser::detect(log.as_bytes()), log.as_bytes());
+    assert_eq!(out[2], format!("{:?}", rec(5000, "a", "b")));
+    let log = "#separator ||\n#fields||ts||id.orig_h||id.resp_h\n5||a||b\n";
+    let out = scan_all(&Parser::Zeek(ZeekTsv::default()), log.as_bytes());
+    assert_eq!(out[2], format!("{:?}", rec(5000, "a", "b")));
+}
+
+#[test]
+fn zeek_unset_and_empty_hosts_are_malformed() {
+    let log = "#separator \\x09\n#fields\tts\tid.orig_h\tid.resp_h\n\
+               1\t-\tb\n1\ta\t(empty)\n1\t\tb\n\
+               #unset_field\tNONE\n1\tNONE\tb\n1\t-\tb\n";
+    let out = scan_all(&Parser::detect(log.as_bytes()), log.as_bytes());
+    let unset = |f| format!("{:?}", Outcome::Malformed(LineError::Unset(f)));
+    assert_eq!(out[2], unset("id.orig_h"));
+    assert_eq!(out[3], unset("id.resp_h"));
+    assert_eq!(out[4], unset("id.orig_h"));
+    assert_eq!(out[6], unset("id.orig_h"));
+    assert_eq!(out[7], format!("{:?}", rec(1000, "-", "b")));
+}
+
+#[test]
+fn zeek_lines_without_fields_short_lines_and_bad_times() {
+    let log = "#separator \\x09\n1\ta\tb\n#fields\tts\tx\tid.orig_h\tid.resp_h\n\
+               1\tx\ta\n1.5.5\tx\ta\tb\n\n";
+    let out = scan_all(&Parser::detect(log.as_bytes()), log.as_bytes());
+    assert_eq!(
+        out[1],
+        format!("{:?}", Outcome::Malformed(LineError::NoFields))
+    );
+    assert_eq!(
+        out[3],
+        format!("{:?}", Outcome::Malformed(LineError::Missing("id.resp_h")))
+    );
+    assert_eq!(
+        out[4],
+        format!(
+            "{:?}",
+            Outcome::Malformed(LineError::Timestamp(TsError::Syntax))
+        )
+    );
+    assert_eq!(out[5], format!("{:?}", Outcome::Blank));
+    // A #fields line without the three fields leaves no usable columns.
+    let log = "#separator \\x09\n#fields\tts\tid.orig_h\n1\ta\n";
+    let out = scan_all(&Parser::detect(log.as_bytes()), log.as_bytes());
+    assert_eq!(
+        out[2],
+        format!("{:?}", Outcome::Malformed(LineError::NoFields))
+    );
+}
+
+#[test]
+fn zeek_repeated_header_blocks_and_other_paths() {
+    let log = "#separator \\x09\n#path\tconn\n#fields\tts\tid.orig_h\tid.resp_h\n1\ta\tb\n\
+               #close\t2019\n#separator \\x09\n#path\tdns\n#fields\tid.orig_h\tid.resp_h\tts\n\
+               c\td\t2\n";
+    let p = Parser::detect(log.as_bytes());
+    let out = scan_all(&p, log.as_bytes());
+    assert_eq!(out[3], format!("{:?}", rec(1000, "a", "b")));
+    assert_eq!(out[6], format!("{:?}", Outcome::Header(Some(&b"dns"[..]))));
+    assert_eq!(out[8], format!("{:?}", rec(2000, "c", "d")));
+    // The parser after each prefix, and at chunk starts, is the one a
+    // sequential parse has there.
+    let data = log.as_bytes();
+    let starts: Vec<usize> = (0..=data.len()).collect();
+    let map = p.map(data);
+    let at: Vec<Parser> = starts.iter().map(|&s| map.at(s).clone()).collect();
+    for cut in 0..=data.len() {
+        let line_start = data[..cut]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        let mut seq = p.clone();
+        for line in crate::parse::Lines::new(&data[..line_start]) {
+            seq.parse_line(line);
+        }
+        // A header line that starts before `cut` is applied even when `cut`
+        // falls inside it (the chunk it starts in owns it).
+        let mut owned = seq.clone();
+        if line_start < cut {
+            let line = crate::parse::Lines::new(&data[line_start..])
+                .next()
+                .unwrap();
+            if line.first() == Some(&b'#') {
+                owned.parse_line(line);
+            }
+        }
+        assert_eq!(at[cut], owned, "chunk start {cut}");
+        let after = p.after(&data[..line_start]).unwrap_or_else(|| p.clone());
+        assert_eq!(after, seq, "after {line_start}");
+    }
+}
+
+#[test]
+fn non_zeek_parsers_do_not_change_between_blocks() {
+    for p in [
+        Parser::Connspy,
+        Parser::ZeekJson,
+        Parser::Vpc(VpcLayout::V2),
+    ] {
+        assert_eq!(p.after(b"#separator \\x09\n"), None);
+        let map = p.map(b"#x\n#y\n");
+        assert_eq!((map.at(0), map.at(5)), (&p, &p));
+    }
+}
+
+const ZEEK_JSON: &str = r#"{"ts":1679407094.627116,"uid":"C0mm","id.orig_h":"192.168.5.119","id.orig_p":8,"id.resp_h":"192.168.5.254","id.resp_p":0,"proto":"icmp","duration":1.02,"local_orig":true,"tunnel_parents":["a","b"]}
+{"ts":"2023-03-21T13:58:14.627116Z","id.orig_h":"::1","id.resp_h":"FE80::2"}
+{ "id.resp_h" : "b" , "id.orig_h" : "a" , "x": {"y": [1, {"z": "}"}]}, "ts" : 7 }
+{"id": {"orig_h": "n1", "resp_h": "n2"}, "ts": 8}
+"#;
+
+#[test]
+fn zeek_json_numbers_and_rfc3339_times() {
+    let p = Parser::detect(ZEEK_JSON.as_bytes());
+    assert_eq!(p, Parser::ZeekJson);
+    let out = scan_all(&p, ZEEK_JSON.as_bytes());
+    assert_eq!(
+        out[0],
+        format!(
+            "{:?}",
+            rec(1_679_407_094_627, "192.168.5.119", "192.168.5.254")
+        )
+    );
+    assert_eq!(
+        out[1],
+        format!("{:?}", rec(1_679_407_094_627, "::1", "FE80::2"))
+    );
+    assert_eq!(out[2], format!("{:?}", rec(7000, "a", "b")));
+    assert_eq!(out[3], format!("{:?}", rec(8000, "n1", "n2")));
+}
+
+#[test]
+fn zeek_json_malformed_lines() {
+    let p = Parser::ZeekJson;
+    let m = |l: &'static str| p.clone().parse_line(l.as_bytes());
+    assert_eq!(
+        m(r#"{"ts":1,"id.orig_h":"a"}"#),
+        Outcome::Malformed(LineError::Missing("id.resp_h"))
+    );
+    assert_eq!(
+        m(r#"{"id.orig_h":"a","id.resp_h":"b"}"#),
+        Outcome::Malformed(LineError::Missing("ts"))
+    );
+    assert_eq!(
+        m(r#"{"ts":1,"id.orig_h":"-","id.resp_h":"b"}"#),
+        Outcome::Malformed(LineError::Unset("id.orig_h"))
+    );
+    assert_eq!(
+        m(r#"{"ts":1,"id.orig_h":"","id.resp_h":"b"}"#),
+        Outcome::Malformed(LineError::Unset("id.orig_h"))
+    );
+    assert_eq!(
+        m(r#"{"ts":1,"id.orig_h":5,"id.resp_h":"b"}"#),
+        Outcome::Malformed(LineError::BadValue("id.orig_h"))
+    );
+    assert_eq!(
+        m(r#"{"ts":1,"id.orig_h":"a\u0041","id.resp_h":"b"}"#),
+        Outcome::Malformed(LineError::BadValue("id.orig_h"))
+    );
+    assert_eq!(
+        m(r#"{"ts":true,"id.orig_h":"a","id.resp_h":"b"}"#),
+        Outcome::Malformed(LineError::BadValue("ts"))
+    );
+    assert_eq!(
+        m(r#"{"ts":"yesterday","id.orig_h":"a","id.resp_h":"b"}"#),
+        Outcome::Malformed(LineError::Timestamp(TsError::Syntax))
+    );
+    // Cut short after the keys it needs: not one object.
+    assert_eq!(
+        m(r#"{"ts":1,"id.orig_h":"a","id.resp_h":"b","proto":"tc"#),
+        Outcome::Malformed(LineError::Json)
+    );
+    assert_eq!(
+        m(r#"{"ts":1,"id.orig_h":"a""#),
+        Outcome::Malformed(LineError::Json)
+    );
+    assert_eq!(m(r#"{"ts":1} x"#), Outcome::Malformed(LineError::Json));
+    assert_eq!(m("1 a b"), Outcome::Malformed(LineError::Json));
+    assert_eq!(m("  "), Outcome::Blank);
+}
+
+const EVE: &str = r#"{"timestamp":"2017-04-07T22:24:37.251547+0100","flow_id":586497171462735,"event_type":"flow","src_ip":"10.16.1.11","src_port":52438,"dest_ip":"10.16.1.1","dest_port":53,"proto":"UDP","app_proto":"dns","flow":{"pkts_toserver":1,"start":"2017-04-07T22:24:37.251547+0100","end":"2017-04-07T22:24:37.252097+0100","alerted":false},"tcp":{"tcp_flags":"1b"}}
+{"timestamp":"2017-04-07T22:24:38.0+0100","event_type":"dns","src_ip":"10.16.1.11","dest_ip":"10.16.1.1","dns":{"type":"query"}}
+{"timestamp":"2017-04-07T22:24:38.0+0100","event_type":"stats","stats":{"uptime":5}}
+{"event_type":"flow","src_ip":"2001:db8::1","dest_ip":"2001:DB8::2","flow":{"start":"2017-04-07T21:00:00.5-01:00"}}
+{"event_type":"flow","src_ip":"a","dest_ip":"b","flow":{"end":"2017-04-07T21:00:00Z"}}
+"#;
+
+#[test]
+fn suricata_flow_events_count_others_are_skipped() {
+    let p = Parser::detect(EVE.as_bytes());
+    assert_eq!(p, Parser::Suricata);
+    let out = scan_all(&p, EVE.as_bytes());
+    // The offset without a colon: 22:24:37.251 at +01:00 is 21:24:37.251Z.
+    assert_eq!(
+        out[0],
+        format!("{:?}", rec(1_491_600_277_251, "10.16.1.11", "10.16.1.1"))
+    );
+    assert_eq!(
+        out[1],
+        format!("{:?}", Outcome::Skipped(Skip::NonFlowEvent))
+    );
+    assert_eq!(
+        out[2],
+        format!("{:?}", Outcome::Skipped(Skip::NonFlowEvent))
+    );
+    assert_eq!(
+        out[3],
+        format!("{:?}", rec(1_491_602_400_500, "2001:db8::1", "2001:DB8::2"))
+    );
+    assert_eq!(
+        out[4],
+        format!("{:?}", Outcome::Malformed(LineError::Missing("flow.start")))
+    );
+}
+
+#[test]
+fn json_detection() {
+    assert_eq!(
+        Parser::detect(br#"{"event_type":"stats"}"#),
+        Parser::Suricata
+    );
+    assert_eq!(
+        Parser::detect(br#"{"id.orig_h":"a","id.resp_h":"b"}"#),
+        Parser::ZeekJson
+    );
+    assert_eq!(Parser::detect(br#"{"a":1}"#), Parser::Connspy);
+    assert_eq!(Parser::detect(br#"{"a":"#), Parser::Connspy);
+    assert_eq!(
+        Parser::detect(b"\n  \n{\"id.orig_h\":\"a\",\"id.resp_h\":\"b\"}\n"),
+        Parser::ZeekJson
+    );
+}
+
+const VPC: &str = "2 064076352821 eni-06e7f195abcbdfe3b 170.31.82.104 34.235.78.61 61110 443 6 174 142286 1654892433 1654892493 ACCEPT OK
+2 123456789010 eni-1235b8ca123456789 - - - - - - - 1431280876 1431280934 - NODATA
+2 123456789010 eni-1235b8ca123456789 - - - - - - - 1431280876 1431280934 - SKIPDATA
+2 123456789010 eni-1235b8ca123456789 2001:DB8::1 - 1 2 6 1 1 1431280876 1431280934 ACCEPT OK
+2 123456789010 eni-1 10.0.0.1 10.0.0.2 1 2 6 1 1 x 1431280934 ACCEPT OK
+2 123456789010 eni-1 10.0.0.1
+";
+
+#[test]
+fn vpc_v2_without_header() {
+    assert!(VpcLayout::is_v2_record(
+        VPC.lines().next().unwrap().as_bytes()
+    ));
+    assert!(!VpcLayout::is_v2_record(
+        b"2 1 eni-1 a b 1 2 6 1 1 5 6 ACCEPT"
+    ));
+    assert!(!VpcLayout::is_v2_record(
+        b"3 1 eni-1 a b 1 2 6 1 1 5 6 ACCEPT OK"
+    ));
+    assert!(!VpcLayout::is_v2_record(
+        b"2 1 vpc-1 a b 1 2 6 1 1 5 6 ACCEPT OK"
+    ));
+    let p = Parser::detect(VPC.as_bytes());
+    assert_eq!(p, Parser::Vpc(VpcLayout::V2));
+    let out = scan_all(&p, VPC.as_bytes());
+    assert_eq!(
+        out[0],
+        format!(
+            "{:?}",
+            rec(1_654_892_433_000, "170.31.82.104", "34.235.78.61")
+        )
+    );
+    assert_eq!(out[1], format!("{:?}", Outcome::Skipped(Skip::NoData)));
+    assert_eq!(out[2], format!("{:?}", Outcome::Skipped(Skip::NoData)));
+    assert_eq!(
+        out[3],
+        format!("{:?}", Outcome::Skipped(Skip::UnsetAddress))
+    );
+    assert_eq!(
+        out[4],
+        format!(
+            "{:?}",
+            Outcome::Malformed(LineError::Timestamp(TsError::Syntax))
+        )
+    );
+    assert_eq!(
+        out[5],
+        format!("{:?}", Outcome::Malformed(LineError::Missing("dstaddr")))
+    );
+}
+
+#[test]
+fn vpc_header_default_and_custom_order() {
+    let log = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n\
+               2 1 eni-1 a b 1 2 6 1 1 1431280876 1431280934 ACCEPT OK\n\
+               start dstaddr srcaddr\n\
+               77 y x\n\
+               ${srcaddr} ${dstaddr} ${start} ${log-status}\n\
+               p q 5 NODATA\n\
+               p q 5 OK\n";
+    let p = Parser::detect(log.as_bytes());
+    assert!(matches!(p, Parser::Vpc(_)));
+    let out = scan_all(&p, log.as_bytes());
+    assert_eq!(out[0], format!("{:?}", Outcome::Header(None)));
+    assert_eq!(out[1], format!("{:?}", rec(1_431_280_876_000, "a", "b")));
+    assert_eq!(out[3], format!("{:?}", rec(77_000, "x", "y")));
+    assert_eq!(out[5], format!("{:?}", Outcome::Skipped(Skip::NoData)));
+    assert_eq!(out[6], format!("{:?}", rec(5000, "p", "q")));
+    // Named explicitly, a headerless file is read in the version 2 order.
+    assert_eq!(
+        Parser::choose(LogFormat::Vpc, None, b"x y z"),
+        Parser::Vpc(VpcLayout::V2)
+    );
+}
+
+#[test]
+fn columns_with_delimiters() {
+    let c: Columns = "3,1,2".parse().unwrap();
+    let p = Parser::choose(LogFormat::Auto, Some(&c), b"");
+    assert_eq!(p.clone().parse_line(b"a  b\t 12"), rec(12_000, "a", "b"));
+    assert_eq!(
+        p.clone().parse_line(b"a b"),
+        Outcome::Malformed(LineError::TooFewColumns(3))
+    );
+    let csv = Parser::Columns(c.with_delimiter(",".parse().unwrap()));
+    assert_eq!(
+        csv.clone().parse_line(b"a, b ,12,extra"),
+        rec(12_000, "a", "b")
+    );
+    assert_eq!(
+        csv.clone().parse_line(b",b,12"),
+        Outcome::Malformed(LineError::Unset("FROM"))
+    );
+    assert_eq!(
+        csv.clone().parse_line(b"a,b,x"),
+        Outcome::Malformed(LineError::Timestamp(TsError::Syntax))
+    );
+    let tsv: Columns = "1,2,3".parse().unwrap();
+    let tsv = Parser::Columns(tsv.with_delimiter("\\t".parse().unwrap()));
+    assert_eq!(
+        tsv.clone().parse_line(b"5\tmy host\tb\r"),
+        rec(5000, "my host", "b")
+    );
+    for bad in ["1,2", "1,2,3,4", "0,1,2", "1,1,2", "a,b,c", ""] {
+        assert!(bad.parse::<Columns>().is_err(), "{bad}");
+    }
+    for bad in ["", "ab", "\n"] {
+        assert!(bad.parse::<Delimiter>().is_err(), "{bad:?}");
+    }
+    assert_eq!("\t".parse::<Delimiter>(), Ok(Delimiter::Byte(b'\t')));
+}
+
+#[test]
+fn anything_else_is_connspy() {
+    for head in [
+        &b""[..],
+        b"\n\n",
+        b"1565647204351 a b\n",
+        b"# a comment\n",
+        b"x",
+    ] {
+        assert_eq!(Parser::detect(head), Parser::Connspy, "{head:?}");
+    }
+    assert_eq!(Parser::Connspy.parse_line(b"1 a b"), rec(1000, "a", "b"));
+}
+
+#[test]
+fn hosts_must_be_utf8_in_every_format() {
+    let mut z = Parser::detect(ZEEK.as_bytes());
+    z.scan(ZEEK.as_bytes(), |_| true);
+    assert_eq!(
+        z.parse_line(b"1\tu\t\xff\t1\tb\t2\ttcp"),
+        Outcome::Malformed(LineError::Utf8)
+    );
+    assert_eq!(
+        Parser::Vpc(VpcLayout::V2).parse_line(b"2 1 eni-1 \xff b 1 2 6 1 1 5 6 ACCEPT OK"),
+        Outcome::Malformed(LineError::Utf8)
+    );
+}

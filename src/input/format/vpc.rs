@@ -1,0 +1,138 @@
+//! AWS VPC Flow Logs: space-separated records in the default version 2 field
+//! order, or in the order of a header line of field names.
+
+use super::{host, Outcome, Skip};
+use crate::parse::{is_ws, LineError, Record};
+use crate::timestamp::parse_ts;
+
+/// Where the fields connspy reads are in a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VpcLayout {
+    start: usize,
+    src: usize,
+    dst: usize,
+    /// `log-status`, when the layout has it.
+    status: Option<usize>,
+}
+
+/// The most fields a record may need to be split into (AWS defines about 30).
+const MAX_FIELDS: usize = 64;
+
+impl VpcLayout {
+    /// The default (version 2) order: `version account-id interface-id
+    /// srcaddr dstaddr srcport dstport protocol packets bytes start end
+    /// action log-status`.
+    pub const V2: VpcLayout = VpcLayout {
+        start: 10,
+        src: 3,
+        dst: 4,
+        status: Some(13),
+    };
+
+    /// The layout a header line of field names gives, if it names `srcaddr`,
+    /// `dstaddr` and `start` (as written, or as `${srcaddr}` in a format
+    /// string).
+    pub fn from_header(line: &[u8]) -> Option<VpcLayout> {
+        let (mut start, mut src, mut dst, mut status) = (None, None, None, None);
+        for (i, name) in fields(line).enumerate().take(MAX_FIELDS) {
+            let name = name
+                .strip_prefix(b"${")
+                .and_then(|n| n.strip_suffix(b"}"))
+                .unwrap_or(name);
+            let slot = match name {
+                b"start" => &mut start,
+                b"srcaddr" => &mut src,
+                b"dstaddr" => &mut dst,
+                b"log-status" => &mut status,
+                _ => continue,
+            };
+            slot.get_or_insert(i);
+        }
+        Some(VpcLayout {
+            start: start?,
+            src: src?,
+            dst: dst?,
+            status,
+        })
+    }
+
+    /// Whether `line` is a headerless version 2 record: 14 fields, version
+    /// `2`, an interface id starting `eni-`.
+    pub fn is_v2_record(line: &[u8]) -> bool {
+        let mut f = fields(line);
+        f.next() == Some(b"2")
+            && f.nth(1).is_some_and(|eni| eni.starts_with(b"eni-"))
+            && f.count() == 11
+    }
+
+    /// Parses one line (without `\n`). A header line (again, as concatenated
+    /// files have) is read and sets the layout.
+    #[inline]
+    pub fn parse_line<'a>(&mut self, line: &'a [u8]) -> Outcome<'a> {
+        let mut got: [&[u8]; 4] = [&[]; 4];
+        let want = [
+            self.start,
+            self.src,
+            self.dst,
+            self.status.unwrap_or(usize::MAX),
+        ];
+        let last = want[0]
+            .max(want[1])
+            .max(want[2])
+            .max(self.status.unwrap_or(0));
+        let mut n = 0;
+        for (i, f) in fields(line).enumerate() {
+            for (k, w) in want.iter().enumerate() {
+                if *w == i {
+                    got[k] = f;
+                }
+            }
+            n = i + 1;
+            if i == last {
+                break;
+            }
+        }
+        if n == 0 {
+            return Outcome::Blank;
+        }
+        if !got[0].first().is_some_and(u8::is_ascii_digit) || n <= last {
+            if let Some(layout) = VpcLayout::from_header(line) {
+                *self = layout;
+                return Outcome::Header(None);
+            }
+        }
+        if n <= last {
+            let missing = [
+                (self.src, "srcaddr"),
+                (self.dst, "dstaddr"),
+                (self.start, "start"),
+                (self.status.unwrap_or(usize::MAX), "log-status"),
+            ]
+            .into_iter()
+            .filter(|&(i, _)| i >= n)
+            .min()
+            .map_or("start", |(_, name)| name);
+            return Outcome::Malformed(LineError::Missing(missing));
+        }
+        if self.status.is_some() && matches!(got[3], b"NODATA" | b"SKIPDATA") {
+            return Outcome::Skipped(Skip::NoData);
+        }
+        if got[1] == b"-" || got[2] == b"-" {
+            return Outcome::Skipped(Skip::UnsetAddress);
+        }
+        let ts = match parse_ts(got[0]) {
+            Ok(ts) => ts,
+            Err(e) => return Outcome::Malformed(LineError::Timestamp(e)),
+        };
+        match (host(got[1], "srcaddr", &[]), host(got[2], "dstaddr", &[])) {
+            (Ok(from), Ok(to)) => Outcome::Record(Record { ts, from, to }),
+            (Err(e), _) | (_, Err(e)) => Outcome::Malformed(e),
+        }
+    }
+}
+
+/// The whitespace-separated fields of a line.
+#[inline(always)]
+fn fields(line: &[u8]) -> impl Iterator<Item = &[u8]> {
+    line.split(|&b| is_ws(b)).filter(|f| !f.is_empty())
+}

@@ -1,0 +1,162 @@
+//! Zeek TSV logs (`conn.log`): `#` header lines, then one record per line
+//! with the fields the `#fields` header names, in its order.
+
+use memchr::memchr;
+
+use super::{host, Outcome};
+use crate::parse::{LineError, Record};
+use crate::timestamp::parse_ts;
+
+/// The header state of a Zeek TSV log: separator, unset and empty markers,
+/// and where `ts`, `id.orig_h` and `id.resp_h` are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZeekTsv {
+    sep: Vec<u8>,
+    unset: Vec<u8>,
+    empty: Vec<u8>,
+    /// Field indices of ts, id.orig_h, id.resp_h; `None` before a usable
+    /// `#fields` line.
+    cols: Option<[usize; 3]>,
+}
+
+impl Default for ZeekTsv {
+    /// Zeek's defaults, before any header: tab, `-`, `(empty)`, no fields.
+    fn default() -> Self {
+        ZeekTsv {
+            sep: b"\t".to_vec(),
+            unset: b"-".to_vec(),
+            empty: b"(empty)".to_vec(),
+            cols: None,
+        }
+    }
+}
+
+const NAMES: [&str; 3] = ["ts", "id.orig_h", "id.resp_h"];
+const FIELDS: [&[u8]; 3] = [b"ts", b"id.orig_h", b"id.resp_h"];
+
+impl ZeekTsv {
+    /// Parses one line (without `\n` or `\r`), updating the header state on
+    /// a header line.
+    #[inline]
+    pub fn parse_line<'a>(&mut self, line: &'a [u8]) -> Outcome<'a> {
+        if line.first() == Some(&b'#') {
+            return self.header(line);
+        }
+        if super::is_blank(line) {
+            return Outcome::Blank;
+        }
+        match self.record(line) {
+            Ok(rec) => Outcome::Record(rec),
+            Err(e) => Outcome::Malformed(e),
+        }
+    }
+
+    #[inline]
+    fn record<'a>(&self, line: &'a [u8]) -> Result<Record<'a>, LineError> {
+        let cols = self.cols.ok_or(LineError::NoFields)?;
+        let mut got: [&[u8]; 3] = [&[]; 3];
+        let max = cols[0].max(cols[1]).max(cols[2]);
+        let mut start = 0;
+        for i in 0..=max {
+            let end = self.field_end(line, start);
+            if i == cols[0] || i == cols[1] || i == cols[2] {
+                let f = &line[start..end];
+                for (k, c) in cols.iter().enumerate() {
+                    if *c == i {
+                        got[k] = f;
+                    }
+                }
+            }
+            if end == line.len() && i < max {
+                let k = (0..3).find(|&k| cols[k] > i).unwrap_or(0);
+                return Err(LineError::Missing(NAMES[k]));
+            }
+            start = end + self.sep.len();
+        }
+        let ts = parse_ts(got[0]).map_err(LineError::Timestamp)?;
+        let unset: [&[u8]; 2] = [&self.unset, &self.empty];
+        let from = host(got[1], NAMES[1], &unset)?;
+        let to = host(got[2], NAMES[2], &unset)?;
+        Ok(Record { ts, from, to })
+    }
+
+    /// The end of the field starting at `start`: the next separator or the
+    /// end of the line.
+    #[inline(always)]
+    fn field_end(&self, line: &[u8], start: usize) -> usize {
+        let rest = &line[start.min(line.len())..];
+        let found = match self.sep.as_slice() {
+            [b] => memchr(*b, rest),
+            [] => None,
+            sep => memchr::memmem::find(rest, sep),
+        };
+        found.map_or(line.len(), |i| start + i)
+    }
+
+    /// Reads a header line. `#separator` takes a space after it (its value
+    /// is not known yet); the others are split by the separator.
+    fn header<'a>(&mut self, line: &'a [u8]) -> Outcome<'a> {
+        if let Some(rest) = line.strip_prefix(b"#separator") {
+            if let Some(value) = rest.strip_prefix(b" ").or_else(|| rest.strip_prefix(b"\t")) {
+                let sep = unescape(value);
+                if !sep.is_empty() {
+                    // A new header block: its #fields line follows.
+                    *self = ZeekTsv {
+                        sep,
+                        ..ZeekTsv::default()
+                    };
+                }
+            }
+            return Outcome::Header(None);
+        }
+        let key_end = self.field_end(line, 0);
+        let (key, value) = (
+            &line[..key_end],
+            line.get(key_end + self.sep.len()..).unwrap_or(&[]),
+        );
+        match key {
+            b"#unset_field" => self.unset = value.to_vec(),
+            b"#empty_field" => self.empty = value.to_vec(),
+            b"#path" if value != b"conn" => return Outcome::Header(Some(value)),
+            b"#fields" => {
+                let mut cols = [usize::MAX; 3];
+                let mut start = 0;
+                let mut i = 0;
+                while start <= value.len() {
+                    let end = self.field_end(value, start);
+                    if let Some(k) = FIELDS.iter().position(|f| *f == &value[start..end]) {
+                        if cols[k] == usize::MAX {
+                            cols[k] = i;
+                        }
+                    }
+                    i += 1;
+                    start = end + self.sep.len();
+                }
+                self.cols = cols.iter().all(|&c| c != usize::MAX).then_some(cols);
+            }
+            _ => {}
+        }
+        Outcome::Header(None)
+    }
+}
+
+/// `\x09` escapes decoded, as Zeek writes its `#separator`.
+fn unescape(value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(value.len());
+    let mut i = 0;
+    while i < value.len() {
+        if value[i] == b'\\' && value.get(i + 1) == Some(&b'x') {
+            let hex = value
+                .get(i + 2..i + 4)
+                .and_then(|h| std::str::from_utf8(h).ok());
+            if let Some(b) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(b);
+                i += 4;
+                continue;
+            }
+        }
+        out.push(value[i]);
+        i += 1;
+    }
+    out
+}
