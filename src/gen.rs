@@ -5,6 +5,11 @@
 //! fixed rate, and a fraction of lines arrive late by up to a bound, which keeps
 //! every log within the ordering assumption that the seek and tail mode rely
 //! on. The same settings and seed always write the same bytes.
+//!
+//! The same lines can be written in each log format connspy reads
+//! ([`GenFormat`]): the random draws do not depend on the format, and the
+//! fields a format adds (ports, ids, byte counts, other events) are derived
+//! from the line number alone, so every format gives the plain log's answers.
 
 use std::io::{self, Write};
 
@@ -20,6 +25,26 @@ pub enum Unit {
     /// Unix milliseconds.
     #[default]
     Millis,
+}
+
+/// The log format to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum GenFormat {
+    /// `TS FROM_HOST TO_HOST`.
+    #[default]
+    Connspy,
+    /// Zeek TSV `conn.log` with its header (ts in seconds, microseconds).
+    Zeek,
+    /// Zeek JSON `conn.log` (numeric ts).
+    #[value(name = "zeek-json")]
+    ZeekJson,
+    /// AWS VPC Flow Logs version 2 with a header line; `start` is in whole
+    /// seconds, so compare with a plain log of `--unit seconds`. Every 50th
+    /// line is followed by a NODATA record.
+    Vpc,
+    /// Suricata EVE flow events (`flow.start` with a `+0100` offset); every
+    /// 20th line is followed by a `dns` event.
+    Suricata,
 }
 
 /// What to generate.
@@ -47,6 +72,8 @@ pub struct GenConfig {
     pub name_syllables: usize,
     /// Random seed.
     pub seed: u64,
+    /// The log format.
+    pub format: GenFormat,
 }
 
 impl Default for GenConfig {
@@ -63,6 +90,7 @@ impl Default for GenConfig {
             capitalise: true,
             name_syllables: 3,
             seed: 1,
+            format: GenFormat::Connspy,
         }
     }
 }
@@ -169,6 +197,9 @@ pub fn generate(cfg: &GenConfig, mut out: impl Write) -> io::Result<()> {
     let late_ms = cfg.late_seconds.saturating_mul(1000) as f64;
     let step_ms = 1000.0 / cfg.rate;
     let mut buf = Vec::with_capacity(1 << 20);
+    let mut fmt = FormatWriter::new(cfg);
+    fmt.header(&mut buf)?;
+    let (mut from_name, mut to_name) = (Vec::new(), Vec::new());
     for i in 0..cfg.lines {
         let base = cfg.start_ms as f64 + i as f64 * step_ms;
         let late = if cfg.late_fraction > 0.0 && rng.random_bool(cfg.late_fraction) {
@@ -177,23 +208,201 @@ pub fn generate(cfg: &GenConfig, mut out: impl Write) -> io::Result<()> {
             0.0
         };
         let ts = (base - late).max(0.0) as i64;
-        match cfg.unit {
-            Unit::Millis => write!(buf, "{ts} ")?,
-            Unit::Seconds => write!(buf, "{} ", ts / 1000)?,
-        }
+        let ts = match cfg.unit {
+            Unit::Millis => ts,
+            Unit::Seconds => ts / 1000 * 1000,
+        };
         let from = scramble.apply(zipf.sample(&mut rng) as u64 - 1);
-        host_name(from, cfg.name_syllables, cfg.capitalise, &mut buf);
-        buf.push(b' ');
         let to = rng.random_range(0..cfg.hosts);
-        host_name(to, cfg.name_syllables, cfg.capitalise, &mut buf);
-        buf.push(b'\n');
-        if buf.len() >= (1 << 20) - 64 {
+        if cfg.format == GenFormat::Connspy {
+            // The plain format's bytes as before: millisecond timestamps
+            // unless --unit seconds.
+            match cfg.unit {
+                Unit::Millis => write!(buf, "{ts} ")?,
+                Unit::Seconds => write!(buf, "{} ", ts / 1000)?,
+            }
+            host_name(from, cfg.name_syllables, cfg.capitalise, &mut buf);
+            buf.push(b' ');
+            host_name(to, cfg.name_syllables, cfg.capitalise, &mut buf);
+            buf.push(b'\n');
+        } else {
+            from_name.clear();
+            to_name.clear();
+            host_name(from, cfg.name_syllables, cfg.capitalise, &mut from_name);
+            host_name(to, cfg.name_syllables, cfg.capitalise, &mut to_name);
+            fmt.line(&mut buf, i, ts, &from_name, &to_name)?;
+        }
+        if buf.len() >= (1 << 20) - 512 {
             out.write_all(&buf)?;
             buf.clear();
         }
     }
+    fmt.footer(&mut buf)?;
     out.write_all(&buf)?;
     out.flush()
+}
+
+/// Writes the lines of the formats other than connspy's.
+struct FormatWriter {
+    format: GenFormat,
+    start_ms: i64,
+}
+
+/// A line number mixed into a well-spread 64-bit value (SplitMix64's
+/// finaliser), for the fields a format adds: not drawn from the generator's
+/// random stream, so that the connections stay those of the plain log.
+fn mix(i: u64) -> u64 {
+    let mut z = i.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+impl FormatWriter {
+    fn new(cfg: &GenConfig) -> Self {
+        FormatWriter {
+            format: cfg.format,
+            start_ms: cfg.start_ms,
+        }
+    }
+
+    fn header(&mut self, buf: &mut Vec<u8>) -> io::Result<()> {
+        match self.format {
+            GenFormat::Zeek => write!(
+                buf,
+                "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n\
+                 #path\tconn\n#open\t{}\n\
+                 #fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\t\
+                 duration\torig_bytes\tresp_bytes\tconn_state\thistory\n\
+                 #types\ttime\tstring\taddr\tport\taddr\tport\tenum\tstring\tinterval\tcount\t\
+                 count\tstring\tstring\n",
+                zeek_time(self.start_ms)
+            ),
+            GenFormat::Vpc => buf.write_all(
+                b"version account-id interface-id srcaddr dstaddr srcport dstport protocol \
+                  packets bytes start end action log-status\n",
+            ),
+            GenFormat::Connspy | GenFormat::ZeekJson | GenFormat::Suricata => Ok(()),
+        }
+    }
+
+    fn footer(&mut self, buf: &mut Vec<u8>) -> io::Result<()> {
+        if self.format == GenFormat::Zeek {
+            writeln!(buf, "#close\t{}", zeek_time(self.start_ms))?;
+        }
+        Ok(())
+    }
+
+    fn line(
+        &mut self,
+        buf: &mut Vec<u8>,
+        i: u64,
+        ts: i64,
+        from: &[u8],
+        to: &[u8],
+    ) -> io::Result<()> {
+        let r = mix(i);
+        let (sport, dport) = (
+            1024 + r % 60_000,
+            [22, 53, 80, 443, 3389][(r >> 20) as usize % 5],
+        );
+        let (obytes, rbytes) = ((r >> 24) % 100_000, (r >> 40) % 1_000_000);
+        let duration_ms = (r >> 8) % 30_000;
+        let (from, to) = (String::from_utf8_lossy(from), String::from_utf8_lossy(to));
+        let (secs, ms) = (ts.div_euclid(1000), ts.rem_euclid(1000));
+        match self.format {
+            GenFormat::Connspy => unreachable!("written by generate"),
+            GenFormat::Zeek => writeln!(
+                buf,
+                "{secs}.{ms:03}{:03}\tC{r:016x}\t{from}\t{sport}\t{to}\t{dport}\ttcp\t-\t\
+                 {}.{:03}\t{obytes}\t{rbytes}\tSF\tShADadFf",
+                r % 1000,
+                duration_ms / 1000,
+                duration_ms % 1000
+            ),
+            GenFormat::ZeekJson => writeln!(
+                buf,
+                "{{\"ts\":{secs}.{ms:03}{:03},\"uid\":\"C{r:016x}\",\"id.orig_h\":\"{from}\",\
+                 \"id.orig_p\":{sport},\"id.resp_h\":\"{to}\",\"id.resp_p\":{dport},\
+                 \"proto\":\"tcp\",\"duration\":{}.{:03},\"orig_bytes\":{obytes},\
+                 \"resp_bytes\":{rbytes},\"conn_state\":\"SF\",\"local_orig\":true}}",
+                r % 1000,
+                duration_ms / 1000,
+                duration_ms % 1000
+            ),
+            GenFormat::Vpc => {
+                writeln!(
+                    buf,
+                    "2 123456789012 eni-{:017x} {from} {to} {sport} {dport} 6 {} {obytes} {secs} {} \
+                     ACCEPT OK",
+                    r >> 4 & 0xf_ffff,
+                    1 + r % 50,
+                    secs + 60
+                )?;
+                if i % 50 == 49 {
+                    writeln!(
+                        buf,
+                        "2 123456789012 eni-{:017x} - - - - - - - {secs} {} - NODATA",
+                        r >> 4 & 0xf_ffff,
+                        secs + 60
+                    )?;
+                }
+                Ok(())
+            }
+            GenFormat::Suricata => {
+                let start = Rfc3339Offset(ts);
+                let end = Rfc3339Offset(ts + duration_ms as i64);
+                writeln!(
+                    buf,
+                    "{{\"timestamp\":\"{end}\",\"flow_id\":{},\"in_iface\":\"eth0\",\
+                     \"event_type\":\"flow\",\"src_ip\":\"{from}\",\"src_port\":{sport},\
+                     \"dest_ip\":\"{to}\",\"dest_port\":{dport},\"proto\":\"TCP\",\
+                     \"flow\":{{\"pkts_toserver\":{},\"pkts_toclient\":{},\"bytes_toserver\":{obytes},\
+                     \"bytes_toclient\":{rbytes},\"start\":\"{start}\",\"end\":\"{end}\",\"age\":{},\
+                     \"state\":\"closed\",\"reason\":\"timeout\",\"alerted\":false}},\
+                     \"tcp\":{{\"tcp_flags\":\"1b\",\"syn\":true,\"fin\":true}}}}",
+                    r >> 14,
+                    1 + r % 50,
+                    1 + (r >> 6) % 50,
+                    duration_ms / 1000
+                )?;
+                if i % 20 == 19 {
+                    writeln!(
+                        buf,
+                        "{{\"timestamp\":\"{start}\",\"flow_id\":{},\"event_type\":\"dns\",\
+                         \"src_ip\":\"{from}\",\"src_port\":{sport},\"dest_ip\":\"{to}\",\
+                         \"dest_port\":53,\"proto\":\"UDP\",\"dns\":{{\"type\":\"query\",\
+                         \"rrname\":\"example.com\"}}}}",
+                        r >> 14
+                    )?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Zeek's `#open`/`#close` time: `2019-08-12-22-00-00`.
+fn zeek_time(ms: i64) -> String {
+    let t = crate::timestamp::Rfc3339Ms(ms.div_euclid(1000) * 1000).to_string();
+    t.trim_end_matches('Z').replace(['T', ':'], "-")
+}
+
+/// A time as Suricata writes it: local time at `+0100`, microseconds, and an
+/// offset without a colon (`2019-08-12T23:00:00.000000+0100`).
+struct Rfc3339Offset(i64);
+
+impl std::fmt::Display for Rfc3339Offset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let local = self.0 + 3_600_000;
+        let t = crate::timestamp::Rfc3339Ms(local.div_euclid(1000) * 1000).to_string();
+        write!(
+            f,
+            "{}.{:03}000+0100",
+            t.trim_end_matches('Z'),
+            local.rem_euclid(1000)
+        )
+    }
 }
 
 #[cfg(test)]
@@ -254,6 +463,44 @@ mod tests {
             lines += 1;
         }
         assert_eq!(lines, 5000);
+    }
+
+    #[test]
+    fn every_format_holds_the_plain_logs_connections() {
+        use crate::input::format::{Outcome, Parser};
+        let records = |format| {
+            let cfg = GenConfig {
+                lines: 3000,
+                hosts: 200,
+                unit: Unit::Seconds,
+                format,
+                ..GenConfig::default()
+            };
+            let mut log = Vec::new();
+            generate(&cfg, &mut log).unwrap();
+            let mut out = Vec::new();
+            let mut skipped = 0;
+            Parser::detect(&log).scan(&log, |o| {
+                match o {
+                    Outcome::Record(r) => out.push((r.ts, r.from.to_vec(), r.to.to_vec())),
+                    Outcome::Skipped(_) => skipped += 1,
+                    Outcome::Header(None) | Outcome::Blank => {}
+                    other => panic!("{format:?}: {other:?}"),
+                }
+                true
+            });
+            (out, skipped)
+        };
+        let (plain, _) = records(GenFormat::Connspy);
+        assert_eq!(plain.len(), 3000);
+        for (format, skips) in [
+            (GenFormat::Zeek, 0),
+            (GenFormat::ZeekJson, 0),
+            (GenFormat::Vpc, 60),
+            (GenFormat::Suricata, 150),
+        ] {
+            assert_eq!(records(format), (plain.clone(), skips), "{format:?}");
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use connspy::gen::{generate, GenConfig, Unit};
+use connspy::gen::{generate, GenConfig, GenFormat, Unit};
 use connspy::timestamp::parse_time_arg;
 
 /// Writes a realistic `TS FROM_HOST TO_HOST` log, the same bytes for the same settings.
@@ -21,7 +21,11 @@ Examples:
   connspy-gen --lines 20000 --hosts 2000 --rate 0.25 -o docs/sample.log
 
   # The benchmark log: 100M lines, 1M hosts, 72 hours, about 4 GB
-  connspy-gen --lines 100000000 --hosts 1000000 --rate 385.8 --name_syllables 6 -o big.log"
+  connspy-gen --lines 100000000 --hosts 1000000 --rate 385.8 --name_syllables 6 -o big.log
+
+  # The same lines as a gzip-compressed Zeek conn.log
+  connspy-gen --lines 100000000 --hosts 1000000 --rate 385.8 --name_syllables 6 \\
+              --log_format zeek --compress gz -o big.conn.log.gz"
 )]
 struct Args {
     /// Lines to write
@@ -69,9 +73,42 @@ struct Args {
     /// Random seed
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Log format: the same connections in each (see connspy::gen::GenFormat)
+    #[arg(long = "log_format", visible_alias = "log-format", value_enum,
+          default_value_t = GenFormat::Connspy)]
+    log_format: GenFormat,
+    /// Compress the output (gzip or zstd)
+    #[arg(long, value_enum)]
+    compress: Option<Compress>,
     /// Output file [default: standard output]
     #[arg(short, long)]
     output: Option<PathBuf>,
+}
+
+/// Output compression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Compress {
+    /// gzip (one member).
+    Gz,
+    /// zstd (one frame).
+    Zst,
+}
+
+/// Writes the log to `out`, compressed as asked.
+fn write_log(cfg: &GenConfig, compress: Option<Compress>, out: impl Write) -> io::Result<()> {
+    match compress {
+        None => generate(cfg, out),
+        Some(Compress::Gz) => {
+            let mut gz = flate2::write::GzEncoder::new(out, flate2::Compression::new(6));
+            generate(cfg, &mut gz)?;
+            gz.finish()?.flush()
+        }
+        Some(Compress::Zst) => {
+            let mut zst = zstd::Encoder::new(out, 3)?;
+            generate(cfg, &mut zst)?;
+            zst.finish()?.flush()
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -88,14 +125,17 @@ fn main() -> ExitCode {
         capitalise: !a.lowercase,
         name_syllables: a.name_syllables,
         seed: a.seed,
+        format: a.log_format,
     };
     if let Err(msg) = cfg.validate() {
         eprintln!("connspy-gen: error: {msg}");
         return ExitCode::from(2);
     }
     let result = match &a.output {
-        Some(path) => File::create(path).and_then(|f| generate(&cfg, BufWriter::new(f))),
-        None => generate(&cfg, io::stdout().lock()),
+        Some(path) => {
+            File::create(path).and_then(|f| write_log(&cfg, a.compress, BufWriter::new(f)))
+        }
+        None => write_log(&cfg, a.compress, io::stdout().lock()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
