@@ -318,6 +318,7 @@ proptest! {
         let files = write_files(&dir, &parts);
         let opts = ScanOptions {
             threads, waves: threads, chunk_size, strict: false, seek_late_ms: None, release: Release::AtEnd,
+            ..ScanOptions::default()
         };
         let (reports, summary) = scan(&files, &query, &filter, &opts);
         prop_assert_eq!(reports, model(&lines, &query, &filter));
@@ -357,6 +358,7 @@ proptest! {
         let files = write_files(&dir, &[log]);
         let full = ScanOptions {
             threads: 2, waves: 2, chunk_size, strict: false, seek_late_ms: None, release: Release::AtEnd,
+            ..ScanOptions::default()
         };
         let seek = ScanOptions { seek_late_ms: Some(late_s * 1000), ..full };
         let expected = scan(&files, &query, &filter, &full).0;
@@ -409,6 +411,7 @@ proptest! {
             strict: false,
             seek_late_ms: None,
             release: Release::Watermark { late_ms: 10 * HOUR_MS },
+            ..ScanOptions::default()
         };
         let (approx, summary) = scan_with(&reducer, &files, &filter, &opts(1));
         prop_assert_eq!(summary.late, 0);
@@ -475,5 +478,221 @@ proptest! {
                 }
             }
         }
+    }
+}
+
+/// The log formats a test file may be written in.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Fmt {
+    Connspy,
+    /// Zeek TSV with this field order (a permutation index) and, from line
+    /// `restart` on, a second header block in another order.
+    Zeek {
+        order: usize,
+        restart: Option<usize>,
+    },
+    ZeekJson {
+        rfc3339: bool,
+    },
+    Suricata,
+    Vpc {
+        header: bool,
+    },
+}
+
+fn fmt() -> impl Strategy<Value = Fmt> {
+    prop_oneof![
+        Just(Fmt::Connspy),
+        (0usize..6, prop::option::of(0usize..40))
+            .prop_map(|(order, restart)| Fmt::Zeek { order, restart }),
+        any::<bool>().prop_map(|rfc3339| Fmt::ZeekJson { rfc3339 }),
+        Just(Fmt::Suricata),
+        any::<bool>().prop_map(|header| Fmt::Vpc { header }),
+    ]
+}
+
+/// `ms` as RFC 3339 with microseconds, at a `+0100` offset without a colon
+/// when `offset`, else in UTC with `Z`.
+fn rfc3339(ms: i64, offset: bool) -> String {
+    let shift = if offset { 3_600_000 } else { 0 };
+    let t = connspy::timestamp::Rfc3339Ms((ms + shift) / 1000 * 1000).to_string();
+    let t = t.trim_end_matches('Z');
+    let frac = (ms + shift) % 1000;
+    if offset {
+        format!("{t}.{frac:03}250+0100")
+    } else {
+        format!("{t}.{frac:03}250Z")
+    }
+}
+
+const ZEEK_ORDERS: [[&str; 4]; 6] = [
+    ["ts", "id.orig_h", "id.resp_h", "proto"],
+    ["uid", "ts", "id.resp_h", "id.orig_h"],
+    ["id.orig_h", "proto", "id.resp_h", "ts"],
+    ["id.resp_h", "ts", "uid", "id.orig_h"],
+    ["proto", "id.orig_h", "ts", "id.resp_h"],
+    ["ts", "uid", "proto", "id.orig_h"],
+];
+
+fn zeek_header(order: usize) -> String {
+    // The last order lacks id.resp_h: it is appended, as a sixth column.
+    let mut fields: Vec<&str> = ZEEK_ORDERS[order].to_vec();
+    if !fields.contains(&"id.resp_h") {
+        fields.push("id.resp_h");
+    }
+    format!(
+        "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n\
+         #path\tconn\n#open\t2019-08-12-22-00-00\n#fields\t{}\n#types\t{}\n",
+        fields.join("\t"),
+        fields
+            .iter()
+            .map(|_| "string")
+            .collect::<Vec<_>>()
+            .join("\t")
+    )
+}
+
+fn zeek_line(line: &Line, order: usize) -> String {
+    let mut fields: Vec<&str> = ZEEK_ORDERS[order].to_vec();
+    if !fields.contains(&"id.resp_h") {
+        fields.push("id.resp_h");
+    }
+    let ts = format!("{}.{:03}123", line.ts / 1000, line.ts % 1000);
+    let cols: Vec<String> = fields
+        .iter()
+        .map(|f| match *f {
+            "ts" => ts.clone(),
+            "id.orig_h" => line.from.to_string(),
+            "id.resp_h" => line.to.to_string(),
+            "uid" => "CAbc".to_string(),
+            _ => "tcp".to_string(),
+        })
+        .collect();
+    cols.join("\t") + "\n"
+}
+
+/// `lines` written in `fmt`, with the lines each format skips on purpose.
+fn render_as(lines: &[Line], fmt: Fmt) -> String {
+    let mut out = String::new();
+    match fmt {
+        Fmt::Zeek { order, .. } => out.push_str(&zeek_header(order)),
+        Fmt::Vpc { header: true } => out.push_str(
+            "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets \
+             bytes start end action log-status\n",
+        ),
+        _ => {}
+    }
+    for (i, line) in lines.iter().enumerate() {
+        let (secs, ms) = (line.ts / 1000, line.ts % 1000);
+        match fmt {
+            Fmt::Connspy => out.push_str(&format!("{} {} {}\n", line.ts, line.from, line.to)),
+            Fmt::Zeek { order, restart } => {
+                let order = match restart {
+                    Some(r) if i >= r => {
+                        let next = (order + 1) % ZEEK_ORDERS.len();
+                        if i == r {
+                            out.push_str("#close\t2019-08-12-23-00-00\n");
+                            out.push_str(&zeek_header(next));
+                        }
+                        next
+                    }
+                    _ => order,
+                };
+                out.push_str(&zeek_line(line, order));
+            }
+            Fmt::ZeekJson { rfc3339: false } => out.push_str(&format!(
+                "{{\"ts\":{secs}.{ms:03}123,\"uid\":\"C1\",\"id.orig_h\":\"{}\",\"id.orig_p\":1,\
+                 \"id.resp_h\":\"{}\",\"id.resp_p\":2,\"proto\":\"tcp\"}}\n",
+                line.from, line.to
+            )),
+            Fmt::ZeekJson { rfc3339: true } => out.push_str(&format!(
+                "{{\"ts\":\"{}\",\"id.orig_h\":\"{}\",\"id.resp_h\":\"{}\"}}\n",
+                rfc3339(line.ts, false),
+                line.from,
+                line.to
+            )),
+            Fmt::Suricata => {
+                out.push_str(&format!(
+                    "{{\"timestamp\":\"{}\",\"event_type\":\"flow\",\"src_ip\":\"{}\",\
+                     \"src_port\":1,\"dest_ip\":\"{}\",\"dest_port\":2,\"flow\":{{\"pkts\":[1,2],\
+                     \"start\":\"{}\",\"end\":\"{}\"}}}}\n",
+                    rfc3339(line.ts + 5000, true),
+                    line.from,
+                    line.to,
+                    rfc3339(line.ts, true),
+                    rfc3339(line.ts + 5000, true),
+                ));
+                if i % 3 == 0 {
+                    out.push_str(&format!(
+                        "{{\"event_type\":\"dns\",\"src_ip\":\"{}\",\"dest_ip\":\"{}\"}}\n",
+                        line.to, line.from
+                    ));
+                }
+            }
+            Fmt::Vpc { .. } => {
+                out.push_str(&format!(
+                    "2 123456789012 eni-0a1b {} {} 1 2 6 1 40 {secs} {} ACCEPT OK\n",
+                    line.from,
+                    line.to,
+                    secs + 60
+                ));
+                if i % 4 == 1 {
+                    out.push_str(&format!(
+                        "2 123456789012 eni-0a1b - - - - - - - {secs} {} - NODATA\n",
+                        secs + 60
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Every format, mixed across files, gives the model's answers (those of
+    /// the same lines as a plain log) for any split into files, thread count
+    /// and chunk size: chunks start inside Zeek header blocks, and a second
+    /// block with another field order starts mid-file.
+    #[test]
+    fn every_format_equals_the_plain_log(
+        lines in lines(90),
+        file_of in prop::collection::vec(0usize..3, 90),
+        fmts in prop::collection::vec(fmt(), 3),
+        query in query(),
+        filter in filter(),
+        threads in 1usize..4,
+        chunk_size in 1usize..400,
+    ) {
+        // VPC start times are whole seconds.
+        let mut lines = lines;
+        let mut per_file = vec![Vec::new(); 3];
+        for (i, line) in lines.iter_mut().enumerate() {
+            if matches!(fmts[file_of[i]], Fmt::Vpc { .. }) {
+                line.ts = line.ts / 1000 * 1000;
+            }
+            per_file[file_of[i]].push(line.clone());
+        }
+        let parts: Vec<String> = per_file
+            .iter()
+            .zip(&fmts)
+            .map(|(lines, fmt)| {
+                // A headerless VPC file is detected from its first record.
+                let fmt = match fmt {
+                    Fmt::Vpc { header: false } if lines.is_empty() => Fmt::Connspy,
+                    f => *f,
+                };
+                render_as(lines, fmt)
+            })
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let files = write_files(&dir, &parts);
+        let opts = ScanOptions {
+            threads, waves: threads, chunk_size, seek_late_ms: None, ..ScanOptions::default()
+        };
+        let (reports, summary) = scan(&files, &query, &filter, &opts);
+        prop_assert_eq!(summary.malformed, 0, "{:?}", summary.first_malformed);
+        prop_assert_eq!(reports, model(&lines, &query, &filter));
     }
 }
