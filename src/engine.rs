@@ -269,27 +269,45 @@ impl<R: Reducer> Scanner<'_, R> {
                     }
                 }
                 Outcome::Blank | Outcome::Header(None) => {}
-                Outcome::Header(Some(path)) => {
-                    if !acc.other_paths.iter().any(|p| p == path) {
-                        acc.other_paths.push(path.to_vec());
-                    }
-                }
-                Outcome::Skipped(kind) => acc.skipped[kind.index()] += 1,
-                Outcome::Malformed(reason) => {
-                    acc.malformed += 1;
-                    let here = (chunk, lines - 1);
-                    if acc.first_bad.is_none_or(|(c, l, _)| (c, l) > here) {
-                        acc.first_bad = Some((chunk, lines - 1, reason));
-                    }
-                    if self.opts.strict {
-                        self.strict_stop.fetch_min(chunk, Ordering::Relaxed);
-                        return false;
-                    }
-                }
+                other => return self.rare_outcome(acc, chunk, lines - 1, other),
             }
             true
         });
         acc.chunk_lines.push((chunk, lines));
+    }
+
+    /// A line that is neither a record nor blank: kept out of the per-line
+    /// loop, which stays as small as it was before formats. Returns whether
+    /// to go on.
+    #[cold]
+    #[inline(never)]
+    fn rare_outcome(
+        &self,
+        acc: &mut Partial<R::State>,
+        chunk: usize,
+        line: u64,
+        outcome: Outcome<'_>,
+    ) -> bool {
+        match outcome {
+            Outcome::Header(Some(path)) => {
+                if !acc.other_paths.iter().any(|p| p == path) {
+                    acc.other_paths.push(path.to_vec());
+                }
+            }
+            Outcome::Skipped(kind) => acc.skipped[kind.index()] += 1,
+            Outcome::Malformed(reason) => {
+                acc.malformed += 1;
+                if acc.first_bad.is_none_or(|(c, l, _)| (c, l) > (chunk, line)) {
+                    acc.first_bad = Some((chunk, line, reason));
+                }
+                if self.opts.strict {
+                    self.strict_stop.fetch_min(chunk, Ordering::Relaxed);
+                    return false;
+                }
+            }
+            Outcome::Record(_) | Outcome::Blank | Outcome::Header(None) => {}
+        }
+        true
     }
 
     /// Parses `group`'s chunks (numbered from `first`) in parallel.

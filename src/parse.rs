@@ -48,13 +48,13 @@ pub enum LineError {
     /// `--columns`: the line has fewer columns than the highest one named.
     TooFewColumns(u16),
     /// A field the format needs is absent (JSON key, TSV column).
-    Missing(&'static str),
+    Missing(Field),
     /// A host field holds the format's marker for unset or empty (`-`,
     /// `(empty)`, `""`).
-    Unset(&'static str),
+    Unset(Field),
     /// A field holds a value of the wrong kind (a number where a string is
     /// needed, an escaped JSON string, a time that is not RFC 3339).
-    BadValue(&'static str),
+    BadValue(Field),
     /// Not a single JSON object on one line.
     Json,
     /// Zeek TSV: a data line before any `#fields` header, or a header without
@@ -81,6 +81,60 @@ impl fmt::Display for LineError {
                 f.write_str("no #fields header with ts, id.orig_h and id.resp_h before this line")
             }
         }
+    }
+}
+
+/// A field a log format reads, named in [`LineError`]s as the format names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    /// Zeek `ts`.
+    Ts,
+    /// Zeek `id.orig_h`.
+    IdOrigH,
+    /// Zeek `id.resp_h`.
+    IdRespH,
+    /// Suricata `event_type`.
+    EventType,
+    /// Suricata `src_ip`.
+    SrcIp,
+    /// Suricata `dest_ip`.
+    DestIp,
+    /// Suricata `flow.start`.
+    FlowStart,
+    /// VPC `start`.
+    Start,
+    /// VPC `srcaddr`.
+    SrcAddr,
+    /// VPC `dstaddr`.
+    DstAddr,
+    /// VPC `log-status`.
+    LogStatus,
+    /// `--columns`: the TS column.
+    TsColumn,
+    /// `--columns`: the FROM column.
+    From,
+    /// `--columns`: the TO column.
+    To,
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Field::Ts => "ts",
+            Field::IdOrigH => "id.orig_h",
+            Field::IdRespH => "id.resp_h",
+            Field::EventType => "event_type",
+            Field::SrcIp => "src_ip",
+            Field::DestIp => "dest_ip",
+            Field::FlowStart => "flow.start",
+            Field::Start => "start",
+            Field::SrcAddr => "srcaddr",
+            Field::DstAddr => "dstaddr",
+            Field::LogStatus => "log-status",
+            Field::TsColumn => "TS",
+            Field::From => "FROM",
+            Field::To => "TO",
+        })
     }
 }
 

@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::{host, Outcome};
-use crate::parse::{is_ws, LineError, Record};
+use crate::parse::{is_ws, Field, LineError, Record};
 use crate::timestamp::parse_ts;
 
 /// How columns are separated.
@@ -93,7 +93,7 @@ impl fmt::Display for Columns {
     }
 }
 
-const NAMES: [&str; 3] = ["TS", "FROM", "TO"];
+const NAMES: [Field; 3] = [Field::TsColumn, Field::From, Field::To];
 
 impl Columns {
     /// The same columns split by `delim`.

@@ -8,7 +8,7 @@
 //! decoding it would cost an allocation for nothing.
 
 use super::{host, Outcome, Parser, Skip};
-use crate::parse::{LineError, Record};
+use crate::parse::{Field, LineError, Record};
 use crate::timestamp::{parse_rfc3339, parse_ts};
 
 /// A value as the scanner saw it.
@@ -196,7 +196,7 @@ fn ends_as_object(line: &[u8]) -> bool {
 }
 
 #[inline(always)]
-fn string_of<'a>(v: Option<Value<'a>>, name: &'static str) -> Result<&'a [u8], LineError> {
+fn string_of<'a>(v: Option<Value<'a>>, name: Field) -> Result<&'a [u8], LineError> {
     match v {
         None => Err(LineError::Missing(name)),
         Some(Value::Str(s, false)) => Ok(s),
@@ -243,13 +243,13 @@ fn zeek_record(line: &[u8]) -> Result<Record<'_>, LineError> {
         return Err(LineError::Json);
     }
     let ts = match ts {
-        None => return Err(LineError::Missing("ts")),
+        None => return Err(LineError::Missing(Field::Ts)),
         Some(Value::Num(n)) => parse_ts(n).map_err(LineError::Timestamp)?,
         Some(Value::Str(s, false)) => parse_rfc3339(s).map_err(LineError::Timestamp)?,
-        Some(_) => return Err(LineError::BadValue("ts")),
+        Some(_) => return Err(LineError::BadValue(Field::Ts)),
     };
-    let from = host(string_of(from, "id.orig_h")?, "id.orig_h", &[b"-"])?;
-    let to = host(string_of(to, "id.resp_h")?, "id.resp_h", &[b"-"])?;
+    let from = host(string_of(from, Field::IdOrigH)?, Field::IdOrigH, &[b"-"])?;
+    let to = host(string_of(to, Field::IdRespH)?, Field::IdRespH, &[b"-"])?;
     Ok(Record { ts, from, to })
 }
 
@@ -310,10 +310,10 @@ fn suricata_record(line: &[u8]) -> Result<Option<Record<'_>>, LineError> {
         return Ok(None);
     }
     if event.is_none() {
-        return Err(LineError::Missing("event_type"));
+        return Err(LineError::Missing(Field::EventType));
     }
-    let ts = parse_rfc3339(string_of(start, "flow.start")?).map_err(LineError::Timestamp)?;
-    let from = host(string_of(from, "src_ip")?, "src_ip", &[])?;
-    let to = host(string_of(to, "dest_ip")?, "dest_ip", &[])?;
+    let ts = parse_rfc3339(string_of(start, Field::FlowStart)?).map_err(LineError::Timestamp)?;
+    let from = host(string_of(from, Field::SrcIp)?, Field::SrcIp, &[])?;
+    let to = host(string_of(to, Field::DestIp)?, Field::DestIp, &[])?;
     Ok(Some(Record { ts, from, to }))
 }

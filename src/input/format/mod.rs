@@ -28,7 +28,7 @@ pub use zeek::ZeekTsv;
 
 use memchr::memchr;
 
-use crate::parse::{is_ws, next_line, LineError, Record};
+use crate::parse::{is_ws, next_line, Field, LineError, Record};
 
 /// The log format named by `--log_format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -389,7 +389,7 @@ fn header_starts(data: &[u8]) -> impl Iterator<Item = usize> + '_ {
 /// Checks a host field: not empty, not one of the format's `unset` markers,
 /// valid UTF-8 (as in connspy's format).
 #[inline(always)]
-fn host<'a>(field: &'a [u8], name: &'static str, unset: &[&[u8]]) -> Result<&'a [u8], LineError> {
+fn host<'a>(field: &'a [u8], name: Field, unset: &[&[u8]]) -> Result<&'a [u8], LineError> {
     if field.is_empty() || unset.contains(&field) {
         return Err(LineError::Unset(name));
     }

@@ -82,7 +82,14 @@ fn zeek_unset_and_empty_hosts_are_malformed() {
                1\t-\tb\n1\ta\t(empty)\n1\t\tb\n\
                #unset_field\tNONE\n1\tNONE\tb\n1\t-\tb\n";
     let out = scan_all(&Parser::detect(log.as_bytes()), log.as_bytes());
-    let unset = |f| format!("{:?}", Outcome::Malformed(LineError::Unset(f)));
+    let unset = |f: &str| {
+        let f = if f == "id.orig_h" {
+            Field::IdOrigH
+        } else {
+            Field::IdRespH
+        };
+        format!("{:?}", Outcome::Malformed(LineError::Unset(f)))
+    };
     assert_eq!(out[2], unset("id.orig_h"));
     assert_eq!(out[3], unset("id.resp_h"));
     assert_eq!(out[4], unset("id.orig_h"));
@@ -101,7 +108,10 @@ fn zeek_lines_without_fields_short_lines_and_bad_times() {
     );
     assert_eq!(
         out[3],
-        format!("{:?}", Outcome::Malformed(LineError::Missing("id.resp_h")))
+        format!(
+            "{:?}",
+            Outcome::Malformed(LineError::Missing(Field::IdRespH))
+        )
     );
     assert_eq!(
         out[4],
@@ -207,31 +217,31 @@ fn zeek_json_malformed_lines() {
     let m = |l: &'static str| p.clone().parse_line(l.as_bytes());
     assert_eq!(
         m(r#"{"ts":1,"id.orig_h":"a"}"#),
-        Outcome::Malformed(LineError::Missing("id.resp_h"))
+        Outcome::Malformed(LineError::Missing(Field::IdRespH))
     );
     assert_eq!(
         m(r#"{"id.orig_h":"a","id.resp_h":"b"}"#),
-        Outcome::Malformed(LineError::Missing("ts"))
+        Outcome::Malformed(LineError::Missing(Field::Ts))
     );
     assert_eq!(
         m(r#"{"ts":1,"id.orig_h":"-","id.resp_h":"b"}"#),
-        Outcome::Malformed(LineError::Unset("id.orig_h"))
+        Outcome::Malformed(LineError::Unset(Field::IdOrigH))
     );
     assert_eq!(
         m(r#"{"ts":1,"id.orig_h":"","id.resp_h":"b"}"#),
-        Outcome::Malformed(LineError::Unset("id.orig_h"))
+        Outcome::Malformed(LineError::Unset(Field::IdOrigH))
     );
     assert_eq!(
         m(r#"{"ts":1,"id.orig_h":5,"id.resp_h":"b"}"#),
-        Outcome::Malformed(LineError::BadValue("id.orig_h"))
+        Outcome::Malformed(LineError::BadValue(Field::IdOrigH))
     );
     assert_eq!(
         m(r#"{"ts":1,"id.orig_h":"a\u0041","id.resp_h":"b"}"#),
-        Outcome::Malformed(LineError::BadValue("id.orig_h"))
+        Outcome::Malformed(LineError::BadValue(Field::IdOrigH))
     );
     assert_eq!(
         m(r#"{"ts":true,"id.orig_h":"a","id.resp_h":"b"}"#),
-        Outcome::Malformed(LineError::BadValue("ts"))
+        Outcome::Malformed(LineError::BadValue(Field::Ts))
     );
     assert_eq!(
         m(r#"{"ts":"yesterday","id.orig_h":"a","id.resp_h":"b"}"#),
@@ -282,7 +292,10 @@ fn suricata_flow_events_count_others_are_skipped() {
     );
     assert_eq!(
         out[4],
-        format!("{:?}", Outcome::Malformed(LineError::Missing("flow.start")))
+        format!(
+            "{:?}",
+            Outcome::Malformed(LineError::Missing(Field::FlowStart))
+        )
     );
 }
 
@@ -351,7 +364,10 @@ fn vpc_v2_without_header() {
     );
     assert_eq!(
         out[5],
-        format!("{:?}", Outcome::Malformed(LineError::Missing("dstaddr")))
+        format!(
+            "{:?}",
+            Outcome::Malformed(LineError::Missing(Field::DstAddr))
+        )
     );
 }
 
@@ -395,7 +411,7 @@ fn columns_with_delimiters() {
     );
     assert_eq!(
         csv.clone().parse_line(b",b,12"),
-        Outcome::Malformed(LineError::Unset("FROM"))
+        Outcome::Malformed(LineError::Unset(Field::From))
     );
     assert_eq!(
         csv.clone().parse_line(b"a,b,x"),

@@ -2,7 +2,7 @@
 //! order, or in the order of a header line of field names.
 
 use super::{host, Outcome, Skip};
-use crate::parse::{is_ws, LineError, Record};
+use crate::parse::{is_ws, Field, LineError, Record};
 use crate::timestamp::parse_ts;
 
 /// Where the fields connspy reads are in a record.
@@ -103,15 +103,15 @@ impl VpcLayout {
         }
         if n <= last {
             let missing = [
-                (self.src, "srcaddr"),
-                (self.dst, "dstaddr"),
-                (self.start, "start"),
-                (self.status.unwrap_or(usize::MAX), "log-status"),
+                (self.src, Field::SrcAddr),
+                (self.dst, Field::DstAddr),
+                (self.start, Field::Start),
+                (self.status.unwrap_or(usize::MAX), Field::LogStatus),
             ]
             .into_iter()
             .filter(|&(i, _)| i >= n)
-            .min()
-            .map_or("start", |(_, name)| name);
+            .min_by_key(|&(i, _)| i)
+            .map_or(Field::Start, |(_, name)| name);
             return Outcome::Malformed(LineError::Missing(missing));
         }
         if self.status.is_some() && matches!(got[3], b"NODATA" | b"SKIPDATA") {
@@ -124,7 +124,10 @@ impl VpcLayout {
             Ok(ts) => ts,
             Err(e) => return Outcome::Malformed(LineError::Timestamp(e)),
         };
-        match (host(got[1], "srcaddr", &[]), host(got[2], "dstaddr", &[])) {
+        match (
+            host(got[1], Field::SrcAddr, &[]),
+            host(got[2], Field::DstAddr, &[]),
+        ) {
             (Ok(from), Ok(to)) => Outcome::Record(Record { ts, from, to }),
             (Err(e), _) | (_, Err(e)) => Outcome::Malformed(e),
         }

@@ -4,7 +4,7 @@
 use memchr::memchr;
 
 use super::{host, Outcome};
-use crate::parse::{LineError, Record};
+use crate::parse::{Field, LineError, Record};
 use crate::timestamp::parse_ts;
 
 /// The header state of a Zeek TSV log: separator, unset and empty markers,
@@ -31,7 +31,7 @@ impl Default for ZeekTsv {
     }
 }
 
-const NAMES: [&str; 3] = ["ts", "id.orig_h", "id.resp_h"];
+const NAMES: [Field; 3] = [Field::Ts, Field::IdOrigH, Field::IdRespH];
 const FIELDS: [&[u8]; 3] = [b"ts", b"id.orig_h", b"id.resp_h"];
 
 impl ZeekTsv {
