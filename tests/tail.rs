@@ -453,3 +453,97 @@ fn tail_ranks_the_busiest_receivers_and_initiators_hour_by_hour() {
     let (_, code, _) = tail.terminate();
     assert_eq!(code, 0);
 }
+
+fn zeek_header(fields: &str) -> String {
+    format!("#separator \\x09\n#set_separator\t,\n#path\tconn\n#fields\t{fields}\n#types\tx\n")
+}
+
+/// Zeek TSV followed through rotation: the new file starts its own header
+/// block, with the fields in another order.
+#[test]
+fn zeek_tsv_through_rotation() {
+    let (dir, path) = tempdir();
+    let order1 = "ts\tuid\tid.orig_h\tid.resp_h";
+    fs::write(
+        &path,
+        zeek_header(order1) + &format!("{T0}.000001\tC1\ta\tx\n"),
+    )
+    .unwrap();
+    let tail = Tail::start(&[], &path);
+    append(&path, &format!("{}.5\tC2\tb\ty\n", T0 + HOUR + LATE));
+    let (hour0, _) = tail.record();
+    assert_eq!(hour0["lines"], 1, "{hour0}");
+    assert_eq!(hour0["to_host"]["hosts"], serde_json::json!(["a"]));
+    let rotated = dir.path().join("app.log.1");
+    fs::rename(&path, &rotated).unwrap();
+    append(
+        &rotated,
+        &format!("{}.1\tC3\told\tx\n#close\t2019\n", T0 + HOUR + 100),
+    );
+    let order2 = "id.resp_h\tid.orig_h\tts";
+    fs::write(
+        &path,
+        zeek_header(order2) + &format!("x\tnew\t{}.2\n", T0 + HOUR + 200),
+    )
+    .unwrap();
+    append(&path, &format!("y\tc\t{}.0\n", T0 + 2 * HOUR + LATE));
+    let (hour1, _) = tail.record();
+    assert_eq!(
+        hour1["to_host"]["hosts"],
+        serde_json::json!(["new", "old"]),
+        "{hour1}"
+    );
+    assert_eq!(hour1["lines"], 3);
+    let (_, code, err) = tail.terminate();
+    assert_eq!(code, 0);
+    assert!(!err.iter().any(|l| l.contains("malformed")), "{err:?}");
+}
+
+fn vpc(ts: i64, from: &str, to: &str) -> String {
+    format!(
+        "2 123456789012 eni-0a1b2c {from} {to} 1 2 6 1 40 {ts} {} ACCEPT OK\n",
+        ts + 60
+    )
+}
+
+/// VPC Flow Logs followed through rotation: a headerless file, then one with
+/// a header in a custom order; NODATA records are skipped and noted.
+#[test]
+fn vpc_flow_logs_through_rotation() {
+    let (dir, path) = tempdir();
+    fs::write(&path, vpc(T0, "a", "x")).unwrap();
+    let tail = Tail::start(&[], &path);
+    append(
+        &path,
+        &format!("2 1 eni-0a1b2c - - - - - - - {T0} {} - NODATA\n", T0 + 60),
+    );
+    append(&path, &vpc(T0 + HOUR + LATE, "b", "y"));
+    let (hour0, _) = tail.record();
+    assert_eq!(hour0["lines"], 1, "{hour0}");
+    let rotated = dir.path().join("app.log.1");
+    fs::rename(&path, &rotated).unwrap();
+    append(&rotated, &vpc(T0 + HOUR + 100, "old", "x"));
+    fs::write(
+        &path,
+        format!(
+            "start dstaddr srcaddr log-status\n{} x new OK\n",
+            T0 + HOUR + 200
+        ),
+    )
+    .unwrap();
+    append(&path, &format!("{} y c OK\n", T0 + 2 * HOUR + LATE));
+    let (hour1, _) = tail.record();
+    assert_eq!(
+        hour1["to_host"]["hosts"],
+        serde_json::json!(["new", "old"]),
+        "{hour1}"
+    );
+    assert_eq!(hour1["lines"], 3);
+    let (_, code, err) = tail.terminate();
+    assert_eq!(code, 0);
+    assert!(
+        err.iter().any(|l| l == "connspy: note: skipped 1 VPC flow log record(s) with log-status NODATA or SKIPDATA"),
+        "{err:?}"
+    );
+    assert!(!err.iter().any(|l| l.contains("malformed")), "{err:?}");
+}
