@@ -1,0 +1,43 @@
+//! Shared by the format fuzz targets: a parser must never panic, must give
+//! one outcome per line, and must agree with itself read line by line, read
+//! by chunk starts (a mapped file) and read block by block (a stream).
+
+use connspy::input::format::{Outcome, Parser, Sequence};
+
+pub fn check(parser: Parser, data: &[u8]) {
+    let mut whole = Vec::new();
+    parser.clone().scan(data, |o| {
+        if let Outcome::Record(r) = o {
+            assert!(!r.from.is_empty() && !r.to.is_empty());
+            assert!(std::str::from_utf8(r.from).is_ok() && std::str::from_utf8(r.to).is_ok());
+        }
+        whole.push(format!("{o:?}"));
+        true
+    });
+    let lines = data.split(|&b| b == b'\n').count() - usize::from(data.ends_with(b"\n"));
+    assert_eq!(whole.len(), if data.is_empty() { 0 } else { lines });
+    // Cut at every line start after the midpoint: the parser in force there
+    // (from the map, and from `after`) reads the rest as the whole did.
+    let map = parser.map(data);
+    let mid = data.len() / 2;
+    if let Some(i) = data[mid..].iter().position(|&b| b == b'\n') {
+        let cut = mid + i + 1;
+        let before = data[..cut].iter().filter(|&&b| b == b'\n').count();
+        let mut rest = Vec::new();
+        map.at(cut).clone().scan(&data[cut..], |o| {
+            rest.push(format!("{o:?}"));
+            true
+        });
+        assert_eq!(rest[..], whole[before..]);
+        let after = parser.after(&data[..cut]).unwrap_or_else(|| parser.clone());
+        assert_eq!(&after, map.at(cut));
+    }
+}
+
+pub fn check_detected(data: &[u8]) {
+    let parser = Parser::detect(data);
+    check(parser.clone(), data);
+    // A stream decides at its first non-blank block the same way.
+    let mut seq = Sequence::new(Default::default());
+    let _ = seq.next_block(data);
+}
