@@ -237,40 +237,56 @@ impl Parser {
     }
 
     /// The parser in force after `block` (whole lines), or `None` when it is
-    /// this one. Only Zeek TSV headers change it; for every other format this
-    /// returns at once without reading `block`.
+    /// this one. Only Zeek TSV and VPC headers change it, found with one
+    /// `memmem` pass; for every other format this returns at once.
     pub fn after(&self, block: &[u8]) -> Option<Parser> {
-        let Parser::Zeek(z) = self else { return None };
-        let mut next = z.clone();
-        for at in header_starts(block) {
-            let line = &block[at..];
-            let line = &line[..memchr(b'\n', line).unwrap_or(line.len())];
-            next.parse_line(trim_cr(line));
+        let mut next = self.clone();
+        for at in self.header_lines(block) {
+            next.apply_header(block, at);
         }
-        (next != *z).then_some(Parser::Zeek(next))
+        (next != *self).then_some(next)
     }
 
     /// The parser in force at every offset of `data`, with this one in force
-    /// at offset 0: one `memmem` pass for `\n#` over a Zeek TSV file, nothing
-    /// for every other format.
+    /// at offset 0: one `memmem` pass over a Zeek TSV file (for `\n#`) or a
+    /// VPC file (for `srcaddr`, which every VPC header holds), nothing for the
+    /// other formats.
     pub fn map(&self, data: &[u8]) -> ParserMap {
         let mut changes = vec![(0, self.clone())];
-        if let Parser::Zeek(z) = self {
-            let mut state = z.clone();
-            for at in header_starts(data) {
-                let line = &data[at..];
-                let line = &line[..memchr(b'\n', line).unwrap_or(line.len())];
-                state.parse_line(trim_cr(line));
-                if changes
-                    .last()
-                    .is_some_and(|(_, p)| *p != Parser::Zeek(state.clone()))
-                {
-                    // In force for every line that starts after this one.
-                    changes.push((at + 1, Parser::Zeek(state.clone())));
-                }
+        let mut state = self.clone();
+        for at in self.header_lines(data) {
+            state.apply_header(data, at);
+            if changes.last().is_some_and(|(_, p)| *p != state) {
+                // In force for every line that starts after this one.
+                changes.push((at + 1, state.clone()));
             }
         }
         ParserMap { changes }
+    }
+
+    /// Line starts in `data` of the lines that may be headers changing this
+    /// format's state, in order; none for stateless formats.
+    fn header_lines<'d>(&self, data: &'d [u8]) -> Box<dyn Iterator<Item = usize> + 'd> {
+        match self {
+            Parser::Zeek(_) => Box::new(header_starts(data)),
+            Parser::Vpc(_) => {
+                let mut last = None;
+                Box::new(
+                    memchr::memmem::find_iter(data, b"srcaddr").filter_map(move |i| {
+                        let start = memchr::memrchr(b'\n', &data[..i]).map_or(0, |n| n + 1);
+                        (last.replace(start) != Some(start)).then_some(start)
+                    }),
+                )
+            }
+            _ => Box::new(std::iter::empty()),
+        }
+    }
+
+    /// Reads the line at `at` of `data` for its header, if it is one.
+    fn apply_header(&mut self, data: &[u8], at: usize) {
+        let line = &data[at..];
+        let line = &line[..memchr(b'\n', line).unwrap_or(line.len())];
+        self.parse_line(line);
     }
 
     /// Parses one line (without its `\n`).

@@ -459,3 +459,18 @@ fn hosts_must_be_utf8_in_every_format() {
         Outcome::Malformed(LineError::Utf8)
     );
 }
+
+#[test]
+fn a_vpc_header_mid_file_holds_across_blocks_and_chunks() {
+    let log = b"2 1 eni-1 a b 1 2 6 1 1 10 70 ACCEPT OK\n\
+                start dstaddr srcaddr log-status\n\
+                20 y x OK\n\
+                30 w v OK\n";
+    let p = Parser::detect(log);
+    let cut = log.iter().rposition(|&b| b == b'\n').unwrap();
+    let cut = log[..cut].iter().rposition(|&b| b == b'\n').unwrap() + 1;
+    let next = p.after(&log[..cut]).expect("the header changes the layout");
+    assert_eq!(next.clone().parse_line(b"30 w v OK"), rec(30_000, "v", "w"));
+    assert_eq!(p.map(log).at(cut), &next);
+    assert_eq!(p.map(log).at(3), &p);
+}
