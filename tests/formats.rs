@@ -378,3 +378,39 @@ fn late_flow_starts_are_not_lost_to_the_seek_or_the_watermark() {
         short.stderr
     );
 }
+
+/// Every format compressed with gzip and zstd (detected after decompression,
+/// by magic bytes, whatever the name) answers as the plain log does, from a
+/// file and from standard input.
+#[test]
+fn every_format_compressed_answers_as_the_plain_log() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    let plain = gen(d, "plain.log", &[]);
+    let expected = q2a(d, &[&plain]);
+    assert_eq!(expected.code, Some(0));
+    for format in ["connspy", "zeek", "zeek-json", "vpc", "suricata"] {
+        for compress in ["gz", "zst"] {
+            let file = gen(
+                d,
+                &format!("{format}-{compress}.log"),
+                &["--log_format", format, "--compress", compress],
+            );
+            let out = q2a(d, &["--threads", "2", &file]);
+            assert_eq!(out.code, Some(0), "{format} {compress}: {out:#?}");
+            assert_eq!(out.stdout, expected.stdout, "{format} {compress}");
+            let bytes = std::fs::read(d.join(&file)).unwrap();
+            let a: Vec<&str> = Q2A
+                .iter()
+                .copied()
+                .chain(["--chunk_size", "3000"])
+                .collect();
+            let piped = run_in(d, "connspy", &a, &bytes);
+            assert_eq!(
+                piped.stdout, expected.stdout,
+                "{format} {compress} on stdin"
+            );
+            assert_eq!(piped.stderr, out.stderr, "{format} {compress} on stdin");
+        }
+    }
+}

@@ -651,7 +651,7 @@ fn render_as(lines: &[Line], fmt: Fmt) -> String {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
-    /// Every format, mixed across files, gives the model's answers (those of
+    /// Every format, mixed across files, plain, gzip or zstd, gives the model's answers (those of
     /// the same lines as a plain log) for any split into files, thread count
     /// and chunk size: chunks start inside Zeek header blocks, and a second
     /// block with another field order starts mid-file.
@@ -664,6 +664,7 @@ proptest! {
         filter in filter(),
         threads in 1usize..4,
         chunk_size in 1usize..400,
+        compress in prop::collection::vec(0u8..3, 3),
     ) {
         // VPC start times are whole seconds.
         let mut lines = lines;
@@ -687,7 +688,26 @@ proptest! {
             })
             .collect();
         let dir = tempfile::tempdir().unwrap();
-        let files = write_files(&dir, &parts);
+        let files: Vec<PathBuf> = parts
+            .iter()
+            .zip(&compress)
+            .enumerate()
+            .map(|(i, (text, how))| {
+                use std::io::Write;
+                let path = dir.path().join(format!("part{i}.log"));
+                let bytes = match how {
+                    0 => text.as_bytes().to_vec(),
+                    1 => {
+                        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                        gz.write_all(text.as_bytes()).unwrap();
+                        gz.finish().unwrap()
+                    }
+                    _ => zstd::encode_all(text.as_bytes(), 1).unwrap(),
+                };
+                std::fs::write(&path, bytes).unwrap();
+                path
+            })
+            .collect();
         let opts = ScanOptions {
             threads, waves: threads, chunk_size, seek_late_ms: None, ..ScanOptions::default()
         };
