@@ -650,3 +650,34 @@ fn renaming_a_new_file_over_the_path_keeps_the_old_files_answer() {
     let o = change_under_scan(&d, &args, &path, || std::fs::rename(&new, &path).unwrap());
     assert_eq!((o.code, o.stdout()), (Some(0), expected.stdout()), "{o:#?}");
 }
+
+// ---------------------------------------------------------------------------
+// 6. Long lines take linear time (a measurement: outside the default suite)
+// ---------------------------------------------------------------------------
+
+/// Prints the time of 16, 32 and 64 MB lines piped and mapped (64 KiB chunks);
+/// each doubling should about double the time. Run it alone, in release:
+/// `cargo test --release --test hardening long_lines -- --ignored --nocapture`.
+#[test]
+#[ignore = "wall-clock measurement"]
+fn long_lines_take_linear_time() {
+    let d = Dir::new();
+    for mb in [16usize, 32, 64] {
+        let mut log = format!("{T0} a b\n{} ", T0 + 1).into_bytes();
+        log.resize(log.len() + (mb << 20), b'x');
+        log.extend_from_slice(format!(" t\n{} c d\n", T0 + 2).as_bytes());
+        d.file("long.log", &log);
+        let t = std::time::Instant::now();
+        let piped = d
+            .cmd(&["--busiest_from_host"])
+            .write_stdin(log.clone())
+            .output()
+            .unwrap();
+        let piped_time = t.elapsed();
+        let t = std::time::Instant::now();
+        let mapped = d.run(&["--busiest_from_host", "--chunk_size", "65536", "long.log"]);
+        let mapped_time = t.elapsed();
+        assert!(piped.status.success() && mapped.code == Some(0));
+        eprintln!("{mb} MB line: piped {piped_time:?}, mapped {mapped_time:?}");
+    }
+}

@@ -47,31 +47,36 @@ impl<R: Read> BlockReader<R> {
             return Ok(None);
         }
         let mut block = std::mem::take(&mut self.carry);
-        block.reserve(self.block_size);
+        // The carried start of a line holds no `\n`: each byte is searched
+        // once, and the buffer grows by doubling, so a line of any length
+        // costs time linear in its length however short the reads are.
+        let mut filled = block.len();
+        let mut searched = filled;
         loop {
-            let filled = block.len();
-            let want = (filled + self.block_size).max(block.capacity());
-            block.resize(want, 0);
+            if filled == block.len() {
+                let grown = (filled + self.block_size).max(filled * 2);
+                block.resize(grown, 0);
+            }
             let n = match self.reader.read(&mut block[filled..]) {
                 Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
-                    block.truncate(filled);
-                    continue;
-                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             };
-            let short = filled + n < want;
-            block.truncate(filled + n);
+            filled += n;
+            let short = filled < block.len();
             if n == 0 {
                 self.eof = true;
+                block.truncate(filled);
                 return Ok((!block.is_empty()).then_some((block, false)));
             }
-            if block.len() >= self.block_size || short {
-                if let Some(last_nl) = memrchr(b'\n', &block) {
-                    self.carry = block[last_nl + 1..].to_vec();
+            if filled >= self.block_size || short {
+                if let Some(i) = memrchr(b'\n', &block[searched..filled]) {
+                    let last_nl = searched + i;
+                    self.carry = block[last_nl + 1..filled].to_vec();
                     block.truncate(last_nl + 1);
                     return Ok(Some((block, !short)));
                 }
+                searched = filled;
             }
         }
     }
@@ -210,6 +215,38 @@ pub(super) fn read_blocks(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Hands out one byte per read, the worst a pipe can do.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let Some((&first, rest)) = self.0.split_first() else {
+                return Ok(0);
+            };
+            buf[0] = first;
+            self.0 = rest;
+            Ok(1)
+        }
+    }
+
+    #[test]
+    fn one_byte_reads_give_the_same_whole_lines() {
+        let mut text = b"1 a b\n".to_vec();
+        text.extend(std::iter::repeat_n(b'x', 100_000));
+        text.extend_from_slice(b"\n2 c d\nlast");
+        for size in [1, 7, 4096] {
+            let mut r = BlockReader::new(Trickle(&text), size);
+            let mut all = Vec::new();
+            while let Some((b, _)) = r.next_block().unwrap() {
+                if all.len() + b.len() < text.len() {
+                    assert_eq!(b.last(), Some(&b'\n'), "size {size}");
+                }
+                all.extend_from_slice(&b);
+            }
+            assert_eq!(all, text, "size {size}");
+        }
+    }
 
     #[test]
     fn blocks_hold_whole_lines() {
