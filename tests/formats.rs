@@ -414,3 +414,60 @@ fn every_format_compressed_answers_as_the_plain_log() {
         }
     }
 }
+
+/// The top talkers of both ends, exact and approximate, read from every
+/// format and compression, are the plain log's.
+#[test]
+fn top_talkers_of_every_format_are_the_plain_logs() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    let plain = gen(d, "plain.log", &[]);
+    let top = [
+        "--busiest_from_host",
+        "--busiest_to_host",
+        "--top",
+        "5",
+        "--hourly",
+        "--format",
+        "json",
+    ];
+    for mode in [&[][..], &["--approx"][..]] {
+        let args = |file: &str| -> Vec<String> {
+            mode.iter()
+                .chain(&top)
+                .map(|s| s.to_string())
+                .chain([file.to_string()])
+                .collect()
+        };
+        let run = |file: &str| {
+            let a = args(file);
+            let a: Vec<&str> = a.iter().map(String::as_str).collect();
+            connspy(d, &a)
+        };
+        let expected = run(&plain);
+        assert_eq!(expected.code, Some(0), "{expected:#?}");
+        assert!(
+            expected.stdout.contains("\"busiest_to_host\":{"),
+            "{}",
+            expected.stdout
+        );
+        for format in ["zeek", "zeek-json", "vpc", "suricata"] {
+            for compress in [
+                &[][..],
+                &["--compress", "gz"][..],
+                &["--compress", "zst"][..],
+            ] {
+                let name = format!("{format}-{}.log", compress.len());
+                let mut more = vec!["--log_format", format];
+                more.extend_from_slice(compress);
+                let file = gen(d, &name, &more);
+                let out = run(&file);
+                assert_eq!(out.code, Some(0), "{format} {compress:?}: {out:#?}");
+                assert_eq!(
+                    out.stdout, expected.stdout,
+                    "{format} {compress:?} {mode:?}"
+                );
+            }
+        }
+    }
+}
