@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use memchr::memchr;
 use memmap2::{Advice, Mmap, UncheckedAdvice};
 
-use super::format::FormatChoice;
+use super::format::{FormatChoice, Parser};
 use super::seek::seek;
 use super::sigbus::Guard;
 use super::{Batching, Chunks, Group, TimeRange};
@@ -128,6 +128,11 @@ impl MappedFile {
         let parser = choice.parser_for(data);
         // One pass for Zeek header lines; nothing for other formats.
         let parsers = parser.map(data);
+        if matches!(parser, Parser::Zeek(_) | Parser::Vpc(_)) {
+            // The header prescan read every page: drop them again, or
+            // resident memory would grow to the file's size.
+            self.release(0..data.len());
+        }
         let range = match time {
             Some(t) if t.flow_logs || !parser.is_flow_log() => {
                 seek(data, t.init, t.end, t.late_ms, &parsers)
