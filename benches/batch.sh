@@ -39,25 +39,7 @@ read -r X Y < <(sed -n 1000p "$LOG" | awk '{ print tolower($3), tolower($2) }')
 DAY_A=$((START_MS + 24 * 3600000)); DAY_B=$((START_MS + 48 * 3600000))
 HOUR_A=$((START_MS + 36 * 3600000)); HOUR_B=$((HOUR_A + 3600000))
 
-# measure NAME OUTFILE CMD...: runs CMD $RUNS times; records the median wall
-# time and the largest peak RSS.
-declare -A SECS RSS
-measure() {
-  local name=$1 out=$2; shift 2
-  local times=() peak=0
-  for _ in $(seq "$RUNS"); do
-    local t0 t1 m
-    t0=$(date +%s.%N)
-    /usr/bin/time -f "%M" -o "$WORK/time" "$@" >"$out"
-    t1=$(date +%s.%N)
-    m=$(tail -n 1 "$WORK/time")
-    times+=("$(python3 -c "print(f'{$t1 - $t0:.3f}')")"); (( m > peak )) && peak=$m
-  done
-  SECS[$name]=$(printf '%s\n' "${times[@]}" | sort -g | sed -n "$(( (RUNS + 1) / 2 ))p")
-  RSS[$name]=$((peak / 1024))
-  echo "$name: ${SECS[$name]} s, ${RSS[$name]} MiB" >&2
-}
-ratio() { python3 -c "print(f'{$1 / $2:.2f}' if $2 > 0 else 'n/a')"; }
+source benches/measure.sh
 
 FLOOR=$(cargo bench --quiet --bench tokenize_floor -- "$LOG" 2>/dev/null | grep tokenize_floor)
 SECS[floor]=$(awk '{ print $6 }' <<<"$FLOOR")

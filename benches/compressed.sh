@@ -38,23 +38,7 @@ CONNSPY=./target/release/connspy
 read -r X Y < <(sed -n 1000p "$LOG" | awk '{ print tolower($3), tolower($2) }')
 Q2A=(--to_host "$X" --from_host "$Y" --busiest_from_host --hourly --format tsv --threads 2)
 
-declare -A SECS RSS
-measure() {
-  local name=$1 out=$2; shift 2
-  local times=() peak=0
-  for _ in $(seq "$RUNS"); do
-    local t0 t1 m
-    t0=$(date +%s.%N)
-    /usr/bin/time -f "%M" -o "$WORK/time" "$@" >"$out"
-    t1=$(date +%s.%N)
-    m=$(tail -n 1 "$WORK/time")
-    times+=("$(python3 -c "print(f'{$t1 - $t0:.3f}')")"); (( m > peak )) && peak=$m
-  done
-  SECS[$name]=$(printf '%s\n' "${times[@]}" | sort -g | sed -n "$(( (RUNS + 1) / 2 ))p")
-  RSS[$name]=$((peak / 1024))
-  echo "$name: ${SECS[$name]} s, ${RSS[$name]} MiB" >&2
-}
-ratio() { python3 -c "print(f'{$1 / $2:.2f}' if $2 > 0 else 'n/a')"; }
+source benches/measure.sh
 floor() { cargo bench --quiet --bench decode_floor -- "$1" 2>/dev/null | awk '/decode_floor/ { print $4 }'; }
 
 SECS[floor_gz]=$(floor "$LOG.gz")

@@ -35,28 +35,12 @@ read -r X Y < <(sed -n 1000p "$LOG" | awk '{ print tolower($3), tolower($2) }')
 Q2A=(--to_host "$X" --from_host "$Y" --busiest_from_host --hourly --format json --threads 2)
 TOP=(--busiest_to_host --top 10)
 
-declare -A SECS RSS
-measure() {
-  local name=$1; shift
-  local times=() peak=0
-  for _ in $(seq "$RUNS"); do
-    local t0 t1 m
-    t0=$(date +%s.%N)
-    /usr/bin/time -f "%M" -o "$WORK/time" "$@" >"$WORK/$name.json"
-    t1=$(date +%s.%N)
-    m=$(tail -n 1 "$WORK/time")
-    times+=("$(python3 -c "print(f'{$t1 - $t0:.3f}')")"); (( m > peak )) && peak=$m
-  done
-  SECS[$name]=$(printf '%s\n' "${times[@]}" | sort -g | sed -n "$(( (RUNS + 1) / 2 ))p")
-  RSS[$name]=$((peak / 1024))
-  echo "$name: ${SECS[$name]} s, ${RSS[$name]} MiB" >&2
-}
-ratio() { python3 -c "print(f'{$1 / $2:.2f}' if $2 > 0 else 'n/a')"; }
+source benches/measure.sh
 
-measure exact "$CONNSPY" "${Q2A[@]}" "$LOG"
-measure exact_top "$CONNSPY" "${Q2A[@]}" "${TOP[@]}" "$LOG"
-measure approx "$CONNSPY" --approx --memory_limit "$BUDGET" "${Q2A[@]}" "$LOG"
-measure approx_top "$CONNSPY" --approx --memory_limit "$BUDGET" "${Q2A[@]}" "${TOP[@]}" "$LOG"
+measure exact "$WORK/exact.json" "$CONNSPY" "${Q2A[@]}" "$LOG"
+measure exact_top "$WORK/exact_top.json" "$CONNSPY" "${Q2A[@]}" "${TOP[@]}" "$LOG"
+measure approx "$WORK/approx.json" "$CONNSPY" --approx --memory_limit "$BUDGET" "${Q2A[@]}" "$LOG"
+measure approx_top "$WORK/approx_top.json" "$CONNSPY" --approx --memory_limit "$BUDGET" "${Q2A[@]}" "${TOP[@]}" "$LOG"
 
 # The leader of every hour is unchanged by asking for more, and the exact and
 # approximate top-10 lists agree wherever the approximate one is guaranteed.
