@@ -8,12 +8,15 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::Stdio;
 
-use assert_cmd::Command;
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
+#[path = "support/run.rs"]
+mod run;
 #[path = "support/schema.rs"]
 mod schema;
+
+use run::{run_in, Out};
 
 /// 2019-08-12T22:00:00Z in Unix seconds: the start of most test logs.
 const T0: i64 = 1_565_647_200;
@@ -21,14 +24,6 @@ const T0: i64 = 1_565_647_200;
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
-
-/// What one run of a binary produced.
-#[derive(Debug)]
-struct Out {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
 
 impl Out {
     /// Exit 0 and nothing on stderr.
@@ -85,30 +80,7 @@ impl Dir {
 
     /// Runs `bin` in the directory with `args` and `stdin`.
     fn run_bin(&self, bin: &str, args: &[&str], stdin: &[u8]) -> Out {
-        let out = Command::cargo_bin(bin)
-            .expect("binary is built")
-            .current_dir(self.path())
-            .args(args)
-            .write_stdin(stdin.to_vec())
-            .timeout(std::time::Duration::from_secs(30))
-            .output()
-            .expect("run the binary");
-        let out = Out {
-            code: out.status.code(),
-            stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        };
-        // Whatever else a run does, it never panics.
-        assert!(
-            !out.stderr.contains("panicked"),
-            "connspy panicked with {args:?}: {out:#?}"
-        );
-        if bin == "connspy" && args.windows(2).any(|w| w == ["--format", "json"]) {
-            for line in out.stdout.lines() {
-                schema::check(&serde_json::from_str(line).expect("JSON Lines"));
-            }
-        }
-        out
+        run_in(self.path(), bin, args, stdin)
     }
 
     /// Runs `connspy args` with an empty stdin.

@@ -2,38 +2,19 @@
 //! (the same connections in each format) or by the test, read by the real
 //! binary, answers compared with the plain log's.
 
-use assert_cmd::Command;
 use std::path::Path;
+
 use tempfile::TempDir;
+
+#[path = "support/run.rs"]
+mod run;
+#[path = "support/schema.rs"]
+mod schema;
+
+use run::{run_in, Out};
 
 /// 2019-08-12T22:00:00Z in Unix seconds.
 const T0: i64 = 1_565_647_200;
-
-/// What one run produced.
-#[derive(Debug)]
-struct Out {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-fn run_in(dir: &Path, bin: &str, args: &[&str], stdin: &[u8]) -> Out {
-    let out = Command::cargo_bin(bin)
-        .expect("binary is built")
-        .current_dir(dir)
-        .args(args)
-        .write_stdin(stdin.to_vec())
-        .timeout(std::time::Duration::from_secs(60))
-        .output()
-        .expect("run the binary");
-    let out = Out {
-        code: out.status.code(),
-        stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    assert!(!out.stderr.contains("panicked"), "{args:?}: {out:#?}");
-    out
-}
 
 fn connspy(dir: &Path, args: &[&str]) -> Out {
     run_in(dir, "connspy", args, b"")
