@@ -2,15 +2,99 @@
 //! path, beside exact mode's counter and Apache DataSketches' frequent-items
 //! sketch, over the initiators of a generated log (case folded, back to back
 //! in memory, so only the sketch is measured).
+//!
+//! The `hll/` groups and the table printed first compare connspy's HLL
+//! (Apache DataSketches, [`Hll`]) with the `hyperloglogplus` crate it
+//! replaced, wrapped as connspy wrapped it (one fixed-seed `hash_host` shared
+//! with Space-Saving, handed over through a pass-through hasher): insert and
+//! merge cost, heap bytes (measured by a counting allocator) and relative
+//! error at precisions 12 to 16.
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hash::{BuildHasher, Hasher};
 use std::hint::black_box;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use datasketches::frequencies::FrequentItemsSketch;
+use hyperloglogplus::{HyperLogLog, HyperLogLogPlus};
 
 use connspy::gen::{generate, GenConfig};
 use connspy::reduce::hosts::HostCounter;
 use connspy::sketch::{hash_host, BloomList, Hll, SpaceSaving};
+
+/// Counts live and peak heap bytes, for the memory columns.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards to the system allocator, only counting sizes.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let now = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+        PEAK.fetch_max(now, Ordering::Relaxed);
+        // SAFETY: the caller's layout, passed on.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: allocated above with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+/// The HyperLogLog++ connspy used before DataSketches: `hash_host` values
+/// handed to the crate through a pass-through hasher.
+#[derive(Clone)]
+struct OldHll(HyperLogLogPlus<u64, PassThroughBuilder>);
+
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn write_u64(&mut self, hash: u64) {
+        self.0 = hash;
+    }
+    fn write(&mut self, _: &[u8]) {
+        unreachable!("only u64s are inserted")
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+#[derive(Clone, Copy)]
+struct PassThroughBuilder;
+
+impl BuildHasher for PassThroughBuilder {
+    type Hasher = PassThrough;
+    fn build_hasher(&self) -> PassThrough {
+        PassThrough(0)
+    }
+}
+
+impl OldHll {
+    fn new(p: u8) -> Self {
+        OldHll(HyperLogLogPlus::new(p, PassThroughBuilder).expect("precision"))
+    }
+    fn insert_hash(&mut self, hash: u64) {
+        self.0.insert_any(&hash);
+    }
+    fn insert(&mut self, host: &[u8]) {
+        self.insert_hash(hash_host(host));
+    }
+    fn merge(&mut self, other: &OldHll) {
+        self.0.merge(&other.0).expect("same precision");
+    }
+    fn estimate(&mut self) -> u64 {
+        self.0.count().round() as u64
+    }
+}
 
 /// The initiating hosts of a generated log of `lines` lines over `hosts`
 /// names, as one buffer and the spans of each host in it.
@@ -57,28 +141,38 @@ fn hot_path(c: &mut Criterion) {
             g.bench_with_input(BenchmarkId::new("space_saving_add", k), &k, |b, &k| {
                 b.iter(|| {
                     let mut ss = SpaceSaving::new(k);
-                    data.iter().for_each(|h| ss.add(h));
+                    data.iter().for_each(|h| {
+                        ss.add(h);
+                    });
                     black_box(ss.top())
                 })
             });
         }
-        g.bench_function("space_saving_4096_and_hll_14_one_hash", |b| {
+        // What the approximate reducer does per line of a busiest side: the
+        // summary, then the HyperLogLog only for hosts it does not track.
+        g.bench_function("talkers_4096_hll_15", |b| {
             b.iter(|| {
                 let mut ss = SpaceSaving::new(4096);
-                let mut hll = Hll::new(14);
+                let mut hll = Hll::new(15);
                 for h in data.iter() {
-                    let hash = hash_host(h);
-                    ss.add_hashed(h, hash);
-                    hll.insert_hash(hash);
+                    if !ss.add(h) {
+                        hll.insert(h);
+                    }
                 }
                 black_box((ss.top(), hll.estimate()))
             })
         });
-        g.bench_function("hll_14_insert", |b| {
+        // The same before, with HyperLogLog++ fed the summary's hash.
+        g.bench_function("talkers_4096_old_hllpp_15", |b| {
             b.iter(|| {
-                let mut hll = Hll::new(14);
-                data.iter().for_each(|h| hll.insert(h));
-                black_box(hll.estimate())
+                let mut ss = SpaceSaving::new(4096);
+                let mut hll = OldHll::new(15);
+                for h in data.iter() {
+                    if !ss.add(h) {
+                        hll.insert_hash(hash_host(h));
+                    }
+                }
+                black_box((ss.top(), hll.estimate()))
             })
         });
         g.bench_function("bloom_list_insert", |b| {
@@ -92,7 +186,7 @@ fn hot_path(c: &mut Criterion) {
         });
         g.bench_function("datasketches_frequent_items_8192_update", |b| {
             b.iter(|| {
-                let mut ds = FrequentItemsSketch::<&[u8]>::new(8192);
+                let mut ds = FrequentItemsSketch::<&[u8]>::new(8192).expect("map size");
                 data.iter().for_each(|h| ds.update(h));
                 black_box(ds.maximum_error())
             })
@@ -137,5 +231,218 @@ fn merges(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, hot_path, merges);
+/// `n` hosts named `h-` and ten digits (12 bytes, as the timing tests use),
+/// all distinct.
+fn twelve_byte_hosts(n: u64, seed: u64) -> Vec<Vec<u8>> {
+    (0..n)
+        .map(|i| {
+            let name = (i ^ seed.rotate_left(32)).wrapping_mul(2_654_435_761) % 10_000_000_000;
+            format!("h-{name:010}").into_bytes()
+        })
+        .collect()
+}
+
+/// Per insert on a fresh sketch filled with 1 000 000 distinct 12-byte
+/// hosts (so mostly registers), and the merge of two halves, for both
+/// implementations at each precision.
+fn hll(c: &mut Criterion) {
+    let hosts = twelve_byte_hosts(1_000_000, 1);
+    let mut g = c.benchmark_group("hll/insert_1M_distinct_12B");
+    g.throughput(Throughput::Elements(hosts.len() as u64));
+    g.sample_size(10);
+    for p in 12u8..=16 {
+        g.bench_with_input(BenchmarkId::new("datasketches", p), &p, |b, &p| {
+            b.iter(|| {
+                let mut h = Hll::new(p);
+                hosts.iter().for_each(|x| h.insert(x));
+                black_box(h)
+            })
+        });
+        g.bench_with_input(BenchmarkId::new("hyperloglogplus", p), &p, |b, &p| {
+            b.iter(|| {
+                let mut h = OldHll::new(p);
+                hosts.iter().for_each(|x| h.insert(x));
+                black_box(h)
+            })
+        });
+    }
+    g.finish();
+    // A wave's sketch for a busy hour: 20 000 distinct hosts, 10 inserts
+    // each, so the repeat path (the common one in a log) is measured too.
+    let few = twelve_byte_hosts(20_000, 2);
+    let mut g = c.benchmark_group("hll/insert_20k_distinct_x10_12B");
+    g.throughput(Throughput::Elements(few.len() as u64 * 10));
+    g.sample_size(10);
+    for p in 12u8..=16 {
+        g.bench_with_input(BenchmarkId::new("datasketches", p), &p, |b, &p| {
+            b.iter(|| {
+                let mut h = Hll::new(p);
+                for _ in 0..10 {
+                    few.iter().for_each(|x| h.insert(x));
+                }
+                black_box(h)
+            })
+        });
+        g.bench_with_input(BenchmarkId::new("hyperloglogplus", p), &p, |b, &p| {
+            b.iter(|| {
+                let mut h = OldHll::new(p);
+                for _ in 0..10 {
+                    few.iter().for_each(|x| h.insert(x));
+                }
+                black_box(h)
+            })
+        });
+    }
+    g.finish();
+    let mut g = c.benchmark_group("hll/merge_two_dense_halves");
+    g.sample_size(20);
+    for p in 12u8..=16 {
+        let (mut a, mut b) = (Hll::new(p), Hll::new(p));
+        let (mut oa, mut ob) = (OldHll::new(p), OldHll::new(p));
+        for (i, h) in hosts.iter().enumerate() {
+            if i % 2 == 0 {
+                a.insert(h);
+                oa.insert(h);
+            } else {
+                b.insert(h);
+                ob.insert(h);
+            }
+        }
+        g.bench_with_input(BenchmarkId::new("datasketches", p), &p, |bench, _| {
+            bench.iter(|| {
+                let mut m = a.clone();
+                m.merge(&b);
+                black_box(m)
+            })
+        });
+        g.bench_with_input(BenchmarkId::new("hyperloglogplus", p), &p, |bench, _| {
+            bench.iter(|| {
+                let mut m = oa.clone();
+                m.merge(&ob);
+                black_box(m)
+            })
+        });
+        g.bench_with_input(
+            BenchmarkId::new("datasketches_estimate", p),
+            &p,
+            |bench, _| bench.iter(|| black_box(a.estimate())),
+        );
+        g.bench_with_input(
+            BenchmarkId::new("datasketches_to_bytes", p),
+            &p,
+            |bench, _| bench.iter(|| black_box(a.to_bytes())),
+        );
+    }
+    g.finish();
+}
+
+/// Heap bytes of `make()`'s result once built (retained) and at the
+/// highest point while building it (peak), minus what was live before.
+fn heap<T>(make: impl FnOnce() -> T) -> (T, usize, usize) {
+    let base = LIVE.load(Ordering::Relaxed);
+    PEAK.store(base, Ordering::Relaxed);
+    let value = make();
+    let retained = LIVE.load(Ordering::Relaxed) - base;
+    let peak = PEAK.load(Ordering::Relaxed) - base;
+    (value, retained, peak)
+}
+
+/// Prints, once, the relative error over independent trials (different
+/// host names each) and the heap bytes of both implementations at p = 12
+/// to 16. DataSketches' HIP estimate is shown for reference: connspy
+/// reports the composite one (see src/sketch/hll.rs).
+fn hll_accuracy_and_memory() {
+    const TRIALS: u64 = 40;
+    eprintln!("hll accuracy: {TRIALS} trials per cell; RMS and max relative error, % of trials within 2 %");
+    eprintln!("p  | n        | hyperloglogplus          | datasketches (composite) | datasketches HIP (unused)");
+    for p in 12u8..=16 {
+        for n in [2_000u64, 20_000, 200_000, 1_000_000] {
+            let mut errs = [Vec::new(), Vec::new(), Vec::new()];
+            for t in 0..TRIALS {
+                let hosts = twelve_byte_hosts(n, 1000 + t);
+                let mut old = OldHll::new(p);
+                let mut new = Hll::new(p);
+                let mut hip =
+                    datasketches::hll::HllSketch::new(p, datasketches::hll::HllType::Hll8)
+                        .expect("precision");
+                for h in &hosts {
+                    old.insert(h);
+                    new.insert(h);
+                    hip.update(datasketches::hash::value::raw_bytes::from_slice(h));
+                }
+                let rel = |e: f64| (e - n as f64) / n as f64;
+                errs[0].push(rel(old.estimate() as f64));
+                errs[1].push(rel(new.estimate() as f64));
+                errs[2].push(rel(hip.estimate().round()));
+            }
+            let cell = |e: &[f64]| {
+                let rms = (e.iter().map(|x| x * x).sum::<f64>() / e.len() as f64).sqrt();
+                let max = e.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+                let within = e.iter().filter(|x| x.abs() <= 0.02).count() * 100 / e.len();
+                format!("{:5.2} % {:5.2} % {within:3} %", rms * 100.0, max * 100.0)
+            };
+            eprintln!(
+                "{p} | {n:>8} | {:<24} | {:<24} | {}",
+                cell(&errs[0]),
+                cell(&errs[1]),
+                cell(&errs[2])
+            );
+        }
+    }
+    eprintln!("hll heap bytes after 1 000 000 distinct hosts (retained / peak while inserting / peak of a merge of two such)");
+    let hosts = twelve_byte_hosts(1_000_000, 7);
+    for p in 12u8..=16 {
+        let (old, old_kept, old_peak) = heap(|| {
+            let mut h = OldHll::new(p);
+            hosts.iter().for_each(|x| h.insert(x));
+            h
+        });
+        let (_, _, old_merge) = heap(|| {
+            let mut m = old.clone();
+            m.merge(&old);
+            m
+        });
+        let (new, new_kept, new_peak) = heap(|| {
+            let mut h = Hll::new(p);
+            hosts.iter().for_each(|x| h.insert(x));
+            h
+        });
+        let (_, _, new_merge) = heap(|| {
+            let mut m = new.clone();
+            m.merge(&new);
+            m
+        });
+        eprintln!(
+            "p {p}: hyperloglogplus {old_kept} / {old_peak} / {old_merge}; datasketches {new_kept} / {new_peak} / {new_merge}; Hll::memory_bytes {}",
+            Hll::memory_bytes(p)
+        );
+    }
+    // The worst moment of the old crate: merging two sketches still sparse.
+    for p in 12u8..=16 {
+        let hosts = twelve_byte_hosts((1u64 << p) / 2, 9);
+        let mut a = OldHll::new(p);
+        hosts.iter().for_each(|x| a.insert(x));
+        let (_, _, old_sparse) = heap(|| {
+            let mut m = a.clone();
+            m.merge(&a);
+            m
+        });
+        let mut b = Hll::new(p);
+        hosts.iter().for_each(|x| b.insert(x));
+        let (_, _, new_sparse) = heap(|| {
+            let mut m = b.clone();
+            m.merge(&b);
+            m
+        });
+        eprintln!("p {p}: peak of a merge of two sketches of 2^p/2 hosts: hyperloglogplus {old_sparse}, datasketches {new_sparse}");
+    }
+}
+
+fn accuracy(_: &mut Criterion) {
+    if std::env::var_os("HLL_REPORT").is_some() {
+        hll_accuracy_and_memory();
+    }
+}
+
+criterion_group!(benches, accuracy, hll, hot_path, merges);
 criterion_main!(benches);

@@ -3,7 +3,8 @@
 //!
 //! - Busiest: per side asked (initiators, receivers), a [`SpaceSaving`]
 //!   summary of `k` counters and a [`Hll`] of the hosts on that side, both fed
-//!   on every counted line with one hash of the host.
+//!   on every counted line (the HyperLogLog only for hosts the summary does
+//!   not track).
 //! - Lists: the hosts matching `--to_host`/`--from_host` are usually few, so
 //!   a list stays an exact set, through merges too, until it outgrows a share
 //!   of its buffer; then its hosts are replayed, sorted, into a [`BloomList`],
@@ -23,7 +24,7 @@ use super::rank::{best_unlisted, rank, Counted};
 use super::{Query, Reducer};
 use crate::parse::{fold_case_into, Record};
 use crate::report::{Answer, Bounds, Busiest, HostList, Hosts};
-use crate::sketch::{hash_host, BloomList, Hll, SpaceSaving};
+use crate::sketch::{BloomList, Hll, SpaceSaving};
 use crate::timestamp::HOUR_MS;
 
 /// Sketch sizes, derived once from `--memory_limit` and the finer knobs.
@@ -322,12 +323,13 @@ impl Talkers {
     /// Counts one line of `host` (case folded).
     #[inline]
     fn add(&mut self, host: &[u8]) {
-        let hash = hash_host(host);
         // Every host the summary tracks is already in the HyperLogLog (an
         // insert is idempotent, and merges carry both along), so only the
-        // untracked ones need the costlier sparse insert.
-        if !self.summary.add_hashed(host, hash) {
-            self.distinct.insert_hash(hash);
+        // untracked ones pay for the HyperLogLog's own hash (DataSketches'
+        // MurmurHash3, which partials from other machines must share) and
+        // insert.
+        if !self.summary.add(host) {
+            self.distinct.insert(host);
         }
     }
 
@@ -337,7 +339,7 @@ impl Talkers {
     }
 
     /// The `top` busiest hosts, each with what the sketch proves about it.
-    fn finish(mut self, top: usize) -> Option<Busiest> {
+    fn finish(self, top: usize) -> Option<Busiest> {
         let summary = &self.summary;
         let counters = || {
             summary.iter().map(|(host, count, error)| Counted {
@@ -491,7 +493,7 @@ impl Reducer for ApproxReducer {
                 },
                 // Streamed from the spilled runs as it is printed, so a huge
                 // list never has to fit in memory at once.
-                List::Bloom(mut bloom) => HostList {
+                List::Bloom(bloom) => HostList {
                     host,
                     distinct: bloom.distinct(),
                     missed_rate: Some(bloom.missed_rate()),

@@ -322,9 +322,9 @@ impl BloomList {
     }
 
     /// The HyperLogLog estimate of how many distinct hosts were inserted,
-    /// dropped ones included. `&mut` for the crate's sake; call it once when
+    /// dropped ones included. O(HyperLogLog size): call it once when
     /// answering.
-    pub fn distinct(&mut self) -> u64 {
+    pub fn distinct(&self) -> u64 {
         self.hll.estimate()
     }
 

@@ -6,10 +6,11 @@
 //!   lines, every host with more than `N / k` connections is tracked, and
 //!   every estimate overcounts its true count by at most its stated error,
 //!   itself at most `N / k`; both survive merges.
-//! - [`Hll`] estimates how many distinct hosts were seen (HyperLogLog++),
-//!   with a relative standard error of about `1.04 / sqrt(2^precision)`.
-//!   Every sketch hashes with the same fixed seeds, so merging sketches of
-//!   overlapping parts counts each host once.
+//! - [`Hll`] estimates how many distinct hosts were seen (an Apache
+//!   DataSketches HLL sketch), with a relative standard error of about
+//!   `1.04 / sqrt(2^precision)`. Every sketch hashes as DataSketches does,
+//!   on any machine, so merging sketches of overlapping parts, here or in
+//!   Spark, counts each host once.
 //! - [`BloomList`] lists the hosts that connected to (or from) a queried
 //!   host. A bloom filter decides whether a host is already listed, so a
 //!   listed host always qualified and is listed once; a false positive can
@@ -39,9 +40,8 @@ static HOST_HASHER: ahash::RandomState = ahash::RandomState::with_seeds(
     0xba7c_9045_f12c_7f99,
 );
 
-/// The 64-bit hash of a case-folded host shared by [`SpaceSaving`] and
-/// [`Hll`], so the approximate reducer can hash a host once per line and
-/// hand the value to both ([`SpaceSaving::add_hashed`], [`Hll::insert_hash`]).
+/// The 64-bit hash of a case-folded host that [`SpaceSaving`] files it
+/// under; it never leaves the process.
 ///
 /// Hosts of up to 16 bytes are hashed inline (two folded multiplies), the
 /// same on every build. Longer ones go through `ahash`, which picks its
@@ -141,24 +141,28 @@ mod timing {
             eprintln!("-- {n} items, Zipf({s}) over {distinct} names");
             time("SpaceSaving k=4096 add", n, || {
                 let mut ss = SpaceSaving::new(4096);
-                hosts().for_each(|h| ss.add(h));
+                hosts().for_each(|h| {
+                    ss.add(h);
+                });
                 black_box(ss.top());
             });
             time("SpaceSaving k=65536 add", n, || {
                 let mut ss = SpaceSaving::new(65_536);
-                hosts().for_each(|h| ss.add(h));
+                hosts().for_each(|h| {
+                    ss.add(h);
+                });
                 black_box(ss.top());
             });
             time(
-                "SpaceSaving k=4096 add_hashed + Hll p=14 insert_hash",
+                "SpaceSaving k=4096 add + Hll p=14 insert if untracked",
                 n,
                 || {
                     let mut ss = SpaceSaving::new(4096);
                     let mut hll = Hll::new(14);
                     for h in hosts() {
-                        let hash = hash_host(h);
-                        ss.add_hashed(h, hash);
-                        hll.insert_hash(hash);
+                        if !ss.add(h) {
+                            hll.insert(h);
+                        }
                     }
                     black_box((ss.top(), hll.estimate()));
                 },
@@ -176,7 +180,8 @@ mod timing {
                 black_box(list.listed());
             });
             time("datasketches FrequentItems (map 8192) update", n, || {
-                let mut ds = datasketches::frequencies::FrequentItemsSketch::<&[u8]>::new(8192);
+                let mut ds =
+                    datasketches::frequencies::FrequentItemsSketch::<&[u8]>::new(8192).unwrap();
                 hosts().for_each(|h| ds.update(h));
                 black_box(ds.maximum_error());
             });

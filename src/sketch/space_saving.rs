@@ -179,18 +179,12 @@ impl SpaceSaving {
         }
     }
 
-    /// Counts one item of `host` (already case folded).
+    /// Counts one item of `host` (already case folded), and returns whether
+    /// `host` was already tracked (the approximate reducer then knows it is
+    /// already in its HyperLogLog).
     #[inline]
-    pub fn add(&mut self, host: &[u8]) {
-        self.add_hashed(host, hash_host(host));
-    }
-
-    /// Counts one item of `host` whose [`hash_host`] the caller already has
-    /// (the approximate reducer hashes a host once for this summary and its
-    /// HyperLogLog), and returns whether `host` was already tracked.
-    #[inline]
-    pub fn add_hashed(&mut self, host: &[u8], hash: u64) -> bool {
-        debug_assert_eq!(hash, hash_host(host));
+    pub fn add(&mut self, host: &[u8]) -> bool {
+        let hash = hash_host(host);
         self.total += 1;
         let (counters, arena) = (&self.counters, &self.arena);
         if let Some(&id) = self.table.find(hash, |&id| {
@@ -941,7 +935,7 @@ mod tests {
         let truth = exact(stream.iter().map(Vec::as_slice));
         let ss = summary(768, stream.iter().map(Vec::as_slice));
         // Map size 1024 holds 0.75 * 1024 = 768 counters.
-        let mut ds = FrequentItemsSketch::<&[u8]>::new(1024);
+        let mut ds = FrequentItemsSketch::<&[u8]>::new(1024).unwrap();
         for h in &stream {
             ds.update(h.as_slice());
         }
