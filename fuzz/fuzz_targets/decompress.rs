@@ -33,7 +33,13 @@ fn gzip(data: &[u8]) -> Vec<u8> {
 }
 
 fn zstd(data: &[u8]) -> Vec<u8> {
-    zstd::encode_all(data, 1).unwrap()
+    // A compression context costs far more than a small input's compression:
+    // one per fuzzing thread.
+    thread_local! {
+        static ZSTD: std::cell::RefCell<zstd::bulk::Compressor<'static>> =
+            std::cell::RefCell::new(zstd::bulk::Compressor::new(1).unwrap());
+    }
+    ZSTD.with(|c| c.borrow_mut().compress(data).unwrap())
 }
 
 fuzz_target!(|data: &[u8]| {
