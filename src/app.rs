@@ -3,9 +3,10 @@
 use std::io::{self, Write};
 
 use crate::config::{Config, Mode};
-use crate::engine::{run as scan, with_pool, Engine, Summary};
+use crate::engine::{answer, in_order, with_pool, Closed, Engine, Summary};
 use crate::error::{Error, Result};
-use crate::output::Writer;
+use crate::output::{Format, Writer};
+use crate::partial::{self, Params, Stamp};
 use crate::progress::Progress;
 use crate::reduce::approx::ApproxReducer;
 use crate::reduce::exact::ExactReducer;
@@ -21,44 +22,74 @@ use crate::signals;
 /// # Errors
 /// Any [`Error`]; a closed pipe is not one.
 pub fn run(config: &Config, out: impl Write + Send, mut err: impl Write) -> Result<()> {
-    let summary = match config.mode {
-        Mode::Exact => scan_with(&ExactReducer::new(config.query.clone()), config, out),
-        Mode::Approx(settings) => scan_with(
+    let notes = match (&config.merge, config.mode) {
+        (Some(expect), _) => crate::partial::merge::run(expect, config, out),
+        (None, Mode::Exact) => scan_with(&ExactReducer::new(config.query.clone()), config, out),
+        (None, Mode::Approx(settings)) => scan_with(
             &ApproxReducer::new(config.query.clone(), settings),
             config,
             out,
         ),
     };
-    let summary = match summary {
+    let notes = match notes {
         Err(Error::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
         other => other?,
     };
-    report_skipped(&summary, &mut err);
+    notes.report(&mut err);
     Ok(())
 }
 
-/// What a run adds up to, beyond the engine's summary.
-struct RunSummary {
-    engine: Summary,
+/// What a run says on stderr once its results are out: lines it skipped
+/// and answers that may be lossy. A merge adds up the partials' notes.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub(crate) struct Notes {
+    /// Malformed lines skipped.
+    pub(crate) malformed: u64,
+    /// The first of them: input, line number, what is wrong.
+    pub(crate) first_malformed: Option<(String, u64, String)>,
+    /// Records skipped on purpose, by [`crate::input::format::Skip::index`].
+    pub(crate) skipped: [u64; crate::input::format::Skip::ALL.len()],
+    /// Zeek header blocks whose `#path` is not `conn`: input and path.
+    pub(crate) other_paths: Vec<(String, String)>,
+    /// Lines dropped because their hour had already been reported.
+    pub(crate) late: u64,
     /// Windows whose lists may have dropped hosts more often than 1 in 1000.
-    lossy_windows: u64,
-    worst_missed_rate: f64,
+    pub(crate) lossy_windows: u64,
+    /// The worst missed rate of those.
+    pub(crate) worst_missed_rate: f64,
 }
 
-fn scan_with<R: Reducer>(
-    reducer: &R,
-    config: &Config,
-    out: impl Write + Send,
-) -> Result<RunSummary> {
-    // A live follow has no end to show progress towards.
-    let progress = match config.tail {
-        Some(_) => Progress::hidden(),
-        None => Progress::for_input(config.input_size()),
-    };
-    let tail = config.tail.is_some();
-    let mut writer = Writer::new(out, config.format, &config.query, config.filter.hourly);
-    let (mut lossy_windows, mut worst_missed_rate) = (0, 0.0f64);
-    let mut sink = |report: Report| {
+impl Notes {
+    /// The notes of an engine run.
+    pub(crate) fn of(summary: &Summary) -> Notes {
+        Notes {
+            malformed: summary.malformed,
+            first_malformed: summary.first_malformed.as_ref().map(|bad| {
+                (
+                    bad.path.display().to_string(),
+                    bad.line,
+                    bad.reason.to_string(),
+                )
+            }),
+            skipped: summary.skipped,
+            other_paths: summary
+                .other_paths
+                .iter()
+                .map(|(p, z)| {
+                    (
+                        p.display().to_string(),
+                        String::from_utf8_lossy(z).into_owned(),
+                    )
+                })
+                .collect(),
+            late: summary.late,
+            lossy_windows: 0,
+            worst_missed_rate: 0.0,
+        }
+    }
+
+    /// Counts `report`'s lists towards the lossy-answer warning.
+    pub(crate) fn saw(&mut self, report: &Report) {
         let a = &report.answer;
         let worst = [&a.to_host, &a.from_host]
             .into_iter()
@@ -66,29 +97,92 @@ fn scan_with<R: Reducer>(
             .filter_map(|l| l.missed_rate)
             .fold(0.0, f64::max);
         if worst > MISSED_RATE_WARNING {
-            lossy_windows += 1;
-            worst_missed_rate = worst_missed_rate.max(worst);
+            self.lossy_windows += 1;
+            self.worst_missed_rate = self.worst_missed_rate.max(worst);
         }
-        writer.write(&report)?;
-        if tail && report.late > 0 {
-            // A follower of the output sees the record at once; say so now too.
-            let _ = writeln!(
-                io::stderr(),
-                "connspy: warning: dropped {} late line(s) since the previous hour reported",
-                report.late
-            );
+    }
+
+    /// Adds `other`'s counts; the first malformed line stays the first
+    /// one met.
+    pub(crate) fn add(&mut self, other: Notes) {
+        self.malformed += other.malformed;
+        if self.first_malformed.is_none() {
+            self.first_malformed = other.first_malformed;
         }
-        Ok(())
+        for (total, n) in self.skipped.iter_mut().zip(other.skipped) {
+            *total += n;
+        }
+        for path in other.other_paths {
+            if !self.other_paths.contains(&path) {
+                self.other_paths.push(path);
+            }
+        }
+        self.late += other.late;
+    }
+
+    /// Whether a partial needs a summary line to carry these notes.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.malformed == 0
+            && self.skipped.iter().all(|&n| n == 0)
+            && self.other_paths.is_empty()
+            && self.late == 0
+    }
+}
+
+fn scan_with<R: Reducer>(reducer: &R, config: &Config, out: impl Write + Send) -> Result<Notes> {
+    // A live follow has no end to show progress towards.
+    let progress = match config.tail {
+        Some(_) => Progress::hidden(),
+        None => Progress::for_input(config.input_size()),
+    };
+    let tail = config.tail.is_some();
+    let mut notes = Notes::default();
+    let stamp = Stamp::new(&Params {
+        query: config.query.clone(),
+        filter: config.filter,
+        mode: config.mode,
+    });
+    let mut output = match config.format {
+        Format::Partial => Output::Partial(partial::Writer::new(out)),
+        format => Output::Answers(Writer::new(
+            out,
+            format,
+            &config.query,
+            config.filter.hourly,
+        )),
+    };
+    let mut sink = |windows: Vec<Closed<R::State>>| match &mut output {
+        Output::Partial(w) => in_order(
+            windows,
+            |window| stamp.window(reducer, window.key, window.state),
+            |line| w.write_line(&line),
+        ),
+        Output::Answers(writer) => in_order(
+            windows,
+            |window| answer(reducer, window),
+            |report| {
+                notes.saw(&report);
+                writer.write(&report).map_err(Error::Output)?;
+                if tail && report.late > 0 {
+                    // A follower of the output sees the record at once; say so now too.
+                    let _ = writeln!(
+                        io::stderr(),
+                        "connspy: warning: dropped {} late line(s) since the previous hour \
+                         reported",
+                        report.late
+                    );
+                }
+                Ok(())
+            },
+        ),
     };
     let engine = match &config.tail {
-        None => scan(
-            reducer,
-            &config.filter,
-            &config.scan,
-            &config.inputs,
-            &progress,
-            &mut sink,
-        ),
+        None => with_pool(config.scan.threads, || {
+            let mut engine =
+                Engine::new(reducer, &config.filter, &config.scan, &progress, &mut sink);
+            engine.scan_all(&config.inputs, || false, &mut Err)?;
+            engine.finish(true)
+        }),
         Some(opts) => {
             let stop = signals::termination_flag()
                 .map_err(|e| Error::Setup(format!("cannot catch SIGINT and SIGTERM: {e}")))?;
@@ -100,62 +194,69 @@ fn scan_with<R: Reducer>(
         }
     };
     progress.finish();
-    Ok(RunSummary {
-        engine: engine?,
-        lossy_windows,
-        worst_missed_rate,
-    })
+    let summary = engine?;
+    notes.add(Notes::of(&summary));
+    if let (Output::Partial(w), Some(line)) = (&mut output, stamp.summary(&notes)) {
+        // Skipped lines travel to the merge too, which reports the total.
+        w.write_line(&line)?;
+    }
+    Ok(notes)
+}
+
+/// Where a run's windows go.
+enum Output<W: Write> {
+    /// Answered, in `--format text`, `json` or `tsv`.
+    Answers(Writer<W>),
+    /// As partial lines.
+    Partial(partial::Writer<W>),
 }
 
 /// Above this estimated chance of dropping a host, approximate lists deserve
 /// a warning.
 const MISSED_RATE_WARNING: f64 = 1e-3;
 
-/// Says on stderr what was skipped. Best effort: stderr may be closed too, and
-/// the results are already out.
-fn report_skipped(run: &RunSummary, err: &mut impl Write) {
-    let summary = &run.engine;
-    if run.lossy_windows > 0 {
-        let _ = writeln!(
-            err,
-            "connspy: warning: in {} window(s) an approximate list may have dropped hosts \
-             (missed_rate up to {:.1e} > {MISSED_RATE_WARNING:.0e}); raise --memory_limit",
-            run.lossy_windows, run.worst_missed_rate
-        );
-    }
-    if let Some(bad) = &summary.first_malformed {
-        let n = summary.malformed;
-        let _ = writeln!(
-            err,
-            "connspy: warning: skipped {n} malformed line{}; the first at {}:{}: {}",
-            if n == 1 { "" } else { "s" },
-            bad.path.display(),
-            bad.line,
-            bad.reason
-        );
-    }
-    for (path, zeek_path) in &summary.other_paths {
-        let _ = writeln!(
-            err,
-            "connspy: note: {}: a Zeek header block has #path {}, not conn; its lines were read \
-             as connections",
-            path.display(),
-            String::from_utf8_lossy(zeek_path)
-        );
-    }
-    for kind in crate::input::format::Skip::ALL {
-        let n = summary.skipped[kind.index()];
-        if n > 0 {
-            let _ = writeln!(err, "connspy: note: skipped {n} {}", kind.describe());
+impl Notes {
+    /// Says on stderr what was skipped. Best effort: stderr may be closed
+    /// too, and the results are already out.
+    pub(crate) fn report(&self, err: &mut impl Write) {
+        if self.lossy_windows > 0 {
+            let _ = writeln!(
+                err,
+                "connspy: warning: in {} window(s) an approximate list may have dropped hosts \
+                 (missed_rate up to {:.1e} > {MISSED_RATE_WARNING:.0e}); raise --memory_limit",
+                self.lossy_windows, self.worst_missed_rate
+            );
         }
-    }
-    if summary.late > 0 {
-        let n = summary.late;
-        let _ = writeln!(
-            err,
-            "connspy: warning: dropped {n} late line{}: their hour had already been reported \
-             (raise --max_log_late_seconds to wait longer)",
-            if n == 1 { "" } else { "s" },
-        );
+        if let Some((path, line, reason)) = &self.first_malformed {
+            let n = self.malformed;
+            let _ = writeln!(
+                err,
+                "connspy: warning: skipped {n} malformed line{}; the first at {path}:{line}: \
+                 {reason}",
+                if n == 1 { "" } else { "s" },
+            );
+        }
+        for (path, zeek_path) in &self.other_paths {
+            let _ = writeln!(
+                err,
+                "connspy: note: {path}: a Zeek header block has #path {zeek_path}, not conn; its \
+                 lines were read as connections",
+            );
+        }
+        for kind in crate::input::format::Skip::ALL {
+            let n = self.skipped[kind.index()];
+            if n > 0 {
+                let _ = writeln!(err, "connspy: note: skipped {n} {}", kind.describe());
+            }
+        }
+        if self.late > 0 {
+            let n = self.late;
+            let _ = writeln!(
+                err,
+                "connspy: warning: dropped {n} late line{}: their hour had already been reported \
+                 (raise --max_log_late_seconds to wait longer)",
+                if n == 1 { "" } else { "s" },
+            );
+        }
     }
 }

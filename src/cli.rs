@@ -66,6 +66,10 @@ Examples:
   # From standard input
   zcat big.log.gz | connspy --busiest_from_host
 
+  # Scale out: partials per part, grouped by window, merged into the answers
+  for f in part*.log; do connspy --format partial --busiest_from_host --hourly $f; done \
+      | sort | connspy --merge --format json
+
 Exit status: 0 success, 2 usage or input error (bad flag, unreadable file,
 --strict hit), 1 any other failure.";
 
@@ -90,9 +94,9 @@ pub struct Args {
     pub busiest_to_host: bool,
 
     /// How many hosts the busiest queries list, with counts and shares
-    #[arg(long, value_name = "N", default_value_t = 1,
-          value_parser = clap::value_parser!(u64).range(1..=MAX_TOP))]
-    pub top: u64,
+    /// [default: 1]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=MAX_TOP))]
+    pub top: Option<u64>,
 
     /// One result per UTC hour instead of one for the whole range
     #[arg(long)]
@@ -146,9 +150,16 @@ pub struct Args {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_idle_seconds: Option<u64>,
 
-    /// Output format
+    /// Output format; `partial` writes each window's mergeable state for
+    /// --merge (see docs/partial.md)
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+
+    /// The inputs are partials (from --format partial), not logs: merge them
+    /// and print the answers a run over the whole log prints. The query,
+    /// range and mode come from the partials (see docs/partial.md)
+    #[arg(long)]
+    pub merge: bool,
 
     /// Worker threads, 1 to 1024 [default: all cores]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=MAX_THREADS))]

@@ -9,6 +9,7 @@ use crate::input::format::{FormatChoice, LogFormat};
 use crate::input::Input;
 use crate::output::Format;
 use crate::parse::is_ws;
+use crate::partial::merge::Expect;
 use crate::reduce::approx::{ApproxSettings, SketchRequest, WAVES_IN_FLIGHT};
 use crate::reduce::Query;
 use crate::tail::TailOptions;
@@ -31,6 +32,11 @@ pub struct Config {
     pub mode: Mode,
     /// Tail mode's settings, when `--tail` was given.
     pub tail: Option<TailOptions>,
+    /// With `--merge`: the inputs are partials, and these are the flags the
+    /// user gave that every partial must agree with. The query, filter and
+    /// mode above are then only what those flags say; the merge takes the
+    /// real ones from the partials.
+    pub merge: Option<Expect>,
 }
 
 /// What per-window state answers the queries.
@@ -42,12 +48,33 @@ pub enum Mode {
     Approx(ApproxSettings),
 }
 
+/// The inputs named on the command line: standard input when none is, or
+/// where one is `-`.
+fn inputs_of(files: Vec<std::path::PathBuf>) -> Vec<Input> {
+    if files.is_empty() {
+        return vec![Input::Stdin];
+    }
+    files
+        .into_iter()
+        .map(|p| {
+            if p.as_os_str() == "-" {
+                Input::Stdin
+            } else {
+                Input::File(p)
+            }
+        })
+        .collect()
+}
+
 impl Config {
     /// Validates `args`.
     ///
     /// # Errors
     /// [`Error::Usage`] naming the flag at fault and what would be accepted.
     pub fn from_args(args: Args) -> Result<Config> {
+        if args.merge {
+            return Self::merge_from_args(args);
+        }
         let usage = |msg: String| Err(Error::Usage(msg));
         for (flag, host) in [
             ("--to_host", &args.to_host),
@@ -67,7 +94,7 @@ impl Config {
             args.busiest_from_host,
         )
         .with_busiest_to(args.busiest_to_host)
-        .with_top(usize::try_from(args.top).unwrap_or(usize::MAX));
+        .with_top(usize::try_from(args.top.unwrap_or(1)).unwrap_or(usize::MAX));
         if query.is_empty() {
             return usage(
                 "nothing to answer: give --to_host HOST, --from_host HOST, --busiest_from_host \
@@ -75,11 +102,16 @@ impl Config {
                     .into(),
             );
         }
-        if args.top > 1 && !query.any_busiest() {
+        if let Some(top) = args.top.filter(|&t| t > 1 && !query.any_busiest()) {
             return usage(format!(
-                "--top {} lists the busiest hosts: add --busiest_from_host or --busiest_to_host",
-                args.top
+                "--top {top} lists the busiest hosts: add --busiest_from_host or --busiest_to_host"
             ));
+        }
+        if args.tail && args.format == Format::Partial {
+            return usage(
+                "--format partial writes windows for a later --merge; it does not go with --tail"
+                    .into(),
+            );
         }
         if let (Some(init), Some(end)) = (&args.time_init, &args.time_end) {
             if end.ms <= init.ms {
@@ -92,20 +124,7 @@ impl Config {
                 ));
             }
         }
-        let inputs = if args.files.is_empty() {
-            vec![Input::Stdin]
-        } else {
-            args.files
-                .into_iter()
-                .map(|p| {
-                    if p.as_os_str() == "-" {
-                        Input::Stdin
-                    } else {
-                        Input::File(p)
-                    }
-                })
-                .collect()
-        };
+        let inputs = inputs_of(args.files);
         if args.max_idle_seconds.is_some() && !args.tail {
             return usage("--max_idle_seconds goes with --tail".into());
         }
@@ -204,12 +223,75 @@ impl Config {
                 seek_flow_logs: late_given,
                 // The approximate budget is planned for a fixed lateness.
                 flow_late_ms: (!late_given && !args.approx).then_some(FLOW_LATE_MS),
+                keep_late: args.format == Format::Partial,
             },
             format: args.format,
             mode,
             tail: args.tail.then(|| TailOptions {
                 max_idle: args.max_idle_seconds.map(std::time::Duration::from_secs),
             }),
+            merge: None,
+        })
+    }
+
+    /// Validates `args` for `--merge`: only the flags a merge can use, and
+    /// the query flags that the partials will be checked against.
+    fn merge_from_args(args: Args) -> Result<Config> {
+        for (flag, given) in [
+            ("--tail", args.tail),
+            ("--log_format", args.log_format != LogFormat::Auto),
+            ("--columns", args.columns.is_some()),
+            ("--delimiter", args.delimiter.is_some()),
+            (
+                "--max_log_late_seconds",
+                args.max_log_late_seconds.is_some(),
+            ),
+            ("--max_idle_seconds", args.max_idle_seconds.is_some()),
+            ("--no_seek", args.no_seek),
+            ("--strict", args.strict),
+            ("--bloom_fp_rate", args.bloom_fp_rate.is_some()),
+        ] {
+            if given {
+                return Err(Error::Usage(format!(
+                    "{flag} is for reading logs; --merge reads partials, whose settings come \
+                     from the run that wrote them"
+                )));
+            }
+        }
+        let fold = |h: &Option<String>| {
+            h.as_deref()
+                .map(|h| crate::parse::fold_case_into(h.as_bytes(), &mut Vec::new()).to_vec())
+        };
+        let expect = Expect {
+            to_host: fold(&args.to_host),
+            from_host: fold(&args.from_host),
+            busiest_from: args.busiest_from_host,
+            busiest_to: args.busiest_to_host,
+            top: args.top.map(|t| usize::try_from(t).unwrap_or(usize::MAX)),
+            init: args.time_init.map(|t| (t.ms, t.text)),
+            end: args.time_end.map(|t| (t.ms, t.text)),
+            hourly: args.hourly,
+            approx: args.approx,
+            top_k: args.top_k.map(|k| usize::try_from(k).unwrap_or(usize::MAX)),
+            hll_precision: args.hll_precision,
+        };
+        let threads = args.threads.map_or_else(
+            || std::thread::available_parallelism().map_or(1, usize::from),
+            usize::from,
+        );
+        Ok(Config {
+            inputs: inputs_of(args.files),
+            query: Query::default(),
+            filter: Filter::default(),
+            scan: ScanOptions {
+                threads,
+                waves: threads,
+                ..ScanOptions::default()
+            },
+            format: args.format,
+            mode: Mode::Exact,
+            tail: None,
+            merge: Some(expect),
         })
     }
 

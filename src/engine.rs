@@ -96,6 +96,10 @@ pub struct ScanOptions {
     /// The lateness the watermark takes once a flow log is read, when it is
     /// larger than the one in `release` (`None`: keep that one).
     pub flow_late_ms: Option<i64>,
+    /// Fold the lines of an hour already released into a new state of that
+    /// hour instead of dropping them as late: partial output, whose merge
+    /// folds every state of a window wherever it comes from.
+    pub keep_late: bool,
 }
 
 impl Default for ScanOptions {
@@ -110,6 +114,7 @@ impl Default for ScanOptions {
             formats: FormatChoice::default(),
             seek_flow_logs: false,
             flow_late_ms: None,
+            keep_late: false,
         }
     }
 }
@@ -183,8 +188,77 @@ pub struct Summary {
     pub other_paths: Vec<(PathBuf, Vec<u8>)>,
 }
 
-/// Receives each finished window, in window order.
+/// Receives each finished window's answers, in window order.
 pub type Sink<'s> = dyn FnMut(Report) -> io::Result<()> + Send + 's;
+
+/// Receives the windows the engine is done with, in window order, as many at
+/// a time as were released together (all of them at the end of a batch
+/// run), so that it can answer or encode them side by side ([`in_order`]).
+pub type WindowSink<'s, S> = dyn FnMut(Vec<Closed<S>>) -> Result<()> + Send + 's;
+
+/// Turns `windows` into outputs with `prepare` on the thread pool, a few at a
+/// time, and hands them to `emit` in their order.
+///
+/// Answering or encoding a window of hundreds of thousands of hosts is a pass
+/// over all of them: done side by side, the end of a batch run takes a
+/// fraction of the time. Only as many prepared windows as the pool has
+/// threads are held at once.
+///
+/// # Errors
+/// The first error of `prepare` or `emit`, in window order.
+pub fn in_order<S: Send, T: Send>(
+    windows: Vec<Closed<S>>,
+    prepare: impl Fn(Closed<S>) -> Result<T> + Sync,
+    mut emit: impl FnMut(T) -> Result<()>,
+) -> Result<()> {
+    let batch = rayon::current_num_threads().max(1);
+    let mut windows = windows.into_iter().peekable();
+    while windows.peek().is_some() {
+        let some: Vec<Closed<S>> = windows.by_ref().take(batch).collect();
+        let ready: Vec<Result<T>> = if some.len() == 1 {
+            some.into_iter().map(&prepare).collect()
+        } else {
+            some.into_par_iter().map(&prepare).collect()
+        };
+        for item in ready {
+            emit(item?)?;
+        }
+    }
+    Ok(())
+}
+
+/// A window the engine is done with.
+#[derive(Debug)]
+pub struct Closed<S> {
+    /// The window's key: its hour's start, or 0 for the whole range.
+    pub key: i64,
+    /// Inclusive start in Unix milliseconds; `None` when unbounded.
+    pub start: Option<i64>,
+    /// Exclusive end in Unix milliseconds; `None` when unbounded.
+    pub end: Option<i64>,
+    /// What the window saw.
+    pub state: S,
+    /// Lines dropped since the previous window because their hour had
+    /// already been released.
+    pub late: u64,
+    /// False for a window closed before its hour ended (tail mode, stopped
+    /// by a signal).
+    pub complete: bool,
+}
+
+/// The report of a closed window: its state answered by `reducer`.
+///
+/// # Errors
+/// Reading back state spilled to a temporary file.
+pub fn answer<R: Reducer>(reducer: &R, window: Closed<R::State>) -> Result<Report> {
+    Ok(Report {
+        start: window.start,
+        end: window.end,
+        answer: reducer.finish(window.state).map_err(Error::spill)?,
+        late: window.late,
+        complete: window.complete,
+    })
+}
 
 /// Runs `reducer` over `inputs`, handing each finished window to `sink`.
 ///
@@ -199,8 +273,15 @@ pub fn run<R: Reducer>(
     progress: &Progress,
     sink: &mut Sink<'_>,
 ) -> Result<Summary> {
+    let mut answered = |windows: Vec<Closed<R::State>>| {
+        in_order(
+            windows,
+            |w| answer(reducer, w),
+            |report| sink(report).map_err(Error::Output),
+        )
+    };
     with_pool(opts.threads, || {
-        let mut engine = Engine::new(reducer, filter, opts, progress, sink);
+        let mut engine = Engine::new(reducer, filter, opts, progress, &mut answered);
         engine.scan_all(inputs, || false, &mut Err)?;
         engine.finish(true)
     })
@@ -365,7 +446,7 @@ pub struct Engine<'a, 's, R: Reducer> {
     /// when a flow log is met.
     late_ms: Option<i64>,
     inputs: Vec<InputOrigin>,
-    sink: &'a mut Sink<'s>,
+    sink: &'a mut WindowSink<'s, R::State>,
 }
 
 impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
@@ -376,7 +457,7 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
         filter: &'a Filter,
         opts: &'a ScanOptions,
         progress: &'a Progress,
-        sink: &'a mut Sink<'s>,
+        sink: &'a mut WindowSink<'s, R::State>,
     ) -> Self {
         Engine {
             scanner: Scanner {
@@ -590,12 +671,17 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
             }
             // Lines of hours already released are late: checked here, not while
             // parsing, so that it does not matter which waves ran side by side.
-            let late: u64 = partial
-                .windows
-                .drain_before(self.released_before)
-                .into_iter()
-                .map(|(_, state)| reducer.lines(&state))
-                .sum();
+            // A partial keeps them: its merge folds every state of an hour.
+            let late: u64 = if self.scanner.opts.keep_late {
+                0
+            } else {
+                partial
+                    .windows
+                    .drain_before(self.released_before)
+                    .into_iter()
+                    .map(|(_, state)| reducer.lines(&state))
+                    .sum()
+            };
             self.late_pending += late;
             self.summary.late += late;
             self.open.merge(partial.windows, |a, b| reducer.merge(a, b));
@@ -629,32 +715,38 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
             return Ok(());
         }
         self.released_before = boundary;
-        for (key, state) in self.open.drain_before(boundary) {
-            self.emit(key, state, true)?;
-        }
-        Ok(())
+        let windows = self.open.drain_before(boundary);
+        self.emit(windows, true)
     }
 
-    fn emit(&mut self, key: i64, state: R::State, complete: bool) -> Result<()> {
+    /// Hands `windows` to the sink; the late lines not yet reported go with
+    /// the first.
+    fn emit(&mut self, windows: Vec<(i64, R::State)>, complete: bool) -> Result<()> {
+        if windows.is_empty() {
+            return Ok(());
+        }
         let filter = self.scanner.filter;
-        let (start, end) = if filter.hourly {
-            (Some(key), Some(key + HOUR_MS))
-        } else {
-            (filter.init, filter.end)
-        };
-        let answer = self.scanner.reducer.finish(state).map_err(Error::spill)?;
-        let report = Report {
-            start,
-            end,
-            answer,
-            late: std::mem::take(&mut self.late_pending),
-            complete,
-        };
+        let mut late = std::mem::take(&mut self.late_pending);
+        let windows = windows
+            .into_iter()
+            .map(|(key, state)| {
+                let (start, end) = if filter.hourly {
+                    (Some(key), Some(key + HOUR_MS))
+                } else {
+                    (filter.init, filter.end)
+                };
+                Closed {
+                    key,
+                    start,
+                    end,
+                    state,
+                    late: std::mem::take(&mut late),
+                    complete,
+                }
+            })
+            .collect();
         let sink = &mut *self.sink;
-        self.scanner
-            .progress
-            .suspend(|| sink(report))
-            .map_err(Error::Output)
+        self.scanner.progress.suspend(|| sink(windows))
     }
 
     /// Releases every open window (`complete` says whether its hour ended, or
@@ -678,9 +770,7 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
             self.open.get(0, || reducer.new_state());
         }
         let open = std::mem::take(&mut self.open);
-        for (key, state) in open.into_sorted() {
-            self.emit(key, state, complete)?;
-        }
+        self.emit(open.into_sorted(), complete)?;
         Ok(self.summary)
     }
 }

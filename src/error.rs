@@ -97,6 +97,20 @@ pub enum Error {
         /// What the OS said.
         source: io::Error,
     },
+    /// `--merge` read a line that is not a usable partial.
+    #[error(
+        "{path}:{line}: not a usable partial line: {reason}; give --merge only lines that \
+         connspy --format partial wrote, unchanged",
+        path = .path.display()
+    )]
+    Partial {
+        /// The input holding the line.
+        path: PathBuf,
+        /// Its 1-based line number.
+        line: u64,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Writing the results failed (other than a closed pipe).
     #[error("writing results: {0}")]
     Output(io::Error),
@@ -111,7 +125,8 @@ impl Error {
             | Error::IsDirectory { .. }
             | Error::Decompress { .. }
             | Error::Unsupported { .. }
-            | Error::Malformed { .. } => 2,
+            | Error::Malformed { .. }
+            | Error::Partial { .. } => 2,
             Error::Setup(_)
             | Error::Changed { .. }
             | Error::Read { .. }

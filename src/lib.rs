@@ -22,6 +22,7 @@ pub mod hash;
 pub mod input;
 pub mod output;
 pub mod parse;
+pub mod partial;
 pub mod progress;
 pub mod reduce;
 pub mod report;

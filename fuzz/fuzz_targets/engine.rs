@@ -16,7 +16,7 @@ use std::os::fd::{AsRawFd, FromRawFd};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use connspy::engine::{Engine, Filter, Release, ScanOptions};
+use connspy::engine::{answer, Closed, Engine, Filter, Release, ScanOptions};
 use connspy::input::format::{FormatChoice, Parser, Sequence};
 use connspy::input::{Block, Group, Input};
 use connspy::parse::parse_line;
@@ -65,8 +65,10 @@ fn reports(
         let reducer = ExactReducer::new(query.clone());
         let progress = Progress::hidden();
         let mut out = Vec::new();
-        let mut sink = |r| {
-            out.push(r);
+        let mut sink = |windows: Vec<Closed<_>>| {
+            for window in windows {
+                out.push(answer(&reducer, window)?);
+            }
             Ok(())
         };
         let mut engine = Engine::new(&reducer, filter, &opts, &progress, &mut sink);

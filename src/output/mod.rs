@@ -21,6 +21,8 @@ pub enum Format {
     Json,
     /// `start<TAB>query<TAB>host<TAB>value` rows, one per fact.
     Tsv,
+    /// Each window's mergeable state, for `--merge` (docs/partial.md).
+    Partial,
 }
 
 /// A host's share of a window's counted lines (0 for an empty window, which
@@ -65,6 +67,13 @@ impl<W: Write> Writer<W> {
             Format::Tsv => tsv::write(&mut self.out, report)?,
             Format::Text if self.bare_hosts => text::write_bare(&mut self.out, report)?,
             Format::Text => text::write(&mut self.out, report, self.top_table)?,
+            // States, not answers: written by `partial::Writer` before they
+            // become reports.
+            Format::Partial => {
+                return Err(io::Error::other(
+                    "partial output is written from window states, not reports",
+                ))
+            }
         }
         self.out.flush()
     }

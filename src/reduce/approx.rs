@@ -19,10 +19,13 @@ use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 
+use super::exact::utf8_host;
 use super::hosts::HostSet;
 use super::rank::{best_unlisted, rank, Counted};
 use super::{Query, Reducer};
 use crate::parse::{fold_case_into, Record};
+use crate::partial::codec::{Decoder, Encoder};
+use crate::partial::{Body, BodyIn, DecodeError};
 use crate::report::{Answer, Bounds, Busiest, HostList, Hosts};
 use crate::sketch::{BloomList, Hll, SpaceSaving};
 use crate::timestamp::HOUR_MS;
@@ -360,6 +363,102 @@ impl Talkers {
     }
 }
 
+/// A list as a partial's field: `0`, then its hosts, while exact; `1`, the
+/// filter's bits, the HyperLogLog and the listed hosts once a bloom list.
+/// Hosts are sorted ascending, with their count first.
+fn encode_list(list: List) -> io::Result<Vec<u8>> {
+    let mut e = Encoder::new();
+    match list {
+        List::Exact(set) => {
+            let hosts = set.sorted_bytes();
+            e.uint(0).uint(hosts.len() as u64);
+            for host in hosts {
+                e.bytes(host);
+            }
+        }
+        List::Bloom(bloom) => {
+            e.uint(1).bytes(bloom.bits()).bytes(&bloom.hll().to_bytes());
+            e.uint(bloom.listed());
+            for host in bloom.into_sorted()? {
+                e.bytes(host?.as_bytes());
+            }
+        }
+    }
+    Ok(e.finish())
+}
+
+impl ApproxReducer {
+    fn decode_list(&self, bytes: &[u8]) -> Result<List, DecodeError> {
+        let mut d = Decoder::new(bytes);
+        let list = match d.uint()? {
+            0 => {
+                let mut set = HostSet::new();
+                for _ in 0..d.count(1)? {
+                    set.insert(utf8_host(d.bytes()?)?);
+                }
+                List::Exact(set)
+            }
+            1 => {
+                let bits = d.bytes()?;
+                let hll = self.decode_hll(d.bytes()?)?;
+                let n = d.count(1)?;
+                let mut hosts = Vec::with_capacity(n);
+                for _ in 0..n {
+                    hosts.push(utf8_host(d.bytes()?)?);
+                }
+                let bloom = BloomList::from_parts(self.new_list(), bits, hll, hosts)
+                    .map_err(|e| e.to_string())?;
+                List::Bloom(Box::new(bloom))
+            }
+            tag => return Err(format!("list kind {tag} is neither 0 nor 1").into()),
+        };
+        d.end()?;
+        Ok(list)
+    }
+
+    fn decode_hll(&self, bytes: &[u8]) -> Result<Hll, DecodeError> {
+        let hll = Hll::from_bytes(bytes).map_err(|e| format!("HyperLogLog: {e}"))?;
+        if hll.precision() != self.settings.hll_precision {
+            return Err(format!(
+                "a HyperLogLog of precision {} in partials of precision {}",
+                hll.precision(),
+                self.settings.hll_precision
+            )
+            .into());
+        }
+        Ok(hll)
+    }
+
+    /// The union of one window's lists from several partials: exact while
+    /// the union is small, else one bloom list holding every listed host.
+    fn union_lists(&self, lists: Vec<List>) -> io::Result<List> {
+        let mut sets = Vec::new();
+        let mut blooms = Vec::new();
+        for list in lists {
+            match list {
+                List::Exact(set) => sets.push(set),
+                List::Bloom(bloom) => blooms.push(*bloom),
+            }
+        }
+        let mut union = HostSet::new();
+        for set in &sets {
+            for host in set.sorted_bytes() {
+                union.insert(host);
+            }
+        }
+        if blooms.is_empty() && union.len() <= self.promote_at() {
+            return Ok(List::Exact(union));
+        }
+        let sorted: Vec<Vec<u8>> = union
+            .sorted_bytes()
+            .into_iter()
+            .map(<[u8]>::to_vec)
+            .collect();
+        let bloom = BloomList::union_all(self.new_list(), blooms, &[sorted])?;
+        Ok(List::Bloom(Box::new(bloom)))
+    }
+}
+
 /// Whether no host outside the list can rank above `c`, a listed host.
 ///
 /// `c` has at least `count - error` connections. An unlisted tracked host
@@ -457,6 +556,102 @@ impl Reducer for ApproxReducer {
                 mine.merge(theirs);
             }
         }
+    }
+
+    fn encode(&self, state: ApproxState) -> io::Result<Body> {
+        let mut body = Body::new();
+        body.count("lines", state.lines);
+        for (name, list) in [("to", state.to), ("from", state.from)] {
+            if let Some(list) = list {
+                body.binary(name, encode_list(list)?);
+            }
+        }
+        for (name, hll_name, talkers) in [
+            ("initiators", "initiators_hll", state.initiators),
+            ("receivers", "receivers_hll", state.receivers),
+        ] {
+            if let Some(t) = talkers {
+                let counters = t.summary.sorted_counters();
+                let mut e = Encoder::new();
+                e.uint(t.summary.total()).uint(counters.len() as u64);
+                for (host, count, error) in counters {
+                    e.bytes(host).uint(count).uint(error);
+                }
+                body.binary(name, e.finish());
+                // Apart, as DataSketches' own bytes: Spark SQL reads them.
+                body.binary(hll_name, t.distinct.to_bytes());
+            }
+        }
+        Ok(body)
+    }
+
+    fn decode(&self, mut body: BodyIn<'_>) -> Result<ApproxState, DecodeError> {
+        let lines = body.count("lines")?;
+        let mut state = self.new_state();
+        state.lines = lines;
+        for (name, list) in [("to", &mut state.to), ("from", &mut state.from)] {
+            if let Some(list) = list {
+                *list = self
+                    .decode_list(&body.required(name)?)
+                    .map_err(|e| format!("{name}: {e}"))?;
+            }
+        }
+        for (name, hll_name, talkers) in [
+            ("initiators", "initiators_hll", &mut state.initiators),
+            ("receivers", "receivers_hll", &mut state.receivers),
+        ] {
+            if let Some(t) = talkers {
+                let bytes = body.required(name)?;
+                let mut d = Decoder::new(&bytes);
+                let total = d.uint()?;
+                if total != lines {
+                    return Err(format!("{name}: {total} hosts counted in {lines} lines").into());
+                }
+                let n = d.count(3)?;
+                let mut counters = Vec::with_capacity(n);
+                for _ in 0..n {
+                    counters.push((utf8_host(d.bytes()?)?, d.uint()?, d.uint()?));
+                }
+                d.end()?;
+                t.summary = SpaceSaving::from_parts(self.settings.top_k, total, &counters)
+                    .map_err(|e| format!("{name}: {e}"))?;
+                t.distinct = self.decode_hll(&body.required(hll_name)?)?;
+            }
+        }
+        body.end()?;
+        Ok(state)
+    }
+
+    fn merge_partials(&self, states: Vec<ApproxState>) -> io::Result<ApproxState> {
+        let mut out = self.new_state();
+        let mut to = Vec::new();
+        let mut from = Vec::new();
+        let mut talkers = Vec::new();
+        for state in states {
+            out.lines += state.lines;
+            to.extend(state.to);
+            from.extend(state.from);
+            talkers.push((state.initiators, state.receivers));
+        }
+        // Lists: one union of all, independent of how merges are grouped.
+        if out.to.is_some() {
+            out.to = Some(self.union_lists(to)?);
+        }
+        if out.from.is_some() {
+            out.from = Some(self.union_lists(from)?);
+        }
+        // Talkers: pairwise, in the order given (the caller's canonical one).
+        for (initiators, receivers) in talkers {
+            for (mine, theirs) in [
+                (&mut out.initiators, initiators),
+                (&mut out.receivers, receivers),
+            ] {
+                if let (Some(mine), Some(theirs)) = (mine, theirs) {
+                    mine.merge(theirs);
+                }
+            }
+        }
+        Ok(out)
     }
 
     fn failed(&self) -> bool {

@@ -3,6 +3,8 @@
 use super::hosts::{HostCounter, HostSet};
 use super::{Query, Reducer};
 use crate::parse::Record;
+use crate::partial::codec::{DecodeError, Decoder, Encoder};
+use crate::partial::{Body, BodyIn};
 use crate::report::{Answer, HostList};
 
 /// Exact answers; memory grows with the number of distinct hosts per window.
@@ -80,6 +82,84 @@ impl Reducer for ExactReducer {
         }
     }
 
+    fn encode(&self, mut state: ExactState) -> std::io::Result<Body> {
+        let mut body = Body::new();
+        body.count("lines", state.lines);
+        for (name, set) in [("to", &state.to), ("from", &state.from)] {
+            if let Some(set) = set {
+                let hosts = set.sorted_bytes();
+                let mut e = Encoder::new();
+                e.uint(hosts.len() as u64);
+                for host in hosts {
+                    e.bytes(host);
+                }
+                body.binary(name, e.finish());
+            }
+        }
+        for (name, counter) in [
+            ("initiators", &mut state.initiators),
+            ("receivers", &mut state.receivers),
+        ] {
+            if let Some(counter) = counter {
+                let counts = counter.sorted_counts();
+                let mut e = Encoder::new();
+                e.uint(counts.len() as u64);
+                for (host, n) in counts {
+                    e.bytes(host).uint(n);
+                }
+                body.binary(name, e.finish());
+            }
+        }
+        Ok(body)
+    }
+
+    fn decode(&self, mut body: BodyIn<'_>) -> Result<ExactState, DecodeError> {
+        let lines = body.count("lines")?;
+        let mut state = self.new_state();
+        state.lines = lines;
+        for (name, set) in [("to", &mut state.to), ("from", &mut state.from)] {
+            if let Some(set) = set {
+                let bytes = body.required(name)?;
+                let mut d = Decoder::new(&bytes);
+                let n = d.count(1)?;
+                if n as u64 > lines {
+                    return Err(format!("{name}: {n} hosts from {lines} lines").into());
+                }
+                for _ in 0..n {
+                    set.insert(utf8_host(d.bytes()?)?);
+                }
+                d.end()?;
+            }
+        }
+        for (name, counter) in [
+            ("initiators", &mut state.initiators),
+            ("receivers", &mut state.receivers),
+        ] {
+            if let Some(counter) = counter {
+                let bytes = body.required(name)?;
+                let mut d = Decoder::new(&bytes);
+                let mut total = 0u64;
+                for _ in 0..d.count(2)? {
+                    let host = utf8_host(d.bytes()?)?;
+                    let n = d.uint()?;
+                    total = total
+                        .checked_add(n)
+                        .filter(|&t| n > 0 && t <= lines)
+                        .ok_or_else(|| format!("{name}: counts do not add up to {lines} lines"))?;
+                    counter.add_count(host, n);
+                }
+                if total != lines {
+                    return Err(
+                        format!("{name}: counts add up to {total}, not {lines} lines").into(),
+                    );
+                }
+                d.end()?;
+            }
+        }
+        body.end()?;
+        Ok(state)
+    }
+
     fn finish(&self, state: ExactState) -> std::io::Result<Answer> {
         let list = |set: Option<HostSet>, q: &Option<Vec<u8>>| {
             let set = set?;
@@ -98,6 +178,15 @@ impl Reducer for ExactReducer {
             busiest_to: state.receivers.map(|mut c| c.busiest(self.query.top)),
             approximate: false,
         })
+    }
+}
+
+/// A host read from a partial: UTF-8, as the parser guarantees of every
+/// host it yields.
+pub(crate) fn utf8_host(host: &[u8]) -> Result<&[u8], DecodeError> {
+    match std::str::from_utf8(host) {
+        Ok(_) => Ok(host),
+        Err(_) => Err("a host that is not UTF-8".into()),
     }
 }
 

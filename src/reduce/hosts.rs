@@ -257,6 +257,13 @@ impl HostSet {
     pub fn into_sorted(self) -> Vec<String> {
         sorted_strings(self.0.iter().map(|(h, ())| h))
     }
+
+    /// The hosts as bytes, sorted ascending: a partial's canonical order.
+    pub(crate) fn sorted_bytes(&self) -> Vec<&[u8]> {
+        let mut v: Vec<&[u8]> = self.0.iter().map(|(h, ())| h).collect();
+        v.sort_unstable();
+        v
+    }
 }
 
 impl Default for HostSet {
@@ -492,6 +499,41 @@ impl HostCounter {
         for host in wrapped {
             carry(&mut self.carries, &host, 1);
         }
+    }
+
+    /// Adds `n` connections of `host` (case folded here) at once: a
+    /// partial's counts, merged without replaying them one by one.
+    pub(crate) fn add_count(&mut self, host: &[u8], n: u64) {
+        // The low 32 bits go to the table; the rest, and a wrap of the low
+        // part, to the carries, as a one-by-one count would have put them.
+        let (low, high) = (n as u32, n >> 32);
+        if (1..=INLINE_MAX).contains(&host.len()) {
+            let key = inline_key(host);
+            let carries = &mut self.carries;
+            self.inline.insert(key, key.table_hash(), low, |key| {
+                carry(carries, key.bytes(&[]), 1);
+            });
+        } else {
+            let mut wrapped = false;
+            self.long.upsert_raw(host, low, |c| {
+                (*c, wrapped) = c.overflowing_add(low);
+            });
+            if wrapped {
+                carry(&mut self.carries, host, 1);
+            }
+        }
+        if high > 0 {
+            carry(&mut self.carries, host, high);
+        }
+    }
+
+    /// Every counted host with its count, sorted ascending by host: a
+    /// partial's canonical order.
+    pub(crate) fn sorted_counts(&mut self) -> Vec<(&[u8], u64)> {
+        self.flush();
+        let mut v: Vec<(&[u8], u64)> = self.counts().map(|c| (c.host, c.count)).collect();
+        v.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        v
     }
 
     /// Every counted host with its count, in no particular order.

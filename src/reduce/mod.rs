@@ -14,6 +14,8 @@ mod windows;
 pub use windows::Windows;
 
 use crate::parse::{fold_case_into, Record};
+use crate::partial::codec::DecodeError;
+use crate::partial::{Body, BodyIn};
 use crate::report::Answer;
 
 /// What was asked: only what a query needs is kept per window.
@@ -98,6 +100,38 @@ pub trait Reducer: Sync {
     /// # Errors
     /// Reading back state that was spilled to a temporary file.
     fn finish(&self, state: Self::State) -> std::io::Result<Answer>;
+
+    /// Writes `state` as the body of a partial line (`docs/partial.md`).
+    ///
+    /// # Errors
+    /// Reading back state that was spilled to a temporary file.
+    fn encode(&self, state: Self::State) -> std::io::Result<Body>;
+
+    /// Reads back a state that [`Self::encode`] wrote under the same
+    /// settings. The body comes from another machine: everything is checked,
+    /// and nothing is allocated that its bytes do not hold.
+    ///
+    /// # Errors
+    /// What does not fit a state of this reducer.
+    fn decode(&self, body: BodyIn<'_>) -> Result<Self::State, DecodeError>;
+
+    /// Folds the states of one window read from partials, in the order
+    /// given: `--merge` sorts a window's lines first, so that any input
+    /// order gives one result. By default, [`Self::merge`] after merge.
+    ///
+    /// # Errors
+    /// Reading or writing spilled state.
+    fn merge_partials(&self, states: Vec<Self::State>) -> std::io::Result<Self::State> {
+        let mut states = states.into_iter();
+        let mut out = states.next().unwrap_or_else(|| self.new_state());
+        for state in states {
+            self.merge(&mut out, state);
+        }
+        match self.take_failure() {
+            Some(e) => Err(e),
+            None => Ok(out),
+        }
+    }
 
     /// Whether a failure that must end the run happened while adding or
     /// merging (approximate mode: a spill to the temporary file). Cheap:

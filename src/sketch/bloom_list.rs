@@ -407,6 +407,122 @@ impl BloomList {
         })
     }
 
+    /// The filter's bits (without the `bloomfilter` crate's header), for a
+    /// partial; [`Self::from_parts`] is the inverse.
+    pub(crate) fn bits(&self) -> &[u8] {
+        let slice = self.bloom.as_slice();
+        &slice[slice.len() - (self.bloom.len() / 8) as usize..]
+    }
+
+    /// The list's HyperLogLog of inserted hosts.
+    pub(crate) fn hll(&self) -> &Hll {
+        &self.hll
+    }
+
+    /// A list of the same settings as `template` (a fresh list: its filter
+    /// size, hashes, buffer and precision) holding a partial's parts: the
+    /// filter's `bits`, the HyperLogLog and the listed hosts, which must be
+    /// strictly ascending.
+    ///
+    /// # Errors
+    /// Bits of another filter size, a HyperLogLog of another precision,
+    /// hosts out of order (as `InvalidData`), or a failed spill.
+    pub(crate) fn from_parts<'h>(
+        template: BloomList,
+        bits: &[u8],
+        hll: Hll,
+        hosts: impl IntoIterator<Item = &'h [u8]>,
+    ) -> io::Result<BloomList> {
+        let invalid = |msg: String| io::Error::new(io::ErrorKind::InvalidData, msg);
+        let mut list = template;
+        if bits.len() != list.bits().len() {
+            return Err(invalid(format!(
+                "a bloom filter of {} bytes where these settings make {}",
+                bits.len(),
+                list.bits().len()
+            )));
+        }
+        if hll.precision() != list.hll.precision() {
+            return Err(invalid("a HyperLogLog of another precision".into()));
+        }
+        list.or_bits(bits);
+        list.hll = hll;
+        let mut last: Option<&[u8]> = None;
+        for host in hosts {
+            if last.is_some_and(|l| l >= host) {
+                return Err(invalid("listed hosts out of order or repeated".into()));
+            }
+            list.push(host)?;
+            last = Some(host);
+        }
+        Ok(list)
+    }
+
+    /// Sets every bit that is set in `bits` (a filter of the same size).
+    fn or_bits(&mut self, bits: &[u8]) {
+        let mut bytes = self.bloom.to_bytes();
+        let start = bytes.len() - bits.len();
+        for (mine, theirs) in bytes[start..].iter_mut().zip(bits) {
+            *mine |= theirs;
+        }
+        self.bloom = Bloom::from_bytes(bytes).expect("the crate's own bytes, with bits changed");
+    }
+
+    /// The union of `lists` and of the exact `sets` (each sorted ascending)
+    /// into `template`, a fresh list of the same settings: the filters' bits
+    /// OR'ed (and every host of `sets` set), the HyperLogLogs merged, and as
+    /// listed hosts every host any of them listed, once.
+    ///
+    /// Unlike [`Self::merge`], no listed host is checked against another
+    /// filter, so none is dropped: the result depends only on which hosts
+    /// and bits the inputs hold, not on how unions are grouped, and a
+    /// listed host still always qualified.
+    ///
+    /// # Errors
+    /// Reading back a list's spilled runs, or spilling the result.
+    pub(crate) fn union_all(
+        template: BloomList,
+        lists: Vec<BloomList>,
+        sets: &[Vec<Vec<u8>>],
+    ) -> io::Result<BloomList> {
+        let mut out = template;
+        let mut streams: Vec<Box<dyn Iterator<Item = io::Result<Vec<u8>>>>> = Vec::new();
+        for list in lists {
+            out.or_bits(list.bits());
+            out.hll.merge(&list.hll);
+            streams.push(Box::new(
+                list.into_sorted()?.map(|h| h.map(String::into_bytes)),
+            ));
+        }
+        for set in sets {
+            for host in set {
+                out.bloom.set(host.as_slice());
+                out.hll.insert(host);
+            }
+            streams.push(Box::new(set.iter().cloned().map(Ok)));
+        }
+        // A k-way merge: the next host of each stream, smallest first.
+        let mut heads: Vec<Option<Vec<u8>>> = streams
+            .iter_mut()
+            .map(|s| s.next().transpose())
+            .collect::<io::Result<_>>()?;
+        let mut last: Option<Vec<u8>> = None;
+        while let Some((i, _)) = heads
+            .iter()
+            .enumerate()
+            .filter_map(|(i, h)| h.as_ref().map(|h| (i, h)))
+            .min_by(|a, b| a.1.cmp(b.1))
+        {
+            let host = heads[i].take().expect("chosen because it is set");
+            heads[i] = streams[i].next().transpose()?;
+            if last.as_ref() != Some(&host) {
+                out.push(&host)?;
+                last = Some(host);
+            }
+        }
+        Ok(out)
+    }
+
     /// [`Self::into_sorted`] collected: the whole list in memory. Fine for
     /// lists that fit; the iterator is the bounded path.
     ///

@@ -531,45 +531,112 @@ impl SpaceSaving {
         }
         merged.sort_unstable_by(|a, b| a.2.cmp(&b.2).then_with(|| key(a).cmp(key(b))));
 
-        let mut out = SpaceSaving::new(self.k);
-        out.total = self.total + other.total;
-        out.counters.reserve_exact(merged.len());
-        out.buckets.reserve_exact(merged.len());
-        out.table
-            .reserve(merged.len(), |_| unreachable!("the table is empty"));
-        out.arena = Vec::with_capacity(
-            (2 * merged.iter().map(|e| key(e).len()).sum::<usize>()).max(MIN_ARENA),
-        );
-        for e in &merged {
-            let host = key(e);
-            let id = out.counters.len() as u32;
+        let entries = merged.iter().map(|e| {
             let hash = if e.0 {
                 other.counters[e.1 as usize].hash
             } else {
                 self.counters[e.1 as usize].hash
             };
+            (key(e), hash, e.2, e.3)
+        });
+        let out = SpaceSaving::build(self.k, self.total + other.total, merged.len(), entries);
+        *self = out;
+    }
+
+    /// A summary of `k` counters over `total` items holding `entries`
+    /// (host, hash, count, error), which must be distinct hosts sorted by
+    /// ascending count, equal counts by ascending host, at most `k` of them.
+    fn build<'h>(
+        k: usize,
+        total: u64,
+        len: usize,
+        entries: impl Iterator<Item = (&'h [u8], u64, u64, u64)> + Clone,
+    ) -> SpaceSaving {
+        let mut out = SpaceSaving::new(k);
+        out.total = total;
+        out.counters.reserve_exact(len);
+        out.buckets.reserve_exact(len);
+        out.table
+            .reserve(len, |_| unreachable!("the table is empty"));
+        out.arena = Vec::with_capacity(
+            (2 * entries.clone().map(|e| e.0.len()).sum::<usize>()).max(MIN_ARENA),
+        );
+        for (host, hash, count, error) in entries {
+            let id = out.counters.len() as u32;
             let key_off = out.arena.len();
             out.arena.extend_from_slice(host);
             out.counters.push(Counter {
                 hash,
-                error: e.3,
+                error,
                 key_off,
                 key_len: host.len(),
                 bucket: NIL,
                 prev: NIL,
                 next: NIL,
             });
-            let b = if out.max != NIL && out.buckets[out.max as usize].count == e.2 {
+            let b = if out.max != NIL && out.buckets[out.max as usize].count == count {
                 out.max
             } else {
-                out.new_bucket(e.2, out.max, NIL)
+                out.new_bucket(count, out.max, NIL)
             };
             out.attach(id, b);
             let counters = &out.counters;
             out.table
                 .insert_unique(hash, id, |&i| counters[i as usize].hash);
         }
-        *self = out;
+        out
+    }
+
+    /// Every tracked host with its estimate and error, by ascending
+    /// estimate, equal estimates by ascending host: the order a partial
+    /// writes and [`Self::from_parts`] reads.
+    pub(crate) fn sorted_counters(&self) -> Vec<(&[u8], u64, u64)> {
+        let mut v: Vec<(&[u8], u64, u64)> = self.iter().collect();
+        v.sort_unstable_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(b.0)));
+        v
+    }
+
+    /// The summary of `k` counters over `total` items whose counters are
+    /// `counters` (host, estimate, error), as [`Self::sorted_counters`]
+    /// gave them: the inverse of writing a summary into a partial.
+    ///
+    /// # Errors
+    ///
+    /// Counters that no summary could hold: more than `k`, out of order or
+    /// repeated, an error above its estimate, a zero estimate, or estimates
+    /// adding up to more than `total` allows.
+    pub(crate) fn from_parts(
+        k: usize,
+        total: u64,
+        counters: &[(&[u8], u64, u64)],
+    ) -> Result<SpaceSaving, String> {
+        if k == 0 || k >= NIL as usize {
+            return Err(format!("{k} counters is outside 1 to 2^32-2"));
+        }
+        if counters.len() > k {
+            return Err(format!("{} counters in a summary of {k}", counters.len()));
+        }
+        for pair in counters.windows(2) {
+            if (pair[0].1, pair[0].0) >= (pair[1].1, pair[1].0) {
+                return Err("counters out of order or repeated".into());
+            }
+        }
+        let mut tracked = 0u64;
+        for &(_, count, error) in counters {
+            if count == 0 || error > count {
+                return Err(format!("a counter of {count} with error {error}"));
+            }
+            // Each counter's true part (count - error) was counted once in
+            // `total`; more than that is no summary's state.
+            tracked = tracked
+                .checked_add(count - error)
+                .filter(|&t| t <= total)
+                .ok_or("counters add up to more than the items counted")?;
+        }
+        let entries = counters
+            .iter()
+            .map(|&(host, count, error)| (host, hash_host(host), count, error));
+        Ok(SpaceSaving::build(k, total, counters.len(), entries))
     }
 
     /// Heap bytes in use now: counters, buckets, table and key arena

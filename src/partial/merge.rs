@@ -1,0 +1,668 @@
+//! `--merge`: partial lines in, answers (or one merged partial) out.
+//!
+//! The first line names the settings; every other line must carry the same
+//! ones. Lines are folded per window with the reducer's own merge. When the
+//! lines arrive grouped by window (after `sort`, or a shuffle), one window is
+//! held at a time and printed as soon as the next one starts; otherwise every
+//! window is held until the input ends, as a batch run holds its hours.
+//! A first pass over the keys tells which; standard input, which cannot be
+//! read twice, is copied to a temporary file on that pass.
+//!
+//! Exact states merge exactly, so their order never matters. An approximate
+//! window's lines are sorted before they are folded, so that one merge of the
+//! same lines gives the same bytes in any input order (the heavy-hitter merge
+//! is not associative; see docs/accuracy.md for the bounds it keeps).
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::PathBuf;
+
+use super::line::{self, Parsed};
+use super::params::digest;
+use super::write::window_key;
+use super::{codec::Decoder, Params, Stamp, RANGE_KEY, SUMMARY_KEY};
+use crate::app::Notes;
+use crate::config::{Config, Mode};
+use crate::engine::{answer, Closed};
+use crate::error::{Error, Result};
+use crate::input::decompress::decoded;
+use crate::input::Input;
+use crate::output::{Format, Writer};
+use crate::reduce::approx::ApproxReducer;
+use crate::reduce::exact::ExactReducer;
+use crate::reduce::Reducer;
+use crate::timestamp::{hour_start, parse_rfc3339, Rfc3339Ms, HOUR_MS};
+
+/// The longest partial line read: far above what one window of the largest
+/// sketches needs, so that a line without an end cannot take all memory.
+const MAX_LINE: usize = 1 << 30;
+
+/// The flags given with `--merge`, which every partial must agree with.
+/// What is not given is taken from the partials.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Expect {
+    /// `--to_host`, case folded.
+    pub to_host: Option<Vec<u8>>,
+    /// `--from_host`, case folded.
+    pub from_host: Option<Vec<u8>>,
+    /// `--busiest_from_host` was given.
+    pub busiest_from: bool,
+    /// `--busiest_to_host` was given.
+    pub busiest_to: bool,
+    /// `--top`.
+    pub top: Option<usize>,
+    /// `--time_init`, in milliseconds and as typed.
+    pub init: Option<(i64, String)>,
+    /// `--time_end`, in milliseconds and as typed.
+    pub end: Option<(i64, String)>,
+    /// `--hourly` was given.
+    pub hourly: bool,
+    /// `--approx` was given.
+    pub approx: bool,
+    /// `--top_k`.
+    pub top_k: Option<usize>,
+    /// `--hll_precision`.
+    pub hll_precision: Option<u8>,
+}
+
+impl Expect {
+    /// The first flag that `params` contradicts, said as a user would fix it.
+    fn disagreement(&self, p: &Params) -> Option<String> {
+        let q = &p.query;
+        let host = |h: &Option<Vec<u8>>| {
+            h.as_ref().map_or_else(
+                || "none".into(),
+                |h| String::from_utf8_lossy(h).into_owned(),
+            )
+        };
+        for (flag, given, theirs) in [
+            ("--to_host", &self.to_host, &q.to_host),
+            ("--from_host", &self.from_host, &q.from_host),
+        ] {
+            if given.is_some() && given != theirs {
+                return Some(format!(
+                    "{flag} {} disagrees with the partials, which answer {flag} {}",
+                    host(given),
+                    host(theirs)
+                ));
+            }
+        }
+        for (flag, given, theirs) in [
+            ("--busiest_from_host", self.busiest_from, q.busiest_from),
+            ("--busiest_to_host", self.busiest_to, q.busiest_to),
+            ("--hourly", self.hourly, p.filter.hourly),
+            ("--approx", self.approx, matches!(p.mode, Mode::Approx(_))),
+        ] {
+            if given && !theirs {
+                return Some(format!(
+                    "{flag} was given, and the partials were written without it"
+                ));
+            }
+        }
+        if let Some(top) = self.top.filter(|&t| t != q.top) {
+            return Some(format!(
+                "--top {top} disagrees with the partials, which list --top {}",
+                q.top
+            ));
+        }
+        for (flag, given, theirs) in [
+            ("--time_init", &self.init, p.filter.init),
+            ("--time_end", &self.end, p.filter.end),
+        ] {
+            if let Some((ms, text)) = given {
+                if Some(*ms) != theirs {
+                    return Some(format!(
+                        "{flag} '{text}' disagrees with the partials, whose range has {flag} {}",
+                        theirs.map_or_else(|| "none".into(), |t| Rfc3339Ms(t).to_string())
+                    ));
+                }
+            }
+        }
+        let (top_k, precision) = match p.mode {
+            Mode::Approx(a) => (Some(a.top_k), Some(a.hll_precision)),
+            Mode::Exact => (None, None),
+        };
+        if let Some(k) = self.top_k.filter(|&k| Some(k) != top_k) {
+            return Some(format!("--top_k {k} disagrees with the partials' sketches"));
+        }
+        if let Some(p) = self.hll_precision.filter(|&p| Some(p) != precision) {
+            return Some(format!(
+                "--hll_precision {p} disagrees with the partials' sketches"
+            ));
+        }
+        None
+    }
+}
+
+/// Merges the partials of `config.inputs` and prints their answers in
+/// `config.format`.
+///
+/// # Errors
+/// An input that cannot be read, a line that is not a partial or was
+/// changed, partials that disagree with each other or with `expect`
+/// (usage errors naming the file and line), or writing.
+pub(crate) fn run(expect: &Expect, config: &Config, out: impl Write + Send) -> Result<Notes> {
+    let (grouped, spool) = grouping(&config.inputs)?;
+    let mut lines = Lines::new(&config.inputs, spool);
+    // A reducer of Hadoop streaming whose partition got no key still runs:
+    // no lines is no windows, not an error.
+    let Some(first) = lines.next_line()? else {
+        return Ok(Notes::default());
+    };
+    let at = lines.at();
+    let parsed = line::parse(&first).map_err(|e| at.bad(&e.0))?;
+    let params = Params::parse(parsed.params).map_err(|e| at.bad(&e))?;
+    if digest(parsed.params) != parsed.digest {
+        return Err(at.bad("its digest does not match its settings"));
+    }
+    if let Some(why) = expect.disagreement(&params) {
+        return Err(Error::Usage(format!("{}:{}: {why}", at.path, at.line)));
+    }
+    let settings = Settings {
+        text: parsed.params.to_owned(),
+        digest: parsed.digest.to_owned(),
+        first: at,
+        params,
+    };
+    drop(parsed);
+    let output = match config.format {
+        Format::Partial => Output::Partial(super::Writer::new(out), Stamp::new(&settings.params)),
+        format => Output::Answers(Writer::new(
+            out,
+            format,
+            &settings.params.query,
+            settings.params.filter.hourly,
+        )),
+    };
+    match settings.params.mode {
+        Mode::Exact => {
+            let reducer = ExactReducer::new(settings.params.query.clone());
+            Merger::new(&reducer, settings, output, grouped).run(first, lines)
+        }
+        Mode::Approx(sketches) => {
+            let reducer = ApproxReducer::new(settings.params.query.clone(), sketches);
+            Merger::new(&reducer, settings, output, grouped).run(first, lines)
+        }
+    }
+}
+
+/// Where a line came from, for messages.
+#[derive(Debug, Clone)]
+struct At {
+    path: String,
+    line: u64,
+}
+
+impl At {
+    fn bad(&self, why: &str) -> Error {
+        Error::Partial {
+            path: PathBuf::from(&self.path),
+            line: self.line,
+            reason: why.to_owned(),
+        }
+    }
+}
+
+/// The settings of the first line, which every line must share.
+struct Settings {
+    text: String,
+    digest: String,
+    first: At,
+    params: Params,
+}
+
+/// Whether windows can be printed as soon as the next one starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Grouping {
+    /// Every window's lines come together, windows in ascending order: one
+    /// window is held at a time.
+    Grouped,
+    /// Windows are spread out: all are merged in memory.
+    Spread,
+}
+
+/// Decides, by a first pass over the inputs' keys, whether they come grouped
+/// by window. Standard input cannot be read twice, so it is copied to an
+/// anonymous temporary file on the way, and read back from there.
+fn grouping(inputs: &[Input]) -> Result<(Grouping, Option<File>)> {
+    // Grouped, and in ascending order of window: then windows can be printed
+    // as they end, in the order a direct run prints them.
+    let mut last: Option<(Option<i64>, Vec<u8>)> = None;
+    let mut grouped = true;
+    let mut spool = None;
+    for input in inputs {
+        let mut copy = match input {
+            Input::Stdin if spool.is_none() => {
+                let file = tempfile::tempfile().map_err(Error::spill)?;
+                let writer = file.try_clone().map_err(Error::spill)?;
+                spool = Some(file);
+                Some(io::BufWriter::with_capacity(1 << 16, writer))
+            }
+            // Standard input named twice: the second time it is empty, as
+            // a batch run finds it.
+            Input::Stdin => continue,
+            Input::File(_) => None,
+        };
+        let mut lines = Lines::new(std::slice::from_ref(input), None);
+        while let Some(line) = lines.next_raw()? {
+            if let Some(copy) = copy.as_mut() {
+                copy.write_all(&line)
+                    .and_then(|()| copy.write_all(b"\n"))
+                    .map_err(Error::spill)?;
+            }
+            let key = line.split(|&b| b == b'\t').next().unwrap_or_default();
+            if !grouped || key.is_empty() || key == SUMMARY_KEY.as_bytes() {
+                continue;
+            }
+            let order = (parse_rfc3339(key).ok(), key.to_vec());
+            match &last {
+                Some(prev) if *prev == order => {}
+                Some(prev) if *prev > order => grouped = false,
+                _ => last = Some(order),
+            }
+        }
+        if let Some(mut copy) = copy {
+            copy.flush().map_err(Error::spill)?;
+        }
+    }
+    let grouping = if grouped {
+        Grouping::Grouped
+    } else {
+        Grouping::Spread
+    };
+    Ok((grouping, spool))
+}
+
+/// The lines of every input in turn, each read whole up to [`MAX_LINE`].
+struct Lines<'a> {
+    inputs: &'a [Input],
+    /// Standard input's copy, read in its place.
+    spool: Option<File>,
+    next: usize,
+    reader: Option<Box<dyn BufRead + Send>>,
+    path: String,
+    line: u64,
+}
+
+impl<'a> Lines<'a> {
+    fn new(inputs: &'a [Input], spool: Option<File>) -> Self {
+        Lines {
+            inputs,
+            spool,
+            next: 0,
+            reader: None,
+            path: String::new(),
+            line: 0,
+        }
+    }
+
+    /// Where the last line returned came from.
+    fn at(&self) -> At {
+        At {
+            path: self.path.clone(),
+            line: self.line,
+        }
+    }
+
+    /// The next non-empty line, without its newline or a carriage return.
+    fn next_line(&mut self) -> Result<Option<Vec<u8>>> {
+        while let Some(mut line) = self.next_raw()? {
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            if !line.is_empty() {
+                return Ok(Some(line));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The next line as read, without its newline.
+    fn next_raw(&mut self) -> Result<Option<Vec<u8>>> {
+        loop {
+            let Some(reader) = self.reader.as_mut() else {
+                let Some(input) = self.inputs.get(self.next) else {
+                    return Ok(None);
+                };
+                self.next += 1;
+                self.reader = Some(match (input, self.spool.take()) {
+                    (Input::Stdin, Some(mut spool)) => {
+                        spool.seek(SeekFrom::Start(0)).map_err(Error::spill)?;
+                        Box::new(BufReader::with_capacity(1 << 16, spool))
+                    }
+                    (input, spool) => {
+                        self.spool = spool;
+                        open(input)?
+                    }
+                });
+                self.path = input.display_path().display().to_string();
+                self.line = 0;
+                continue;
+            };
+            let mut line = Vec::new();
+            let got = read_line(reader, &mut line).map_err(|e| {
+                if e.kind() == io::ErrorKind::InvalidData {
+                    At {
+                        path: self.path.clone(),
+                        line: self.line + 1,
+                    }
+                    .bad(&e.to_string())
+                } else {
+                    Error::reading(std::path::Path::new(&self.path), e)
+                }
+            })?;
+            if !got {
+                self.reader = None;
+                continue;
+            }
+            self.line += 1;
+            return Ok(Some(line));
+        }
+    }
+}
+
+/// Opens an input of partials, decompressing it when its first bytes say so.
+fn open(input: &Input) -> Result<Box<dyn BufRead + Send>> {
+    let reader: Box<dyn Read + Send> = match input {
+        Input::Stdin => Box::new(io::stdin()),
+        Input::File(path) => {
+            let open_err = |source| Error::Open {
+                path: path.clone(),
+                source,
+            };
+            let file = File::open(path).map_err(open_err)?;
+            if file.metadata().map_err(open_err)?.is_dir() {
+                return Err(Error::IsDirectory { path: path.clone() });
+            }
+            Box::new(file)
+        }
+    };
+    let (reader, _) = decoded(reader).map_err(|e| Error::reading(input.display_path(), e))?;
+    Ok(Box::new(BufReader::with_capacity(1 << 16, reader)))
+}
+
+/// Reads one line into `line`, newline dropped; `false` at end of input.
+///
+/// # Errors
+/// The reader's error (interrupted reads are retried), or
+/// [`io::ErrorKind::InvalidData`] for a line longer than [`MAX_LINE`].
+fn read_line(reader: &mut dyn BufRead, line: &mut Vec<u8>) -> io::Result<bool> {
+    loop {
+        let buf = match reader.fill_buf() {
+            Ok(buf) => buf,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if buf.is_empty() {
+            return Ok(!line.is_empty());
+        }
+        let (taken, done) = match memchr::memchr(b'\n', buf) {
+            Some(i) => (i + 1, true),
+            None => (buf.len(), false),
+        };
+        if line.len() + taken > MAX_LINE {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("a line longer than {} MiB is no partial", MAX_LINE >> 20),
+            ));
+        }
+        line.extend_from_slice(&buf[..taken]);
+        reader.consume(taken);
+        if done {
+            line.pop();
+            return Ok(true);
+        }
+    }
+}
+
+/// Where merged windows go.
+enum Output<W: Write> {
+    Answers(Writer<W>),
+    Partial(super::Writer<W>, Stamp),
+}
+
+/// One window's lines so far: folded at once when exact, kept to be sorted
+/// and folded at the end when approximate.
+enum Acc<S> {
+    Folded(S),
+    Lines(Vec<(Vec<u8>, At)>),
+}
+
+struct Merger<'r, R: Reducer, W: Write> {
+    reducer: &'r R,
+    settings: Settings,
+    output: Output<W>,
+    grouping: Grouping,
+    /// Exact states fold as they come; approximate ones wait to be sorted.
+    fold_early: bool,
+    /// The window being read, when grouped.
+    current: Option<(i64, Acc<R::State>)>,
+    /// Every window, when spread out.
+    open: BTreeMap<i64, Acc<R::State>>,
+    notes: Notes,
+}
+
+impl<'r, R: Reducer, W: Write> Merger<'r, R, W> {
+    fn new(reducer: &'r R, settings: Settings, output: Output<W>, grouping: Grouping) -> Self {
+        Merger {
+            reducer,
+            fold_early: matches!(settings.params.mode, Mode::Exact),
+            settings,
+            output,
+            grouping,
+            current: None,
+            open: BTreeMap::new(),
+            notes: Notes::default(),
+        }
+    }
+
+    fn run(mut self, first: Vec<u8>, mut lines: Lines<'_>) -> Result<Notes> {
+        let at = self.settings.first.clone();
+        self.take(first, &at)?;
+        while let Some(line) = lines.next_line()? {
+            self.take(line, &lines.at())?;
+        }
+        if let Some((key, acc)) = self.current.take() {
+            self.close(key, acc)?;
+        }
+        for (key, acc) in std::mem::take(&mut self.open) {
+            self.close(key, acc)?;
+        }
+        Ok(self.notes)
+    }
+
+    /// Checks one line and adds it to its window.
+    fn take(&mut self, raw: Vec<u8>, at: &At) -> Result<()> {
+        let parsed = line::parse(&raw).map_err(|e| at.bad(&e.0))?;
+        self.check_settings(&parsed, at)?;
+        if parsed.key == SUMMARY_KEY {
+            let notes = decode_notes(parsed).map_err(|e| at.bad(&e))?;
+            self.notes.add(notes);
+            return Ok(());
+        }
+        let key = self.window_of(parsed.key).map_err(|e| at.bad(&e))?;
+        // Decoded now, even when folded later, so that a bad line is named
+        // where it is, before anything is printed past it.
+        let state = self.reducer.decode(parsed.body).map_err(|e| at.bad(&e.0))?;
+        let item = if self.fold_early {
+            Acc::Folded(state)
+        } else {
+            drop(state);
+            Acc::Lines(vec![(raw, at.clone())])
+        };
+        match self.grouping {
+            Grouping::Spread => {
+                let open = self.open.remove(&key);
+                let merged = self.fold(open, item)?;
+                self.open.insert(key, merged);
+            }
+            Grouping::Grouped => {
+                if self.current.as_ref().is_some_and(|(k, _)| *k != key) {
+                    let (k, acc) = self.current.take().expect("checked above");
+                    self.close(k, acc)?;
+                }
+                let current = self.current.take().map(|(_, acc)| acc);
+                let merged = self.fold(current, item)?;
+                self.current = Some((key, merged));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_settings(&self, parsed: &Parsed<'_>, at: &At) -> Result<()> {
+        let s = &self.settings;
+        if parsed.params == s.text {
+            if parsed.digest != s.digest {
+                return Err(at.bad("its digest does not match its settings"));
+            }
+            return Ok(());
+        }
+        let theirs = Params::parse(parsed.params).map_err(|e| at.bad(&e))?;
+        Err(Error::Usage(format!(
+            "{}:{}: this partial was written for other settings than {}:{} ({}); merge only \
+             partials of one query, range, mode and sketch size",
+            at.path,
+            at.line,
+            s.first.path,
+            s.first.line,
+            difference(&s.params, &theirs)
+        )))
+    }
+
+    /// The window a key names.
+    fn window_of(&self, key: &str) -> std::result::Result<i64, String> {
+        if !self.settings.params.filter.hourly {
+            return if key == RANGE_KEY {
+                Ok(0)
+            } else {
+                Err(format!("window key '{key}' in a partial without --hourly"))
+            };
+        }
+        parse_rfc3339(key.as_bytes())
+            .ok()
+            .filter(|&ms| hour_start(ms) == ms && window_key(ms) == key)
+            .ok_or_else(|| format!("window key '{key}' is not the start of a UTC hour"))
+    }
+
+    fn fold(&self, into: Option<Acc<R::State>>, item: Acc<R::State>) -> Result<Acc<R::State>> {
+        Ok(match (into, item) {
+            (None, item) => item,
+            (Some(Acc::Folded(mut a)), Acc::Folded(b)) => {
+                self.reducer.merge(&mut a, b);
+                self.check_failure()?;
+                Acc::Folded(a)
+            }
+            (Some(Acc::Lines(mut a)), Acc::Lines(b)) => {
+                a.extend(b);
+                Acc::Lines(a)
+            }
+            _ => unreachable!("one mode per merge"),
+        })
+    }
+
+    fn check_failure(&self) -> Result<()> {
+        match self.reducer.take_failure() {
+            Some(e) => Err(Error::spill(e)),
+            None => Ok(()),
+        }
+    }
+
+    /// Folds a window's lines and prints it.
+    fn close(&mut self, key: i64, acc: Acc<R::State>) -> Result<()> {
+        let state = match acc {
+            Acc::Folded(state) => state,
+            Acc::Lines(mut lines) => {
+                // The same lines in any order fold in one order.
+                lines.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                let states = lines
+                    .into_iter()
+                    .map(|(raw, at)| {
+                        // Both were checked when the line was read.
+                        let parsed = line::parse(&raw).map_err(|e| at.bad(&e.0))?;
+                        self.reducer.decode(parsed.body).map_err(|e| at.bad(&e.0))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                self.reducer.merge_partials(states).map_err(Error::spill)?
+            }
+        };
+        let filter = self.settings.params.filter;
+        let (start, end) = if filter.hourly {
+            (Some(key), Some(key + HOUR_MS))
+        } else {
+            (filter.init, filter.end)
+        };
+        match &mut self.output {
+            Output::Partial(w, stamp) => w.write_line(&stamp.window(self.reducer, key, state)?),
+            Output::Answers(w) => {
+                let report = answer(
+                    self.reducer,
+                    Closed {
+                        key,
+                        start,
+                        end,
+                        state,
+                        late: 0,
+                        complete: true,
+                    },
+                )?;
+                self.notes.saw(&report);
+                w.write(&report).map_err(Error::Output)
+            }
+        }
+    }
+}
+
+/// The first setting on which `a` and `b` differ, in words.
+fn difference(a: &Params, b: &Params) -> String {
+    let (ta, tb) = (a.to_text(), b.to_text());
+    for (x, y) in ta.split(',').zip(tb.split(',')) {
+        if x != y {
+            return format!("{x} there, {y} here");
+        }
+    }
+    format!("{ta} there, {tb} here")
+}
+
+/// A summary line's notes.
+fn decode_notes(parsed: Parsed<'_>) -> std::result::Result<Notes, String> {
+    let mut body = parsed.body;
+    let mut notes = Notes {
+        malformed: body.count("malformed").map_err(|e| e.0)?,
+        ..Notes::default()
+    };
+    let text = |b: &[u8]| {
+        std::str::from_utf8(b)
+            .map(str::to_owned)
+            .map_err(|_| "a summary with text that is not UTF-8".to_owned())
+    };
+    if let Some(bytes) = body.binary("first_malformed").map_err(|e| e.0)? {
+        let mut d = Decoder::new(&bytes);
+        let path = text(d.bytes().map_err(|e| e.0)?)?;
+        let line = d.uint().map_err(|e| e.0)?;
+        let reason = text(d.bytes().map_err(|e| e.0)?)?;
+        d.end().map_err(|e| e.0)?;
+        notes.first_malformed = Some((path, line, reason));
+    }
+    let bytes = body.required("skipped").map_err(|e| e.0)?;
+    let mut d = Decoder::new(&bytes);
+    let n = d.count(1).map_err(|e| e.0)?;
+    if n != notes.skipped.len() {
+        return Err(format!("a summary with {n} kinds of skipped records"));
+    }
+    for slot in &mut notes.skipped {
+        *slot = d.uint().map_err(|e| e.0)?;
+    }
+    d.end().map_err(|e| e.0)?;
+    let bytes = body.required("other_paths").map_err(|e| e.0)?;
+    let mut d = Decoder::new(&bytes);
+    for _ in 0..d.count(2).map_err(|e| e.0)? {
+        let path = text(d.bytes().map_err(|e| e.0)?)?;
+        let zeek = text(d.bytes().map_err(|e| e.0)?)?;
+        notes.other_paths.push((path, zeek));
+    }
+    d.end().map_err(|e| e.0)?;
+    notes.late = body.count("late").map_err(|e| e.0)?;
+    body.end().map_err(|e| e.0)?;
+    Ok(notes)
+}

@@ -1,0 +1,271 @@
+//! What every partial line says about the run that wrote it: the query, the
+//! time range, the windows, the mode and the sketch sizes. A merge takes all
+//! of these from its input, and only folds lines that agree on every one.
+
+use std::fmt::Write as _;
+
+use crate::config::Mode;
+use crate::engine::Filter;
+use crate::reduce::approx::ApproxSettings;
+use crate::reduce::Query;
+
+/// The settings a partial was written under.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Params {
+    /// What was asked.
+    pub(crate) query: Query,
+    /// The time range and whether windows are hours.
+    pub(crate) filter: Filter,
+    /// Exact, or approximate with these sketch sizes.
+    pub(crate) mode: Mode,
+}
+
+impl Params {
+    /// The settings as one line of `name=value` pairs, separated by commas,
+    /// in a fixed order: hosts in hexadecimal, times in Unix milliseconds,
+    /// `-` for what is absent. Equal settings give equal text.
+    pub(crate) fn to_text(&self) -> String {
+        let mut s = String::new();
+        let host = |h: &Option<Vec<u8>>| match h {
+            Some(h) => h
+                .iter()
+                .fold(String::with_capacity(2 * h.len()), |mut s, b| {
+                    let _ = write!(s, "{b:02x}");
+                    s
+                }),
+            None => "-".into(),
+        };
+        let time = |t: Option<i64>| t.map_or_else(|| "-".into(), |t| t.to_string());
+        let q = &self.query;
+        let f = &self.filter;
+        let _ = write!(
+            s,
+            "mode={},hourly={},init={},end={},to={},from={},busiest_from={},busiest_to={},top={}",
+            match self.mode {
+                Mode::Exact => "exact",
+                Mode::Approx(_) => "approx",
+            },
+            u8::from(f.hourly),
+            time(f.init),
+            time(f.end),
+            host(&q.to_host),
+            host(&q.from_host),
+            u8::from(q.busiest_from),
+            u8::from(q.busiest_to),
+            q.top,
+        );
+        if let Mode::Approx(a) = &self.mode {
+            let _ = write!(
+                s,
+                ",top_k={},hll_precision={},bloom_bytes={},bloom_items={},spill_buffer={}",
+                a.top_k, a.hll_precision, a.bloom_bytes, a.bloom_items, a.spill_buffer
+            );
+        }
+        s
+    }
+
+    /// Reads settings back from [`Self::to_text`]'s form.
+    ///
+    /// # Errors
+    /// A message naming the first setting that is missing, repeated, out of
+    /// order or out of range.
+    pub(crate) fn parse(text: &str) -> Result<Params, String> {
+        let mut pairs = text.split(',').map(|pair| {
+            pair.split_once('=')
+                .ok_or_else(|| format!("setting '{pair}' has no '='"))
+        });
+        let mut next = |name: &str| -> Result<&str, String> {
+            match pairs.next() {
+                Some(Ok((n, v))) if n == name => Ok(v),
+                Some(Ok((n, _))) => Err(format!("setting '{n}' where '{name}' belongs")),
+                Some(Err(e)) => Err(e),
+                None => Err(format!("setting '{name}' is missing")),
+            }
+        };
+        let approx = match next("mode")? {
+            "exact" => false,
+            "approx" => true,
+            m => return Err(format!("mode '{m}' is neither exact nor approx")),
+        };
+        let flag = |name: &str, v: &str| match v {
+            "0" => Ok(false),
+            "1" => Ok(true),
+            _ => Err(format!("{name}={v} is not 0 or 1")),
+        };
+        let time = |name: &str, v: &str| match v {
+            "-" => Ok(None),
+            _ => v
+                .parse::<i64>()
+                .map(Some)
+                .map_err(|_| format!("{name}={v} is not a time in milliseconds")),
+        };
+        let host = |name: &str, v: &str| -> Result<Option<Vec<u8>>, String> {
+            if v == "-" {
+                return Ok(None);
+            }
+            let bad = || format!("{name}={v} is not a host in hexadecimal");
+            if v.is_empty() || v.len() % 2 != 0 {
+                return Err(bad());
+            }
+            (0..v.len())
+                .step_by(2)
+                .map(|i| {
+                    u8::from_str_radix(v.get(i..i + 2).ok_or_else(bad)?, 16).map_err(|_| bad())
+                })
+                .collect::<Result<Vec<u8>, String>>()
+                .map(Some)
+        };
+        let number = |name: &str, v: &str| -> Result<usize, String> {
+            v.parse::<usize>()
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or_else(|| format!("{name}={v} is not a positive number"))
+        };
+        let hourly = flag("hourly", next("hourly")?)?;
+        let init = time("init", next("init")?)?;
+        let end = time("end", next("end")?)?;
+        let to_host = host("to", next("to")?)?;
+        let from_host = host("from", next("from")?)?;
+        let busiest_from = flag("busiest_from", next("busiest_from")?)?;
+        let busiest_to = flag("busiest_to", next("busiest_to")?)?;
+        let top = number("top", next("top")?)?;
+        if top > crate::cli::MAX_TOP as usize {
+            return Err(format!("top={top} is above {}", crate::cli::MAX_TOP));
+        }
+        let mode = if approx {
+            let top_k = number("top_k", next("top_k")?)?;
+            let hll_precision = next("hll_precision")?;
+            let hll_precision = hll_precision
+                .parse::<u8>()
+                .ok()
+                .filter(|p| {
+                    (crate::sketch::Hll::MIN_PRECISION..=crate::sketch::Hll::MAX_PRECISION)
+                        .contains(p)
+                })
+                .ok_or_else(|| format!("hll_precision={hll_precision} is out of range"))?;
+            let bloom_bytes = number("bloom_bytes", next("bloom_bytes")?)?;
+            let bloom_items = number("bloom_items", next("bloom_items")?)?;
+            let spill_buffer = number("spill_buffer", next("spill_buffer")?)?;
+            // Sketches of these sizes are allocated for every window merged:
+            // sizes no budget could have produced are refused, not allocated.
+            if top_k > MAX_TOP_K || bloom_bytes > MAX_BLOOM_BYTES || spill_buffer > MAX_BLOOM_BYTES
+            {
+                return Err("sketch sizes larger than any --memory_limit gives".into());
+            }
+            Mode::Approx(ApproxSettings {
+                top_k,
+                hll_precision,
+                bloom_bytes,
+                bloom_items,
+                spill_buffer,
+            })
+        } else {
+            Mode::Exact
+        };
+        if let Some(Ok((name, _))) = pairs.next() {
+            return Err(format!("unknown setting '{name}'"));
+        }
+        let query = Query {
+            to_host,
+            from_host,
+            busiest_from,
+            busiest_to,
+            top,
+        };
+        if query.is_empty() {
+            return Err("no query asked".into());
+        }
+        if let (Some(i), Some(e)) = (init, end) {
+            if e <= i {
+                return Err("the range ends before it starts".into());
+            }
+        }
+        Ok(Params {
+            query,
+            filter: Filter { init, end, hourly },
+            mode,
+        })
+    }
+}
+
+/// The most Space-Saving counters a partial may ask for (`--top_k`'s bound).
+const MAX_TOP_K: usize = 1 << 30;
+/// The largest bloom filter or spill buffer a partial may ask for: far more
+/// than a window gets from the largest budget split over its holders.
+const MAX_BLOOM_BYTES: usize = 1 << 36;
+
+/// The 16 hexadecimal digits of FNV-1a (64 bits) over `text`: a short, fixed
+/// and documented check that two lines were written under the same settings.
+pub(crate) fn digest(text: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in text.as_bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exact() -> Params {
+        Params {
+            query: Query::new(Some("Zyla"), None, true)
+                .with_busiest_to(true)
+                .with_top(10),
+            filter: Filter {
+                init: Some(1_565_647_200_000),
+                end: None,
+                hourly: true,
+            },
+            mode: Mode::Exact,
+        }
+    }
+
+    #[test]
+    fn text_round_trips_and_is_stable() {
+        let p = exact();
+        let text = p.to_text();
+        assert_eq!(
+            text,
+            "mode=exact,hourly=1,init=1565647200000,end=-,to=7a796c61,from=-,busiest_from=1,\
+             busiest_to=1,top=10"
+        );
+        assert_eq!(Params::parse(&text).unwrap(), p);
+        let a = Params {
+            mode: Mode::Approx(ApproxSettings {
+                top_k: 4096,
+                hll_precision: 15,
+                bloom_bytes: 1 << 20,
+                bloom_items: 500_000,
+                spill_buffer: 1 << 18,
+            }),
+            ..p
+        };
+        assert_eq!(Params::parse(&a.to_text()).unwrap(), a);
+        assert_eq!(digest(&text), digest(&exact().to_text()));
+        assert_ne!(digest(&text), digest(&a.to_text()));
+    }
+
+    #[test]
+    fn rejects_what_no_run_writes() {
+        let text = exact().to_text();
+        for bad in [
+            String::new(),
+            text.replace("mode=exact", "mode=fuzzy"),
+            text.replace("hourly=1", "hourly=2"),
+            text.replace("to=7a796c61", "to=7a796c6"),
+            text.replace("to=7a796c61", "to=zz"),
+            text.replace("top=10", "top=0"),
+            text.replace(",top=10", ""),
+            format!("{text},extra=1"),
+            text.replace("busiest_from=1,busiest_to=1", "busiest_to=1,busiest_from=1"),
+            "mode=exact,hourly=0,init=-,end=-,to=-,from=-,busiest_from=0,busiest_to=0,top=1".into(),
+            text.replace("end=-", "end=5"),
+            text.replace("mode=exact", "mode=approx"),
+        ] {
+            assert!(Params::parse(&bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! `--format partial`: each closed window's state as one line, and the run's
+//! notes as a summary line.
+
+use std::io::Write;
+
+use super::codec::Encoder;
+use super::{line, Body, Params, RANGE_KEY, SUMMARY_KEY};
+use crate::app::Notes;
+use crate::error::{Error, Result};
+use crate::reduce::Reducer;
+use crate::timestamp::Rfc3339Ms;
+
+/// What every line of one run carries (its settings and their digest), and
+/// how its lines are made. Shared by reference, so that windows can be
+/// encoded side by side.
+#[derive(Debug, Clone)]
+pub(crate) struct Stamp {
+    params: String,
+    digest: String,
+    hourly: bool,
+}
+
+impl Stamp {
+    /// The stamp of lines written under `params`.
+    pub(crate) fn new(params: &Params) -> Self {
+        let text = params.to_text();
+        Stamp {
+            digest: super::params::digest(&text),
+            params: text,
+            hourly: params.filter.hourly,
+        }
+    }
+
+    /// The line of window `key` (an hour's start, or 0 for the whole range).
+    ///
+    /// # Errors
+    /// Reading back spilled state.
+    pub(crate) fn window<R: Reducer>(
+        &self,
+        reducer: &R,
+        key: i64,
+        state: R::State,
+    ) -> Result<Vec<u8>> {
+        let body = reducer.encode(state).map_err(Error::spill)?;
+        let key = if self.hourly {
+            window_key(key)
+        } else {
+            RANGE_KEY.to_owned()
+        };
+        Ok(self.line(&key, &body))
+    }
+
+    /// The summary line carrying `notes`, when there is anything to note.
+    pub(crate) fn summary(&self, notes: &Notes) -> Option<Vec<u8>> {
+        (!notes.is_empty()).then(|| self.line(SUMMARY_KEY, &encode_notes(notes)))
+    }
+
+    fn line(&self, key: &str, body: &Body) -> Vec<u8> {
+        let mut out = Vec::new();
+        line::write(&mut out, key, &self.digest, &self.params, body);
+        out
+    }
+}
+
+/// Writes lines, flushing each, so a reader of the pipe gets each window as
+/// soon as it is closed.
+pub(crate) struct Writer<W: Write> {
+    out: W,
+}
+
+impl<W: Write> Writer<W> {
+    /// A writer to `out`.
+    pub(crate) fn new(out: W) -> Self {
+        Writer { out }
+    }
+
+    /// Writes one line and flushes it.
+    ///
+    /// # Errors
+    /// Writing.
+    pub(crate) fn write_line(&mut self, line: &[u8]) -> Result<()> {
+        self.out
+            .write_all(line)
+            .and_then(|()| self.out.flush())
+            .map_err(Error::Output)
+    }
+}
+
+/// The key of the hour starting at `start_ms`: RFC 3339 in UTC, to the
+/// second, so that keys sort as text in the order of their hours.
+pub(crate) fn window_key(start_ms: i64) -> String {
+    Rfc3339Ms(start_ms).to_string()
+}
+
+/// The summary line's body.
+fn encode_notes(notes: &Notes) -> Body {
+    let mut body = Body::new();
+    body.count("malformed", notes.malformed);
+    if let Some((path, line, reason)) = &notes.first_malformed {
+        let mut e = Encoder::new();
+        e.bytes(path.as_bytes())
+            .uint(*line)
+            .bytes(reason.as_bytes());
+        body.binary("first_malformed", e.finish());
+    }
+    let mut e = Encoder::new();
+    e.uint(notes.skipped.len() as u64);
+    for &n in &notes.skipped {
+        e.uint(n);
+    }
+    body.binary("skipped", e.finish());
+    let mut e = Encoder::new();
+    e.uint(notes.other_paths.len() as u64);
+    for (path, zeek_path) in &notes.other_paths {
+        e.bytes(path.as_bytes()).bytes(zeek_path.as_bytes());
+    }
+    body.binary("other_paths", e.finish());
+    body.count("late", notes.late);
+    body
+}
