@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use clap::Parser;
 
 use crate::input::format::{Columns, Delimiter, LogFormat};
+use crate::input::line_limit::DEFAULT_MAX_LINE_LENGTH;
 use crate::output::Format;
 use crate::timestamp::parse_time_arg;
 
@@ -168,6 +169,13 @@ pub struct Args {
     /// Stop at the first malformed line: an error naming its file and line
     #[arg(long)]
     pub strict: bool,
+
+    /// A line longer than this is malformed: counted, located and skipped
+    /// without being read whole (16777216 is 16 MiB)
+    #[arg(long = "max_line_length", visible_alias = "max-line-length", value_name = "BYTES",
+          default_value_t = DEFAULT_MAX_LINE_LENGTH as u64,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_line_length: u64,
 
     /// Scan whole files even when a time range is given
     #[arg(long = "no_seek", visible_alias = "no-seek")]

@@ -213,6 +213,7 @@ impl Config {
                 chunk_size: args.chunk_size.map_or(DEFAULT_CHUNK_SIZE, |c| {
                     usize::try_from(c).unwrap_or(usize::MAX)
                 }),
+                max_line: usize::try_from(args.max_line_length).unwrap_or(usize::MAX),
                 strict: args.strict,
                 seek_late_ms: (!args.no_seek).then_some(late_ms),
                 release,

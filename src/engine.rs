@@ -25,7 +25,8 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::input::format::{FormatChoice, Outcome, Parser, Skip};
-use crate::input::{read_all, Batching, Group, Input, TimeRange};
+use crate::input::line_limit::DEFAULT_MAX_LINE_LENGTH;
+use crate::input::{read_all, Batching, Chunk, Group, Input, TimeRange};
 use crate::parse::LineError;
 use crate::progress::Progress;
 use crate::reduce::{Reducer, Windows};
@@ -80,6 +81,8 @@ pub struct ScanOptions {
     pub waves: usize,
     /// Bytes per chunk (and per block of a stream).
     pub chunk_size: usize,
+    /// `--max_line_length`: a longer line is malformed.
+    pub max_line: usize,
     /// Stop at the first malformed line and report it as an error.
     pub strict: bool,
     /// Binary-search mapped files for the time range, with this lateness bound in
@@ -108,6 +111,7 @@ impl Default for ScanOptions {
             threads: rayon::current_num_threads(),
             waves: rayon::current_num_threads(),
             chunk_size: DEFAULT_CHUNK_SIZE,
+            max_line: DEFAULT_MAX_LINE_LENGTH,
             strict: false,
             seek_late_ms: Some(300_000),
             release: Release::AtEnd,
@@ -137,12 +141,14 @@ impl ScanOptions {
                 group: threads * 2,
                 mapped_group: None,
                 read_ahead: true,
+                max_line: self.max_line,
             },
             Release::Watermark { .. } => Batching {
                 chunk_size: self.chunk_size,
                 group: WAVE_CHUNKS * self.waves.max(1),
                 mapped_group: Some(WAVE_CHUNKS * self.waves.max(1)),
                 read_ahead: false,
+                max_line: self.max_line,
             },
         }
     }
@@ -324,16 +330,16 @@ impl<R: Reducer> Scanner<'_, R> {
         self.strict_stop.load(Ordering::Relaxed) != usize::MAX
     }
 
-    /// Parses one chunk into `acc` with `parser`, the one in force at its
-    /// start: [`Parser::scan`] looks at the format once, and each format's
-    /// loop is compiled on its own.
-    fn scan_chunk(&self, acc: &mut Partial<R::State>, chunk: usize, data: &[u8], parser: &Parser) {
+    /// Parses one chunk (numbered `chunk`) into `acc` with the parser in
+    /// force at its start: [`Parser::scan`] looks at the format once, and
+    /// each format's loop is compiled on its own.
+    fn scan_chunk(&self, acc: &mut Partial<R::State>, chunk: usize, piece: &Chunk<'_>) {
         if chunk > self.strict_stop.load(Ordering::Relaxed) || self.reducer.failed() {
             return;
         }
         let mut lines = 0u64;
-        let mut parser = parser.clone();
-        parser.scan(data, |outcome| {
+        let mut parser = piece.parser.clone();
+        let mut each = |outcome: Outcome<'_>| {
             lines += 1;
             let outcome = match outcome {
                 Outcome::Record(rec) if self.future_limit.is_some_and(|f| rec.ts > f) => {
@@ -353,7 +359,12 @@ impl<R: Reducer> Scanner<'_, R> {
                 other => return self.rare_outcome(acc, chunk, lines - 1, other),
             }
             true
-        });
+        };
+        if piece.too_long.is_empty() {
+            parser.scan(piece.bytes, &mut each);
+        } else {
+            scan_around(&mut parser, piece, &mut each);
+        }
         acc.chunk_lines.push((chunk, lines));
     }
 
@@ -402,8 +413,7 @@ impl<R: Reducer> Scanner<'_, R> {
     /// chunk.
     fn scan_group(&self, first: usize, group: &Group<'_>) -> Vec<Partial<R::State>> {
         let one = |i: usize, acc: &mut Partial<R::State>| {
-            let (bytes, parser) = group.chunk(i);
-            self.scan_chunk(acc, first + i, bytes, parser);
+            self.scan_chunk(acc, first + i, &group.chunk(i));
             self.progress.advance(group.done(i));
         };
         match self.opts.release {
@@ -548,7 +558,7 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
     pub fn feed(&mut self, input: usize, group: Group<'_>) -> Result<()> {
         self.scanner.progress.advance(group.skipped_bytes());
         if !group.is_empty() {
-            self.met_format(group.chunk(0).1);
+            self.met_format(group.parser(0));
         }
         let first = self.next_chunk;
         let partials = self.scanner.scan_group(first, &group);
@@ -773,6 +783,24 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
         self.emit(open.into_sorted(), complete)?;
         Ok(self.summary)
     }
+}
+
+/// Parses a chunk that holds lines too long to parse: the lines between
+/// them, and each of them as one malformed line, in order. Kept out of the
+/// common path, where a chunk has no such line.
+#[cold]
+#[inline(never)]
+fn scan_around(parser: &mut Parser, piece: &Chunk<'_>, each: &mut impl FnMut(Outcome<'_>) -> bool) {
+    let mut from = 0;
+    for long in piece.too_long.iter() {
+        if !parser.scan(&piece.bytes[from..long.start], &mut *each)
+            || !each(Outcome::Malformed(LineError::TooLong))
+        {
+            return;
+        }
+        from = long.end;
+    }
+    parser.scan(&piece.bytes[from..], each);
 }
 
 fn min_bad(

@@ -60,6 +60,8 @@ pub enum LineError {
     /// Zeek TSV: a data line before any `#fields` header, or a header without
     /// `ts`, `id.orig_h` or `id.resp_h`.
     NoFields,
+    /// Longer than `--max_line_length`: not read whole, so not parsed.
+    TooLong,
 }
 
 impl fmt::Display for LineError {
@@ -79,6 +81,9 @@ impl fmt::Display for LineError {
             LineError::Json => f.write_str("not one JSON object"),
             LineError::NoFields => {
                 f.write_str("no #fields header with ts, id.orig_h and id.resp_h before this line")
+            }
+            LineError::TooLong => {
+                f.write_str("longer than --max_line_length (raise it to read such lines)")
             }
         }
     }

@@ -106,8 +106,13 @@ pub fn run<R: crate::reduce::Reducer>(
     }
     let read_err = |e| Error::reading(followed.display_path(), e);
     let batching = engine.batching();
-    let mut feed =
-        Feed::start(followed, batching.chunk_size, engine.format_choice()).map_err(read_err)?;
+    let mut feed = Feed::start(
+        followed,
+        batching.chunk_size,
+        batching.max_line,
+        engine.format_choice(),
+    )
+    .map_err(read_err)?;
     let input = engine.begin_input(followed);
     let mut last_line = Instant::now();
     loop {

@@ -547,3 +547,52 @@ fn vpc_flow_logs_through_rotation() {
     );
     assert!(!err.iter().any(|l| l.contains("malformed")), "{err:?}");
 }
+
+#[test]
+fn a_line_longer_than_the_maximum_is_malformed_and_the_rest_still_counts() {
+    let (_dir, path) = tempdir();
+    fs::write(&path, line(T0, "a", "x")).unwrap();
+    let tail = Tail::start(&["--max_line_length", "1000"], &path);
+    // A line over the maximum, written in pieces, then lines after it.
+    append(&path, &format!("{} ", T0 + 1));
+    append(&path, &"z".repeat(3000));
+    append(&path, &("z".repeat(3000) + "\n"));
+    append(
+        &path,
+        &(line(T0 + 2, "b", "x") + &line(T0 + HOUR + LATE, "c", "y")),
+    );
+    let (hour0, _) = tail.record();
+    assert_eq!(hour0["lines"], 2, "{hour0}");
+    assert_eq!(
+        hour0["to_host"]["hosts"],
+        serde_json::json!(["a", "b"]),
+        "{hour0}"
+    );
+    let (_, code, err) = tail.terminate();
+    assert_eq!(code, 0);
+    assert!(
+        err.iter()
+            .any(|l| l.contains("skipped 1 malformed line; the first at ")
+                && l.contains("app.log:2: longer than --max_line_length")),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn strict_stops_at_a_followed_line_too_long_before_it_ends() {
+    let (_dir, path) = tempdir();
+    fs::write(&path, line(T0, "a", "x")).unwrap();
+    let mut tail = Tail::start(&["--strict", "--max_line_length", "1000"], &path);
+    // The line never ends: the run must stop once it passes the maximum.
+    append(&path, &"z".repeat(5000));
+    tail.stderr_says("app.log:2: malformed line: longer than --max_line_length");
+    let end = Instant::now() + DEADLINE;
+    let status = loop {
+        if let Some(status) = tail.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < end, "connspy did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(2));
+}

@@ -17,7 +17,7 @@ use libfuzzer_sys::fuzz_target;
 /// Everything `bytes` decodes to, read in blocks of `block` bytes.
 fn read_all(bytes: Vec<u8>, block: usize) -> io::Result<Vec<u8>> {
     let (reader, _) = decoded(Box::new(Cursor::new(bytes)))?;
-    let mut blocks = BlockReader::new(reader, block);
+    let mut blocks = BlockReader::new(reader, block, usize::MAX);
     let mut out = Vec::new();
     while let Some((b, _)) = blocks.next_block()? {
         assert!(out.is_empty() || !b.is_empty(), "no empty block but the first");

@@ -18,6 +18,7 @@ use std::sync::OnceLock;
 
 use connspy::engine::{answer, Closed, Engine, Filter, Release, ScanOptions};
 use connspy::input::format::{FormatChoice, Parser, Sequence};
+use connspy::input::line_limit::LineBlock;
 use connspy::input::{Block, Group, Input};
 use connspy::parse::parse_line;
 use connspy::progress::Progress;
@@ -114,10 +115,7 @@ fuzz_target!(|data: &[u8]| {
     let one = reports(1, 1 << 20, &query, &filter, |engine| {
         let parser = Sequence::new(FormatChoice::default()).next_block(log);
         let input = engine.begin_input(&Input::Stdin);
-        let block = Block {
-            bytes: log.to_vec(),
-            parser,
-        };
+        let block = Block::new(LineBlock::whole(log.to_vec()), parser);
         engine
             .feed(input, Group::blocks(vec![block]))
             .expect("the sink never fails");

@@ -46,11 +46,11 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use memchr::memrchr;
 use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 
 use super::decompress::decoded;
 use super::format::{FormatChoice, Sequence};
+use super::line_limit::{LineBlock, LineCutter, DEFAULT_MAX_LINE_LENGTH};
 use super::stream::{spawn_blocks, Prefetched};
 use super::{Block, Group, Input};
 
@@ -86,6 +86,10 @@ pub struct FollowOptions {
     pub poll_interval: Duration,
     /// Blocks hold about this many bytes (more when a line is longer).
     pub block_size: usize,
+    /// A line longer than this many bytes is dropped, and marked where it
+    /// was (see [`LineBlock`]); a reader holds at most about this plus a
+    /// block.
+    pub max_line: usize,
     /// Watch the parent directory with inotify; `false` polls only.
     pub watch: bool,
 }
@@ -96,6 +100,7 @@ impl Default for FollowOptions {
             from_start: true,
             poll_interval: MAX_POLL_INTERVAL,
             block_size: 1 << 20,
+            max_line: DEFAULT_MAX_LINE_LENGTH,
             watch: true,
         }
     }
@@ -168,6 +173,8 @@ pub struct Follower {
     current: Option<OpenFile>,
     /// The start of a line whose `\n` has not been read yet.
     partial: Vec<u8>,
+    /// Drops lines longer than [`FollowOptions::max_line`].
+    lines: LineCutter,
     /// The next file opened is the one that existed when following started
     /// (read from its end unless `from_start`).
     first: bool,
@@ -211,7 +218,7 @@ struct Watch {
 
 /// The result of one attempt to make progress.
 enum Step {
-    Block(Vec<u8>),
+    Block(LineBlock),
     /// The state changed (another file, a truncation): try again at once.
     Again,
     /// Nothing to do until something changes.
@@ -244,11 +251,13 @@ impl Follower {
             block_size: opts.block_size.max(1),
             ..opts
         };
+        let max_line = opts.max_line;
         let mut follower = Follower {
             path: path.to_owned(),
             opts,
             current: None,
             partial: Vec::new(),
+            lines: LineCutter::new(max_line),
             first: true,
             missing: false,
             error: None,
@@ -285,15 +294,16 @@ impl Follower {
         self.notices.drain(..).collect()
     }
 
-    /// The next block of complete lines, each ending with `\n`, as soon as one
-    /// is available; `None` when `timeout` passes with nothing new. Bytes the
-    /// file already holds come at once, in blocks of about the block size.
+    /// The next block of complete lines, each ending with `\n` (with the
+    /// marks of lines too long to keep), as soon as one is available; `None`
+    /// when `timeout` passes with nothing new. Bytes the file already holds
+    /// come at once, in blocks of about the block size.
     ///
     /// # Errors
     /// None at present: failures on the file are retried and reported through
     /// [`Follower::take_notices`]. The `Result` leaves room for failures that
     /// cannot be retried.
-    pub fn next_block(&mut self, timeout: Duration) -> io::Result<Option<Vec<u8>>> {
+    pub fn next_block(&mut self, timeout: Duration) -> io::Result<Option<LineBlock>> {
         let deadline = Instant::now().checked_add(timeout);
         // A file system that reports bytes it then will not read could make
         // "again" last forever; after a few in a row, wait instead of spinning.
@@ -332,9 +342,12 @@ impl Follower {
     }
 
     /// Reads the open file up to its last complete line; `None` when no
-    /// complete line is available.
-    fn read_current(&mut self) -> io::Result<Option<Vec<u8>>> {
+    /// complete line is available. A line longer than the maximum is
+    /// reported (a block ending with its mark) as soon as it passes the
+    /// maximum, and the rest of it is dropped as it is read.
+    fn read_current(&mut self) -> io::Result<Option<LineBlock>> {
         let block_size = self.opts.block_size;
+        let read_len = self.lines.read_len(block_size);
         // Time has passed since the last call: the file may have been
         // truncated and refilled up to or past the position, which only its
         // first bytes can tell. One small read per call, not per read.
@@ -348,6 +361,7 @@ impl Follower {
                 cur.pos = 0;
                 cur.head.clear();
                 self.partial.clear();
+                self.lines.reset();
                 self.notice(NoticeKind::Truncated);
                 continue;
             }
@@ -359,7 +373,7 @@ impl Follower {
             let room = block_size
                 .saturating_sub(self.partial.len())
                 .max(block_size / 4)
-                .max(1);
+                .clamp(1, read_len);
             let want = usize::try_from(size - cur.pos).map_or(room, |avail| avail.min(room));
             let mut block = std::mem::take(&mut self.partial);
             let start = block.len();
@@ -380,15 +394,22 @@ impl Follower {
             }
             cur.note_head(cur.pos, &block[start..]);
             cur.pos += n as u64;
-            match memrchr(b'\n', &block[start..]) {
-                Some(i) => {
-                    let cut = start + i + 1;
-                    self.partial = block[cut..].to_vec();
-                    block.truncate(cut);
-                    return Ok(Some(block));
-                }
-                None => self.partial = block,
+            let mut too_long = Vec::new();
+            let taken = self
+                .lines
+                .take(&mut block, start, start + n, 0, &mut too_long);
+            block.truncate(taken.filled);
+            if taken.line_start == 0 && too_long.is_empty() {
+                // Still no complete line: keep it all, without a copy.
+                self.partial = block;
+                continue;
             }
+            self.partial = block[taken.line_start..].to_vec();
+            block.truncate(taken.line_start);
+            return Ok(Some(LineBlock {
+                bytes: block,
+                too_long,
+            }));
         }
     }
 
@@ -473,13 +494,15 @@ impl Follower {
             self.notice(NoticeKind::Replaced);
         }
         self.clear_error();
-        // The old file ended without a newline: its last line is complete now.
+        // The old file ended without a newline: its last line is complete
+        // now. A line being dropped for its length ends here too.
+        self.lines.reset();
         let mut leftover = std::mem::take(&mut self.partial);
         if leftover.is_empty() {
             Step::Again
         } else {
             leftover.push(b'\n');
-            Step::Block(leftover)
+            Step::Block(LineBlock::whole(leftover))
         }
     }
 
@@ -674,15 +697,22 @@ const STDIN_AHEAD: usize = 4;
 
 impl Feed {
     /// Starts following `input` (a file through rotation, or standard input
-    /// to its end), in blocks of about `block_size` bytes.
+    /// to its end), in blocks of about `block_size` bytes, dropping lines
+    /// longer than `max_line` bytes.
     ///
     /// # Errors
     /// As [`Follower::new`].
-    pub fn start(input: &Input, block_size: usize, choice: FormatChoice) -> io::Result<Feed> {
+    pub fn start(
+        input: &Input,
+        block_size: usize,
+        max_line: usize,
+        choice: FormatChoice,
+    ) -> io::Result<Feed> {
         let source = match input {
             Input::File(path) => {
                 let opts = FollowOptions {
                     block_size,
+                    max_line,
                     ..FollowOptions::default()
                 };
                 FeedSource::File(Box::new(Follower::new(path, opts)?))
@@ -690,6 +720,7 @@ impl Feed {
             Input::Stdin => FeedSource::Stdin(spawn_blocks(
                 || decoded(Box::new(io::stdin())).map(|(reader, _)| reader),
                 block_size,
+                max_line,
                 STDIN_AHEAD,
             )),
         };
@@ -726,12 +757,12 @@ impl Feed {
         Ok(Some(Group::blocks(blocks)))
     }
 
-    fn block(&mut self, bytes: Vec<u8>) -> Block {
-        let parser = self.parser.next_block(&bytes);
-        Block { bytes, parser }
+    fn block(&mut self, lines: LineBlock) -> Block {
+        let parser = self.parser.next_block(&lines);
+        Block::new(lines, parser)
     }
 
-    fn next(&mut self, timeout: Duration) -> io::Result<Option<Vec<u8>>> {
+    fn next(&mut self, timeout: Duration) -> io::Result<Option<LineBlock>> {
         match &mut self.source {
             FeedSource::File(follower) => follower.next_block(timeout),
             FeedSource::Stdin(blocks) => blocks.next_within(timeout),
@@ -947,5 +978,60 @@ mod tests {
             fs::write(&p, b"0123456789\n").unwrap();
         }
         assert_eq!(f.take_notices().len(), MAX_NOTICES);
+    }
+
+    #[test]
+    fn follow_reports_a_line_too_long_at_once_and_drops_it_in_bounded_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.log");
+        append(&p, b"one\n");
+        let o = FollowOptions {
+            max_line: 1000,
+            ..opts(64)
+        };
+        let mut f = Follower::new(&p, o).unwrap();
+        assert_eq!(
+            f.next_block(Duration::ZERO).unwrap().unwrap().bytes,
+            b"one\n"
+        );
+        // A line without an end yet: reported once it passes the maximum.
+        append(&p, &[b'x'; 600]);
+        assert_eq!(f.next_block(Duration::ZERO).unwrap(), None);
+        append(&p, &[b'x'; 600]);
+        let marked = f.next_block(Duration::ZERO).unwrap().unwrap();
+        assert_eq!(
+            (&marked.bytes[..], &marked.too_long[..]),
+            (&b""[..], &[0][..])
+        );
+        // Its rest is dropped as it comes, never held.
+        for _ in 0..100 {
+            append(&p, &[b'x'; 10_000]);
+            assert_eq!(f.next_block(Duration::ZERO).unwrap(), None);
+            assert!(
+                f.partial.capacity() <= 1000 + 64,
+                "{}",
+                f.partial.capacity()
+            );
+        }
+        append(&p, b"x\ntwo\n");
+        assert_eq!(
+            f.next_block(Duration::ZERO).unwrap().unwrap().bytes,
+            b"two\n"
+        );
+        // A line that ends in one read, too long, is cut out between others.
+        let mut text = b"three\n".to_vec();
+        text.extend_from_slice(&[b'y'; 1001]);
+        text.extend_from_slice(b"\nfour\n");
+        append(&p, &text);
+        let mut all = LineBlock::default();
+        while let Some(b) = f.next_block(Duration::ZERO).unwrap() {
+            all.too_long
+                .extend(b.too_long.iter().map(|&o| all.bytes.len() + o));
+            all.bytes.extend_from_slice(&b.bytes);
+        }
+        assert_eq!(
+            (&all.bytes[..], &all.too_long[..]),
+            (&b"three\nfour\n"[..], &[6][..])
+        );
     }
 }

@@ -10,6 +10,7 @@ use memchr::memchr;
 use memmap2::{Advice, Mmap, UncheckedAdvice};
 
 use super::format::{FormatChoice, Parser};
+use super::line_limit::from_first_usable_line;
 use super::seek::seek;
 use super::sigbus::Guard;
 use super::{Batching, Chunks, Group, TimeRange};
@@ -125,7 +126,7 @@ impl MappedFile {
         each: &mut super::Each<'_>,
     ) -> Result<()> {
         let data = self.bytes();
-        let parser = choice.parser_for(data);
+        let parser = choice.parser_for(from_first_usable_line(data, batching.max_line));
         // One pass for Zeek header lines; nothing for other formats.
         let parsers = parser.map(data);
         if matches!(parser, Parser::Zeek(_) | Parser::Vpc(_)) {
@@ -155,6 +156,7 @@ impl MappedFile {
                     range: range.clone(),
                     pieces: group_pieces,
                     parsers: &parsers,
+                    max_line: batching.max_line,
                 },
                 skipped: &data[..range.start],
                 skipped_bytes: std::mem::take(&mut skipped_bytes),

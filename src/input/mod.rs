@@ -10,11 +10,13 @@
 pub mod decompress;
 pub mod follow;
 pub mod format;
+pub mod line_limit;
 pub mod mapped;
 pub mod seek;
 mod sigbus;
 pub mod stream;
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io;
 use std::ops::Range;
@@ -24,6 +26,7 @@ use std::os::unix::fs::FileExt;
 
 use decompress::{Decoder, Encoding};
 use format::{FormatChoice, Parser, ParserMap, Sequence};
+use line_limit::{too_long_lines, LineBlock};
 use mapped::{align_to_lines, MappedFile};
 use stream::{read_blocks, spawn_blocks, BlockReader, Prefetched};
 
@@ -152,6 +155,8 @@ pub struct Batching {
     pub mapped_group: Option<usize>,
     /// Read a stream's next group while the engine parses this one.
     pub read_ahead: bool,
+    /// `--max_line_length`: a longer line is malformed and not read whole.
+    pub max_line: usize,
 }
 
 /// The time range a mapped file is narrowed to before it is read.
@@ -172,9 +177,36 @@ pub struct TimeRange {
 /// A buffer of whole lines that the input layer owns.
 pub struct Block {
     /// The lines, each ending with `\n` but perhaps the last of an input.
-    pub bytes: Vec<u8>,
+    bytes: Vec<u8>,
+    /// Where lines too long to keep were dropped (see [`LineBlock`]), as
+    /// the empty ranges [`Chunk::too_long`] gives.
+    too_long: Vec<Range<usize>>,
     /// The line parser in force at the start of `bytes`.
-    pub parser: Parser,
+    parser: Parser,
+}
+
+impl Block {
+    /// `lines` with the parser in force at their start.
+    pub fn new(lines: LineBlock, parser: Parser) -> Self {
+        Block {
+            bytes: lines.bytes,
+            too_long: lines.too_long.into_iter().map(|o| o..o).collect(),
+            parser,
+        }
+    }
+}
+
+/// One chunk of a [`Group`]: whole lines, the parser in force at their
+/// start, and the lines among them too long to parse.
+pub struct Chunk<'g> {
+    /// The lines, each ending with `\n` but perhaps the last of an input.
+    pub bytes: &'g [u8],
+    /// The line parser in force at the start of `bytes`.
+    pub parser: &'g Parser,
+    /// Lines longer than the maximum, in order: ranges of `bytes` not to
+    /// parse, each one malformed line (empty where a reader already dropped
+    /// the line's bytes). Empty for almost every chunk.
+    pub too_long: Cow<'g, [Range<usize>]>,
 }
 
 /// A group of buffers of whole lines, in input order, that the engine parses
@@ -196,6 +228,7 @@ enum Chunks<'a> {
         range: Range<usize>,
         pieces: &'a [Range<usize>],
         parsers: &'a ParserMap,
+        max_line: usize,
     },
     Blocks(Vec<Block>),
 }
@@ -223,28 +256,60 @@ impl<'a> Group<'a> {
         self.len() == 0
     }
 
-    /// Chunk `i`'s whole lines and the parser in force at their start.
+    /// Chunk `i`: its whole lines, the parser in force at their start, and
+    /// which of them are too long.
     #[inline]
-    pub fn chunk(&self, i: usize) -> (&[u8], &Parser) {
+    pub fn chunk(&self, i: usize) -> Chunk<'_> {
         match &self.chunks {
             Chunks::Mapped {
                 map,
                 range,
                 pieces,
-                parsers,
+                max_line,
+                ..
             } => {
+                let parser = self.parser(i);
                 if map.lost() {
                     // The file shrank under the scan and the rest reads as
                     // zeros; the run ends with an error after this group.
-                    return (&[], parsers.at(pieces[i].start));
+                    return Chunk {
+                        bytes: &[],
+                        parser,
+                        too_long: Cow::Borrowed(&[]),
+                    };
                 }
                 let data = map.bytes();
-                // The lines of a piece are those that start inside it, so the
-                // parser in force at its nominal start is theirs.
-                let parser = parsers.at(pieces[i].start);
-                (&data[align_to_lines(data, range, &pieces[i])], parser)
+                let bytes = &data[align_to_lines(data, range, &pieces[i])];
+                // A chunk no longer than the maximum holds no line that is:
+                // only a chunk that a long line stretches is searched.
+                let too_long = if bytes.len() > *max_line {
+                    Cow::Owned(too_long_lines(bytes, *max_line))
+                } else {
+                    Cow::Borrowed(&[][..])
+                };
+                Chunk {
+                    bytes,
+                    parser,
+                    too_long,
+                }
             }
-            Chunks::Blocks(blocks) => (&blocks[i].bytes, &blocks[i].parser),
+            Chunks::Blocks(blocks) => Chunk {
+                bytes: &blocks[i].bytes,
+                parser: &blocks[i].parser,
+                too_long: Cow::Borrowed(&blocks[i].too_long),
+            },
+        }
+    }
+
+    /// The parser in force at the start of chunk `i`.
+    pub fn parser(&self, i: usize) -> &Parser {
+        match &self.chunks {
+            // The lines of a piece are those that start inside it, so the
+            // parser in force at its nominal start is theirs.
+            Chunks::Mapped {
+                pieces, parsers, ..
+            } => parsers.at(pieces[i].start),
+            Chunks::Blocks(blocks) => &blocks[i].parser,
         }
     }
 
@@ -342,6 +407,7 @@ impl Source {
             Source::Decoded(reader) => Ready::Decoding(spawn_blocks(
                 move || Ok(reader),
                 batching.chunk_size.min(DECODED_BLOCK),
+                batching.max_line,
                 DECODE_AHEAD,
             )),
         }
@@ -364,7 +430,7 @@ fn read(
     match source {
         Ready::Mapped(map) => map.read(choice, batching, time, each),
         Ready::Stream(reader) => read_blocks(
-            BlockReader::new(reader, batching.chunk_size),
+            BlockReader::new(reader, batching.chunk_size, batching.max_line),
             parser,
             batching,
             &read_err,

@@ -6,9 +6,8 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use memchr::memrchr;
-
 use super::format::Sequence;
+use super::line_limit::{LineBlock, LineCutter};
 use super::{Batching, Block, Group};
 use crate::error::Result;
 
@@ -18,16 +17,19 @@ pub struct BlockReader<R> {
     block_size: usize,
     /// The start of a line that the previous block cut.
     carry: Vec<u8>,
+    lines: LineCutter,
     eof: bool,
 }
 
 impl<R: Read> BlockReader<R> {
-    /// Blocks of about `block_size` bytes (more when a line is longer).
-    pub fn new(reader: R, block_size: usize) -> Self {
+    /// Blocks of about `block_size` bytes (more when a line is longer), whose
+    /// lines longer than `max_line` bytes are dropped (see [`LineBlock`]).
+    pub fn new(reader: R, block_size: usize, max_line: usize) -> Self {
         BlockReader {
             reader,
             block_size: block_size.max(1),
             carry: Vec::new(),
+            lines: LineCutter::new(max_line),
             eof: false,
         }
     }
@@ -37,46 +39,71 @@ impl<R: Read> BlockReader<R> {
     /// whose writer is slower than us), so the caller need not wait for more
     /// before parsing it. `None` at the end.
     ///
+    /// A line longer than the maximum ends its block at once (the block ends
+    /// with its mark, not full), so that it is reported even if it never ends;
+    /// while the rest of it is dropped, an empty block comes back after every
+    /// block size of dropped bytes, so that the caller is never kept waiting
+    /// on a line it no longer reads. Memory stays within about the maximum
+    /// plus two blocks.
+    ///
     /// A read interrupted by a signal is retried: only a read of 0 bytes is
     /// the end.
     ///
     /// # Errors
     /// The reader's error.
-    pub fn next_block(&mut self) -> io::Result<Option<(Vec<u8>, bool)>> {
+    pub fn next_block(&mut self) -> io::Result<Option<(LineBlock, bool)>> {
         if self.eof {
             return Ok(None);
         }
         let mut block = std::mem::take(&mut self.carry);
-        // The carried start of a line holds no `\n`: each byte is searched
-        // once, and the buffer grows by doubling, so a line of any length
-        // costs time linear in its length however short the reads are.
+        let mut too_long = Vec::new();
+        // Each byte is searched once and the buffer grows geometrically, so
+        // a line of any length costs time linear in its length however short
+        // the reads are.
         let mut filled = block.len();
-        let mut searched = filled;
+        let mut line_start = 0;
+        let mut dropped = 0;
+        let read_len = self.lines.read_len(self.block_size);
         loop {
-            if filled == block.len() {
-                let grown = (filled + self.block_size).max(filled * 2);
-                block.resize(grown, 0);
+            if block.len() < filled + read_len {
+                block.resize(filled + read_len, 0);
             }
-            let n = match self.reader.read(&mut block[filled..]) {
+            let n = match self.reader.read(&mut block[filled..filled + read_len]) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             };
-            filled += n;
-            let short = filled < block.len();
+            let short = n < read_len;
             if n == 0 {
                 self.eof = true;
                 block.truncate(filled);
+                let block = LineBlock {
+                    bytes: block,
+                    too_long,
+                };
                 return Ok((!block.is_empty()).then_some((block, false)));
             }
-            if filled >= self.block_size || short {
-                if let Some(i) = memrchr(b'\n', &block[searched..filled]) {
-                    let last_nl = searched + i;
-                    self.carry = block[last_nl + 1..filled].to_vec();
-                    block.truncate(last_nl + 1);
-                    return Ok(Some((block, !short)));
-                }
-                searched = filled;
+            let taken = self
+                .lines
+                .take(&mut block, filled, filled + n, line_start, &mut too_long);
+            (filled, line_start) = (taken.filled, taken.line_start);
+            let found_long = self.lines.skipping() && !too_long.is_empty();
+            if self.lines.skipping() && !found_long {
+                dropped += n;
+            }
+            let ready = line_start > 0 || !too_long.is_empty();
+            if found_long
+                || dropped >= self.block_size
+                || (ready && (filled >= self.block_size || short))
+            {
+                self.carry = block[line_start..filled].to_vec();
+                block.truncate(line_start);
+                let full = !short && !found_long && dropped == 0;
+                let block = LineBlock {
+                    bytes: block,
+                    too_long,
+                };
+                return Ok(Some((block, full)));
             }
         }
     }
@@ -89,24 +116,24 @@ pub trait Blocks: Send {
     ///
     /// # Errors
     /// The stream's read error.
-    fn next_block(&mut self) -> io::Result<Option<(Vec<u8>, bool)>>;
+    fn next_block(&mut self) -> io::Result<Option<(LineBlock, bool)>>;
 }
 
 impl<R: Read + Send> Blocks for BlockReader<R> {
-    fn next_block(&mut self) -> io::Result<Option<(Vec<u8>, bool)>> {
+    fn next_block(&mut self) -> io::Result<Option<(LineBlock, bool)>> {
         BlockReader::next_block(self)
     }
 }
 
 /// Blocks read ahead on a thread of their own (see [`spawn_blocks`]).
-pub struct Prefetched(mpsc::Receiver<io::Result<(Vec<u8>, bool)>>);
+pub struct Prefetched(mpsc::Receiver<io::Result<(LineBlock, bool)>>);
 
 impl Prefetched {
     /// The next block, waiting at most `timeout`: `Ok(None)` when it passes.
     ///
     /// # Errors
     /// The stream's read error; `UnexpectedEof` at its end.
-    pub fn next_within(&self, timeout: Duration) -> io::Result<Option<Vec<u8>>> {
+    pub fn next_within(&self, timeout: Duration) -> io::Result<Option<LineBlock>> {
         match self.0.recv_timeout(timeout) {
             Ok(block) => block.map(|(bytes, _)| Some(bytes)),
             Err(mpsc::RecvTimeoutError::Timeout) => Ok(None),
@@ -116,14 +143,14 @@ impl Prefetched {
 }
 
 impl Blocks for Prefetched {
-    fn next_block(&mut self) -> io::Result<Option<(Vec<u8>, bool)>> {
+    fn next_block(&mut self) -> io::Result<Option<(LineBlock, bool)>> {
         // The reader thread ends after the last block or the first error.
         self.0.recv().map_or(Ok(None), |block| block.map(Some))
     }
 }
 
 /// Reads the stream that `open` returns in blocks of about `block_size`
-/// bytes, on a thread of its own, at most `depth` blocks ahead of the
+/// bytes (lines longer than `max_line` dropped), on a thread of its own, at most `depth` blocks ahead of the
 /// consumer: decoding a compressed input this way overlaps with parsing, and a
 /// caller can wait with a timeout (and notice a signal meanwhile). `open` runs
 /// on that thread too, so that waiting for a stream's first bytes blocks no
@@ -132,6 +159,7 @@ impl Blocks for Prefetched {
 pub fn spawn_blocks<R: Read>(
     open: impl FnOnce() -> io::Result<R> + Send + 'static,
     block_size: usize,
+    max_line: usize,
     depth: usize,
 ) -> Prefetched {
     let (tx, rx) = mpsc::sync_channel(depth);
@@ -143,7 +171,7 @@ pub fn spawn_blocks<R: Read>(
                 return;
             }
         };
-        let mut blocks = BlockReader::new(reader, block_size);
+        let mut blocks = BlockReader::new(reader, block_size, max_line);
         loop {
             let next = blocks.next_block().transpose();
             let Some(next) = next else { break };
@@ -176,9 +204,9 @@ pub(super) fn read_blocks(
         // there is now instead of waiting for a full group.
         while group.len() < batching.group {
             match blocks.next_block().map_err(read_err)? {
-                Some((bytes, full)) => {
-                    let parser = parser.next_block(&bytes);
-                    group.push(Block { bytes, parser });
+                Some((lines, full)) => {
+                    let parser = parser.next_block(&lines);
+                    group.push(Block::new(lines, parser));
                     if !full {
                         break;
                     }
@@ -236,7 +264,7 @@ mod tests {
         text.extend(std::iter::repeat_n(b'x', 100_000));
         text.extend_from_slice(b"\n2 c d\nlast");
         for size in [1, 7, 4096] {
-            let mut r = BlockReader::new(Trickle(&text), size);
+            let mut r = BlockReader::new(Trickle(&text), size, usize::MAX);
             let mut all = Vec::new();
             while let Some((b, _)) = r.next_block().unwrap() {
                 if all.len() + b.len() < text.len() {
@@ -252,7 +280,7 @@ mod tests {
     fn blocks_hold_whole_lines() {
         let text = b"one\ntwo\nthree\nfour\nfive";
         for size in 1..30 {
-            let mut r = BlockReader::new(&text[..], size);
+            let mut r = BlockReader::new(&text[..], size, usize::MAX);
             let mut all = Vec::new();
             while let Some((b, _)) = r.next_block().unwrap() {
                 if all.len() + b.len() < text.len() {
@@ -292,12 +320,85 @@ mod tests {
                 bytes: text,
                 interrupt: false,
             };
-            let mut r = BlockReader::new(reader, size);
+            let mut r = BlockReader::new(reader, size, usize::MAX);
             let mut all = Vec::new();
             while let Some((b, _)) = r.next_block().unwrap() {
                 all.extend_from_slice(&b);
             }
             assert_eq!(all, text, "block size {size}");
         }
+    }
+
+    /// Every block of `r`, joined, with the dropped lines' offsets in the
+    /// joined bytes.
+    fn read_joined<R: Read>(mut r: BlockReader<R>) -> (Vec<u8>, Vec<usize>) {
+        let (mut all, mut marks) = (Vec::new(), Vec::new());
+        while let Some((b, _)) = r.next_block().unwrap() {
+            assert!(
+                r.eof || b.bytes.is_empty() || b.last() == Some(&b'\n'),
+                "a block ends a line"
+            );
+            marks.extend(b.too_long.iter().map(|&o| all.len() + o));
+            all.extend_from_slice(&b.bytes);
+        }
+        (all, marks)
+    }
+
+    #[test]
+    fn lines_longer_than_the_maximum_are_dropped_and_marked() {
+        let mut text = b"1 a b\n".to_vec();
+        text.extend(std::iter::repeat_n(b'x', 5000));
+        text.extend_from_slice(b"\n2 c d\n");
+        text.extend(std::iter::repeat_n(b'y', 3000));
+        let want = (b"1 a b\n2 c d\n".to_vec(), vec![6, 12]);
+        for size in [1, 7, 100, 4096, 1 << 20] {
+            let r = BlockReader::new(&text[..], size, 1000);
+            assert_eq!(read_joined(r), want, "block size {size}");
+            let r = BlockReader::new(Trickle(&text), size, 1000);
+            assert_eq!(read_joined(r), want, "block size {size}, trickled");
+        }
+        // At the maximum, a line is kept.
+        let r = BlockReader::new(&text[..], 64, 5000);
+        assert_eq!(read_joined(r), (text.clone(), vec![]));
+        let r = BlockReader::new(&text[..], 64, 4999);
+        assert_eq!(read_joined(r).1, [6]);
+    }
+
+    /// An endless stream of one byte, as `/dev/zero` is.
+    struct Endless(u64);
+
+    impl Read for Endless {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            buf.fill(0);
+            self.0 += buf.len() as u64;
+            Ok(buf.len())
+        }
+    }
+
+    #[test]
+    fn a_line_without_an_end_is_reported_at_once_and_read_in_bounded_memory() {
+        let mut r = BlockReader::new(Endless(0), 4096, 10_000);
+        let (first, full) = r.next_block().unwrap().unwrap();
+        assert_eq!(
+            (first.bytes.len(), &first.too_long[..], full),
+            (0, &[0][..], false)
+        );
+        for _ in 0..1000 {
+            let (b, full) = r.next_block().unwrap().unwrap();
+            assert!(
+                b.is_empty() && !full,
+                "only empty blocks while the line is dropped"
+            );
+            assert!(
+                b.bytes.capacity() <= 10_000 + 2 * 4096,
+                "{}",
+                b.bytes.capacity()
+            );
+        }
+        assert!(
+            r.reader.0 > 4_000_000,
+            "the line is still read: {}",
+            r.reader.0
+        );
     }
 }

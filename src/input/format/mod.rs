@@ -304,9 +304,10 @@ impl Parser {
 
     /// Parses every line of `data` (whole lines; the last may lack its `\n`)
     /// in order, handing each outcome to `each`, which returns `false` to
-    /// stop. The format is matched once here, not per line.
+    /// stop. Returns whether every line was handed over. The format is
+    /// matched once here, not per line.
     #[inline]
-    pub fn scan(&mut self, data: &[u8], mut each: impl FnMut(Outcome<'_>) -> bool) {
+    pub fn scan(&mut self, data: &[u8], mut each: impl FnMut(Outcome<'_>) -> bool) -> bool {
         match self {
             Parser::Connspy => {
                 let mut pos = 0;
@@ -314,9 +315,10 @@ impl Parser {
                     let (parsed, next) = next_line(data, pos);
                     pos = next;
                     if !each(connspy_outcome(parsed)) {
-                        return;
+                        return false;
                     }
                 }
+                true
             }
             Parser::Columns(c) => each_line(data, |l| c.parse_line(trim_cr(l)), each),
             Parser::Zeek(z) => each_line(data, |l| z.parse_line(trim_cr(l)), each),
@@ -357,7 +359,7 @@ fn each_line<'d>(
     data: &'d [u8],
     mut parse: impl FnMut(&'d [u8]) -> Outcome<'d>,
     mut each: impl FnMut(Outcome<'_>) -> bool,
-) {
+) -> bool {
     let mut pos = 0;
     while pos < data.len() {
         let rest = &data[pos..];
@@ -367,9 +369,10 @@ fn each_line<'d>(
         };
         pos = next;
         if !each(parse(line)) {
-            return;
+            return false;
         }
     }
+    true
 }
 
 /// The line without a trailing `\r` (CRLF files).
