@@ -14,7 +14,7 @@ DATA=${DATA:-bench-data}
 SCALES=${SCALES:-all}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-cargo build --release --quiet --bins
+cargo build --release --quiet --bins --features gen
 mkdir -p "$DATA"
 CONNSPY=./target/release/connspy
 

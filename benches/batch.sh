@@ -23,7 +23,7 @@ LOG=$DATA/log-$LINES-$HOSTS.txt
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
-cargo build --release --quiet --bins
+cargo build --release --quiet --bins --features gen
 cargo bench --quiet --bench tokenize_floor --no-run 2>/dev/null
 mkdir -p "$DATA"
 if [ ! -s "$LOG" ]; then

@@ -22,7 +22,7 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 [ -s "$LOG" ] || { echo "no $LOG: run benches/batch.sh first" >&2; exit 1; }
 
-cargo build --release --quiet --bins
+cargo build --release --quiet --bins --features gen
 cargo bench --quiet --bench decode_floor --no-run 2>/dev/null
 if [ ! -s "$LOG.gz" ]; then
   echo "writing $DATA/gz8 and $LOG.gz" >&2

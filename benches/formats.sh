@@ -6,6 +6,7 @@
 #   flock -x /tmp/connspy-cpu.lock env DATA=/work/bench-data bash benches/formats.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+cargo build --release --quiet --bins --features gen
 DATA=${DATA:-target/bench-data}
 GEN=target/release/connspy-gen
 CONNSPY=target/release/connspy

@@ -2,7 +2,8 @@
 """Tail-mode benchmark: throughput while connspy-gen appends to the followed
 file, and latency from the line that closes an hour to its record on stdout.
 
-usage: python3 benches/tail.py [LINES=20000000]   (after cargo build --release)
+usage: python3 benches/tail.py [LINES=20000000]
+       (after cargo build --release --features gen)
 Prints a markdown report."""
 import os
 import subprocess

@@ -21,7 +21,7 @@ LOG=$DATA/log-$LINES-$HOSTS.txt
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
-cargo build --release --quiet --bins
+cargo build --release --quiet --bins --features gen
 mkdir -p "$DATA"
 if [ ! -s "$LOG" ]; then
   echo "generating $LOG" >&2

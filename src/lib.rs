@@ -9,14 +9,17 @@
 //! into per-window state, [`engine`] runs all of that in parallel and merges
 //! the partial states, and [`output`] prints the [`report::Report`]s.
 //! [`sketch`] holds the approximate mode's sketches, [`tail`] follows a live
-//! log ([`input::follow`] reads it). [`app`] ties a validated [`config::Config`] to a run;
-//! [`gen`] writes realistic logs for tests and benchmarks.
+//! log ([`input::follow`] reads it). [`app`] ties a validated [`config::Config`] to a run.
+//! With the `gen` feature, `gen` writes realistic logs for tests and
+//! benchmarks (the `connspy-gen` binary); without it the library does not
+//! depend on `rand`.
 
 pub mod app;
 pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod error;
+#[cfg(feature = "gen")]
 pub mod gen;
 pub mod hash;
 pub mod input;
