@@ -1,0 +1,81 @@
+//! The partial-line decoder, through `connspy --merge` as a user runs it:
+//! arbitrary bytes read as partial lines must never panic, and what they
+//! make connspy allocate must stay bounded (run with `-malloc_limit_mb`, see
+//! docs/reliability.md): a line of a few bytes may not ask for gigabytes.
+//!
+//! A line whose checksum or settings digest is wrong is refused before its
+//! body is read, and mutated bytes almost never keep them right; so for half
+//! the inputs (the first byte says which) every line gets the digest of its
+//! settings field and a correct `crc=` before it is merged, and the fuzzer
+//! reaches the body decoders.
+#![no_main]
+
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::{AsRawFd, FromRawFd};
+
+use clap::Parser as _;
+use connspy::cli::Args;
+use connspy::config::Config;
+use libfuzzer_sys::fuzz_target;
+
+/// The settings digest the format prescribes: FNV-1a (64 bits) of the
+/// PARAMS field, as 16 lowercase hex digits (docs/partial.md).
+fn digest(params: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in params {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// Each line of `data` with its digest and checksum made right: fields are
+/// KEY, FORMAT, DIGEST, PARAMS, body..., and a last `crc=` field is replaced.
+fn repaired(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + 64);
+    for line in data.split(|&b| b == b'\n') {
+        let mut fields: Vec<Vec<u8>> = line.split(|&b| b == b'\t').map(<[u8]>::to_vec).collect();
+        if fields.last().is_some_and(|f| f.starts_with(b"crc=")) && fields.len() > 1 {
+            fields.pop();
+        }
+        if fields.len() >= 4 {
+            fields[2] = digest(&fields[3]).into_bytes();
+        }
+        let start = out.len();
+        out.extend_from_slice(&fields.join(&b'\t'));
+        let crc = crc32fast::hash(&out[start..]);
+        out.extend_from_slice(format!("\tcrc={crc:08x}\n").as_bytes());
+    }
+    out
+}
+
+/// A `memfd` holding `data`: a regular file that lives in memory only.
+fn memfd(data: &[u8]) -> File {
+    // SAFETY: memfd_create takes a NUL-terminated name and flags; the fd it
+    // returns is owned by the File from here on.
+    let fd = unsafe { libc::memfd_create(c"connspy-fuzz".as_ptr(), libc::MFD_CLOEXEC) };
+    assert!(fd >= 0, "memfd_create: {}", std::io::Error::last_os_error());
+    let mut file = unsafe { File::from_raw_fd(fd) };
+    file.write_all(data).unwrap();
+    file
+}
+
+fuzz_target!(|data: &[u8]| {
+    let [flags, rest @ ..] = data else { return };
+    let input = if flags & 1 == 1 {
+        repaired(rest)
+    } else {
+        rest.to_vec()
+    };
+    let format = ["text", "json", "tsv", "partial"][usize::from(flags >> 1 & 3)];
+    let file = memfd(&input);
+    let path = format!("/proc/self/fd/{}", file.as_raw_fd());
+    let args = Args::try_parse_from(["connspy", "--merge", "--format", format, &path])
+        .expect("a valid command line");
+    let config = Config::from_args(args).expect("a valid merge configuration");
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    // An error is a fine answer to bad bytes; a panic or an unbounded
+    // allocation is not.
+    let _ = connspy::app::run(&config, &mut out, &mut err);
+});
