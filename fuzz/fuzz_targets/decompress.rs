@@ -20,7 +20,10 @@ fn read_all(bytes: Vec<u8>, block: usize) -> io::Result<Vec<u8>> {
     let mut blocks = BlockReader::new(reader, block, usize::MAX);
     let mut out = Vec::new();
     while let Some((b, _)) = blocks.next_block()? {
-        assert!(out.is_empty() || !b.is_empty(), "no empty block but the first");
+        assert!(
+            out.is_empty() || !b.is_empty(),
+            "no empty block but the first"
+        );
         out.extend_from_slice(&b);
     }
     Ok(out)

@@ -74,7 +74,9 @@ fn reports(
         };
         let mut engine = Engine::new(&reducer, filter, &opts, &progress, &mut sink);
         feed(&mut engine);
-        engine.finish(true).expect("an exact run without --strict ends well");
+        engine
+            .finish(true)
+            .expect("an exact run without --strict ends well");
         out
     })
 }
@@ -127,7 +129,9 @@ fuzz_target!(|data: &[u8]| {
         writer.write_all(log).unwrap();
         drop(writer);
         let chunk = 1 + usize::from(*stream_chunk);
-        let piped = reports(3, chunk, &query, &filter, |e| scan_path(e, fd_path(&reader)));
+        let piped = reports(3, chunk, &query, &filter, |e| {
+            scan_path(e, fd_path(&reader))
+        });
         assert_eq!(piped, one, "piped, {chunk}-byte blocks");
     }
     // A mapped file cut into chunks of 1 to 256 bytes, on three threads.
@@ -150,9 +154,9 @@ fuzz_target!(|data: &[u8]| {
             };
             *lines.entry(key).or_default() += 1;
             if rec.to.eq_ignore_ascii_case(b"t") {
-                to_t.entry(key).or_default().insert(
-                    String::from_utf8_lossy(&rec.from.to_ascii_lowercase()).into_owned(),
-                );
+                to_t.entry(key)
+                    .or_default()
+                    .insert(String::from_utf8_lossy(&rec.from.to_ascii_lowercase()).into_owned());
             }
         }
     }

@@ -7,9 +7,13 @@ use libfuzzer_sys::fuzz_target;
 mod common;
 
 fuzz_target!(|data: &[u8]| {
-    let [a, b, c, d, rest @ ..] = data else { return };
+    let [a, b, c, d, rest @ ..] = data else {
+        return;
+    };
     let cols = format!("{},{},{}", a % 8 + 1, b % 8 + 1, c % 8 + 1);
-    let Ok(cols) = cols.parse::<Columns>() else { return };
+    let Ok(cols) = cols.parse::<Columns>() else {
+        return;
+    };
     let delim = match d % 3 {
         0 => Delimiter::Whitespace,
         1 => Delimiter::Byte(b','),

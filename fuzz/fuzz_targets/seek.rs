@@ -25,7 +25,11 @@ fuzz_target!(|data: &[u8]| {
         t += i64::from(byte & 0x3f) * 10;
         newest = newest.max(t);
         // Some lines are late, by at most the bound.
-        let late = if byte & 0x40 != 0 { late_ms * i64::from(byte >> 7) } else { 0 };
+        let late = if byte & 0x40 != 0 {
+            late_ms * i64::from(byte >> 7)
+        } else {
+            0
+        };
         let ts = (t - late).max(newest - late_ms);
         let line = match (shape >> (i % 8)) & 1 {
             0 => format!("{ts} h{} t{}\n", byte % 5, byte % 3),
@@ -36,7 +40,13 @@ fuzz_target!(|data: &[u8]| {
         log.extend_from_slice(line.as_bytes());
     }
     let (init, end) = (base + init * 10, base + end * 10);
-    let range = seek(&log, Some(init), Some(end), late_ms, &Parser::Connspy.map(&log));
+    let range = seek(
+        &log,
+        Some(init),
+        Some(end),
+        late_ms,
+        &Parser::Connspy.map(&log),
+    );
     assert!(range.start <= range.end && range.end <= log.len());
     let mut pos = 0;
     for line in log.split_inclusive(|&b| b == b'\n') {
