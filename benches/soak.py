@@ -4,7 +4,7 @@ to it, rotating the file every hour of log time as logrotate's create mode
 does; connspy's resident memory is sampled every second.
 
 usage: python3 benches/soak.py [--source LOG] [--pace LINES_PER_SEC ...] [--svg FILE]
-       (after cargo build --release; DATA=/work/bench-data to use the shared log)
+       (after cargo build --release --features gen; DATA=/work/bench-data to use the shared log)
 
 The writer appends the source log (default: the batch benchmark's 100M-line,
 72-hour log in $DATA, generated with connspy-gen when missing) in slices, so
