@@ -14,7 +14,7 @@ use crate::timestamp::parse_time_arg;
 
 /// The most `--threads` accepted: a pool of thousands takes seconds to start
 /// and parses no faster.
-pub const MAX_THREADS: i64 = 1024;
+pub(crate) const MAX_THREADS: i64 = 1024;
 
 /// A `--time_init`/`--time_end` value: in Unix milliseconds, and as typed,
 /// for messages.
@@ -42,7 +42,7 @@ fn parse_rate(s: &str) -> Result<f64, String> {
 
 /// The longest `--top` list: far more than anyone reads, and small enough
 /// that a list never weighs on memory.
-pub const MAX_TOP: u64 = 1 << 20;
+pub(crate) const MAX_TOP: u64 = 1 << 20;
 
 const EXAMPLES: &str = "\
 Examples:

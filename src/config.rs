@@ -298,7 +298,7 @@ impl Config {
 
     /// Total bytes of the input files, or `None` when standard input or a
     /// compressed file is read (its decoded size is not known in advance).
-    pub fn input_size(&self) -> Option<u64> {
+    pub(crate) fn input_size(&self) -> Option<u64> {
         self.inputs.iter().try_fold(0u64, |sum, input| match input {
             Input::Stdin => None,
             Input::File(p) => match sniff_path(p) {

@@ -133,7 +133,7 @@ impl ScanOptions {
     /// hours are released behind the watermark and memory stays bounded, and
     /// a stream's group is parsed before more is read (a live writer may not
     /// send the next line for a while).
-    pub fn batching(&self) -> Batching {
+    pub(crate) fn batching(&self) -> Batching {
         let threads = self.threads.max(1);
         match self.release {
             Release::AtEnd => Batching {
@@ -157,7 +157,7 @@ impl ScanOptions {
 /// The lateness the watermark allows flow logs when `--max_log_late_seconds`
 /// is not given: one day, the longest flows in public samples (Zeek and
 /// Suricata write a flow when it ends, stamped with its start).
-pub const FLOW_LATE_MS: i64 = 86_400_000;
+pub(crate) const FLOW_LATE_MS: i64 = 86_400_000;
 
 /// Large enough that per-chunk overhead vanishes, small enough that two threads
 /// balance and resident memory stays low.
@@ -165,7 +165,7 @@ pub const DEFAULT_CHUNK_SIZE: usize = 4 << 20;
 
 /// Chunks per wave under [`Release::Watermark`]: a fixed number, so that where
 /// waves begin, and with it every result, does not depend on the thread count.
-pub const WAVE_CHUNKS: usize = 16;
+pub(crate) const WAVE_CHUNKS: usize = 16;
 
 /// Where the first malformed line was.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -195,12 +195,12 @@ pub struct Summary {
 }
 
 /// Receives each finished window's answers, in window order.
-pub type Sink<'s> = dyn FnMut(Report) -> io::Result<()> + Send + 's;
+pub(crate) type Sink<'s> = dyn FnMut(Report) -> io::Result<()> + Send + 's;
 
 /// Receives the windows the engine is done with, in window order, as many at
 /// a time as were released together (all of them at the end of a batch
 /// run), so that it can answer or encode them side by side ([`in_order`]).
-pub type WindowSink<'s, S> = dyn FnMut(Vec<Closed<S>>) -> Result<()> + Send + 's;
+pub(crate) type WindowSink<'s, S> = dyn FnMut(Vec<Closed<S>>) -> Result<()> + Send + 's;
 
 /// Turns `windows` into outputs with `prepare` on the thread pool, a few at a
 /// time, and hands them to `emit` in their order.
@@ -212,7 +212,7 @@ pub type WindowSink<'s, S> = dyn FnMut(Vec<Closed<S>>) -> Result<()> + Send + 's
 ///
 /// # Errors
 /// The first error of `prepare` or `emit`, in window order.
-pub fn in_order<S: Send, T: Send>(
+pub(crate) fn in_order<S: Send, T: Send>(
     windows: Vec<Closed<S>>,
     prepare: impl Fn(Closed<S>) -> Result<T> + Sync,
     mut emit: impl FnMut(T) -> Result<()>,
@@ -297,7 +297,10 @@ pub fn run<R: Reducer>(
 ///
 /// # Errors
 /// [`Error::Setup`] when the pool cannot start; `f`'s error.
-pub fn with_pool<T: Send>(threads: usize, f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
+pub(crate) fn with_pool<T: Send>(
+    threads: usize,
+    f: impl FnOnce() -> Result<T> + Send,
+) -> Result<T> {
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads.max(1))
         .build()
@@ -541,12 +544,12 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
     }
 
     /// The formats the command line asks for.
-    pub fn format_choice(&self) -> FormatChoice {
+    pub(crate) fn format_choice(&self) -> FormatChoice {
         self.scanner.opts.formats
     }
 
     /// How this engine's input is cut (see [`ScanOptions::batching`]).
-    pub fn batching(&self) -> Batching {
+    pub(crate) fn batching(&self) -> Batching {
         self.scanner.opts.batching()
     }
 
@@ -589,14 +592,14 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
 
     /// Whether `--strict` met a malformed line: nothing more should be fed,
     /// and [`Self::finish`] returns the error.
-    pub fn stopped(&self) -> bool {
+    pub(crate) fn stopped(&self) -> bool {
         self.scanner.stopped()
     }
 
     /// Tail mode: the wall clock reads `now_ms`, so lines stamped more than the
     /// lateness bound after it are malformed (a future timestamp would close
     /// every open hour at once).
-    pub fn observe_wall_clock(&mut self, now_ms: i64) {
+    pub(crate) fn observe_wall_clock(&mut self, now_ms: i64) {
         if let Some(late_ms) = self.late_ms {
             self.scanner.future_limit = Some(now_ms.saturating_add(late_ms));
         }
@@ -608,13 +611,13 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
     ///
     /// # Errors
     /// The sink's error.
-    pub fn advance_to_wall_clock(&mut self, now_ms: i64) -> Result<()> {
+    pub(crate) fn advance_to_wall_clock(&mut self, now_ms: i64) -> Result<()> {
         self.newest = self.newest.max(Some(now_ms));
         self.release()
     }
 
     /// Whether the watermark has passed `--time_end`: nothing later can count.
-    pub fn past_end(&self) -> bool {
+    pub(crate) fn past_end(&self) -> bool {
         match (self.watermark(), self.scanner.filter.end) {
             (Some(w), Some(end)) => w >= end,
             _ => false,

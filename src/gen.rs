@@ -129,7 +129,7 @@ const CONSONANTS: &[u8; 16] = b"bcdfghjklmnprstv";
 const VOWELS: &[u8; 4] = b"aeio";
 
 /// The longest minimum name length, in syllables.
-pub const MAX_SYLLABLES: usize = 32;
+pub(crate) const MAX_SYLLABLES: usize = 32;
 
 /// The name of host `index`: its base-64 digits as consonant-vowel syllables,
 /// padded to at least `min_syllables`, so that distinct indices give distinct

@@ -8,7 +8,7 @@
 
 /// The 128-bit product of `x` and `y`, folded to 64 bits.
 #[inline(always)]
-pub fn folded_multiply(x: u64, y: u64) -> u64 {
+pub(crate) fn folded_multiply(x: u64, y: u64) -> u64 {
     let full = u128::from(x) * u128::from(y);
     (full as u64) ^ ((full >> 64) as u64)
 }
@@ -34,7 +34,7 @@ fn load_upto8(b: &[u8]) -> u64 {
 
 /// Up to sixteen bytes as two little-endian words, zero padded.
 #[inline(always)]
-pub fn load_upto16(b: &[u8]) -> (u64, u64) {
+pub(crate) fn load_upto16(b: &[u8]) -> (u64, u64) {
     if b.len() > 8 {
         (
             u64::from_le_bytes(b[..8].try_into().expect("eight bytes")),

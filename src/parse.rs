@@ -158,7 +158,7 @@ static IS_WS: [bool; 256] = whitespace_table();
 
 /// Whether `b` separates fields in a log line (space, `\t`, `\r`, `\v`, `\f`).
 #[inline(always)]
-pub fn is_ws(b: u8) -> bool {
+pub(crate) fn is_ws(b: u8) -> bool {
     IS_WS[b as usize]
 }
 
@@ -408,7 +408,7 @@ impl<'a> Iterator for Lines<'a> {
 /// Lowercases ASCII letters into `buf`, leaving other bytes as they are: the
 /// normal form in which hosts are stored and compared. Eight bytes at a time.
 #[inline]
-pub fn fold_case_into<'b>(host: &[u8], buf: &'b mut Vec<u8>) -> &'b [u8] {
+pub(crate) fn fold_case_into<'b>(host: &[u8], buf: &'b mut Vec<u8>) -> &'b [u8] {
     buf.clear();
     let mut words = host.chunks_exact(8);
     for w in &mut words {
@@ -421,7 +421,7 @@ pub fn fold_case_into<'b>(host: &[u8], buf: &'b mut Vec<u8>) -> &'b [u8] {
 
 /// ASCII letters of each byte of `x` lowercased, other bytes kept.
 #[inline(always)]
-pub fn fold_word(x: u64) -> u64 {
+pub(crate) fn fold_word(x: u64) -> u64 {
     let ascii = !x & HIGHS;
     let low7 = x & !HIGHS;
     let at_least_a = low7 + ONES * (0x80 - u64::from(b'A'));

@@ -20,7 +20,7 @@ impl Progress {
 
     /// A bar over `total` bytes (a spinner when unknown), drawn only when stderr
     /// is a terminal and the input is large or of unknown size.
-    pub fn for_input(total: Option<u64>) -> Self {
+    pub(crate) fn for_input(total: Option<u64>) -> Self {
         if !std::io::stderr().is_terminal() || total.is_some_and(|t| t < MIN_BYTES) {
             return Self::hidden();
         }
@@ -41,14 +41,14 @@ impl Progress {
     }
 
     /// `bytes` more were parsed (or skipped by the seek).
-    pub fn advance(&self, bytes: u64) {
+    pub(crate) fn advance(&self, bytes: u64) {
         if let Some(bar) = &self.bar {
             bar.inc(bytes);
         }
     }
 
     /// Runs `f` (which prints) with the bar hidden, so they do not mix.
-    pub fn suspend<T>(&self, f: impl FnOnce() -> T) -> T {
+    pub(crate) fn suspend<T>(&self, f: impl FnOnce() -> T) -> T {
         match &self.bar {
             Some(bar) => bar.suspend(f),
             None => f(),

@@ -20,7 +20,7 @@ pub enum Hosts {
 }
 
 /// Hosts yielded in order, with the errors of reading them back.
-pub type HostStream = Box<dyn Iterator<Item = io::Result<String>> + Send>;
+pub(crate) type HostStream = Box<dyn Iterator<Item = io::Result<String>> + Send>;
 
 impl Hosts {
     /// How many hosts there are.
@@ -41,7 +41,7 @@ impl Hosts {
     /// # Errors
     /// `f`'s error, a failure to read back spilled hosts, or a second walk of
     /// a streamed list.
-    pub fn try_for_each(&self, mut f: impl FnMut(&str) -> io::Result<()>) -> io::Result<()> {
+    pub(crate) fn try_for_each(&self, mut f: impl FnMut(&str) -> io::Result<()>) -> io::Result<()> {
         match self {
             Hosts::Listed(v) => v.iter().try_for_each(|h| f(h)),
             Hosts::Streamed { source, .. } => {

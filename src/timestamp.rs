@@ -14,7 +14,7 @@ use time::{Date, OffsetDateTime};
 ///
 /// 10^11 seconds is the year 5138, while 10^11 milliseconds is March 1973, so the
 /// two ranges that occur in real logs never overlap.
-pub const MILLIS_THRESHOLD: u64 = 100_000_000_000;
+pub(crate) const MILLIS_THRESHOLD: u64 = 100_000_000_000;
 
 /// Milliseconds in one hour, the width of an hourly window.
 pub const HOUR_MS: i64 = 3_600_000;
@@ -24,7 +24,7 @@ pub const HOUR_MS: i64 = 3_600_000;
 ///
 /// RFC 3339 has four-digit years, so a later timestamp could not have its
 /// hourly window printed; it counts as out of range like any other overflow.
-pub const MAX_MS: i64 = 253_402_297_199_999;
+pub(crate) const MAX_MS: i64 = 253_402_297_199_999;
 
 /// Why a timestamp field was rejected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +82,7 @@ pub fn parse_ts(field: &[u8]) -> Result<i64, TsError> {
 /// # Errors
 /// [`TsError::Overflow`] past [`MAX_MS`].
 #[inline(always)]
-pub fn ms_from_parts(int: u64, millis_frac: u64) -> Result<i64, TsError> {
+pub(crate) fn ms_from_parts(int: u64, millis_frac: u64) -> Result<i64, TsError> {
     let ms = if int >= MILLIS_THRESHOLD {
         int
     } else {
@@ -208,7 +208,7 @@ fn from_datetime(t: OffsetDateTime, typed: &str) -> Result<i64, String> {
 /// # Errors
 /// [`TsError::Syntax`] for anything else or an impossible date or time;
 /// [`TsError::Overflow`] past [`MAX_MS`] or before 1970.
-pub fn parse_rfc3339(s: &[u8]) -> Result<i64, TsError> {
+pub(crate) fn parse_rfc3339(s: &[u8]) -> Result<i64, TsError> {
     let num = |at: usize, len: usize| -> Result<i64, TsError> {
         let digits = s.get(at..at + len).ok_or(TsError::Syntax)?;
         digits.iter().try_fold(0i64, |v, &b| {
@@ -314,7 +314,7 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 
 /// The start of the UTC hour holding `ms`.
 #[inline]
-pub fn hour_start(ms: i64) -> i64 {
+pub(crate) fn hour_start(ms: i64) -> i64 {
     ms.div_euclid(HOUR_MS) * HOUR_MS
 }
 

@@ -39,11 +39,11 @@ impl Codec {
 }
 
 /// Enough bytes to tell every recognised format apart.
-pub const MAGIC_LEN: usize = 6;
+pub(crate) const MAGIC_LEN: usize = 6;
 
 /// The encoding whose magic bytes `head` (an input's first bytes, up to
 /// [`MAGIC_LEN`]) starts with.
-pub fn sniff(head: &[u8]) -> Encoding {
+pub(crate) fn sniff(head: &[u8]) -> Encoding {
     match head {
         [0x1f, 0x8b, ..] => Encoding::Compressed(Codec::Gzip),
         [0x28, 0xb5, 0x2f, 0xfd, ..] => Encoding::Compressed(Codec::Zstd),

@@ -55,7 +55,7 @@ use super::stream::{spawn_blocks, Prefetched};
 use super::{Block, Group, Input};
 
 /// The longest allowed [`FollowOptions::poll_interval`].
-pub const MAX_POLL_INTERVAL: Duration = Duration::from_millis(250);
+pub(crate) const MAX_POLL_INTERVAL: Duration = Duration::from_millis(250);
 
 /// How often the path is checked even though a watch reports its changes.
 const RESCAN_INTERVAL: Duration = Duration::from_secs(1);
@@ -679,7 +679,7 @@ fn read_at(file: &File, buf: &mut [u8], at: u64) -> io::Result<usize> {
 }
 
 /// The followed input of tail mode, handed out in groups of blocks.
-pub struct Feed {
+pub(crate) struct Feed {
     source: FeedSource,
     /// The line parser in force at the start of the next block.
     parser: Sequence,
@@ -737,7 +737,7 @@ impl Feed {
     /// # Errors
     /// `UnexpectedEof` at the end of standard input (once no block is left),
     /// or a read error.
-    pub fn next_group(
+    pub(crate) fn next_group(
         &mut self,
         timeout: Duration,
         max: usize,

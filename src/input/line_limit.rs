@@ -22,7 +22,7 @@ use memchr::{memchr, memchr_iter, memrchr};
 /// 4 MiB default chunk, so that a mapped chunk needs the extra search only
 /// when it holds a line of over 12 MiB. A reader then holds at most about
 /// this plus a block for a line without an end.
-pub const DEFAULT_MAX_LINE_LENGTH: usize = 16 << 20;
+pub(crate) const DEFAULT_MAX_LINE_LENGTH: usize = 16 << 20;
 
 /// A buffer of whole lines read in order (from a stream, a decoder or a
 /// followed file), with the places where lines longer than the maximum were
@@ -67,7 +67,7 @@ impl Deref for LineBlock {
 /// one read is shorter than the read. So each read costs one `memchr` for the
 /// first `\n` and one `memrchr` for the last, whatever its number of lines.
 #[derive(Debug, Clone)]
-pub struct LineCutter {
+pub(crate) struct LineCutter {
     max: usize,
     /// Inside a line already found too long: its bytes are dropped up to its
     /// `\n`.
@@ -76,7 +76,7 @@ pub struct LineCutter {
 
 /// The bytes just read, taken into the buffer by [`LineCutter::take`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Taken {
+pub(crate) struct Taken {
     /// The buffer's bytes now end here (dropped bytes are gone).
     pub filled: usize,
     /// The start of the last line, which has no `\n` yet: the buffer's
@@ -95,18 +95,18 @@ impl LineCutter {
 
     /// The longest read to hand to [`Self::take`], for blocks of about
     /// `block_size` bytes.
-    pub fn read_len(&self, block_size: usize) -> usize {
+    pub(crate) fn read_len(&self, block_size: usize) -> usize {
         block_size.min(self.max).max(1)
     }
 
     /// Whether a line found too long is still being dropped.
-    pub fn skipping(&self) -> bool {
+    pub(crate) fn skipping(&self) -> bool {
         self.skipping
     }
 
     /// Forgets a line being dropped: the input starts again (a truncated or
     /// replaced followed file).
-    pub fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         self.skipping = false;
     }
 
@@ -170,7 +170,7 @@ impl LineCutter {
 /// The lines of `data` (whole lines; the last may lack its `\n`) longer than
 /// `max` bytes, each with its `\n`. A search of every line, so only worth it
 /// when `data` is longer than `max`.
-pub fn too_long_lines(data: &[u8], max: usize) -> Vec<Range<usize>> {
+pub(crate) fn too_long_lines(data: &[u8], max: usize) -> Vec<Range<usize>> {
     let mut found = Vec::new();
     let mut start = 0;
     for nl in memchr_iter(b'\n', data).chain(std::iter::once(data.len())) {
@@ -188,7 +188,7 @@ pub fn too_long_lines(data: &[u8], max: usize) -> Vec<Range<usize>> {
 /// `data` from its first line that is neither blank nor longer than `max`:
 /// what a format is detected from, as a reader that dropped the long lines
 /// would see it.
-pub fn from_first_usable_line(data: &[u8], max: usize) -> &[u8] {
+pub(crate) fn from_first_usable_line(data: &[u8], max: usize) -> &[u8] {
     let mut start = 0;
     while start < data.len() {
         let end = memchr(b'\n', &data[start..]).map_or(data.len(), |i| start + i);

@@ -17,7 +17,7 @@ use super::{Batching, Chunks, Group, TimeRange};
 use crate::error::{Error, Result};
 
 /// A read-only memory map of a whole regular file.
-pub struct MappedFile {
+pub(crate) struct MappedFile {
     /// Declared before `map`: it must leave the SIGBUS registry before the
     /// mapping goes.
     guard: Option<Guard>,
@@ -189,7 +189,7 @@ const PAGE: usize = 4096;
 /// looking for line ends here would touch a page of every chunk up front, and
 /// the kernel's read-around would keep much of the file resident until each
 /// chunk's turn came.
-pub fn nominal_chunks(range: Range<usize>, chunk_size: usize) -> Vec<Range<usize>> {
+pub(crate) fn nominal_chunks(range: Range<usize>, chunk_size: usize) -> Vec<Range<usize>> {
     let chunk_size = chunk_size.max(1);
     (range.start..range.end)
         .step_by(chunk_size)
@@ -205,7 +205,11 @@ pub fn nominal_chunks(range: Range<usize>, chunk_size: usize) -> Vec<Range<usize
 /// empty, and is found so by searching the piece alone: only the piece where
 /// a long line starts searches to its end, so a line costs time linear in its
 /// length whatever the chunk size.
-pub fn align_to_lines(data: &[u8], whole: &Range<usize>, nominal: &Range<usize>) -> Range<usize> {
+pub(crate) fn align_to_lines(
+    data: &[u8],
+    whole: &Range<usize>,
+    nominal: &Range<usize>,
+) -> Range<usize> {
     let line_start_from = |pos: usize, limit: usize| {
         if pos <= whole.start {
             Some(whole.start)

@@ -43,7 +43,7 @@ pub enum Input {
 
 impl Input {
     /// The name used in messages.
-    pub fn display_path(&self) -> &Path {
+    pub(crate) fn display_path(&self) -> &Path {
         match self {
             Input::Stdin => Path::new("<stdin>"),
             Input::File(p) => p,
@@ -52,7 +52,7 @@ impl Input {
 }
 
 /// An opened input, read the way that suits it.
-pub enum Source {
+pub(crate) enum Source {
     /// A regular file, memory-mapped.
     Mapped(MappedFile),
     /// Standard input, a pipe, a FIFO or a device: read in blocks.
@@ -329,13 +329,13 @@ impl<'a> Group<'a> {
 
     /// Bytes of the input that were skipped before this group and count as
     /// read (the seek's), once per input.
-    pub fn skipped_bytes(&self) -> u64 {
+    pub(crate) fn skipped_bytes(&self) -> u64 {
         self.skipped_bytes
     }
 
     /// Lines of the input before its first chunk that were not read (the
     /// seek skipped them): a pass over those bytes, so only for numbering.
-    pub fn lines_skipped(&self) -> u64 {
+    pub(crate) fn lines_skipped(&self) -> u64 {
         memchr::memchr_iter(b'\n', self.skipped).count() as u64
     }
 }

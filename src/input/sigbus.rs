@@ -48,7 +48,7 @@ static mut PREVIOUS: Option<libc::sigaction> = None;
 
 /// A mapping registered with the SIGBUS handler; unregisters when dropped,
 /// which must happen before the mapping is unmapped.
-pub struct Guard {
+pub(crate) struct Guard {
     slot: &'static Slot,
 }
 

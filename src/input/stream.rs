@@ -111,7 +111,7 @@ impl<R: Read> BlockReader<R> {
 
 /// A sequence of blocks of whole lines, each with whether it is full (see
 /// [`BlockReader::next_block`]).
-pub trait Blocks: Send {
+pub(crate) trait Blocks: Send {
     /// The next block, or `None` at the end.
     ///
     /// # Errors
@@ -126,14 +126,14 @@ impl<R: Read + Send> Blocks for BlockReader<R> {
 }
 
 /// Blocks read ahead on a thread of their own (see [`spawn_blocks`]).
-pub struct Prefetched(mpsc::Receiver<io::Result<(LineBlock, bool)>>);
+pub(crate) struct Prefetched(mpsc::Receiver<io::Result<(LineBlock, bool)>>);
 
 impl Prefetched {
     /// The next block, waiting at most `timeout`: `Ok(None)` when it passes.
     ///
     /// # Errors
     /// The stream's read error; `UnexpectedEof` at its end.
-    pub fn next_within(&self, timeout: Duration) -> io::Result<Option<LineBlock>> {
+    pub(crate) fn next_within(&self, timeout: Duration) -> io::Result<Option<LineBlock>> {
         match self.0.recv_timeout(timeout) {
             Ok(block) => block.map(|(bytes, _)| Some(bytes)),
             Err(mpsc::RecvTimeoutError::Timeout) => Ok(None),
@@ -156,7 +156,7 @@ impl Blocks for Prefetched {
 /// on that thread too, so that waiting for a stream's first bytes blocks no
 /// one. The thread ends at the end of the stream, after its first error, or
 /// when the consumer is dropped.
-pub fn spawn_blocks<R: Read>(
+pub(crate) fn spawn_blocks<R: Read>(
     open: impl FnOnce() -> io::Result<R> + Send + 'static,
     block_size: usize,
     max_line: usize,

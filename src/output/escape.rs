@@ -13,12 +13,12 @@ use std::fmt::{self, Write};
 
 /// Displays a host name with its control characters escaped.
 #[derive(Debug, Clone, Copy)]
-pub struct Escaped<'a>(pub &'a str);
+pub(crate) struct Escaped<'a>(pub &'a str);
 
 impl Escaped<'_> {
     /// The printed width in characters, for wrapping: the byte length when
     /// nothing needs escaping (the common case, and then exact for ASCII).
-    pub fn width(&self) -> usize {
+    pub(crate) fn width(&self) -> usize {
         if !self.0.chars().any(needs_escape) {
             return self.0.len();
         }

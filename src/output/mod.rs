@@ -36,7 +36,7 @@ fn share(connections: u64, lines: u64) -> f64 {
 }
 
 /// Writes reports in one format.
-pub struct Writer<W: Write> {
+pub(crate) struct Writer<W: Write> {
     out: W,
     format: Format,
     /// Text only: print bare hosts, one per line, as the original tool did.

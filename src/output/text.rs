@@ -7,7 +7,7 @@ use crate::report::{Busiest, HostList, Hosts, Report};
 use crate::timestamp::Rfc3339Ms;
 
 /// The hosts of the one list query, one per line.
-pub fn write_bare(out: &mut impl Write, report: &Report) -> io::Result<()> {
+pub(crate) fn write_bare(out: &mut impl Write, report: &Report) -> io::Result<()> {
     let a = &report.answer;
     for list in a.to_host.iter().chain(&a.from_host) {
         list.hosts

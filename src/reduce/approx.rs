@@ -53,7 +53,7 @@ const HOURS_PER_WAVE: usize = 2;
 /// budget is split as if all of them were held. A fixed number, so that the
 /// sketch sizes, and with them every answer, do not depend on `--threads` or
 /// on the machine's cores.
-pub const WAVES_IN_FLIGHT: usize = 8;
+pub(crate) const WAVES_IN_FLIGHT: usize = 8;
 /// Assumed average host length, to turn bytes into Space-Saving counters.
 const HOST_LEN: usize = 16;
 /// The smallest sketches worth running: below this the budget is refused.
@@ -69,7 +69,7 @@ const MAX_BUDGET_MIB: usize = 1 << 30;
 /// What a run asks of its sketches, beyond the budget: the inputs of
 /// [`ApproxSettings::from_budget`].
 #[derive(Debug, Clone, Copy)]
-pub struct SketchRequest<'q> {
+pub(crate) struct SketchRequest<'q> {
     /// One window per hour (`--hourly`, `--tail`).
     pub hourly: bool,
     /// `--max_log_late_seconds` in milliseconds.
@@ -116,7 +116,10 @@ impl ApproxSettings {
     /// # Errors
     /// A message when the budget cannot hold one window's sketches, naming
     /// the smallest `--memory_limit` that can.
-    pub fn from_budget(budget: usize, req: &SketchRequest<'_>) -> Result<ApproxSettings, String> {
+    pub(crate) fn from_budget(
+        budget: usize,
+        req: &SketchRequest<'_>,
+    ) -> Result<ApproxSettings, String> {
         let misfit = match Self::split(budget, req) {
             Ok(settings) => return Ok(settings),
             Err(misfit) => misfit,

@@ -224,7 +224,7 @@ fn sorted_strings<'a>(hosts: impl Iterator<Item = &'a [u8]>) -> Vec<String> {
 }
 
 /// The distinct hosts of one list query in one window.
-pub struct HostSet(HostTable<()>);
+pub(crate) struct HostSet(HostTable<()>);
 
 impl HostSet {
     /// An empty set.
@@ -246,11 +246,6 @@ impl HostSet {
     /// The number of distinct hosts.
     pub fn len(&self) -> usize {
         self.0.len()
-    }
-
-    /// Whether the set is empty.
-    pub fn is_empty(&self) -> bool {
-        self.0.len() == 0
     }
 
     /// The hosts, sorted ascending by bytes.

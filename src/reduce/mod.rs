@@ -65,7 +65,7 @@ impl Query {
     }
 
     /// Whether a busiest query (from or to) was asked.
-    pub fn any_busiest(&self) -> bool {
+    pub(crate) fn any_busiest(&self) -> bool {
         self.busiest_from || self.busiest_to
     }
 

@@ -69,7 +69,7 @@ impl<S> Windows<S> {
 
     /// Removes and returns the windows that start before `boundary`, in
     /// ascending order.
-    pub fn drain_before(&mut self, boundary: i64) -> Vec<(i64, S)> {
+    pub(crate) fn drain_before(&mut self, boundary: i64) -> Vec<(i64, S)> {
         let mut out = Vec::new();
         if self.current.as_ref().is_some_and(|(k, _)| *k < boundary) {
             out.extend(self.current.take());

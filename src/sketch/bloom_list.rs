@@ -110,7 +110,7 @@ impl BloomList {
     /// # Panics
     ///
     /// If `hll_precision` is outside the range of [`Hll::new`].
-    pub fn with_bitmap_bytes(
+    pub(crate) fn with_bitmap_bytes(
         bitmap_bytes: usize,
         expected_items: usize,
         buffer_limit: usize,
@@ -137,7 +137,7 @@ impl BloomList {
     /// # Panics
     ///
     /// If `fp_rate` is not strictly between 0 and 1.
-    pub fn bitmap_bytes_for(expected_items: usize, fp_rate: f64) -> usize {
+    pub(crate) fn bitmap_bytes_for(expected_items: usize, fp_rate: f64) -> usize {
         assert!(
             fp_rate > 0.0 && fp_rate < 1.0,
             "bloom false-positive rate {fp_rate} is not between 0 and 1"
@@ -153,7 +153,7 @@ impl BloomList {
     /// [`Self::into_sorted`] adds read buffers of about `buffer_limit` in all
     /// (4 KiB to 1 MiB a run).
     #[cfg(test)]
-    pub fn bytes_for(bitmap_bytes: usize, buffer_limit: usize, hll_precision: u8) -> usize {
+    pub(crate) fn bytes_for(bitmap_bytes: usize, buffer_limit: usize, hll_precision: u8) -> usize {
         std::mem::size_of::<Self>()
             + bloomfilter_header()
             + bitmap_bytes
@@ -530,7 +530,7 @@ impl BloomList {
     ///
     /// If reading a run fails.
     #[cfg(test)]
-    pub fn into_sorted_vec(self) -> io::Result<Vec<String>> {
+    pub(crate) fn into_sorted_vec(self) -> io::Result<Vec<String>> {
         self.into_sorted()?.collect()
     }
 }

@@ -79,10 +79,10 @@ enum Content {
 
 impl Hll {
     /// The smallest precision accepted.
-    pub const MIN_PRECISION: u8 = 4;
+    pub(crate) const MIN_PRECISION: u8 = 4;
     /// The largest precision accepted (DataSketches goes to 21; a window's
     /// sketch of 2^18 bytes is already far finer than connspy needs).
-    pub const MAX_PRECISION: u8 = 18;
+    pub(crate) const MAX_PRECISION: u8 = 18;
 
     /// An empty sketch with `2^precision` registers.
     ///

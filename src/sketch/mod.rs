@@ -23,7 +23,7 @@
 
 use crate::hash::{folded_multiply, load_upto16};
 
-pub mod bloom_list;
+pub(crate) mod bloom_list;
 pub mod hll;
 pub mod space_saving;
 

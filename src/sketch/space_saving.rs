@@ -164,14 +164,14 @@ impl SpaceSaving {
     /// The largest error any estimate can have: `total / k`, rounded down
     /// (errors are whole numbers at most `total / k`).
     #[cfg(test)]
-    pub fn error_bound(&self) -> u64 {
+    pub(crate) fn error_bound(&self) -> u64 {
         self.total / self.k as u64
     }
 
     /// The most any untracked host can have occurred: the smallest count when
     /// all `k` counters are in use, else 0 (a summary that never filled up
     /// never dropped a host, so it is exact).
-    pub fn untracked_bound(&self) -> u64 {
+    pub(crate) fn untracked_bound(&self) -> u64 {
         if self.counters.len() == self.k {
             self.buckets[self.min as usize].count
         } else {
@@ -659,7 +659,7 @@ impl SpaceSaving {
     /// live keys, and a compaction briefly holds the old arena beside the new
     /// one. A [`Self::merge`] briefly holds both inputs and the result, so a
     /// caller merging should budget for three.
-    pub fn bytes_for(k: usize, avg_host_len: usize) -> usize {
+    pub(crate) fn bytes_for(k: usize, avg_host_len: usize) -> usize {
         std::mem::size_of::<Self>()
             + k * (std::mem::size_of::<Counter>() + std::mem::size_of::<Bucket>())
             + table_bytes(k)

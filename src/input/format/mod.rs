@@ -62,7 +62,7 @@ pub struct FormatChoice {
 impl FormatChoice {
     /// The parser for an input whose first bytes are `head` (see
     /// [`Parser::choose`]).
-    pub fn parser_for(&self, head: &[u8]) -> Parser {
+    pub(crate) fn parser_for(&self, head: &[u8]) -> Parser {
         Parser::choose(self.format, self.columns.as_ref(), head)
     }
 }
@@ -114,7 +114,7 @@ pub enum Skip {
 
 impl Skip {
     /// Every kind, in the order of [`Skip::index`].
-    pub const ALL: [Skip; 3] = [Skip::NonFlowEvent, Skip::NoData, Skip::UnsetAddress];
+    pub(crate) const ALL: [Skip; 3] = [Skip::NonFlowEvent, Skip::NoData, Skip::UnsetAddress];
 
     /// A dense index for counting, `0..Skip::ALL.len()`.
     pub fn index(self) -> usize {
@@ -122,7 +122,7 @@ impl Skip {
     }
 
     /// What the stderr note calls `n` such records.
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             Skip::NonFlowEvent => "Suricata event(s) other than flow",
             Skip::NoData => "VPC flow log record(s) with log-status NODATA or SKIPDATA",
@@ -229,7 +229,7 @@ impl Parser {
     /// closes) stamped with its start, so that a line may be older than the
     /// lines before it by the longest flow: far beyond connspy's default
     /// lateness (see docs/formats.md).
-    pub fn is_flow_log(&self) -> bool {
+    pub(crate) fn is_flow_log(&self) -> bool {
         matches!(
             self,
             Parser::Zeek(_) | Parser::ZeekJson | Parser::Suricata | Parser::Vpc(_)

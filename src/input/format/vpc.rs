@@ -22,7 +22,7 @@ impl VpcLayout {
     /// The default (version 2) order: `version account-id interface-id
     /// srcaddr dstaddr srcport dstport protocol packets bytes start end
     /// action log-status`.
-    pub const V2: VpcLayout = VpcLayout {
+    pub(crate) const V2: VpcLayout = VpcLayout {
         start: 10,
         src: 3,
         dst: 4,
@@ -32,7 +32,7 @@ impl VpcLayout {
     /// The layout a header line of field names gives, if it names `srcaddr`,
     /// `dstaddr` and `start` (as written, or as `${srcaddr}` in a format
     /// string).
-    pub fn from_header(line: &[u8]) -> Option<VpcLayout> {
+    pub(crate) fn from_header(line: &[u8]) -> Option<VpcLayout> {
         let (mut start, mut src, mut dst, mut status) = (None, None, None, None);
         for (i, name) in fields(line).enumerate().take(MAX_FIELDS) {
             let name = name
@@ -58,7 +58,7 @@ impl VpcLayout {
 
     /// Whether `line` is a headerless version 2 record: 14 fields, version
     /// `2`, an interface id starting `eni-`.
-    pub fn is_v2_record(line: &[u8]) -> bool {
+    pub(crate) fn is_v2_record(line: &[u8]) -> bool {
         let mut f = fields(line);
         f.next() == Some(b"2")
             && f.nth(1).is_some_and(|eni| eni.starts_with(b"eni-"))
