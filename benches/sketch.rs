@@ -3,25 +3,22 @@
 //! sketch, over the initiators of a generated log (case folded, back to back
 //! in memory, so only the sketch is measured).
 //!
-//! The `hll/` groups and the table printed first compare connspy's HLL
-//! (Apache DataSketches, [`Hll`]) with the `hyperloglogplus` crate it
-//! replaced, wrapped as connspy wrapped it (one fixed-seed `hash_host` shared
-//! with Space-Saving, handed over through a pass-through hasher): insert and
-//! merge cost, heap bytes (measured by a counting allocator) and relative
-//! error at precisions 12 to 16.
+//! The `hll/` groups and the table printed first with `HLL_REPORT=1`
+//! measure connspy's HLL (Apache DataSketches, [`Hll`]) at precisions 12 to
+//! 16: insert and merge cost, heap bytes (a counting allocator) and relative
+//! error. Commit 13a6eb6's version of this file also measures the
+//! `hyperloglogplus` crate it replaced (docs/benchmarks.md has both).
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::hash::{BuildHasher, Hasher};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use datasketches::frequencies::FrequentItemsSketch;
-use hyperloglogplus::{HyperLogLog, HyperLogLogPlus};
 
 use connspy::gen::{generate, GenConfig};
 use connspy::reduce::hosts::HostCounter;
-use connspy::sketch::{hash_host, BloomList, Hll, SpaceSaving};
+use connspy::sketch::{BloomList, Hll, SpaceSaving};
 
 /// Counts live and peak heap bytes, for the memory columns.
 struct Counting;
@@ -47,54 +44,6 @@ unsafe impl GlobalAlloc for Counting {
 
 #[global_allocator]
 static ALLOC: Counting = Counting;
-
-/// The HyperLogLog++ connspy used before DataSketches: `hash_host` values
-/// handed to the crate through a pass-through hasher.
-#[derive(Clone)]
-struct OldHll(HyperLogLogPlus<u64, PassThroughBuilder>);
-
-#[derive(Default)]
-struct PassThrough(u64);
-
-impl Hasher for PassThrough {
-    fn write_u64(&mut self, hash: u64) {
-        self.0 = hash;
-    }
-    fn write(&mut self, _: &[u8]) {
-        unreachable!("only u64s are inserted")
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-#[derive(Clone, Copy)]
-struct PassThroughBuilder;
-
-impl BuildHasher for PassThroughBuilder {
-    type Hasher = PassThrough;
-    fn build_hasher(&self) -> PassThrough {
-        PassThrough(0)
-    }
-}
-
-impl OldHll {
-    fn new(p: u8) -> Self {
-        OldHll(HyperLogLogPlus::new(p, PassThroughBuilder).expect("precision"))
-    }
-    fn insert_hash(&mut self, hash: u64) {
-        self.0.insert_any(&hash);
-    }
-    fn insert(&mut self, host: &[u8]) {
-        self.insert_hash(hash_host(host));
-    }
-    fn merge(&mut self, other: &OldHll) {
-        self.0.merge(&other.0).expect("same precision");
-    }
-    fn estimate(&mut self) -> u64 {
-        self.0.count().round() as u64
-    }
-}
 
 /// The initiating hosts of a generated log of `lines` lines over `hosts`
 /// names, as one buffer and the spans of each host in it.
@@ -157,19 +106,6 @@ fn hot_path(c: &mut Criterion) {
                 for h in data.iter() {
                     if !ss.add(h) {
                         hll.insert(h);
-                    }
-                }
-                black_box((ss.top(), hll.estimate()))
-            })
-        });
-        // The same before, with HyperLogLog++ fed the summary's hash.
-        g.bench_function("talkers_4096_old_hllpp_15", |b| {
-            b.iter(|| {
-                let mut ss = SpaceSaving::new(4096);
-                let mut hll = OldHll::new(15);
-                for h in data.iter() {
-                    if !ss.add(h) {
-                        hll.insert_hash(hash_host(h));
                     }
                 }
                 black_box((ss.top(), hll.estimate()))
@@ -258,13 +194,6 @@ fn hll(c: &mut Criterion) {
                 black_box(h)
             })
         });
-        g.bench_with_input(BenchmarkId::new("hyperloglogplus", p), &p, |b, &p| {
-            b.iter(|| {
-                let mut h = OldHll::new(p);
-                hosts.iter().for_each(|x| h.insert(x));
-                black_box(h)
-            })
-        });
     }
     g.finish();
     // A wave's sketch for a busy hour: 20 000 distinct hosts, 10 inserts
@@ -283,42 +212,19 @@ fn hll(c: &mut Criterion) {
                 black_box(h)
             })
         });
-        g.bench_with_input(BenchmarkId::new("hyperloglogplus", p), &p, |b, &p| {
-            b.iter(|| {
-                let mut h = OldHll::new(p);
-                for _ in 0..10 {
-                    few.iter().for_each(|x| h.insert(x));
-                }
-                black_box(h)
-            })
-        });
     }
     g.finish();
     let mut g = c.benchmark_group("hll/merge_two_dense_halves");
     g.sample_size(20);
     for p in 12u8..=16 {
         let (mut a, mut b) = (Hll::new(p), Hll::new(p));
-        let (mut oa, mut ob) = (OldHll::new(p), OldHll::new(p));
         for (i, h) in hosts.iter().enumerate() {
-            if i % 2 == 0 {
-                a.insert(h);
-                oa.insert(h);
-            } else {
-                b.insert(h);
-                ob.insert(h);
-            }
+            if i % 2 == 0 { &mut a } else { &mut b }.insert(h);
         }
         g.bench_with_input(BenchmarkId::new("datasketches", p), &p, |bench, _| {
             bench.iter(|| {
                 let mut m = a.clone();
                 m.merge(&b);
-                black_box(m)
-            })
-        });
-        g.bench_with_input(BenchmarkId::new("hyperloglogplus", p), &p, |bench, _| {
-            bench.iter(|| {
-                let mut m = oa.clone();
-                m.merge(&ob);
                 black_box(m)
             })
         });
@@ -348,32 +254,29 @@ fn heap<T>(make: impl FnOnce() -> T) -> (T, usize, usize) {
 }
 
 /// Prints, once, the relative error over independent trials (different
-/// host names each) and the heap bytes of both implementations at p = 12
-/// to 16. DataSketches' HIP estimate is shown for reference: connspy
-/// reports the composite one (see src/sketch/hll.rs).
+/// host names each) and the heap bytes at p = 12 to 16. DataSketches' HIP
+/// estimate is shown for reference: connspy reports the composite one (see
+/// src/sketch/hll.rs).
 fn hll_accuracy_and_memory() {
     const TRIALS: u64 = 40;
     eprintln!("hll accuracy: {TRIALS} trials per cell; RMS and max relative error, % of trials within 2 %");
-    eprintln!("p  | n        | hyperloglogplus          | datasketches (composite) | datasketches HIP (unused)");
+    eprintln!("p  | n        | connspy (composite)      | DataSketches HIP (unused)");
     for p in 12u8..=16 {
         for n in [2_000u64, 20_000, 200_000, 1_000_000] {
-            let mut errs = [Vec::new(), Vec::new(), Vec::new()];
+            let mut errs = [Vec::new(), Vec::new()];
             for t in 0..TRIALS {
                 let hosts = twelve_byte_hosts(n, 1000 + t);
-                let mut old = OldHll::new(p);
-                let mut new = Hll::new(p);
+                let mut ours = Hll::new(p);
                 let mut hip =
                     datasketches::hll::HllSketch::new(p, datasketches::hll::HllType::Hll8)
                         .expect("precision");
                 for h in &hosts {
-                    old.insert(h);
-                    new.insert(h);
+                    ours.insert(h);
                     hip.update(datasketches::hash::value::raw_bytes::from_slice(h));
                 }
                 let rel = |e: f64| (e - n as f64) / n as f64;
-                errs[0].push(rel(old.estimate() as f64));
-                errs[1].push(rel(new.estimate() as f64));
-                errs[2].push(rel(hip.estimate().round()));
+                errs[0].push(rel(ours.estimate() as f64));
+                errs[1].push(rel(hip.estimate().round()));
             }
             let cell = |e: &[f64]| {
                 let rms = (e.iter().map(|x| x * x).sum::<f64>() / e.len() as f64).sqrt();
@@ -381,60 +284,26 @@ fn hll_accuracy_and_memory() {
                 let within = e.iter().filter(|x| x.abs() <= 0.02).count() * 100 / e.len();
                 format!("{:5.2} % {:5.2} % {within:3} %", rms * 100.0, max * 100.0)
             };
-            eprintln!(
-                "{p} | {n:>8} | {:<24} | {:<24} | {}",
-                cell(&errs[0]),
-                cell(&errs[1]),
-                cell(&errs[2])
-            );
+            eprintln!("{p} | {n:>8} | {:<24} | {}", cell(&errs[0]), cell(&errs[1]));
         }
     }
     eprintln!("hll heap bytes after 1 000 000 distinct hosts (retained / peak while inserting / peak of a merge of two such)");
     let hosts = twelve_byte_hosts(1_000_000, 7);
     for p in 12u8..=16 {
-        let (old, old_kept, old_peak) = heap(|| {
-            let mut h = OldHll::new(p);
-            hosts.iter().for_each(|x| h.insert(x));
-            h
-        });
-        let (_, _, old_merge) = heap(|| {
-            let mut m = old.clone();
-            m.merge(&old);
-            m
-        });
-        let (new, new_kept, new_peak) = heap(|| {
+        let (sketch, kept, peak) = heap(|| {
             let mut h = Hll::new(p);
             hosts.iter().for_each(|x| h.insert(x));
             h
         });
-        let (_, _, new_merge) = heap(|| {
-            let mut m = new.clone();
-            m.merge(&new);
+        let (_, _, merge) = heap(|| {
+            let mut m = sketch.clone();
+            m.merge(&sketch);
             m
         });
         eprintln!(
-            "p {p}: hyperloglogplus {old_kept} / {old_peak} / {old_merge}; datasketches {new_kept} / {new_peak} / {new_merge}; Hll::memory_bytes {}",
+            "p {p}: {kept} / {peak} / {merge}; Hll::memory_bytes {}",
             Hll::memory_bytes(p)
         );
-    }
-    // The worst moment of the old crate: merging two sketches still sparse.
-    for p in 12u8..=16 {
-        let hosts = twelve_byte_hosts((1u64 << p) / 2, 9);
-        let mut a = OldHll::new(p);
-        hosts.iter().for_each(|x| a.insert(x));
-        let (_, _, old_sparse) = heap(|| {
-            let mut m = a.clone();
-            m.merge(&a);
-            m
-        });
-        let mut b = Hll::new(p);
-        hosts.iter().for_each(|x| b.insert(x));
-        let (_, _, new_sparse) = heap(|| {
-            let mut m = b.clone();
-            m.merge(&b);
-            m
-        });
-        eprintln!("p {p}: peak of a merge of two sketches of 2^p/2 hosts: hyperloglogplus {old_sparse}, datasketches {new_sparse}");
     }
 }
 
