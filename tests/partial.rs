@@ -601,26 +601,54 @@ fn by_start(json: &str) -> BTreeMap<String, Value> {
         .collect()
 }
 
-#[test]
-fn approximate_merges_keep_order_independence_union_laws_and_bounds() {
+/// The merge tree over `partials` whose shape `splits` draws: each node
+/// cuts its run of partials in two, merges each side (a merged partial) and
+/// merges the two.
+fn tree_merge(dir: &Path, partials: &[String], splits: &[usize]) -> String {
+    if partials.len() == 1 {
+        return partials[0].clone();
+    }
+    let (first, rest) = splits.split_first().unwrap_or((&0, &[]));
+    let cut = 1 + first % (partials.len() - 1);
+    let left = tree_merge(dir, &partials[..cut], rest);
+    let right = tree_merge(dir, &partials[cut..], rest);
+    merge(dir, "partial", &[left, right])
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(6))]
+
+    /// The approximate laws, over random logs, splits into 1-8 parts, line
+    /// orders and merge trees.
+    #[test]
+    fn approximate_merges_keep_order_independence_union_laws_and_bounds(
+        seed in any::<u64>(),
+        cuts in prop::collection::vec(0usize..80_000, 0..8),
+        order in prop::collection::vec(any::<u32>(), 0..2000),
+        splits in prop::collection::vec(any::<usize>(), 0..8),
+    ) {
+        check_approx(seed, &cuts, &order, &splits);
+    }
+}
+
+fn check_approx(seed: u64, cuts: &[usize], order: &[u32], splits: &[usize]) {
     let dir = TempDir::new().unwrap();
-    let text = wide_log(80_000, 7);
+    let text = wide_log(80_000, seed);
     std::fs::write(dir.path().join("whole.log"), &text).unwrap();
-    let parts = split_at_lines(&text, &[3000, 19000, 32000, 40000, 67000]);
+    let parts = split_at_lines(&text, cuts);
     let partials = partials(dir.path(), APPROX, &parts);
 
     // One merge gives the same bytes in any input order.
     let once = merge(dir.path(), "json", &partials);
     let mut reversed = partials.clone();
     reversed.reverse();
-    let all = partials.concat();
-    let backwards = all.lines().rev().collect::<Vec<_>>().join("\n") + "\n";
     assert_eq!(merge(dir.path(), "json", &reversed), once);
+    let mixed = shuffled(&partials, order);
     assert_eq!(
         ok(
             dir.path(),
             &["--merge", "--format", "json"],
-            backwards.as_bytes()
+            mixed.as_bytes()
         ),
         once
     );
@@ -629,11 +657,12 @@ fn approximate_merges_keep_order_independence_union_laws_and_bounds() {
     let state = merge(dir.path(), "partial", &partials);
     assert_eq!(merge(dir.path(), "json", &[state]), once);
 
-    // Another grouping: a tree ((0 1) (2 (3 4 5))).
-    let left = merge(dir.path(), "partial", &partials[0..2]);
-    let inner = merge(dir.path(), "partial", &partials[3..6]);
-    let right = merge(dir.path(), "partial", &[partials[2].clone(), inner]);
-    let tree = merge(dir.path(), "json", &[left, right]);
+    // Another grouping: a merge tree of random shape.
+    let tree = merge(
+        dir.path(),
+        "json",
+        &[tree_merge(dir.path(), &partials, splits)],
+    );
 
     // The same query, exact, listing every host with its count.
     let exact_q = [
@@ -731,4 +760,37 @@ fn approximate_merges_keep_order_independence_union_laws_and_bounds() {
             assert_eq!(x[side], y[side], "{start} {side}");
         }
     }
+}
+
+#[test]
+fn approximate_partials_do_not_grow_with_the_number_of_hosts() {
+    let dir = TempDir::new().unwrap();
+    let size = |hosts: i64| {
+        let text: String = (0..20_000)
+            .map(|i: i64| format!("{} h{} h{}\n", T0 + i, i % hosts, (i * 7) % hosts))
+            .collect();
+        std::fs::write(dir.path().join("a.log"), text).unwrap();
+        let q = [
+            "--approx",
+            "--top_k",
+            "64",
+            "--hll_precision",
+            "8",
+            "--busiest_from_host",
+            "--busiest_to_host",
+        ];
+        ok(
+            dir.path(),
+            &[&q[..], &["--format", "partial", "a.log"]].concat(),
+            b"",
+        )
+        .len()
+    };
+    let (few, many) = (size(2_000), size(20_000));
+    // Space-Saving holds at most 64 counters, the HyperLogLog its registers:
+    // ten times the hosts, about the same bytes.
+    assert!(
+        many < few * 3 / 2,
+        "{few} bytes for 2000 hosts, {many} for 20000"
+    );
 }
