@@ -210,6 +210,9 @@ def merged_answers(sc, args, connspy, partials):
     keys = sorted(keyed.keys().distinct().collect())
     windows = [k for k in keys if k != WINDOW_SUMMARY]
     if not windows:
+        if keys:
+            print("connspy_spark.py: no window holds a counted line; the map step noted "
+                  "malformed lines (see the executors' stderr)", file=sys.stderr)
         return []
     parts = min(args.reduce_partitions or sc.defaultParallelism, len(windows))
     rank = {k: i for i, k in enumerate(windows)}
@@ -259,15 +262,25 @@ def hll_initiators(spark, partials):
 
 
 def write_lines(path, lines):
-    out = sys.stdout if path == "-" else open(path, "w", encoding="utf-8", newline="\n")
+    """Writes the answers; a file appears only whole, under its name, once all is written."""
+    if path == "-":
+        try:
+            for line in lines:
+                sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+        except BrokenPipeError:
+            # A reader that stops early (`| head`) ends the run quietly, as connspy does.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return
+    tmp = f"{path}.tmp-{os.getpid()}"
     try:
-        for line in lines:
-            out.write(line)
-            out.write("\n")
-        out.flush()
+        with open(tmp, "w", encoding="utf-8", newline="\n") as out:
+            for line in lines:
+                out.write(line + "\n")
+        os.replace(tmp, path)
     finally:
-        if out is not sys.stdout:
-            out.close()
+        if os.path.exists(tmp):
+            os.remove(tmp)
 
 
 def main(argv=None):
