@@ -24,7 +24,7 @@ trap 'rm -rf "$WORK"' EXIT
 source benches/measure.sh
 [ -x "$VENV/bin/python" ] || { echo "no $VENV: run tests/spark/run.sh first" >&2; exit 1; }
 
-cargo build --release --quiet --bins
+cargo build --release --quiet --bins --features gen
 CONNSPY=$PWD/target/release/connspy
 if [ ! -s "$LOG" ]; then
   mkdir -p "$DATA"

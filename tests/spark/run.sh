@@ -25,7 +25,7 @@ timeout 1200 "$venv/bin/pip" install --quiet --disable-pip-version-check \
 say "installed: $("$venv/bin/python" -c 'from importlib.metadata import version as v; print("pyspark", v("pyspark"), "datasketches", v("datasketches"))')"
 
 # The cargo lock is the team's CPU share on a shared machine; it is harmless in CI.
-cargo_flags=(--bins --quiet)
+cargo_flags=(--bins --features gen --quiet)
 [ "$profile" = release ] && cargo_flags+=(--release)
 timeout 1800 flock -s /tmp/connspy-cpu.lock cargo build "${cargo_flags[@]}"
 bin="$root/target/$profile"
