@@ -251,8 +251,7 @@ fn a_small_partial_is_exactly_this() {
             params,
             "lines=2",
             "to=AgVhbGljZQNib2I=",
-            // Counts in the table's order, which the format leaves open.
-            "initiators=AgNib2IBBWFsaWNlAQ==",
+            "initiators=AgVhbGljZQEDYm9iAQ==",
         ]
     );
     assert_eq!(

@@ -101,7 +101,7 @@ impl Reducer for ExactReducer {
             ("receivers", &mut state.receivers),
         ] {
             if let Some(counter) = counter {
-                let counts = counter.all_counts();
+                let counts = counter.sorted_counts();
                 let mut e = Encoder::new();
                 e.uint(counts.len() as u64);
                 for (host, n) in counts {

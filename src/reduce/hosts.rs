@@ -522,13 +522,13 @@ impl HostCounter {
         }
     }
 
-    /// Every counted host with its count, in the table's order: a partial
-    /// needs none, since merging adds counts, and sorting hundreds of
-    /// thousands of hosts an hour would cost a partial run more than
-    /// writing them.
-    pub(crate) fn all_counts(&mut self) -> Vec<(&[u8], u64)> {
+    /// Every counted host with its count, sorted ascending by host: a
+    /// partial's canonical order.
+    pub(crate) fn sorted_counts(&mut self) -> Vec<(&[u8], u64)> {
         self.flush();
-        self.counts().map(|c| (c.host, c.count)).collect()
+        let mut v: Vec<(&[u8], u64)> = self.counts().map(|c| (c.host, c.count)).collect();
+        v.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        v
     }
 
     /// Every counted host with its count, in no particular order.
