@@ -217,24 +217,11 @@ fn a_small_partial_is_exactly_this() {
         T0 + 3_600_001
     );
     std::fs::write(dir.path().join("a.log"), text).unwrap();
-    let out = connspy(
-        dir.path(),
-        &[
-            "--to_host",
-            "zyla",
-            "--busiest_from_host",
-            "--hourly",
-            "--format",
-            "partial",
-            "a.log",
-        ],
-        b"",
-    );
-    assert_eq!(out.code, Some(0));
+    let stdout = sample_partial_of(dir.path());
     let params = "mode=exact,hourly=1,init=-,end=-,to=7a796c61,from=-,busiest_from=1,\
                   busiest_to=0,top=1";
-    let lines: Vec<&str> = out.stdout.lines().collect();
-    assert_eq!(lines.len(), 3, "{}", out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
     let fields: Vec<Vec<&str>> = lines.iter().map(|l| l.split('\t').collect()).collect();
     for f in &fields {
         assert_eq!(f[1], "connspy-partial/1");
@@ -317,12 +304,8 @@ fn an_empty_range_window_is_merged_as_a_direct_run_prints_it() {
     );
 }
 
-fn sample_partial(dir: &Path) -> String {
-    std::fs::write(
-        dir.join("a.log"),
-        format!("{T0} a zyla\n{} b zyla\n{} a c\n", T0 + 1, T0 + 3_600_000),
-    )
-    .unwrap();
+/// `a.log` as a partial of `--to_host zyla --busiest_from_host --hourly`.
+fn sample_partial_of(dir: &Path) -> String {
     ok(
         dir,
         &[
@@ -336,6 +319,15 @@ fn sample_partial(dir: &Path) -> String {
         ],
         b"",
     )
+}
+
+fn sample_partial(dir: &Path) -> String {
+    std::fs::write(
+        dir.join("a.log"),
+        format!("{T0} a zyla\n{} b zyla\n{} a c\n", T0 + 1, T0 + 3_600_000),
+    )
+    .unwrap();
+    sample_partial_of(dir)
 }
 
 #[test]

@@ -422,11 +422,12 @@ enum Output<W: Write> {
     Partial(super::Writer<W>, Stamp),
 }
 
-/// One window's lines so far: folded at once when exact, kept to be sorted
-/// and folded at the end when approximate.
+/// One window's states so far: folded at once when exact; when
+/// approximate, kept with their lines, by which they are sorted before they
+/// are folded at the end.
 enum Acc<S> {
     Folded(S),
-    Lines(Vec<(Vec<u8>, At)>),
+    Lines(Vec<(Vec<u8>, S)>),
 }
 
 struct Merger<'r, R: Reducer, W: Write> {
@@ -488,8 +489,7 @@ impl<'r, R: Reducer, W: Write> Merger<'r, R, W> {
         let item = if self.fold_early {
             Acc::Folded(state)
         } else {
-            drop(state);
-            Acc::Lines(vec![(raw, at.clone())])
+            Acc::Lines(vec![(raw, state)])
         };
         match self.grouping {
             Grouping::Spread => {
@@ -575,14 +575,7 @@ impl<'r, R: Reducer, W: Write> Merger<'r, R, W> {
             Acc::Lines(mut lines) => {
                 // The same lines in any order fold in one order.
                 lines.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-                let states = lines
-                    .into_iter()
-                    .map(|(raw, at)| {
-                        // Both were checked when the line was read.
-                        let parsed = line::parse(&raw).map_err(|e| at.bad(&e.0))?;
-                        self.reducer.decode(parsed.body).map_err(|e| at.bad(&e.0))
-                    })
-                    .collect::<Result<Vec<_>>>()?;
+                let states = lines.into_iter().map(|(_, state)| state).collect();
                 self.reducer.merge_partials(states).map_err(Error::spill)?
             }
         };
