@@ -101,12 +101,11 @@ impl Reducer for ExactReducer {
             ("receivers", &mut state.receivers),
         ] {
             if let Some(counter) = counter {
-                let counts = counter.sorted_counts();
                 let mut e = Encoder::new();
-                e.uint(counts.len() as u64);
-                for (host, n) in counts {
+                e.uint(counter.len() as u64);
+                counter.for_each_sorted(|host, n| {
                     e.bytes(host).uint(n);
-                }
+                });
                 body.binary(name, e.finish());
             }
         }
@@ -139,7 +138,9 @@ impl Reducer for ExactReducer {
                 let bytes = body.required(name)?;
                 let mut d = Decoder::new(&bytes);
                 let mut total = 0u64;
-                for _ in 0..d.count(2)? {
+                let hosts = d.count(2)?;
+                counter.reserve(hosts);
+                for _ in 0..hosts {
                     let host = utf8_host(d.bytes()?)?;
                     let n = d.uint()?;
                     total = total

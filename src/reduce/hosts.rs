@@ -376,7 +376,23 @@ impl InlineCounts {
 
     #[cold]
     fn grow(&mut self) {
-        let size = (self.slots.len() * 2).max(64);
+        self.resize((self.slots.len() * 2).max(64));
+    }
+
+    /// Makes room for `more` keys without growing on the way.
+    fn reserve(&mut self, more: usize) {
+        let size = (self.len + more)
+            .saturating_mul(4)
+            .div_ceil(3)
+            .next_power_of_two()
+            .max(64);
+        if size > self.slots.len() {
+            self.resize(size);
+        }
+    }
+
+    /// Moves every key into a table of `size` slots, a power of two.
+    fn resize(&mut self, size: usize) {
         let old = std::mem::replace(
             &mut self.slots,
             vec![
@@ -496,6 +512,12 @@ impl HostCounter {
         }
     }
 
+    /// Makes room for `more` hosts, so that adding a partial's counts
+    /// does not rehash the table again and again as it grows.
+    pub(crate) fn reserve(&mut self, more: usize) {
+        self.inline.reserve(more);
+    }
+
     /// Adds `n` connections of `host` (case folded here) at once: a
     /// partial's counts, merged without replaying them one by one.
     pub(crate) fn add_count(&mut self, host: &[u8], n: u64) {
@@ -522,13 +544,41 @@ impl HostCounter {
         }
     }
 
-    /// Every counted host with its count, sorted ascending by host: a
-    /// partial's canonical order.
-    pub(crate) fn sorted_counts(&mut self) -> Vec<(&[u8], u64)> {
+    /// Calls `f` with every counted host and its count, ascending by host
+    /// bytes: a partial's canonical order.
+    pub(crate) fn for_each_sorted(&mut self, mut f: impl FnMut(&[u8], u64)) {
         self.flush();
-        let mut v: Vec<(&[u8], u64)> = self.counts().map(|c| (c.host, c.count)).collect();
-        v.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        v
+        // An inline key read as a big-endian integer sorts in its host's byte
+        // order (zero padding, then the length in the last byte), so the sort
+        // compares integers in place of chasing two slices per comparison.
+        let mut inline: Vec<(u128, u32)> = self
+            .inline
+            .iter()
+            .map(|(key, n)| (u128::from_be_bytes(key.0), n))
+            .collect();
+        inline.sort_unstable_by_key(|&(key, _)| key);
+        let mut long: Vec<(&[u8], u32)> = self.long.iter().collect();
+        long.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let total = |host: &[u8], low: u32| {
+            u64::from(low)
+                + if self.carries.is_empty() {
+                    0
+                } else {
+                    self.carries.get(host).copied().unwrap_or(0)
+                }
+        };
+        let mut long = long.into_iter().peekable();
+        for (key, n) in inline {
+            let bytes = key.to_be_bytes();
+            let host = &bytes[..usize::from(bytes[15])];
+            while let Some((other, m)) = long.next_if(|&(other, _)| other < host) {
+                f(other, total(other, m));
+            }
+            f(host, total(host, n));
+        }
+        for (host, n) in long {
+            f(host, total(host, n));
+        }
     }
 
     /// Every counted host with its count, in no particular order.
@@ -758,5 +808,35 @@ mod tests {
         a.merge(b);
         assert_eq!(leader(&mut a), Some(("x".into(), 8, 0)));
         assert_eq!(a.len(), 102);
+    }
+
+    proptest::proptest! {
+        /// A partial's order: every host once, ascending by folded bytes,
+        /// whether it is held inline or in the arena, with its whole count
+        /// (wrapped counts included), whatever the insert order.
+        #[test]
+        fn sorted_counts_are_in_byte_order_with_whole_counts(
+            hosts in proptest::collection::vec(
+                proptest::collection::vec(proptest::sample::select(b"\0aAb\xff".to_vec()), 0..20),
+                0..200,
+            ),
+            big in proptest::collection::vec((0usize..200, 1u64..=u64::from(u32::MAX) * 3), 0..5),
+        ) {
+            let mut c = HostCounter::new();
+            let mut model = std::collections::BTreeMap::<Vec<u8>, u64>::new();
+            for h in &hosts {
+                c.add(h);
+                *model.entry(h.to_ascii_lowercase()).or_default() += 1;
+            }
+            for &(i, n) in &big {
+                if let Some(h) = hosts.get(i) {
+                    c.add_count(h, n);
+                    *model.entry(h.to_ascii_lowercase()).or_default() += n;
+                }
+            }
+            let mut got = Vec::new();
+            c.for_each_sorted(|h, n| got.push((h.to_vec(), n)));
+            proptest::prop_assert_eq!(got, model.into_iter().collect::<Vec<_>>());
+        }
     }
 }
