@@ -366,6 +366,66 @@ fn changed_cut_or_foreign_lines_are_refused_with_their_place() {
     }
 }
 
+/// Grouped windows are checked side by side, one a thread; what a bad line
+/// lets through must still be what a line-by-line merge prints: the windows
+/// before the one it follows, whatever the thread count.
+#[test]
+fn a_bad_line_stops_the_merge_before_the_window_it_follows_at_any_thread_count() {
+    let dir = TempDir::new().unwrap();
+    let hours: String = (0..4)
+        .map(|h| {
+            format!(
+                "{} a zyla\n{} b c\n",
+                T0 + h * 3_600_000,
+                T0 + h * 3_600_000 + 1
+            )
+        })
+        .collect();
+    std::fs::write(dir.path().join("a.log"), hours).unwrap();
+    let partial = sample_partial_of(dir.path());
+    let windows: Vec<&str> = partial.lines().collect();
+    assert_eq!(windows.len(), 4, "{partial}");
+    // Window 2 comes from two lines, as after a shuffle of two parts.
+    let lines = [windows[0], windows[1], windows[2], windows[2], windows[3]];
+    let broken = |i: usize| {
+        let mut l = lines.map(str::to_owned);
+        // The checksum's last digit, changed.
+        let last = l[i].pop().unwrap();
+        l[i].push(if last == '0' { '1' } else { '0' });
+        l.join("\n") + "\n"
+    };
+    let merged = |lines: &[&str]| {
+        ok(
+            dir.path(),
+            &["--merge"],
+            (lines.join("\n") + "\n").as_bytes(),
+        )
+    };
+    for (bad, printed) in [
+        // The first line of window 2: window 1 is not printed either.
+        (2, merged(&lines[..1])),
+        // Its second line: windows 0 and 1 are.
+        (3, merged(&lines[..2])),
+        // The first line of window 3: window 2 is held back.
+        (4, merged(&lines[..2])),
+    ] {
+        for threads in ["1", "2", "3", "8"] {
+            let out = connspy(
+                dir.path(),
+                &["--merge", "--threads", threads],
+                broken(bad).as_bytes(),
+            );
+            assert_eq!(out.code, Some(2), "{out:#?}");
+            assert!(
+                out.stderr.contains(&format!("<stdin>:{}:", bad + 1)),
+                "{}",
+                out.stderr
+            );
+            assert_eq!(out.stdout, printed, "line {bad} bad, {threads} threads");
+        }
+    }
+}
+
 #[test]
 fn partials_of_other_settings_are_a_usage_error_naming_both_places() {
     let dir = TempDir::new().unwrap();
