@@ -20,6 +20,14 @@ impl Encoder {
         Encoder::default()
     }
 
+    /// An empty encoder with room for `bytes` bytes: a window's counts run
+    /// to megabytes, which growing by doubling would copy over and over.
+    pub(crate) fn with_capacity(bytes: usize) -> Self {
+        Encoder {
+            buf: Vec::with_capacity(bytes),
+        }
+    }
+
     /// Appends `n` as unsigned LEB128.
     pub(crate) fn uint(&mut self, mut n: u64) -> &mut Self {
         loop {

@@ -49,6 +49,23 @@ impl Body {
     }
 }
 
+/// At least the length of the line [`write`] makes of these parts.
+pub(crate) fn len_bound(key: &str, digest: &str, params: &str, body: &Body) -> usize {
+    let fields: usize = body
+        .fields
+        .iter()
+        .map(|(name, value)| {
+            name.len()
+                + 2
+                + match value {
+                    Value::Count(_) => 20,
+                    Value::Binary(bytes) => base64::encoded_len(bytes.len(), true).unwrap_or(0),
+                }
+        })
+        .sum();
+    key.len() + FORMAT.len() + digest.len() + params.len() + fields + 20
+}
+
 /// Writes one line, newline included, to `out`.
 pub(crate) fn write(out: &mut Vec<u8>, key: &str, digest: &str, params: &str, body: &Body) {
     let start = out.len();

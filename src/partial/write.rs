@@ -56,7 +56,7 @@ impl Stamp {
     }
 
     fn line(&self, key: &str, body: &Body) -> Vec<u8> {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(line::len_bound(key, &self.digest, &self.params, body));
         line::write(&mut out, key, &self.digest, &self.params, body);
         out
     }

@@ -101,8 +101,11 @@ impl Reducer for ExactReducer {
             ("receivers", &mut state.receivers),
         ] {
             if let Some(counter) = counter {
-                let mut e = Encoder::new();
-                e.uint(counter.len() as u64);
+                let hosts = counter.len();
+                // Most hosts take a length byte, their bytes and a count byte
+                // or two: room for that at once.
+                let mut e = Encoder::with_capacity(hosts * 18 + 10);
+                e.uint(hosts as u64);
                 counter.for_each_sorted(|host, n| {
                     e.bytes(host).uint(n);
                 });

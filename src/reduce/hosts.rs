@@ -279,6 +279,9 @@ impl Default for HostSet {
 /// never yields and [`HostCounter`] stores elsewhere.
 struct InlineCounts {
     slots: Vec<Slot>,
+    /// 64 minus log2 of the slot count: a key's home slot is the top bits
+    /// of its hash, so slot order follows hash order at every table size.
+    shift: u32,
     /// Occupied slots.
     len: usize,
     /// Inserts waiting for their prefetched slot, oldest first.
@@ -301,6 +304,7 @@ impl InlineCounts {
     fn new() -> Self {
         InlineCounts {
             slots: Vec::new(),
+            shift: 63,
             len: 0,
             queue: [(EMPTY, 0); PIPELINE],
             queued: 0,
@@ -314,8 +318,9 @@ impl InlineCounts {
 
     #[inline(always)]
     fn home(&self, hash: u64) -> usize {
-        // The high bits: folded multiplies mix them best.
-        (hash >> 32) as usize & self.mask()
+        // The top bits: folded multiplies mix the high half best, and slots
+        // in hash order make a canonical order cheap (see `by_hash`).
+        (hash >> self.shift) as usize
     }
 
     /// Queues `key` to be counted once, calling `wrapped` with it at the
@@ -403,6 +408,8 @@ impl InlineCounts {
                 size
             ],
         );
+        debug_assert!(size.is_power_of_two() && size > 1);
+        self.shift = 64 - size.trailing_zeros();
         let mask = self.mask();
         for slot in old.into_iter().filter(|s| s.key != EMPTY) {
             let mut i = self.home(slot.key.table_hash());
@@ -411,6 +418,47 @@ impl InlineCounts {
             }
             self.slots[i] = slot;
         }
+    }
+
+    /// Every counted key and count in ascending order of (hash, key
+    /// bytes), which depends on the keys alone.
+    ///
+    /// Homes are the top bits of the hash, so the slots hold keys nearly in
+    /// that order already: only keys pushed along a cluster are out of
+    /// place, by a few slots, and the cluster that wraps past the end
+    /// starts the table. One pass lifts those out and an insertion pass
+    /// puts the rest right: linear time on memory read in order, where a
+    /// comparison sort of a window's hundreds of thousands of hosts cost
+    /// more than encoding them.
+    fn by_hash(&self) -> Vec<(u64, Key, u32)> {
+        debug_assert_eq!(self.queued, 0, "iterating a counter with queued inserts");
+        let mut sorted: Vec<(u64, Key, u32)> = Vec::with_capacity(self.len);
+        let Some(first_empty) = self.slots.iter().position(|s| s.key == EMPTY) else {
+            return Vec::new();
+        };
+        let mut wrapped = Vec::new();
+        for (i, slot) in self.slots.iter().enumerate() {
+            if slot.key == EMPTY {
+                continue;
+            }
+            let entry = (slot.key.table_hash(), slot.key, slot.count);
+            if i < first_empty && self.home(entry.0) > i {
+                wrapped.push(entry);
+            } else {
+                sorted.push(entry);
+            }
+        }
+        sorted.append(&mut wrapped);
+        let before =
+            |a: &(u64, Key, u32), b: &(u64, Key, u32)| a.0 < b.0 || (a.0 == b.0 && a.1 .0 < b.1 .0);
+        for i in 1..sorted.len() {
+            let mut j = i;
+            while j > 0 && before(&sorted[j], &sorted[j - 1]) {
+                sorted.swap(j - 1, j);
+                j -= 1;
+            }
+        }
+        sorted
     }
 
     /// Every counted key; queued inserts must have been flushed.
@@ -544,21 +592,12 @@ impl HostCounter {
         }
     }
 
-    /// Calls `f` with every counted host and its count, ascending by host
-    /// bytes: a partial's canonical order.
+    /// Calls `f` with every counted host and its count, in a partial's
+    /// canonical order: hosts of up to [`INLINE_MAX`] bytes ascending by
+    /// their table hash (then bytes), then the longer ones ascending by bytes.
+    /// The order depends on the hosts alone, not on how they were counted.
     pub(crate) fn for_each_sorted(&mut self, mut f: impl FnMut(&[u8], u64)) {
         self.flush();
-        // An inline key read as a big-endian integer sorts in its host's byte
-        // order (zero padding, then the length in the last byte), so the sort
-        // compares integers in place of chasing two slices per comparison.
-        let mut inline: Vec<(u128, u32)> = self
-            .inline
-            .iter()
-            .map(|(key, n)| (u128::from_be_bytes(key.0), n))
-            .collect();
-        inline.sort_unstable_by_key(|&(key, _)| key);
-        let mut long: Vec<(&[u8], u32)> = self.long.iter().collect();
-        long.sort_unstable_by(|a, b| a.0.cmp(b.0));
         let total = |host: &[u8], low: u32| {
             u64::from(low)
                 + if self.carries.is_empty() {
@@ -567,15 +606,11 @@ impl HostCounter {
                     self.carries.get(host).copied().unwrap_or(0)
                 }
         };
-        let mut long = long.into_iter().peekable();
-        for (key, n) in inline {
-            let bytes = key.to_be_bytes();
-            let host = &bytes[..usize::from(bytes[15])];
-            while let Some((other, m)) = long.next_if(|&(other, _)| other < host) {
-                f(other, total(other, m));
-            }
-            f(host, total(host, n));
+        for (_, key, n) in self.inline.by_hash() {
+            f(key.bytes(&[]), total(key.bytes(&[]), n));
         }
+        let mut long: Vec<(&[u8], u32)> = self.long.iter().collect();
+        long.sort_unstable_by(|a, b| a.0.cmp(b.0));
         for (host, n) in long {
             f(host, total(host, n));
         }
@@ -810,33 +845,78 @@ mod tests {
         assert_eq!(a.len(), 102);
     }
 
+    #[test]
+    fn a_cluster_wrapping_past_the_end_still_sorts_by_hash() {
+        // Hosts whose home is the last of 64 slots: all but the first of
+        // them wrap to the table's start.
+        let last: Vec<String> = (0..)
+            .map(|i| format!("h{i}"))
+            .filter(|h| inline_key(h.as_bytes()).table_hash() >> 58 == 63)
+            .take(4)
+            .collect();
+        let mut c = HostCounter::new();
+        for h in last.iter().chain(&["a".to_owned(), "b".to_owned()]) {
+            c.add(h.as_bytes());
+        }
+        c.flush();
+        assert_eq!(c.inline.slots.len(), 64);
+        assert!(c.inline.slots[0].key != EMPTY, "nothing wrapped");
+        let hashes: Vec<u64> = c
+            .inline
+            .by_hash()
+            .iter()
+            .map(|e| e.1.table_hash())
+            .collect();
+        assert_eq!(hashes.len(), 6);
+        assert!(hashes.windows(2).all(|w| w[0] < w[1]), "{hashes:x?}");
+    }
+
     proptest::proptest! {
-        /// A partial's order: every host once, ascending by folded bytes,
-        /// whether it is held inline or in the arena, with its whole count
-        /// (wrapped counts included), whatever the insert order.
+        /// A partial's order: every host once with its whole count (wrapped
+        /// counts included), short hosts by hash and long ones by bytes,
+        /// and the same sequence however the hosts were counted: in another
+        /// order, or split between counters that are then merged.
         #[test]
-        fn sorted_counts_are_in_byte_order_with_whole_counts(
+        fn sorted_counts_are_whole_and_in_one_order_however_counted(
             hosts in proptest::collection::vec(
                 proptest::collection::vec(proptest::sample::select(b"\0aAb\xff".to_vec()), 0..20),
-                0..200,
+                0..300,
             ),
-            big in proptest::collection::vec((0usize..200, 1u64..=u64::from(u32::MAX) * 3), 0..5),
+            big in proptest::collection::vec((0usize..300, 1u64..=u64::from(u32::MAX) * 3), 0..5),
+            cut in 0usize..300,
         ) {
-            let mut c = HostCounter::new();
             let mut model = std::collections::BTreeMap::<Vec<u8>, u64>::new();
-            for h in &hosts {
-                c.add(h);
+            let (mut whole, mut a, mut b) = (HostCounter::new(), HostCounter::new(), HostCounter::new());
+            for (i, h) in hosts.iter().enumerate() {
+                whole.add(h);
+                // The other pair sees the hosts in reverse, split at `cut`.
+                let r = &hosts[hosts.len() - 1 - i];
+                if i < cut { &mut a } else { &mut b }.add(r);
                 *model.entry(h.to_ascii_lowercase()).or_default() += 1;
             }
             for &(i, n) in &big {
                 if let Some(h) = hosts.get(i) {
-                    c.add_count(h, n);
+                    whole.add_count(h, n);
+                    b.add_count(h, n);
                     *model.entry(h.to_ascii_lowercase()).or_default() += n;
                 }
             }
-            let mut got = Vec::new();
-            c.for_each_sorted(|h, n| got.push((h.to_vec(), n)));
-            proptest::prop_assert_eq!(got, model.into_iter().collect::<Vec<_>>());
+            a.merge(b);
+            let listed = |c: &mut HostCounter| {
+                let mut v = Vec::new();
+                c.for_each_sorted(|h, n| v.push((h.to_vec(), n)));
+                v
+            };
+            let got = listed(&mut whole);
+            proptest::prop_assert_eq!(&got, &listed(&mut a));
+            let split = got.iter().position(|(h, _)| h.is_empty() || h.len() > INLINE_MAX);
+            let (short, long) = got.split_at(split.unwrap_or(got.len()));
+            let hash = |h: &[u8]| (inline_key(h).table_hash(), inline_key(h).0);
+            proptest::prop_assert!(short.windows(2).all(|w| hash(&w[0].0) < hash(&w[1].0)));
+            proptest::prop_assert!(long.windows(2).all(|w| w[0].0 < w[1].0));
+            let mut sorted = got.clone();
+            sorted.sort();
+            proptest::prop_assert_eq!(sorted, model.into_iter().collect::<Vec<_>>());
         }
     }
 }
