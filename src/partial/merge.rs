@@ -2,10 +2,9 @@
 //!
 //! The first line names the settings; every other line must carry the same
 //! ones. Lines are folded per window with the reducer's own merge. When the
-//! lines arrive grouped by window (after `sort`, or a shuffle), windows are
-//! read in turn and made ready side by side, one a thread, and each is
-//! printed once the next one's first line checks out; otherwise every window
-//! is held until the input ends, as a batch run holds its hours.
+//! lines arrive grouped by window (after `sort`, or a shuffle), one window is
+//! held at a time and printed as soon as the next one starts; otherwise every
+//! window is held until the input ends, as a batch run holds its hours.
 //! A first pass over the keys tells which; standard input, which cannot be
 //! read twice, is copied to a temporary file on that pass.
 //!
@@ -19,15 +18,13 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 
-use rayon::prelude::*;
-
 use super::line::{self, Parsed};
 use super::params::digest;
 use super::write::window_key;
 use super::{codec::Decoder, Params, Stamp, RANGE_KEY, SUMMARY_KEY};
 use crate::app::Notes;
 use crate::config::{Config, Mode};
-use crate::engine::{answer, with_pool, Closed};
+use crate::engine::{answer, Closed};
 use crate::error::{Error, Result};
 use crate::input::decompress::decoded;
 use crate::input::Input;
@@ -35,7 +32,6 @@ use crate::output::{Format, Writer};
 use crate::reduce::approx::ApproxReducer;
 use crate::reduce::exact::ExactReducer;
 use crate::reduce::Reducer;
-use crate::report::Report;
 use crate::timestamp::{hour_start, parse_rfc3339, Rfc3339Ms, HOUR_MS};
 
 /// The longest partial line read: far above what one window of the largest
@@ -171,7 +167,7 @@ pub(crate) fn run(expect: &Expect, config: &Config, out: impl Write + Send) -> R
     };
     drop(parsed);
     let output = match config.format {
-        Format::Partial => Output::Partial(super::Writer::new(out)),
+        Format::Partial => Output::Partial(super::Writer::new(out), Stamp::new(&settings.params)),
         format => Output::Answers(Writer::new(
             out,
             format,
@@ -179,8 +175,7 @@ pub(crate) fn run(expect: &Expect, config: &Config, out: impl Write + Send) -> R
             settings.params.filter.hourly,
         )),
     };
-    // Grouped windows are checked and answered side by side, one a thread.
-    with_pool(config.scan.threads, move || match settings.params.mode {
+    match settings.params.mode {
         Mode::Exact => {
             let reducer = ExactReducer::new(settings.params.query.clone());
             Merger::new(&reducer, settings, output, grouped).run(first, lines)
@@ -189,7 +184,7 @@ pub(crate) fn run(expect: &Expect, config: &Config, out: impl Write + Send) -> R
             let reducer = ApproxReducer::new(settings.params.query.clone(), sketches);
             Merger::new(&reducer, settings, output, grouped).run(first, lines)
         }
-    })
+    }
 }
 
 /// Where a line came from, for messages.
@@ -221,7 +216,7 @@ struct Settings {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Grouping {
     /// Every window's lines come together, windows in ascending order: one
-    /// window a thread is held.
+    /// window is held at a time.
     Grouped,
     /// Windows are spread out: all are merged in memory.
     Spread,
@@ -424,14 +419,7 @@ fn read_line(reader: &mut dyn BufRead, line: &mut Vec<u8>) -> io::Result<bool> {
 /// Where merged windows go.
 enum Output<W: Write> {
     Answers(Writer<W>),
-    /// Partial lines, made with the stamp.
-    Partial(super::Writer<W>),
-}
-
-/// A window ready to print.
-enum Ready {
-    Report(Box<Report>),
-    Line(Vec<u8>),
+    Partial(super::Writer<W>, Stamp),
 }
 
 /// One window's states so far: folded at once when exact; when
@@ -442,37 +430,15 @@ enum Acc<S> {
     Lines(Vec<(Vec<u8>, S)>),
 }
 
-/// Why a window could not be made ready, and whether its first line
-/// already failed (then the window before it is not printed either).
-struct Failed {
-    first_line: bool,
-    error: Error,
-}
-
-/// A line taken but not yet checked past its key, and where it came from.
-type Pending = (Vec<u8>, At);
-
-/// How lines become windows, and windows answers: what the threads share.
-struct Windows<'r, R: Reducer> {
+struct Merger<'r, R: Reducer, W: Write> {
     reducer: &'r R,
     settings: Settings,
-    /// How windows become partial lines, when that is the output.
-    stamp: Option<Stamp>,
-    /// Exact states fold as they come; approximate ones wait to be sorted.
-    fold_early: bool,
-}
-
-struct Merger<'r, R: Reducer, W: Write> {
-    windows: Windows<'r, R>,
     output: Output<W>,
     grouping: Grouping,
+    /// Exact states fold as they come; approximate ones wait to be sorted.
+    fold_early: bool,
     /// The window being read, when grouped.
-    current: Option<(i64, Vec<Pending>)>,
-    /// Windows read whole, when grouped: made ready side by side, one per
-    /// thread, then printed in order.
-    complete: Vec<(i64, Vec<Pending>)>,
-    /// The last window made ready, printed when the next one checks out.
-    held: Option<Ready>,
+    current: Option<(i64, Acc<R::State>)>,
     /// Every window, when spread out.
     open: BTreeMap<i64, Acc<R::State>>,
     notes: Notes,
@@ -480,176 +446,68 @@ struct Merger<'r, R: Reducer, W: Write> {
 
 impl<'r, R: Reducer, W: Write> Merger<'r, R, W> {
     fn new(reducer: &'r R, settings: Settings, output: Output<W>, grouping: Grouping) -> Self {
-        let stamp = matches!(output, Output::Partial(_)).then(|| Stamp::new(&settings.params));
         Merger {
-            windows: Windows {
-                reducer,
-                fold_early: matches!(settings.params.mode, Mode::Exact),
-                settings,
-                stamp,
-            },
+            reducer,
+            fold_early: matches!(settings.params.mode, Mode::Exact),
+            settings,
             output,
             grouping,
             current: None,
-            complete: Vec::new(),
-            held: None,
             open: BTreeMap::new(),
             notes: Notes::default(),
         }
     }
 
     fn run(mut self, first: Vec<u8>, mut lines: Lines<'_>) -> Result<Notes> {
-        let at = self.windows.settings.first.clone();
-        self.take(first, at)?;
+        let at = self.settings.first.clone();
+        self.take(first, &at)?;
         while let Some(line) = lines.next_line()? {
-            self.take(line, lines.at())?;
+            self.take(line, &lines.at())?;
         }
-        self.complete.extend(self.current.take());
-        self.print_complete()?;
-        if let Some(last) = self.held.take() {
-            self.print(last)?;
+        if let Some((key, acc)) = self.current.take() {
+            self.close(key, acc)?;
         }
         for (key, acc) in std::mem::take(&mut self.open) {
-            let ready = self.windows.ready(key, acc)?;
-            self.print(ready)?;
+            self.close(key, acc)?;
         }
         Ok(self.notes)
     }
 
-    /// Adds one line to its window. Grouped, a line with a window key is
-    /// checked later, with its window, on the pool; errors still name the
-    /// first bad line, and nothing past it is printed.
-    fn take(&mut self, raw: Vec<u8>, at: At) -> Result<()> {
-        if self.grouping == Grouping::Grouped {
-            let key_text = raw.split(|&b| b == b'\t').next().unwrap_or_default();
-            let key = std::str::from_utf8(key_text)
-                .ok()
-                .filter(|&k| k != SUMMARY_KEY)
-                .and_then(|k| self.windows.window_of(k).ok());
-            if let Some(key) = key {
-                if self.current.as_ref().is_some_and(|(k, _)| *k != key) {
-                    self.complete.extend(self.current.take());
-                    if self.complete.len() >= rayon::current_num_threads() {
-                        self.print_complete()?;
-                    }
-                }
-                self.current
-                    .get_or_insert_with(|| (key, Vec::new()))
-                    .1
-                    .push((raw, at));
-                return Ok(());
-            }
-            // A summary line, or a bad key: then the lines before it are
-            // checked first, as their errors come first.
-            return self.take_now(raw, &at).or_else(|e| {
-                self.complete.extend(self.current.take());
-                self.print_complete()?;
-                Err(e)
-            });
+    /// Checks one line and adds it to its window.
+    fn take(&mut self, raw: Vec<u8>, at: &At) -> Result<()> {
+        let parsed = line::parse(&raw).map_err(|e| at.bad(&e.0))?;
+        self.check_settings(&parsed, at)?;
+        if parsed.key == SUMMARY_KEY {
+            let notes = decode_notes(parsed).map_err(|e| at.bad(&e))?;
+            self.notes.add(notes);
+            return Ok(());
         }
-        self.take_now(raw, &at)
-    }
-
-    /// Checks a line, decodes it and adds it to its window, now.
-    fn take_now(&mut self, raw: Vec<u8>, at: &At) -> Result<()> {
-        let windows = &self.windows;
-        let (key, state) = {
-            let parsed = line::parse(&raw).map_err(|e| at.bad(&e.0))?;
-            windows.check_settings(&parsed, at)?;
-            if parsed.key == SUMMARY_KEY {
-                let notes = decode_notes(parsed).map_err(|e| at.bad(&e))?;
-                self.notes.add(notes);
-                return Ok(());
-            }
-            let key = windows.window_of(parsed.key).map_err(|e| at.bad(&e))?;
-            // Decoded now, even when folded later, so that a bad line is
-            // named where it is, before anything is printed past it.
-            let state = windows.reducer.decode(parsed.body);
-            (key, state.map_err(|e| at.bad(&e.0))?)
-        };
-        let open = self.open.remove(&key);
-        let merged = windows.fold(open, windows.item(state, raw))?;
-        self.open.insert(key, merged);
-        Ok(())
-    }
-
-    /// Makes the complete windows ready side by side, then prints them in
-    /// order. As when lines are taken one by one, a window is printed once
-    /// the first line of the next one has passed its checks: so a bad line
-    /// stops the run before the window it follows is printed.
-    fn print_complete(&mut self) -> Result<()> {
-        let complete = std::mem::take(&mut self.complete);
-        let windows = &self.windows;
-        let ready = |(key, lines): (i64, Vec<Pending>)| -> std::result::Result<Ready, Failed> {
-            let acc = windows.check_window(lines)?;
-            windows.ready(key, acc).map_err(|error| Failed {
-                first_line: false,
-                error,
-            })
-        };
-        let ready: Vec<_> = if complete.len() > 1 {
-            complete.into_par_iter().map(ready).collect()
-        } else {
-            complete.into_iter().map(ready).collect()
-        };
-        for window in ready {
-            match window {
-                Ok(window) => {
-                    if let Some(before) = self.held.replace(window) {
-                        self.print(before)?;
-                    }
-                }
-                Err(Failed { first_line, error }) => {
-                    if let (false, Some(before)) = (first_line, self.held.take()) {
-                        self.print(before)?;
-                    }
-                    return Err(error);
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn print(&mut self, ready: Ready) -> Result<()> {
-        match (&mut self.output, ready) {
-            (Output::Partial(w), Ready::Line(line)) => w.write_line(&line),
-            (Output::Answers(w), Ready::Report(report)) => {
-                self.notes.saw(&report);
-                w.write(&report).map_err(Error::Output)
-            }
-            _ => unreachable!("one output per merge"),
-        }
-    }
-}
-
-impl<R: Reducer> Windows<'_, R> {
-    /// Checks and decodes a window's lines and folds them; the error of the
-    /// first bad line, if any.
-    fn check_window(&self, lines: Vec<Pending>) -> std::result::Result<Acc<R::State>, Failed> {
-        let mut acc = None;
-        for (i, (raw, at)) in lines.into_iter().enumerate() {
-            let failed = |error| Failed {
-                first_line: i == 0,
-                error,
-            };
-            let state = {
-                let parsed = line::parse(&raw).map_err(|e| failed(at.bad(&e.0)))?;
-                self.check_settings(&parsed, &at).map_err(failed)?;
-                let state = self.reducer.decode(parsed.body);
-                state.map_err(|e| failed(at.bad(&e.0)))?
-            };
-            acc = Some(self.fold(acc, self.item(state, raw)).map_err(failed)?);
-        }
-        Ok(acc.expect("a window has a line"))
-    }
-
-    /// A line's state, with the line kept when it is to be sorted.
-    fn item(&self, state: R::State, raw: Vec<u8>) -> Acc<R::State> {
-        if self.fold_early {
+        let key = self.window_of(parsed.key).map_err(|e| at.bad(&e))?;
+        // Decoded now, even when folded later, so that a bad line is named
+        // where it is, before anything is printed past it.
+        let state = self.reducer.decode(parsed.body).map_err(|e| at.bad(&e.0))?;
+        let item = if self.fold_early {
             Acc::Folded(state)
         } else {
             Acc::Lines(vec![(raw, state)])
+        };
+        match self.grouping {
+            Grouping::Spread => {
+                let open = self.open.remove(&key);
+                let merged = self.fold(open, item)?;
+                self.open.insert(key, merged);
+            }
+            Grouping::Grouped => {
+                if self.current.as_ref().is_some_and(|(k, _)| *k != key) {
+                    let (k, acc) = self.current.take().expect("checked above");
+                    self.close(k, acc)?;
+                }
+                let current = self.current.take().map(|(_, acc)| acc);
+                let merged = self.fold(current, item)?;
+                self.current = Some((key, merged));
+            }
         }
+        Ok(())
     }
 
     fn check_settings(&self, parsed: &Parsed<'_>, at: &At) -> Result<()> {
@@ -710,8 +568,8 @@ impl<R: Reducer> Windows<'_, R> {
         }
     }
 
-    /// Folds a window's lines and answers or encodes it.
-    fn ready(&self, key: i64, acc: Acc<R::State>) -> Result<Ready> {
+    /// Folds a window's lines and prints it.
+    fn close(&mut self, key: i64, acc: Acc<R::State>) -> Result<()> {
         let state = match acc {
             Acc::Folded(state) => state,
             Acc::Lines(mut lines) => {
@@ -721,27 +579,30 @@ impl<R: Reducer> Windows<'_, R> {
                 self.reducer.merge_partials(states).map_err(Error::spill)?
             }
         };
-        if let Some(stamp) = &self.stamp {
-            return Ok(Ready::Line(stamp.window(self.reducer, key, state)?));
-        }
         let filter = self.settings.params.filter;
         let (start, end) = if filter.hourly {
             (Some(key), Some(key + HOUR_MS))
         } else {
             (filter.init, filter.end)
         };
-        let report = answer(
-            self.reducer,
-            Closed {
-                key,
-                start,
-                end,
-                state,
-                late: 0,
-                complete: true,
-            },
-        )?;
-        Ok(Ready::Report(Box::new(report)))
+        match &mut self.output {
+            Output::Partial(w, stamp) => w.write_line(&stamp.window(self.reducer, key, state)?),
+            Output::Answers(w) => {
+                let report = answer(
+                    self.reducer,
+                    Closed {
+                        key,
+                        start,
+                        end,
+                        state,
+                        late: 0,
+                        complete: true,
+                    },
+                )?;
+                self.notes.saw(&report);
+                w.write(&report).map_err(Error::Output)
+            }
+        }
     }
 }
 
