@@ -13,10 +13,16 @@
 //!   order-sensitive sketches do not depend on the thread count). After each
 //!   wave the watermark, the newest timestamp seen minus the lateness bound,
 //!   finishes every hour that ends at or before it: it is handed to the sink
-//!   and freed. A line for an hour already finished is dropped and counted as
-//!   late. This serves the approximate mode, standard input with `--hourly`,
-//!   and tail mode.
+//!   and freed. A line whose hour ends at or before the watermark of the
+//!   lines before it is dropped and counted as late: decided per line, from
+//!   the newest timestamp before it (the waves before its own, and the lines
+//!   before it in its wave), so that which lines are late, and which record
+//!   reports them, depend on the order of lines only, never on how input was
+//!   cut into chunks, blocks or waves (mapped, piped or decompressed). This
+//!   serves the approximate mode, standard input with `--hourly`, and tail
+//!   mode.
 
+use std::collections::BTreeMap;
 use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -323,6 +329,9 @@ struct Scanner<'a, R> {
     progress: &'a Progress,
     /// Lines stamped after this are malformed (tail mode: the future).
     future_limit: Option<i64>,
+    /// The watermark's lateness when lines can be late (hourly windows
+    /// released behind a watermark, late lines dropped).
+    late_ms: Option<i64>,
     /// With `strict`, the lowest chunk index known to hold a malformed line;
     /// later chunks need not be parsed.
     strict_stop: AtomicUsize,
@@ -352,10 +361,19 @@ impl<R: Reducer> Scanner<'_, R> {
             };
             match outcome {
                 Outcome::Record(rec) => {
-                    acc.newest = acc.newest.max(Some(rec.ts));
                     if let Some(key) = self.filter.window_of(rec.ts) {
-                        let state = acc.windows.get(key, || self.reducer.new_state());
-                        self.reducer.add(state, &rec);
+                        if key < acc.cut {
+                            acc.late_line();
+                        } else {
+                            let state = acc.windows.get(key, || self.reducer.new_state());
+                            self.reducer.add(state, &rec);
+                        }
+                    }
+                    if acc.newest.is_none_or(|n| rec.ts > n) {
+                        acc.newest = Some(rec.ts);
+                        if let Some(late_ms) = self.late_ms {
+                            acc.raise_cut(rec.ts, late_ms);
+                        }
                     }
                 }
                 Outcome::Blank | Outcome::Header(None) => {}
@@ -450,8 +468,10 @@ pub struct Engine<'a, 's, R: Reducer> {
     newest: Option<i64>,
     /// Hourly windows starting before this were released; their lines are late.
     released_before: i64,
-    /// Late lines not yet reported in a record.
-    late_pending: u64,
+    /// Late lines not yet reported in a record, by the hour the watermark
+    /// had reached before them: each goes with the first record of that hour
+    /// or a later one, the next to be printed after it.
+    late_pending: BTreeMap<i64, u64>,
     summary: Summary,
     /// Chunks handed out so far: the next group's first chunk number.
     next_chunk: usize,
@@ -479,12 +499,18 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
                 opts,
                 progress,
                 future_limit: None,
+                late_ms: match opts.release {
+                    Release::Watermark { late_ms } if filter.hourly && !opts.keep_late => {
+                        Some(late_ms)
+                    }
+                    _ => None,
+                },
                 strict_stop: AtomicUsize::new(usize::MAX),
             },
             open: Windows::default(),
             newest: None,
             released_before: i64::MIN,
-            late_pending: 0,
+            late_pending: BTreeMap::new(),
             summary: Summary::default(),
             next_chunk: 0,
             late_ms: match opts.release {
@@ -577,6 +603,9 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
             self.late_ms.as_mut(),
         ) {
             *late = (*late).max(flow);
+            if let Some(cut_late) = self.scanner.late_ms.as_mut() {
+                *cut_late = *late;
+            }
         }
     }
 
@@ -682,21 +711,25 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
                     self.summary.other_paths.push((origin.clone(), path));
                 }
             }
-            // Lines of hours already released are late: checked here, not while
-            // parsing, so that it does not matter which waves ran side by side.
+            // Lines of hours the waves before released are late: checked
+            // here, not while parsing, so that it does not matter which waves
+            // ran side by side. The watermark before them is this one, as
+            // the wave's own lines behind it did not raise it past their hour.
             // A partial keeps them: its merge folds every state of an hour.
-            let late: u64 = if self.scanner.opts.keep_late {
-                0
-            } else {
-                partial
+            if !self.scanner.opts.keep_late {
+                let late: u64 = partial
                     .windows
                     .drain_before(self.released_before)
                     .into_iter()
                     .map(|(_, state)| reducer.lines(&state))
-                    .sum()
-            };
-            self.late_pending += late;
-            self.summary.late += late;
+                    .sum();
+                self.add_late(self.released_before, late);
+            }
+            // Lines the wave itself left behind: their watermark is the
+            // higher of this one and the wave's own before them.
+            for (cut, late) in std::mem::take(&mut partial.late) {
+                self.add_late(cut.max(self.released_before), late);
+            }
             self.open.merge(partial.windows, |a, b| reducer.merge(a, b));
             self.check_failure()?;
             // The watermark moves per wave, in wave order.
@@ -704,6 +737,15 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
             self.release()?;
         }
         Ok(())
+    }
+
+    /// Counts `n` late lines met when the watermark had released the hours
+    /// before `cut`.
+    fn add_late(&mut self, cut: i64, n: u64) {
+        if n > 0 {
+            *self.late_pending.entry(cut).or_default() += n;
+            self.summary.late += n;
+        }
     }
 
     /// Ends the run at the reducer's failure, before any window it touched
@@ -732,17 +774,20 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
         self.emit(windows, true)
     }
 
-    /// Hands `windows` to the sink; the late lines not yet reported go with
-    /// the first.
+    /// Hands `windows` (in ascending order) to the sink; each carries the
+    /// late lines not yet reported that were met before its hour was
+    /// released.
     fn emit(&mut self, windows: Vec<(i64, R::State)>, complete: bool) -> Result<()> {
         if windows.is_empty() {
             return Ok(());
         }
         let filter = self.scanner.filter;
-        let mut late = std::mem::take(&mut self.late_pending);
+        let pending = &mut self.late_pending;
         let windows = windows
             .into_iter()
             .map(|(key, state)| {
+                let later = pending.split_off(&key.saturating_add(1));
+                let late = std::mem::replace(pending, later).into_values().sum();
                 let (start, end) = if filter.hourly {
                     (Some(key), Some(key + HOUR_MS))
                 } else {
@@ -753,7 +798,7 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
                     start,
                     end,
                     state,
-                    late: std::mem::take(&mut late),
+                    late,
                     complete,
                 }
             })
@@ -826,6 +871,11 @@ struct Partial<S> {
     chunk_lines: Vec<(usize, u64)>,
     /// The newest well-formed timestamp seen.
     newest: Option<i64>,
+    /// Hours before this are behind the watermark of the lines seen (with
+    /// [`Scanner::late_ms`]): their next lines are late.
+    cut: i64,
+    /// Late lines, by the cut in force when they were met (ascending).
+    late: Vec<(i64, u64)>,
     /// Records skipped on purpose, by [`Skip::index`].
     skipped: [u64; Skip::ALL.len()],
     /// Zeek `#path`s other than `conn` met.
@@ -840,6 +890,8 @@ impl<S> Default for Partial<S> {
             first_bad: None,
             chunk_lines: Vec::new(),
             newest: None,
+            cut: i64::MIN,
+            late: Vec::new(),
             skipped: [0; Skip::ALL.len()],
             other_paths: Vec::new(),
         }
@@ -847,12 +899,35 @@ impl<S> Default for Partial<S> {
 }
 
 impl<S> Partial<S> {
+    /// Counts a line behind the watermark.
+    #[cold]
+    fn late_line(&mut self) {
+        match self.late.last_mut() {
+            Some((cut, n)) if *cut == self.cut => *n += 1,
+            _ => self.late.push((self.cut, 1)),
+        }
+    }
+
+    /// A line stamped `ts`, the newest yet, moves the watermark to `ts`
+    /// minus `late_ms`, and with it the cut once per hour.
+    #[inline(always)]
+    fn raise_cut(&mut self, ts: i64, late_ms: i64) {
+        let watermark = ts.saturating_sub(late_ms);
+        if watermark >= self.cut.saturating_add(HOUR_MS) {
+            self.cut = hour_start(watermark);
+        }
+    }
+
     fn merge<R: Reducer<State = S>>(mut self, other: Partial<S>, reducer: &R) -> Self {
         self.windows
             .merge(other.windows, |a, b| reducer.merge(a, b));
         self.malformed += other.malformed;
         self.first_bad = min_bad(self.first_bad, other.first_bad);
         self.chunk_lines.extend(other.chunk_lines);
+        debug_assert!(
+            self.late.is_empty() && other.late.is_empty(),
+            "late lines are met in waves, which never merge"
+        );
         self.newest = self.newest.max(other.newest);
         for (a, b) in self.skipped.iter_mut().zip(other.skipped) {
             *a += b;

@@ -247,18 +247,16 @@ proptest! {
     /// Plain, gzip and zstd give the same JSON, whatever the threads and
     /// however the lines are split into files (and members or frames). The
     /// approximate mode releases hours behind a watermark, in waves of chunks
-    /// whose bounds differ between a mapped file and a decoded stream, so
-    /// which lines are late can differ: it is checked on logs in time order.
+    /// whose bounds differ between a mapped file and a decoded stream; lines
+    /// out of order are still late or not by their order alone, and at this
+    /// size its sketches hold every host, so its answers must agree too.
     #[test]
     fn compression_never_changes_the_answer(
-        mut lines in prop::collection::vec((0i64..4 * 3_600_000, 0u8..20, 0u8..6), 1..400),
+        lines in prop::collection::vec((0i64..4 * 3_600_000, 0u8..20, 0u8..6), 1..400),
         cuts in prop::collection::vec(0usize..400, 0..4),
         threads in 1usize..4,
         approx in any::<bool>(),
     ) {
-        if approx {
-            lines.sort_unstable();
-        }
         let t0 = 1_565_647_200_000i64;
         let text: Vec<u8> = lines
             .iter()

@@ -716,3 +716,108 @@ proptest! {
         prop_assert_eq!(reports, model(&lines, &query, &filter));
     }
 }
+
+/// The per-line rule for late lines, the obvious way: a line whose hour
+/// starts before the hour of the watermark of the lines before it (their
+/// newest timestamp minus `late_ms`) is dropped, and reported with the first
+/// record, in hour order, of that hour or a later one.
+fn model_released(
+    lines: &[Line],
+    query: &Query,
+    filter: &Filter,
+    late_ms: i64,
+) -> (Vec<Report>, u64) {
+    let hour = |ts: i64| ts.div_euclid(HOUR_MS) * HOUR_MS;
+    let in_range =
+        |ts: i64| !(filter.init.is_some_and(|i| ts < i) || filter.end.is_some_and(|e| ts >= e));
+    let (mut newest, mut kept, mut late) = (None::<i64>, Vec::new(), BTreeMap::<i64, u64>::new());
+    for l in lines {
+        let cut = newest.map_or(i64::MIN, |n| hour(n - late_ms));
+        if in_range(l.ts) {
+            if hour(l.ts) < cut {
+                *late.entry(cut).or_default() += 1;
+            } else {
+                kept.push(l.clone());
+            }
+        }
+        newest = newest.max(Some(l.ts));
+    }
+    let total = late.values().sum();
+    let mut reports = model(&kept, query, filter);
+    for r in &mut reports {
+        let key = r.start.expect("hourly");
+        let later = late.split_off(&(key + 1));
+        r.late = std::mem::replace(&mut late, later).into_values().sum();
+    }
+    (reports, total)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Released behind a watermark, lines far older than the newest before
+    /// them are late: which ones, and which record reports them, follow the
+    /// order of lines alone, whatever the chunk size, threads, waves, the
+    /// split into files, or the input being mapped or decompressed.
+    #[test]
+    fn late_lines_follow_the_line_order_alone(
+        steps in prop::collection::vec((0i64..40_000, 0u8..10, 0i64..3 * HOUR_MS), 1..500),
+        hosts in prop::collection::vec((prop::sample::select(HOSTS), prop::sample::select(HOSTS)), 500),
+        query in query(),
+        late_ms in prop::sample::select(vec![0i64, 60_000, 600_000, 1_800_000]),
+        range in any::<bool>(),
+        split in 0usize..500,
+        gzip in prop::collection::vec(any::<bool>(), 2),
+        chunk_size in prop::sample::select(vec![64usize, 700, 1 << 20]),
+        threads in 1usize..4,
+    ) {
+        let mut t = BASE_MS;
+        let lines: Vec<Line> = steps
+            .iter()
+            .zip(&hosts)
+            .map(|(&(gap, chance, back), &(from, to))| {
+                t += gap;
+                // One line in five is stamped up to three hours back.
+                let ts = if chance < 2 { t - back } else { t };
+                Line { ts, from, to }
+            })
+            .collect();
+        let filter = Filter {
+            init: range.then_some(BASE_MS + HOUR_MS / 2),
+            end: None,
+            hourly: true,
+        };
+        let text = |ls: &[Line]| -> String { ls.iter().map(|l| format!("{} {} {}\n", l.ts, l.from, l.to)).collect() };
+        let split = split.min(lines.len());
+        let dir = tempfile::tempdir().unwrap();
+        let files: Vec<PathBuf> = [&lines[..split], &lines[split..]]
+            .iter()
+            .zip(&gzip)
+            .enumerate()
+            .map(|(i, (part, &gz))| {
+                use std::io::Write;
+                let path = dir.path().join(format!("part{i}.log"));
+                let mut bytes = text(part).into_bytes();
+                if gz {
+                    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                    e.write_all(&bytes).unwrap();
+                    bytes = e.finish().unwrap();
+                }
+                std::fs::write(&path, bytes).unwrap();
+                path
+            })
+            .collect();
+        let opts = ScanOptions {
+            threads,
+            waves: threads,
+            chunk_size,
+            seek_late_ms: None,
+            release: Release::Watermark { late_ms },
+            ..ScanOptions::default()
+        };
+        let (reports, summary) = scan(&files, &query, &filter, &opts);
+        let (expected, late) = model_released(&lines, &query, &filter, late_ms);
+        prop_assert_eq!(summary.late, late);
+        prop_assert_eq!(reports, expected);
+    }
+}
