@@ -3,6 +3,14 @@
 //! sketch, over the initiators of a generated log (case folded, back to back
 //! in memory, so only the sketch is measured).
 //!
+//! The `busiest/` groups feed one hour of the batch benchmark's log (1.39M
+//! lines over 1M hosts) to what `--busiest_from_host` and
+//! `--busiest_to_host` keep per window, side by side: the generator's
+//! initiators are Zipf distributed (a hot set), its receivers uniform (about
+//! 750,000 distinct an hour, nearly every line a new host), which is what
+//! makes `--busiest_to_host` cost more than `--busiest_from_host`
+//! (issue 10, docs/benchmarks.md).
+//!
 //! The `hll/` groups and the table printed first with `HLL_REPORT=1`
 //! measure connspy's HLL (Apache DataSketches, [`Hll`]) at precisions 12 to
 //! 16: insert and merge cost, heap bytes (a counting allocator) and relative
@@ -45,14 +53,15 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
-/// The initiating hosts of a generated log of `lines` lines over `hosts`
-/// names, as one buffer and the spans of each host in it.
-struct Initiators {
+/// One column of hosts of a generated log of `lines` lines over `hosts`
+/// names (the initiators unless said), as one buffer and the spans of each
+/// host in it.
+struct Column {
     bytes: Vec<u8>,
     spans: Vec<(usize, usize)>,
 }
 
-impl Initiators {
+impl Column {
     fn new(lines: u64, hosts: u64) -> Self {
         let mut log = Vec::new();
         let cfg = GenConfig {
@@ -62,17 +71,22 @@ impl Initiators {
             ..GenConfig::default()
         };
         generate(&cfg, &mut log).expect("generate into memory");
+        Self::from_log(&log, 1)
+    }
+
+    /// Field `field` of each `TS FROM TO` line of `log`: 1 the initiator,
+    /// 2 the receiver.
+    fn from_log(log: &[u8], field: usize) -> Self {
         let mut bytes = Vec::with_capacity(log.len() / 2);
-        let mut spans = Vec::with_capacity(lines as usize);
+        let mut spans = Vec::new();
         for line in log.split(|&b| b == b'\n') {
-            // `TS FROM TO`: the initiator is the second field.
-            if let Some(from) = line.split(|&b| b == b' ').nth(1) {
+            if let Some(host) = line.split(|&b| b == b' ').nth(field) {
                 let start = bytes.len();
-                bytes.extend(from.iter().map(u8::to_ascii_lowercase));
-                spans.push((start, from.len()));
+                bytes.extend(host.iter().map(u8::to_ascii_lowercase));
+                spans.push((start, host.len()));
             }
         }
-        Initiators { bytes, spans }
+        Column { bytes, spans }
     }
 
     fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
@@ -82,7 +96,7 @@ impl Initiators {
 
 fn hot_path(c: &mut Criterion) {
     for hosts in [100_000u64, 1_000_000] {
-        let data = Initiators::new(1_000_000, hosts);
+        let data = Column::new(1_000_000, hosts);
         let mut g = c.benchmark_group(format!("sketch/{hosts}_hosts"));
         g.throughput(Throughput::Elements(data.spans.len() as u64));
         g.sample_size(10);
@@ -138,8 +152,52 @@ fn hot_path(c: &mut Criterion) {
     }
 }
 
+/// One hour of the batch benchmark's log (100M lines over 72 h, 1M hosts,
+/// names of 6 syllables), initiators against receivers, through the exact
+/// counter and the approximate reducer's per-side sketches (k = 4096, as
+/// `--memory_limit 256 --top 10` derives).
+fn busiest(c: &mut Criterion) {
+    const HOUR_LINES: u64 = 1_390_000;
+    for (side, field) in [("initiators", 1), ("receivers", 2)] {
+        let mut log = Vec::new();
+        let cfg = GenConfig {
+            lines: HOUR_LINES,
+            hosts: 1_000_000,
+            rate: HOUR_LINES as f64 / 3600.0,
+            name_syllables: 6,
+            seed: 7,
+            ..GenConfig::default()
+        };
+        generate(&cfg, &mut log).expect("generate into memory");
+        let data = Column::from_log(&log, field);
+        let mut g = c.benchmark_group(format!("busiest/{side}_1h"));
+        g.throughput(Throughput::Elements(data.spans.len() as u64));
+        g.sample_size(10);
+        g.bench_function("exact_host_counter_add", |b| {
+            b.iter(|| {
+                let mut counter = HostCounter::new();
+                data.iter().for_each(|h| counter.add(h));
+                black_box(counter.busiest(10))
+            })
+        });
+        g.bench_function("talkers_4096_hll_15", |b| {
+            b.iter(|| {
+                let mut ss = SpaceSaving::new(4096);
+                let mut hll = Hll::new(15);
+                for h in data.iter() {
+                    if !ss.add(h) {
+                        hll.insert(h);
+                    }
+                }
+                black_box((ss.top(), hll.estimate()))
+            })
+        });
+        g.finish();
+    }
+}
+
 fn merges(c: &mut Criterion) {
-    let data = Initiators::new(1_000_000, 1_000_000);
+    let data = Column::new(1_000_000, 1_000_000);
     let mut g = c.benchmark_group("sketch/merge");
     g.sample_size(10);
     for k in [4096usize, 65_536] {
@@ -313,5 +371,5 @@ fn accuracy(_: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, accuracy, hll, hot_path, merges);
+criterion_group!(benches, accuracy, hll, hot_path, busiest, merges);
 criterion_main!(benches);
