@@ -21,7 +21,7 @@ pub fn check(parser: Parser, data: &[u8]) {
     assert_eq!(whole.len(), if data.is_empty() { 0 } else { lines });
     // Cut at every line start after the midpoint: the parser in force there
     // (from the map, and from `after`) reads the rest as the whole did.
-    let map = parser.map(data);
+    let map = parser.map(data, &|_| {});
     let mid = data.len() / 2;
     if let Some(i) = data[mid..].iter().position(|&b| b == b'\n') {
         let cut = mid + i + 1;

@@ -45,7 +45,7 @@ fuzz_target!(|data: &[u8]| {
         Some(init),
         Some(end),
         late_ms,
-        &Parser::Connspy.map(&log),
+        &Parser::Connspy.map(&log, &|_| {}),
     );
     assert!(range.start <= range.end && range.end <= log.len());
     let mut pos = 0;

@@ -127,11 +127,11 @@ impl MappedFile {
     ) -> Result<()> {
         let data = self.bytes();
         let parser = choice.parser_for(from_first_usable_line(data, batching.max_line));
-        // One pass for Zeek header lines; nothing for other formats.
-        let parsers = parser.map(data);
-        if matches!(parser, Parser::Zeek(_) | Parser::Vpc(_)) {
-            // The header prescan read every page: drop them again, or
-            // resident memory would grow to the file's size.
+        // One pass for Zeek header lines; nothing for other formats. The
+        // pass reads every page: each searched segment lets them go again, or
+        // resident memory would grow to the file's size.
+        let parsers = parser.map(data, &|searched| self.release(searched));
+        if matches!(parser, Parser::Vpc(_)) {
             self.release(0..data.len());
         }
         let range = match time {

@@ -119,7 +119,7 @@ mod tests {
             Some(1_050_000_000),
             Some(1_060_000_000),
             0,
-            &Parser::Connspy.map(&data),
+            &Parser::Connspy.map(&data, &|_| {}),
         );
         assert!(r.start > 0 && r.end < data.len());
         assert!(r.end - r.start < 10_000 * 16 + 2 * SCAN_BELOW);
@@ -131,25 +131,43 @@ mod tests {
     fn open_bounds_keep_the_ends() {
         let data = log(100_000);
         assert_eq!(
-            seek(&data, None, None, 0, &Parser::Connspy.map(&data)),
+            seek(&data, None, None, 0, &Parser::Connspy.map(&data, &|_| {})),
             0..data.len()
         );
         assert_eq!(
-            seek(&data, Some(0), None, 0, &Parser::Connspy.map(&data)),
+            seek(
+                &data,
+                Some(0),
+                None,
+                0,
+                &Parser::Connspy.map(&data, &|_| {})
+            ),
             0..data.len()
         );
         assert_eq!(
-            seek(&data, None, Some(i64::MAX), 0, &Parser::Connspy.map(&data)),
+            seek(
+                &data,
+                None,
+                Some(i64::MAX),
+                0,
+                &Parser::Connspy.map(&data, &|_| {})
+            ),
             0..data.len()
         );
-        let r = seek(&data, Some(i64::MAX), None, 0, &Parser::Connspy.map(&data));
+        let r = seek(
+            &data,
+            Some(i64::MAX),
+            None,
+            0,
+            &Parser::Connspy.map(&data, &|_| {}),
+        );
         assert!(r.start > 0 && r.end == data.len());
     }
 
     #[test]
     fn small_or_empty_data_is_scanned_whole() {
         assert_eq!(
-            seek(b"", Some(5), Some(6), 0, &Parser::Connspy.map(b"")),
+            seek(b"", Some(5), Some(6), 0, &Parser::Connspy.map(b"", &|_| {})),
             0..0
         );
         let data = log(10);
@@ -159,7 +177,7 @@ mod tests {
                 Some(1_000_005_000),
                 Some(1_000_006_000),
                 0,
-                &Parser::Connspy.map(&data)
+                &Parser::Connspy.map(&data, &|_| {})
             ),
             0..data.len()
         );

@@ -144,7 +144,7 @@ fn zeek_repeated_header_blocks_and_other_paths() {
     // sequential parse has there.
     let data = log.as_bytes();
     let starts: Vec<usize> = (0..=data.len()).collect();
-    let map = p.map(data);
+    let map = p.map(data, &|_| {});
     let at: Vec<Parser> = starts.iter().map(|&s| map.at(s).clone()).collect();
     for cut in 0..=data.len() {
         let line_start = data[..cut]
@@ -180,7 +180,7 @@ fn non_zeek_parsers_do_not_change_between_blocks() {
         Parser::Vpc(VpcLayout::V2),
     ] {
         assert_eq!(p.after(b"#separator \\x09\n"), None);
-        let map = p.map(b"#x\n#y\n");
+        let map = p.map(b"#x\n#y\n", &|_| {});
         assert_eq!((map.at(0), map.at(5)), (&p, &p));
     }
 }
@@ -471,6 +471,6 @@ fn a_vpc_header_mid_file_holds_across_blocks_and_chunks() {
     let cut = log[..cut].iter().rposition(|&b| b == b'\n').unwrap() + 1;
     let next = p.after(&log[..cut]).expect("the header changes the layout");
     assert_eq!(next.clone().parse_line(b"30 w v OK"), rec(30_000, "v", "w"));
-    assert_eq!(p.map(log).at(cut), &next);
-    assert_eq!(p.map(log).at(3), &p);
+    assert_eq!(p.map(log, &|_| {}).at(cut), &next);
+    assert_eq!(p.map(log, &|_| {}).at(3), &p);
 }
