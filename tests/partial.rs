@@ -426,6 +426,33 @@ fn a_bad_line_stops_the_merge_before_the_window_it_follows_at_any_thread_count()
     }
 }
 
+/// A named pipe (or `<(sort ...)`) cannot be read twice: the pass that
+/// looks for grouped windows copies it, as it copies standard input.
+#[test]
+fn partials_from_a_named_pipe_are_read_once() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = TempDir::new().unwrap();
+    let partial = sample_partial(dir.path());
+    let direct = ok(
+        dir.path(),
+        &["--merge", "--format", "json"],
+        partial.as_bytes(),
+    );
+    let fifo = dir.path().join("parts.fifo");
+    let name = std::ffi::CString::new(fifo.as_os_str().as_bytes()).unwrap();
+    // SAFETY: a NUL-terminated path and a mode.
+    assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+    let writer = std::thread::spawn(move || std::fs::write(fifo, partial));
+    let out = connspy(
+        dir.path(),
+        &["--merge", "--format", "json", "parts.fifo"],
+        b"",
+    );
+    writer.join().unwrap().unwrap();
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    assert_eq!(out.stdout, direct);
+}
+
 #[test]
 fn partials_of_other_settings_are_a_usage_error_naming_both_places() {
     let dir = TempDir::new().unwrap();

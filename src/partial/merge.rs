@@ -143,8 +143,8 @@ impl Expect {
 /// changed, partials that disagree with each other or with `expect`
 /// (usage errors naming the file and line), or writing.
 pub(crate) fn run(expect: &Expect, config: &Config, out: impl Write + Send) -> Result<Notes> {
-    let (grouped, spool) = grouping(&config.inputs)?;
-    let mut lines = Lines::new(&config.inputs, spool);
+    let (grouped, spools) = grouping(&config.inputs)?;
+    let mut lines = Lines::new(&config.inputs, spools);
     // A reducer of Hadoop streaming whose partition got no key still runs:
     // no lines is no windows, not an error.
     let Some(first) = lines.next_line()? else {
@@ -223,28 +223,40 @@ enum Grouping {
 }
 
 /// Decides, by a first pass over the inputs' keys, whether they come grouped
-/// by window. Standard input cannot be read twice, so it is copied to an
-/// anonymous temporary file on the way, and read back from there.
-fn grouping(inputs: &[Input]) -> Result<(Grouping, Option<File>)> {
+/// by window. Standard input and pipes (a FIFO, `<(sort ...)`) cannot be read
+/// twice, so they are copied to an anonymous temporary file on the way, and
+/// read back from there: the copies, by input.
+fn grouping(inputs: &[Input]) -> Result<(Grouping, Vec<Option<File>>)> {
     // Grouped, and in ascending order of window: then windows can be printed
     // as they end, in the order a direct run prints them.
     let mut last: Option<(Option<i64>, Vec<u8>)> = None;
     let mut grouped = true;
-    let mut spool = None;
+    let mut spools: Vec<Option<File>> = Vec::with_capacity(inputs.len());
+    let mut stdin_seen = false;
     for input in inputs {
-        let mut copy = match input {
-            Input::Stdin if spool.is_none() => {
-                let file = tempfile::tempfile().map_err(Error::spill)?;
-                let writer = file.try_clone().map_err(Error::spill)?;
-                spool = Some(file);
-                Some(io::BufWriter::with_capacity(1 << 16, writer))
-            }
+        let once = match input {
             // Standard input named twice: the second time it is empty, as
             // a batch run finds it.
-            Input::Stdin => continue,
-            Input::File(_) => None,
+            Input::Stdin if stdin_seen => {
+                spools.push(None);
+                continue;
+            }
+            Input::Stdin => {
+                stdin_seen = true;
+                true
+            }
+            Input::File(path) => std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()),
         };
-        let mut lines = Lines::new(std::slice::from_ref(input), None);
+        let mut copy = if once {
+            let file = tempfile::tempfile().map_err(Error::spill)?;
+            let writer = file.try_clone().map_err(Error::spill)?;
+            spools.push(Some(file));
+            Some(io::BufWriter::with_capacity(1 << 16, writer))
+        } else {
+            spools.push(None);
+            None
+        };
+        let mut lines = Lines::new(std::slice::from_ref(input), Vec::new());
         while let Some(line) = lines.next_raw()? {
             if let Some(copy) = copy.as_mut() {
                 copy.write_all(&line)
@@ -271,14 +283,15 @@ fn grouping(inputs: &[Input]) -> Result<(Grouping, Option<File>)> {
     } else {
         Grouping::Spread
     };
-    Ok((grouping, spool))
+    Ok((grouping, spools))
 }
 
 /// The lines of every input in turn, each read whole up to [`MAX_LINE`].
 struct Lines<'a> {
     inputs: &'a [Input],
-    /// Standard input's copy, read in its place.
-    spool: Option<File>,
+    /// The copies of inputs that cannot be read twice, read in their place
+    /// (by input; none on the first pass).
+    spools: Vec<Option<File>>,
     next: usize,
     reader: Option<Box<dyn BufRead + Send>>,
     path: String,
@@ -286,10 +299,10 @@ struct Lines<'a> {
 }
 
 impl<'a> Lines<'a> {
-    fn new(inputs: &'a [Input], spool: Option<File>) -> Self {
+    fn new(inputs: &'a [Input], spools: Vec<Option<File>>) -> Self {
         Lines {
             inputs,
-            spool,
+            spools,
             next: 0,
             reader: None,
             path: String::new(),
@@ -325,16 +338,14 @@ impl<'a> Lines<'a> {
                 let Some(input) = self.inputs.get(self.next) else {
                     return Ok(None);
                 };
+                let spool = self.spools.get_mut(self.next).and_then(Option::take);
                 self.next += 1;
-                self.reader = Some(match (input, self.spool.take()) {
-                    (Input::Stdin, Some(mut spool)) => {
+                self.reader = Some(match spool {
+                    Some(mut spool) => {
                         spool.seek(SeekFrom::Start(0)).map_err(Error::spill)?;
                         Box::new(BufReader::with_capacity(1 << 16, spool))
                     }
-                    (input, spool) => {
-                        self.spool = spool;
-                        open(input)?
-                    }
+                    None => open(input)?,
                 });
                 self.path = input.display_path().display().to_string();
                 self.line = 0;
