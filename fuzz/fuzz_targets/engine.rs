@@ -10,9 +10,7 @@
 #![no_main]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::File;
 use std::io::Write;
-use std::os::fd::{AsRawFd, FromRawFd};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -27,6 +25,10 @@ use connspy::reduce::Query;
 use connspy::report::Report;
 use connspy::timestamp::HOUR_MS;
 use libfuzzer_sys::fuzz_target;
+
+#[path = "memfd.rs"]
+mod memfd;
+use memfd::{fd_path, memfd};
 
 /// Bytes an anonymous pipe holds without a reader (Linux's default).
 const PIPE_BUFFER: usize = 1 << 16;
@@ -86,21 +88,6 @@ fn scan_path(engine: &mut Engine<'_, '_, ExactReducer>, path: PathBuf) {
     engine
         .scan_all(&[Input::File(path)], || false, &mut Err)
         .expect("a readable input scans");
-}
-
-/// A `memfd` holding `data`: a regular file that lives in memory only.
-fn memfd(data: &[u8]) -> File {
-    // SAFETY: memfd_create takes a NUL-terminated name and flags; the fd it
-    // returns is owned by the File from here on.
-    let fd = unsafe { libc::memfd_create(c"connspy-fuzz".as_ptr(), libc::MFD_CLOEXEC) };
-    assert!(fd >= 0, "memfd_create: {}", std::io::Error::last_os_error());
-    let mut file = unsafe { File::from_raw_fd(fd) };
-    file.write_all(data).unwrap();
-    file
-}
-
-fn fd_path(fd: &impl AsRawFd) -> PathBuf {
-    format!("/proc/self/fd/{}", fd.as_raw_fd()).into()
 }
 
 fuzz_target!(|data: &[u8]| {

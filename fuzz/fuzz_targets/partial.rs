@@ -11,14 +11,15 @@
 #![no_main]
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::fs::File;
-use std::io::Write;
-use std::os::fd::{AsRawFd, FromRawFd};
 
 use clap::Parser as _;
 use connspy::cli::Args;
 use connspy::config::Config;
 use libfuzzer_sys::fuzz_target;
+
+#[path = "memfd.rs"]
+mod memfd;
+use memfd::{fd_path, memfd};
 
 /// The largest single allocation an input may cause: far above what any
 /// input of `-max_len` bytes needs, far below what a length field read
@@ -98,17 +99,6 @@ fn repaired(data: &[u8]) -> Vec<u8> {
     out
 }
 
-/// A `memfd` holding `data`: a regular file that lives in memory only.
-fn memfd(data: &[u8]) -> File {
-    // SAFETY: memfd_create takes a NUL-terminated name and flags; the fd it
-    // returns is owned by the File from here on.
-    let fd = unsafe { libc::memfd_create(c"connspy-fuzz".as_ptr(), libc::MFD_CLOEXEC) };
-    assert!(fd >= 0, "memfd_create: {}", std::io::Error::last_os_error());
-    let mut file = unsafe { File::from_raw_fd(fd) };
-    file.write_all(data).unwrap();
-    file
-}
-
 fuzz_target!(|data: &[u8]| {
     let [flags, rest @ ..] = data else { return };
     let input = if flags & 1 == 1 {
@@ -118,9 +108,15 @@ fuzz_target!(|data: &[u8]| {
     };
     let format = ["text", "json", "tsv", "partial"][usize::from(flags >> 1 & 3)];
     let file = memfd(&input);
-    let path = format!("/proc/self/fd/{}", file.as_raw_fd());
-    let args = Args::try_parse_from(["connspy", "--merge", "--format", format, &path])
-        .expect("a valid command line");
+    let path = fd_path(&file);
+    let args = Args::try_parse_from([
+        "connspy".as_ref(),
+        "--merge".as_ref(),
+        "--format".as_ref(),
+        format.as_ref(),
+        path.as_os_str(),
+    ])
+    .expect("a valid command line");
     let config = Config::from_args(args).expect("a valid merge configuration");
     let (mut out, mut err) = (Vec::new(), Vec::new());
     // An error is a fine answer to bad bytes; a panic or an unbounded
