@@ -26,7 +26,7 @@ use datasketches::frequencies::FrequentItemsSketch;
 
 use connspy::gen::{generate, GenConfig};
 use connspy::reduce::hosts::HostCounter;
-use connspy::sketch::{BloomList, Hll, SpaceSaving};
+use connspy::sketch::{BloomList, Hll, Leader, SpaceSaving};
 
 /// Counts live and peak heap bytes, for the memory columns.
 struct Counting;
@@ -94,6 +94,19 @@ impl Column {
     }
 }
 
+/// What the approximate reducer does per line of a busiest side: the
+/// summary, then the HyperLogLog only for hosts it does not track.
+fn talkers(data: &Column) -> (Option<Leader>, u64) {
+    let mut ss = SpaceSaving::new(4096);
+    let mut hll = Hll::new(15);
+    for h in data.iter() {
+        if !ss.add(h) {
+            hll.insert(h);
+        }
+    }
+    (ss.top(), hll.estimate())
+}
+
 fn hot_path(c: &mut Criterion) {
     for hosts in [100_000u64, 1_000_000] {
         let data = Column::new(1_000_000, hosts);
@@ -111,20 +124,7 @@ fn hot_path(c: &mut Criterion) {
                 })
             });
         }
-        // What the approximate reducer does per line of a busiest side: the
-        // summary, then the HyperLogLog only for hosts it does not track.
-        g.bench_function("talkers_4096_hll_15", |b| {
-            b.iter(|| {
-                let mut ss = SpaceSaving::new(4096);
-                let mut hll = Hll::new(15);
-                for h in data.iter() {
-                    if !ss.add(h) {
-                        hll.insert(h);
-                    }
-                }
-                black_box((ss.top(), hll.estimate()))
-            })
-        });
+        g.bench_function("talkers_4096_hll_15", |b| b.iter(|| talkers(&data)));
         g.bench_function("bloom_list_insert", |b| {
             b.iter(|| {
                 let mut list = BloomList::new(hosts as usize, 0.001, 4 << 20, 14);
@@ -180,18 +180,7 @@ fn busiest(c: &mut Criterion) {
                 black_box(counter.busiest(10))
             })
         });
-        g.bench_function("talkers_4096_hll_15", |b| {
-            b.iter(|| {
-                let mut ss = SpaceSaving::new(4096);
-                let mut hll = Hll::new(15);
-                for h in data.iter() {
-                    if !ss.add(h) {
-                        hll.insert(h);
-                    }
-                }
-                black_box((ss.top(), hll.estimate()))
-            })
-        });
+        g.bench_function("talkers_4096_hll_15", |b| b.iter(|| talkers(&data)));
         g.finish();
     }
 }

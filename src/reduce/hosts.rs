@@ -598,14 +598,7 @@ impl HostCounter {
     /// The order depends on the hosts alone, not on how they were counted.
     pub(crate) fn for_each_sorted(&mut self, mut f: impl FnMut(&[u8], u64)) {
         self.flush();
-        let total = |host: &[u8], low: u32| {
-            u64::from(low)
-                + if self.carries.is_empty() {
-                    0
-                } else {
-                    self.carries.get(host).copied().unwrap_or(0)
-                }
-        };
+        let total = |host: &[u8], low: u32| self.total(host, low);
         for (_, key, n) in self.inline.by_hash() {
             f(key.bytes(&[]), total(key.bytes(&[]), n));
         }
@@ -616,16 +609,20 @@ impl HostCounter {
         }
     }
 
+    /// The whole count of `host`, whose table holds its low 32 bits.
+    #[inline(always)]
+    fn total(&self, host: &[u8], low: u32) -> u64 {
+        u64::from(low)
+            + if self.carries.is_empty() {
+                0
+            } else {
+                self.carries.get(host).copied().unwrap_or(0)
+            }
+    }
+
     /// Every counted host with its count, in no particular order.
     fn counts(&self) -> impl Iterator<Item = Counted<'_, ()>> + '_ {
-        let total = |host: &[u8], low: u32| {
-            u64::from(low)
-                + if self.carries.is_empty() {
-                    0
-                } else {
-                    self.carries.get(host).copied().unwrap_or(0)
-                }
-        };
+        let total = |host: &[u8], low: u32| self.total(host, low);
         let inline = self.inline.slots.iter().filter(|s| s.key != EMPTY);
         inline
             .map(move |s| Counted {
