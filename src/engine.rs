@@ -329,9 +329,12 @@ struct Scanner<'a, R> {
     progress: &'a Progress,
     /// Lines stamped after this are malformed (tail mode: the future).
     future_limit: Option<i64>,
-    /// The watermark's lateness when lines can be late (hourly windows
-    /// released behind a watermark, late lines dropped).
+    /// The watermark's lateness, raised to [`ScanOptions::flow_late_ms`]
+    /// when a flow log is met; `None` when windows are released at the end.
     late_ms: Option<i64>,
+    /// Whether lines behind the watermark are dropped as late (hourly
+    /// windows, and not kept for a partial).
+    drop_late: bool,
     /// With `strict`, the lowest chunk index known to hold a malformed line;
     /// later chunks need not be parsed.
     strict_stop: AtomicUsize,
@@ -371,7 +374,7 @@ impl<R: Reducer> Scanner<'_, R> {
                     }
                     if acc.newest.is_none_or(|n| rec.ts > n) {
                         acc.newest = Some(rec.ts);
-                        if let Some(late_ms) = self.late_ms {
+                        if let (true, Some(late_ms)) = (self.drop_late, self.late_ms) {
                             acc.raise_cut(rec.ts, late_ms);
                         }
                     }
@@ -475,9 +478,6 @@ pub struct Engine<'a, 's, R: Reducer> {
     summary: Summary,
     /// Chunks handed out so far: the next group's first chunk number.
     next_chunk: usize,
-    /// The watermark's lateness, raised to [`ScanOptions::flow_late_ms`]
-    /// when a flow log is met.
-    late_ms: Option<i64>,
     inputs: Vec<InputOrigin>,
     sink: &'a mut WindowSink<'s, R::State>,
 }
@@ -500,11 +500,10 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
                 progress,
                 future_limit: None,
                 late_ms: match opts.release {
-                    Release::Watermark { late_ms } if filter.hourly && !opts.keep_late => {
-                        Some(late_ms)
-                    }
-                    _ => None,
+                    Release::Watermark { late_ms } => Some(late_ms),
+                    Release::AtEnd => None,
                 },
+                drop_late: filter.hourly && !opts.keep_late,
                 strict_stop: AtomicUsize::new(usize::MAX),
             },
             open: Windows::default(),
@@ -513,10 +512,6 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
             late_pending: BTreeMap::new(),
             summary: Summary::default(),
             next_chunk: 0,
-            late_ms: match opts.release {
-                Release::Watermark { late_ms } => Some(late_ms),
-                Release::AtEnd => None,
-            },
             inputs: Vec::new(),
             sink,
         }
@@ -600,12 +595,9 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
         if let (true, Some(flow), Some(late)) = (
             parser.is_flow_log(),
             self.scanner.opts.flow_late_ms,
-            self.late_ms.as_mut(),
+            self.scanner.late_ms.as_mut(),
         ) {
             *late = (*late).max(flow);
-            if let Some(cut_late) = self.scanner.late_ms.as_mut() {
-                *cut_late = *late;
-            }
         }
     }
 
@@ -629,7 +621,7 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
     /// lateness bound after it are malformed (a future timestamp would close
     /// every open hour at once).
     pub(crate) fn observe_wall_clock(&mut self, now_ms: i64) {
-        if let Some(late_ms) = self.late_ms {
+        if let Some(late_ms) = self.scanner.late_ms {
             self.scanner.future_limit = Some(now_ms.saturating_add(late_ms));
         }
     }
@@ -654,7 +646,7 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
     }
 
     fn watermark(&self) -> Option<i64> {
-        let late_ms = self.late_ms?;
+        let late_ms = self.scanner.late_ms?;
         self.newest.map(|n| n.saturating_sub(late_ms))
     }
 
@@ -872,7 +864,7 @@ struct Partial<S> {
     /// The newest well-formed timestamp seen.
     newest: Option<i64>,
     /// Hours before this are behind the watermark of the lines seen (with
-    /// [`Scanner::late_ms`]): their next lines are late.
+    /// [`Scanner::drop_late`]): their next lines are late.
     cut: i64,
     /// Late lines, by the cut in force when they were met (ascending).
     late: Vec<(i64, u64)>,

@@ -600,7 +600,8 @@ impl HostCounter {
         self.flush();
         let total = |host: &[u8], low: u32| self.total(host, low);
         for (_, key, n) in self.inline.by_hash() {
-            f(key.bytes(&[]), total(key.bytes(&[]), n));
+            let host = key.bytes(&[]);
+            f(host, total(host, n));
         }
         let mut long: Vec<(&[u8], u32)> = self.long.iter().collect();
         long.sort_unstable_by(|a, b| a.0.cmp(b.0));
