@@ -390,6 +390,9 @@ impl<R: Reducer> Scanner<'_, R> {
             scan_around(&mut parser, piece, &mut each);
         }
         acc.chunk_lines.push((chunk, lines));
+        if parser != *piece.parser {
+            acc.parsers_changed.push((chunk, parser));
+        }
     }
 
     /// A line that is neither a record nor blank: kept out of the per-line
@@ -435,10 +438,16 @@ impl<R: Reducer> Scanner<'_, R> {
     /// back in wave order: a wave's state depends on its lines only, never on
     /// the thread count, and sketches merge once per wave instead of once per
     /// chunk.
-    fn scan_group(&self, first: usize, group: &Group<'_>) -> Vec<Partial<R::State>> {
+    ///
+    /// `again`: the group's chunks were parsed before (see [`Engine::feed`]),
+    /// so progress does not count their bytes twice.
+    fn scan_group(&self, first: usize, group: &Group<'_>, again: bool) -> Vec<Partial<R::State>> {
         let one = |i: usize, acc: &mut Partial<R::State>| {
             self.scan_chunk(acc, first + i, &group.chunk(i));
-            self.progress.advance(group.done(i));
+            let bytes = group.done(i);
+            if !again {
+                self.progress.advance(bytes);
+            }
         };
         match self.opts.release {
             Release::AtEnd => vec![(0..group.len())
@@ -585,8 +594,26 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
             self.met_format(group.parser(0));
         }
         let first = self.next_chunk;
-        let partials = self.scanner.scan_group(first, &group);
+        let partials = self.scanner.scan_group(first, &group, false);
+        if !group.parsers_hold(first, partials.iter().flat_map(|p| &p.parsers_changed)) {
+            return self.feed_again(first, input, &group);
+        }
         self.absorb(partials, input, &group)
+    }
+
+    /// Parses `group` again with the parser of every header line: a header
+    /// block after the leading one changed the format, so chunks after it
+    /// were parsed with the wrong one and their partials are dropped unseen.
+    #[cold]
+    fn feed_again(&mut self, first: usize, input: usize, group: &Group<'_>) -> Result<()> {
+        // A malformed line met with the wrong parser stops nothing.
+        self.scanner
+            .strict_stop
+            .store(usize::MAX, Ordering::Relaxed);
+        group.with_every_header(|group| {
+            let partials = self.scanner.scan_group(first, group, true);
+            self.absorb(partials, input, group)
+        })
     }
 
     /// Raises the watermark's lateness for a flow log (see
@@ -872,6 +899,9 @@ struct Partial<S> {
     skipped: [u64; Skip::ALL.len()],
     /// Zeek `#path`s other than `conn` met.
     other_paths: Vec<Vec<u8>>,
+    /// Chunks whose header lines changed the parser, each with the parser
+    /// in force after it (see [`Group::parsers_hold`]).
+    parsers_changed: Vec<(usize, Parser)>,
 }
 
 impl<S> Default for Partial<S> {
@@ -886,6 +916,7 @@ impl<S> Default for Partial<S> {
             late: Vec::new(),
             skipped: [0; Skip::ALL.len()],
             other_paths: Vec::new(),
+            parsers_changed: Vec::new(),
         }
     }
 }
@@ -929,6 +960,7 @@ impl<S> Partial<S> {
                 self.other_paths.push(path);
             }
         }
+        self.parsers_changed.extend(other.parsers_changed);
         self
     }
 }

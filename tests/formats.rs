@@ -118,6 +118,75 @@ fn formats_mix_across_files() {
     assert_eq!(out.stdout, expected.stdout);
 }
 
+/// A mapped file is parsed from its leading header lines alone, and parsed
+/// again with every header when a later block turns out to change the
+/// columns: at any chunk size (chunks starting before, inside and after the
+/// second block) and thread count, concatenated Zeek and VPC logs answer as
+/// the plain log of the same lines does, even under `--strict`.
+#[test]
+fn later_header_blocks_with_other_columns_change_no_answer() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    let lines: Vec<(i64, String, String)> = (0..300)
+        .map(|i| (T0 + 13 * i, format!("h{}", i % 7), format!("r{}", i % 5)))
+        .collect();
+    let mut plain = String::new();
+    let mut zeek = String::from(ZEEK_HEAD);
+    zeek.push_str("#fields\tts\tuid\tid.orig_h\tid.resp_h\n");
+    let mut vpc = String::from(
+        "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets \
+         bytes start end action log-status\n",
+    );
+    for (i, (ts, from, to)) in lines.iter().enumerate() {
+        plain.push_str(&format!("{}000 {from} {to}\n", ts));
+        if i == 150 {
+            zeek.push_str("#close\t2019-08-12-23-00-00\n");
+            zeek.push_str(ZEEK_HEAD);
+            zeek.push_str("#fields\tid.resp_h\tid.orig_h\tuid\tts\n");
+            vpc.push_str("start dstaddr srcaddr log-status\n");
+        }
+        if i < 150 {
+            zeek.push_str(&format!("{ts}.000001\tC1\t{from}\t{to}\n"));
+            vpc.push_str(&format!(
+                "2 123 eni-1 {from} {to} 1 2 6 1 40 {ts} {} ACCEPT OK\n",
+                ts + 1
+            ));
+        } else {
+            zeek.push_str(&format!("{to}\t{from}\tC1\t{ts}.000001\n"));
+            vpc.push_str(&format!("{ts} {to} {from} OK\n"));
+        }
+    }
+    std::fs::write(d.join("plain.log"), plain).unwrap();
+    std::fs::write(d.join("conn.log"), zeek).unwrap();
+    std::fs::write(d.join("flows.log"), vpc).unwrap();
+    let query = [
+        "--busiest_from_host",
+        "--busiest_to_host",
+        "--top",
+        "3",
+        "--hourly",
+    ];
+    let expected = connspy(d, &[&query[..], &["plain.log"]].concat());
+    assert_eq!(expected.code, Some(0), "{expected:#?}");
+    for file in ["conn.log", "flows.log"] {
+        for chunk in ["64", "333", "4096", "1048576"] {
+            for threads in ["1", "2", "3"] {
+                let args = [
+                    "--chunk_size",
+                    chunk,
+                    "--threads",
+                    threads,
+                    "--strict",
+                    file,
+                ];
+                let out = connspy(d, &[&query[..], &args].concat());
+                assert_eq!(out.code, Some(0), "{args:?}: {out:#?}");
+                assert_eq!(out.stdout, expected.stdout, "{args:?}");
+            }
+        }
+    }
+}
+
 const ZEEK_HEAD: &str = "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n\
                          #unset_field\t-\n#path\tconn\n#open\t2019-08-12-22-00-00\n";
 

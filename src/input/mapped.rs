@@ -127,18 +127,26 @@ impl MappedFile {
     ) -> Result<()> {
         let data = self.bytes();
         let parser = choice.parser_for(from_first_usable_line(data, batching.max_line));
-        // One pass for Zeek header lines; nothing for other formats. The
-        // pass reads every page: each searched segment lets them go again, or
-        // resident memory would grow to the file's size.
-        let parsers = parser.map(data, &|searched| self.release(searched));
-        if matches!(parser, Parser::Vpc(_)) {
-            self.release(0..data.len());
-        }
-        let range = match time {
-            Some(t) if t.flow_logs || !parser.is_flow_log() => {
-                seek(data, t.init, t.end, t.late_ms, &parsers)
+        let seek_to = time.filter(|t| t.flow_logs || !parser.is_flow_log());
+        let parsers = if seek_to.is_none() && batching.mapped_group.is_none() {
+            // The whole file is parsed as one group, which the engine checks
+            // afterwards against the header lines its chunks met (see
+            // `Group::parsers_hold`): the leading ones are enough to start.
+            parser.leading_map(data)
+        } else {
+            // One pass for Zeek and VPC header lines; nothing for other
+            // formats. The pass reads every page: each searched segment
+            // lets them go again, or resident memory would grow to the
+            // file's size.
+            let parsers = parser.map(data, &|searched| self.release(searched));
+            if matches!(parser, Parser::Vpc(_)) {
+                self.release(0..data.len());
             }
-            _ => 0..data.len(),
+            parsers
+        };
+        let range = match seek_to {
+            Some(t) => seek(data, t.init, t.end, t.late_ms, &parsers),
+            None => 0..data.len(),
         };
         let pieces = nominal_chunks(range.clone(), batching.chunk_size);
         let group_len = batching.mapped_group.unwrap_or(usize::MAX).max(1);

@@ -313,6 +313,68 @@ impl<'a> Group<'a> {
         }
     }
 
+    /// Whether every chunk was parsed with the parser really in force at its
+    /// start, given the chunks (numbered from `first`) whose lines changed
+    /// the parser, each with the parser in force after it: always, unless
+    /// the group's parsers come from a file's leading header lines alone
+    /// ([`ParserMap::is_leading_only`]) and a header block further on
+    /// changed the format (concatenated logs with other fields).
+    pub(crate) fn parsers_hold<'p>(
+        &self,
+        first: usize,
+        changed: impl Iterator<Item = &'p (usize, Parser)>,
+    ) -> bool {
+        let Chunks::Mapped { parsers, .. } = &self.chunks else {
+            return true;
+        };
+        if !parsers.is_leading_only() {
+            return true;
+        }
+        let mut changed: Vec<&(usize, Parser)> = changed.collect();
+        changed.sort_unstable_by_key(|(chunk, _)| *chunk);
+        let mut changed = changed.into_iter().peekable();
+        // Until a chunk changes it, the map's parser is the true one.
+        let mut truth = None;
+        for i in 0..self.len() {
+            if truth.is_some_and(|t| t != self.parser(i)) {
+                return false;
+            }
+            if let Some((_, after)) = changed.next_if(|(chunk, _)| *chunk == first + i) {
+                truth = Some(after);
+            }
+        }
+        true
+    }
+
+    /// The group again, with the parser found by searching the whole file
+    /// for header lines, for a group whose [`Self::parsers_hold`] failed.
+    pub(crate) fn with_every_header<R>(&self, then: impl FnOnce(&Group<'_>) -> R) -> R {
+        match &self.chunks {
+            Chunks::Mapped {
+                map,
+                range,
+                pieces,
+                parsers,
+                max_line,
+            } => {
+                let data = map.bytes();
+                let exact = parsers.at(0).map(data, &|searched| map.release(searched));
+                then(&Group {
+                    chunks: Chunks::Mapped {
+                        map,
+                        range: range.clone(),
+                        pieces,
+                        parsers: &exact,
+                        max_line: *max_line,
+                    },
+                    skipped: self.skipped,
+                    skipped_bytes: self.skipped_bytes,
+                })
+            }
+            Chunks::Blocks(_) => then(self),
+        }
+    }
+
     /// Chunk `i` is parsed: frees what holds it where that matters, and
     /// returns how many bytes of input it stood for.
     pub fn done(&self, i: usize) -> u64 {

@@ -266,7 +266,41 @@ impl Parser {
                 changes.push((at + 1, state.clone()));
             }
         }
-        ParserMap { changes }
+        ParserMap {
+            changes,
+            leading_only: false,
+        }
+    }
+
+    /// The parser in force at every offset of `data` as far as its leading
+    /// header lines tell, read line by line up to the first line that is not
+    /// a header or blank: what [`Parser::map`] finds in a file with one
+    /// header block, without its pass over every page. It is right unless a
+    /// later header line changes the parser; whoever parses with it checks
+    /// that none did (see [`ParserMap::is_leading_only`]).
+    pub fn leading_map(&self, data: &[u8]) -> ParserMap {
+        let mut changes = vec![(0, self.clone())];
+        let stateful = matches!(self, Parser::Zeek(_) | Parser::Vpc(_));
+        let mut state = self.clone();
+        let mut pos = 0;
+        while stateful && pos < data.len() {
+            let rest = &data[pos..];
+            let (line, next) = match memchr(b'\n', rest) {
+                Some(i) => (&rest[..i], pos + i + 1),
+                None => (rest, data.len()),
+            };
+            if !matches!(state.parse_line(line), Outcome::Header(_) | Outcome::Blank) {
+                break;
+            }
+            if changes.last().is_some_and(|(_, p)| *p != state) {
+                changes.push((pos + 1, state.clone()));
+            }
+            pos = next;
+        }
+        ParserMap {
+            changes,
+            leading_only: stateful,
+        }
     }
 
     /// Line starts in `data` of the lines that may be headers changing this
@@ -343,9 +377,18 @@ impl Parser {
 pub struct ParserMap {
     /// (offset, parser): in force from that offset on; the first at 0.
     changes: Vec<(usize, Parser)>,
+    /// Whether only the leading header lines were read ([`Parser::leading_map`]).
+    leading_only: bool,
 }
 
 impl ParserMap {
+    /// Whether the map comes from the leading header lines alone, so that a
+    /// header line further on may have changed the parser unseen: the parse
+    /// must then check that none did.
+    pub fn is_leading_only(&self) -> bool {
+        self.leading_only
+    }
+
     /// The parser for a chunk or line that starts at `pos`: the one in force
     /// after every header line that starts before `pos`.
     pub fn at(&self, pos: usize) -> &Parser {

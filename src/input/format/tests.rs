@@ -172,6 +172,39 @@ fn zeek_repeated_header_blocks_and_other_paths() {
     }
 }
 
+/// The leading map agrees with the full map up to the first record, and
+/// keeps the leading block's parser after it (a later block is for the
+/// parse to notice); only the stateful formats are flagged as leading only.
+#[test]
+fn leading_maps_read_the_leading_header_lines_only() {
+    let log = "#separator \\x09\n#path\tconn\n#fields\tts\tid.orig_h\tid.resp_h\n1\ta\tb\n\
+               #separator \\x09\n#fields\tid.orig_h\tid.resp_h\tts\nc\td\t2\n";
+    let data = log.as_bytes();
+    let p = Parser::detect(data);
+    let (full, leading) = (p.map(data, &|_| {}), p.leading_map(data));
+    assert!(leading.is_leading_only() && !full.is_leading_only());
+    let first_record = log.find("1\ta").unwrap();
+    for pos in 0..=data.len() {
+        let want = if pos <= first_record {
+            full.at(pos)
+        } else {
+            full.at(first_record)
+        };
+        assert_eq!(leading.at(pos), want, "at {pos}");
+    }
+    assert_ne!(leading.at(data.len()), full.at(data.len()));
+    let vpc = b"version account-id interface-id srcaddr dstaddr srcport dstport protocol \
+                packets bytes start end action log-status\n2 1 eni-1 a b 1 2 6 1 40 7 8 ACCEPT OK\n";
+    let v = Parser::detect(vpc);
+    assert!(v.leading_map(vpc).is_leading_only());
+    assert_eq!(
+        v.leading_map(vpc).at(vpc.len()),
+        v.map(vpc, &|_| {}).at(vpc.len())
+    );
+    let plain = Parser::Connspy.leading_map(b"1 a b\n");
+    assert!(!plain.is_leading_only());
+}
+
 #[test]
 fn non_zeek_parsers_do_not_change_between_blocks() {
     for p in [
