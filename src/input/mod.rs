@@ -28,7 +28,7 @@ use decompress::{Decoder, Encoding};
 use format::{FormatChoice, Parser, ParserMap, Sequence};
 use line_limit::{too_long_lines, LineBlock};
 use mapped::{align_to_lines, MappedFile};
-use stream::{read_blocks, spawn_blocks, BlockReader, Prefetched};
+use stream::{read_blocks, spawn_blocks, BlockReader, Prefetched, Recycler};
 
 use crate::error::{Error, Result};
 
@@ -183,6 +183,8 @@ pub struct Block {
     too_long: Vec<Range<usize>>,
     /// The line parser in force at the start of `bytes`.
     parser: Parser,
+    /// Where `bytes` goes once parsed, to be read into again.
+    recycler: Option<Recycler>,
 }
 
 impl Block {
@@ -192,6 +194,21 @@ impl Block {
             bytes: lines.bytes,
             too_long: lines.too_long.into_iter().map(|o| o..o).collect(),
             parser,
+            recycler: None,
+        }
+    }
+
+    /// The block, its buffer handed to `recycler` when it is dropped.
+    pub(crate) fn recycled_by(mut self, recycler: Option<Recycler>) -> Self {
+        self.recycler = recycler;
+        self
+    }
+}
+
+impl Drop for Block {
+    fn drop(&mut self) {
+        if let Some(recycler) = &self.recycler {
+            recycler.give(std::mem::take(&mut self.bytes));
         }
     }
 }

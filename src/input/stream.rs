@@ -19,7 +19,28 @@ pub struct BlockReader<R> {
     carry: Vec<u8>,
     lines: LineCutter,
     eof: bool,
+    /// Buffers of blocks already parsed, to read the next blocks into.
+    spares: Option<mpsc::Receiver<Vec<u8>>>,
 }
+
+/// Hands the buffers of parsed blocks back to the thread that reads the next
+/// ones. A reused buffer is written over where a fresh one is first zeroed:
+/// for a compressed log that was a memset of every decoded byte, on the
+/// decoder's thread, which is the whole run's critical path.
+#[derive(Clone)]
+pub(crate) struct Recycler(mpsc::SyncSender<Vec<u8>>);
+
+impl Recycler {
+    /// Hands `buffer` back, or drops it if the reader has enough or is gone.
+    pub(crate) fn give(&self, buffer: Vec<u8>) {
+        let _ = self.0.try_send(buffer);
+    }
+}
+
+/// Room a new block's buffer keeps beyond the block size for the start of a
+/// line carried from the block before, so that a reused buffer need not
+/// grow.
+const CARRY_ROOM: usize = 64 << 10;
 
 impl<R: Read> BlockReader<R> {
     /// Blocks of about `block_size` bytes (more when a line is longer), whose
@@ -31,6 +52,7 @@ impl<R: Read> BlockReader<R> {
             carry: Vec::new(),
             lines: LineCutter::new(max_line),
             eof: false,
+            spares: None,
         }
     }
 
@@ -55,15 +77,38 @@ impl<R: Read> BlockReader<R> {
         if self.eof {
             return Ok(None);
         }
-        let mut block = std::mem::take(&mut self.carry);
+        let read_len = self.lines.read_len(self.block_size);
+        // A buffer that a long line stretched is let go, not kept.
+        let spare = self.spares.as_ref().and_then(|s| {
+            s.try_iter()
+                .find(|spare| spare.capacity() <= 2 * (read_len + CARRY_ROOM))
+        });
+        let (mut block, mut filled) = match spare {
+            Some(mut spare) => {
+                // Its bytes are initialised already: written over, not zeroed.
+                let n = self.carry.len();
+                if spare.len() < n {
+                    spare.resize(n, 0);
+                }
+                spare[..n].copy_from_slice(&self.carry);
+                self.carry.clear();
+                (spare, n)
+            }
+            None => {
+                let mut block = std::mem::take(&mut self.carry);
+                if self.spares.is_some() {
+                    block.reserve_exact(read_len + CARRY_ROOM);
+                }
+                let n = block.len();
+                (block, n)
+            }
+        };
         let mut too_long = Vec::new();
         // Each byte is searched once and the buffer grows geometrically, so
         // a line of any length costs time linear in its length however short
         // the reads are.
-        let mut filled = block.len();
         let mut line_start = 0;
         let mut dropped = 0;
-        let read_len = self.lines.read_len(self.block_size);
         loop {
             if block.len() < filled + read_len {
                 block.resize(filled + read_len, 0);
@@ -96,7 +141,7 @@ impl<R: Read> BlockReader<R> {
                 || dropped >= self.block_size
                 || (ready && (filled >= self.block_size || short))
             {
-                self.carry = block[line_start..filled].to_vec();
+                self.carry.extend_from_slice(&block[line_start..filled]);
                 block.truncate(line_start);
                 let full = !short && !found_long && dropped == 0;
                 let block = LineBlock {
@@ -117,6 +162,11 @@ pub(crate) trait Blocks: Send {
     /// # Errors
     /// The stream's read error.
     fn next_block(&mut self) -> io::Result<Option<(LineBlock, bool)>>;
+
+    /// Where the blocks' buffers go once parsed, if they are reused.
+    fn recycler(&self) -> Option<Recycler> {
+        None
+    }
 }
 
 impl<R: Read + Send> Blocks for BlockReader<R> {
@@ -126,7 +176,7 @@ impl<R: Read + Send> Blocks for BlockReader<R> {
 }
 
 /// Blocks read ahead on a thread of their own (see [`spawn_blocks`]).
-pub(crate) struct Prefetched(mpsc::Receiver<io::Result<(LineBlock, bool)>>);
+pub(crate) struct Prefetched(mpsc::Receiver<io::Result<(LineBlock, bool)>>, Recycler);
 
 impl Prefetched {
     /// The next block, waiting at most `timeout`: `Ok(None)` when it passes.
@@ -147,6 +197,10 @@ impl Blocks for Prefetched {
         // The reader thread ends after the last block or the first error.
         self.0.recv().map_or(Ok(None), |block| block.map(Some))
     }
+
+    fn recycler(&self) -> Option<Recycler> {
+        Some(self.1.clone())
+    }
 }
 
 /// Reads the stream that `open` returns in blocks of about `block_size`
@@ -163,6 +217,7 @@ pub(crate) fn spawn_blocks<R: Read>(
     depth: usize,
 ) -> Prefetched {
     let (tx, rx) = mpsc::sync_channel(depth);
+    let (give, spares) = mpsc::sync_channel(RECYCLED);
     thread::spawn(move || {
         let reader = match open() {
             Ok(reader) => reader,
@@ -172,6 +227,7 @@ pub(crate) fn spawn_blocks<R: Read>(
             }
         };
         let mut blocks = BlockReader::new(reader, block_size, max_line);
+        blocks.spares = Some(spares);
         loop {
             let next = blocks.next_block().transpose();
             let Some(next) = next else { break };
@@ -181,8 +237,12 @@ pub(crate) fn spawn_blocks<R: Read>(
             }
         }
     });
-    Prefetched(rx)
+    Prefetched(rx, Recycler(give))
 }
+
+/// Parsed buffers a reader keeps for reuse: more than a stream has in
+/// flight at once (blocks decoded ahead, a group parsed, the next one read).
+const RECYCLED: usize = 16;
 
 /// Hands `blocks` to `each` in groups, in order, until `each` returns `false`
 /// or the blocks end; each block carries the parser in force at its start.
@@ -206,7 +266,7 @@ pub(super) fn read_blocks(
             match blocks.next_block().map_err(read_err)? {
                 Some((lines, full)) => {
                     let parser = parser.next_block(&lines);
-                    group.push(Block::new(lines, parser));
+                    group.push(Block::new(lines, parser).recycled_by(blocks.recycler()));
                     if !full {
                         break;
                     }
