@@ -247,7 +247,9 @@ const RECYCLED: usize = 16;
 /// Hands `blocks` to `each` in groups, in order, until `each` returns `false`
 /// or the blocks end; each block carries the parser in force at its start.
 /// With [`Batching::read_ahead`] the next group is read while `each` parses
-/// this one.
+/// this one, on a thread outside the parsing pool: a pool thread waiting on
+/// a decoder (or a pipe) is a thread not parsing, which left a fast decoder's
+/// output (zstd's) to one parsing thread.
 ///
 /// # Errors
 /// `read_err` of the stream's error; `each`'s error.
@@ -258,7 +260,7 @@ pub(super) fn read_blocks(
     read_err: &(dyn Fn(io::Error) -> crate::Error + Sync),
     each: &mut super::Each<'_>,
 ) -> Result<()> {
-    let mut read_group = |blocks: &mut dyn Blocks| -> Result<Vec<Block>> {
+    let mut read_group = move || -> Result<Vec<Block>> {
         let mut group = Vec::with_capacity(batching.group);
         // A short read means the writer has nothing more yet: parse what
         // there is now instead of waiting for a full group.
@@ -276,28 +278,37 @@ pub(super) fn read_blocks(
         }
         Ok(group)
     };
-    let mut group = read_group(&mut blocks)?;
-    while !group.is_empty() {
-        let this = Group::blocks(group);
-        let (go, next) = if batching.read_ahead {
-            // Parse this group while the next one is read.
-            let (next, go) = rayon::join(|| read_group(&mut blocks), || each(this));
-            (go?, Some(next))
-        } else {
-            // Let the engine release what this group completes before
-            // waiting for more input: a live writer may not send the next
-            // line for a while.
-            (each(this)?, None)
-        };
-        if !go {
-            break;
+    if !batching.read_ahead {
+        // Let the engine release what this group completes before waiting
+        // for more input: a live writer may not send the next line for a
+        // while.
+        loop {
+            let group = read_group()?;
+            if group.is_empty() || !each(Group::blocks(group))? {
+                return Ok(());
+            }
         }
-        group = match next {
-            Some(next) => next?,
-            None => read_group(&mut blocks)?,
-        };
     }
-    Ok(())
+    thread::scope(|scope| {
+        // A rendezvous: the reader holds at most the group it has read
+        // while this one is parsed, as before.
+        let (tx, rx) = mpsc::sync_channel(0);
+        scope.spawn(move || loop {
+            let group = read_group();
+            let last = !matches!(&group, Ok(g) if !g.is_empty());
+            if tx.send(group).is_err() || last {
+                break;
+            }
+        });
+        // Dropping `rx` on the way out ends the reader after its read.
+        for group in rx {
+            let group = group?;
+            if group.is_empty() || !each(Group::blocks(group))? {
+                break;
+            }
+        }
+        Ok(())
+    })
 }
 
 #[cfg(test)]
