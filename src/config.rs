@@ -259,13 +259,9 @@ impl Config {
                 )));
             }
         }
-        let fold = |h: &Option<String>| {
-            h.as_deref()
-                .map(|h| crate::parse::fold_case_into(h.as_bytes(), &mut Vec::new()).to_vec())
-        };
         let expect = Expect {
-            to_host: fold(&args.to_host),
-            from_host: fold(&args.from_host),
+            to_host: args.to_host.as_deref().map(Query::host),
+            from_host: args.from_host.as_deref().map(Query::host),
             busiest_from: args.busiest_from_host,
             busiest_to: args.busiest_to_host,
             top: args.top.map(|t| usize::try_from(t).unwrap_or(usize::MAX)),

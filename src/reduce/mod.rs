@@ -38,14 +38,18 @@ impl Query {
     /// same way as hosts in the log. `busiest` asks `--busiest_from_host`, for
     /// the leader alone; see [`Self::with_busiest_to`] and [`Self::with_top`].
     pub fn new(to_host: Option<&str>, from_host: Option<&str>, busiest: bool) -> Self {
-        let fold = |h: &str| fold_case_into(h.as_bytes(), &mut Vec::new()).to_vec();
         Query {
-            to_host: to_host.map(fold),
-            from_host: from_host.map(fold),
+            to_host: to_host.map(Query::host),
+            from_host: from_host.map(Query::host),
             busiest_from: busiest,
             busiest_to: false,
             top: 1,
         }
+    }
+
+    /// A host as queries hold it: case folded, as every host is counted.
+    pub(crate) fn host(host: &str) -> Vec<u8> {
+        fold_case_into(host.as_bytes(), &mut Vec::new()).to_vec()
     }
 
     /// The same query, asking `--busiest_to_host` too when `ask`.
