@@ -79,13 +79,7 @@ impl Source {
             path: path.to_owned(),
             source,
         };
-        let file = File::open(path).map_err(open_err)?;
-        let meta = file.metadata().map_err(open_err)?;
-        if meta.is_dir() {
-            return Err(Error::IsDirectory {
-                path: path.to_owned(),
-            });
-        }
+        let (file, meta) = open_file(path)?;
         if !meta.is_file() {
             // A pipe reports size 0 and cannot be mapped; its bytes come as read.
             return Self::sniffed(input, Box::new(file));
@@ -114,6 +108,26 @@ impl Source {
             Source::Stream(reader)
         })
     }
+}
+
+/// Opens the file at `path` for reading, with its metadata.
+///
+/// # Errors
+/// [`Error::Open`] when it cannot be opened, [`Error::IsDirectory`] for a
+/// directory.
+pub(crate) fn open_file(path: &Path) -> Result<(File, std::fs::Metadata)> {
+    let open_err = |source| Error::Open {
+        path: path.to_owned(),
+        source,
+    };
+    let file = File::open(path).map_err(open_err)?;
+    let meta = file.metadata().map_err(open_err)?;
+    if meta.is_dir() {
+        return Err(Error::IsDirectory {
+            path: path.to_owned(),
+        });
+    }
+    Ok((file, meta))
 }
 
 /// Reads the first bytes of `file` (fewer when it is shorter) without moving

@@ -21,14 +21,14 @@ use std::path::PathBuf;
 use super::line::{self, Parsed};
 use super::params::digest;
 use super::write::window_key;
-use super::{codec::Decoder, Params, Stamp, RANGE_KEY, SUMMARY_KEY};
+use super::{codec::Decoder, Params, RANGE_KEY, SUMMARY_KEY};
 use crate::app::Notes;
 use crate::config::{Config, Mode};
 use crate::engine::{answer, Closed};
 use crate::error::{Error, Result};
 use crate::input::decompress::decoded;
 use crate::input::Input;
-use crate::output::{Format, Writer};
+use crate::output::Output;
 use crate::reduce::approx::ApproxReducer;
 use crate::reduce::exact::ExactReducer;
 use crate::reduce::Reducer;
@@ -166,15 +166,7 @@ pub(crate) fn run(expect: &Expect, config: &Config, out: impl Write + Send) -> R
         params,
     };
     drop(parsed);
-    let output = match config.format {
-        Format::Partial => Output::Partial(super::Writer::new(out), Stamp::new(&settings.params)),
-        format => Output::Answers(Writer::new(
-            out,
-            format,
-            &settings.params.query,
-            settings.params.filter.hourly,
-        )),
-    };
+    let output = Output::new(out, config.format, &settings.params);
     match settings.params.mode {
         Mode::Exact => {
             let reducer = ExactReducer::new(settings.params.query.clone());
@@ -377,17 +369,7 @@ impl<'a> Lines<'a> {
 fn open(input: &Input) -> Result<Box<dyn BufRead + Send>> {
     let reader: Box<dyn Read + Send> = match input {
         Input::Stdin => Box::new(io::stdin()),
-        Input::File(path) => {
-            let open_err = |source| Error::Open {
-                path: path.clone(),
-                source,
-            };
-            let file = File::open(path).map_err(open_err)?;
-            if file.metadata().map_err(open_err)?.is_dir() {
-                return Err(Error::IsDirectory { path: path.clone() });
-            }
-            Box::new(file)
-        }
+        Input::File(path) => Box::new(crate::input::open_file(path)?.0),
     };
     let (reader, _) = decoded(reader).map_err(|e| Error::reading(input.display_path(), e))?;
     Ok(Box::new(BufReader::with_capacity(1 << 16, reader)))
@@ -425,12 +407,6 @@ fn read_line(reader: &mut dyn BufRead, line: &mut Vec<u8>) -> io::Result<bool> {
             return Ok(true);
         }
     }
-}
-
-/// Where merged windows go.
-enum Output<W: Write> {
-    Answers(Writer<W>),
-    Partial(super::Writer<W>, Stamp),
 }
 
 /// One window's states so far: folded at once when exact; when
