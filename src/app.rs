@@ -5,8 +5,8 @@ use std::io::{self, Write};
 use crate::config::{Config, Mode};
 use crate::engine::{answer, in_order, with_pool, Closed, Engine, Summary};
 use crate::error::{Error, Result};
-use crate::output::{Format, Writer};
-use crate::partial::{self, Params, Stamp};
+use crate::output::Output;
+use crate::partial::Params;
 use crate::progress::Progress;
 use crate::reduce::approx::ApproxReducer;
 use crate::reduce::exact::ExactReducer;
@@ -137,26 +137,21 @@ fn scan_with<R: Reducer>(reducer: &R, config: &Config, out: impl Write + Send) -
     };
     let tail = config.tail.is_some();
     let mut notes = Notes::default();
-    let stamp = Stamp::new(&Params {
+    let params = Params {
         query: config.query.clone(),
         filter: config.filter,
         mode: config.mode,
-    });
-    let mut output = match config.format {
-        Format::Partial => Output::Partial(partial::Writer::new(out)),
-        format => Output::Answers(Writer::new(
-            out,
-            format,
-            &config.query,
-            config.filter.hourly,
-        )),
     };
+    let mut output = Output::new(out, config.format, &params);
     let mut sink = |windows: Vec<Closed<R::State>>| match &mut output {
-        Output::Partial(w) => in_order(
-            windows,
-            |window| stamp.window(reducer, window.key, window.state),
-            |line| w.write_line(&line),
-        ),
+        Output::Partial(w, stamp) => {
+            let stamp = &*stamp;
+            in_order(
+                windows,
+                |window| stamp.window(reducer, window.key, window.state),
+                |line| w.write_line(&line),
+            )
+        }
         Output::Answers(writer) => in_order(
             windows,
             |window| answer(reducer, window),
@@ -196,19 +191,13 @@ fn scan_with<R: Reducer>(reducer: &R, config: &Config, out: impl Write + Send) -
     progress.finish();
     let summary = engine?;
     notes.add(Notes::of(&summary));
-    if let (Output::Partial(w), Some(line)) = (&mut output, stamp.summary(&notes)) {
-        // Skipped lines travel to the merge too, which reports the total.
-        w.write_line(&line)?;
+    if let Output::Partial(w, stamp) = &mut output {
+        if let Some(line) = stamp.summary(&notes) {
+            // Skipped lines travel to the merge too, which reports the total.
+            w.write_line(&line)?;
+        }
     }
     Ok(notes)
-}
-
-/// Where a run's windows go.
-enum Output<W: Write> {
-    /// Answered, in `--format text`, `json` or `tsv`.
-    Answers(Writer<W>),
-    /// As partial lines.
-    Partial(partial::Writer<W>),
 }
 
 /// Above this estimated chance of dropping a host, approximate lists deserve

@@ -25,6 +25,33 @@ pub enum Format {
     Partial,
 }
 
+/// Where finished windows go: answered in text, JSON or TSV, or written as
+/// partial lines stamped with the run's settings.
+pub(crate) enum Output<W: Write> {
+    /// Answered, in `--format text`, `json` or `tsv`.
+    Answers(Writer<W>),
+    /// As partial lines.
+    Partial(crate::partial::Writer<W>, crate::partial::Stamp),
+}
+
+impl<W: Write> Output<W> {
+    /// Writes `format` to `out`, for the windows of a run under `params`.
+    pub(crate) fn new(out: W, format: Format, params: &crate::partial::Params) -> Self {
+        match format {
+            Format::Partial => Output::Partial(
+                crate::partial::Writer::new(out),
+                crate::partial::Stamp::new(params),
+            ),
+            format => Output::Answers(Writer::new(
+                out,
+                format,
+                &params.query,
+                params.filter.hourly,
+            )),
+        }
+    }
+}
+
 /// A host's share of a window's counted lines (0 for an empty window, which
 /// lists no host anyway).
 fn share(connections: u64, lines: u64) -> f64 {
