@@ -596,6 +596,8 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
         let first = self.next_chunk;
         let partials = self.scanner.scan_group(first, &group, false);
         if !group.parsers_hold(first, partials.iter().flat_map(|p| &p.parsers_changed)) {
+            // The first pass's windows go before the second pass builds its own.
+            drop(partials);
             return self.feed_again(first, input, &group);
         }
         self.absorb(partials, input, &group)

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use memchr::memchr;
 use memmap2::{Advice, Mmap, UncheckedAdvice};
 
-use super::format::{FormatChoice, Parser};
+use super::format::{FormatChoice, Parser, ParserMap};
 use super::line_limit::from_first_usable_line;
 use super::seek::seek;
 use super::sigbus::Guard;
@@ -113,6 +113,20 @@ impl MappedFile {
         }
     }
 
+    /// The parser in force at every offset of the file, `parser` at its
+    /// start: one pass for Zeek and VPC header lines, nothing for other
+    /// formats. The pass reads every page, and lets them go again (each
+    /// searched segment of a Zeek file, a VPC file whole at the end), or
+    /// resident memory would grow to the file's size.
+    pub(super) fn parser_map(&self, parser: &Parser) -> ParserMap {
+        let data = self.bytes();
+        let parsers = parser.map(data, &|searched| self.release(searched));
+        if matches!(parser, Parser::Vpc(_)) {
+            self.release(0..data.len());
+        }
+        parsers
+    }
+
     /// Hands the chunks of the file (of `range` of it, when a time range is
     /// sought) to `each` in groups, in file order, until `each` returns `false`.
     ///
@@ -134,15 +148,7 @@ impl MappedFile {
             // `Group::parsers_hold`): the leading ones are enough to start.
             parser.leading_map(data)
         } else {
-            // One pass for Zeek and VPC header lines; nothing for other
-            // formats. The pass reads every page: each searched segment
-            // lets them go again, or resident memory would grow to the
-            // file's size.
-            let parsers = parser.map(data, &|searched| self.release(searched));
-            if matches!(parser, Parser::Vpc(_)) {
-                self.release(0..data.len());
-            }
-            parsers
+            self.parser_map(&parser)
         };
         let range = match seek_to {
             Some(t) => seek(data, t.init, t.end, t.late_ms, &parsers),

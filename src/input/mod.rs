@@ -388,8 +388,7 @@ impl<'a> Group<'a> {
                 parsers,
                 max_line,
             } => {
-                let data = map.bytes();
-                let exact = parsers.at(0).map(data, &|searched| map.release(searched));
+                let exact = map.parser_map(parsers.at(0));
                 then(&Group {
                     chunks: Chunks::Mapped {
                         map,

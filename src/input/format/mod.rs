@@ -244,7 +244,7 @@ impl Parser {
     /// `memmem` pass; for every other format this returns at once.
     pub fn after(&self, block: &[u8]) -> Option<Parser> {
         let mut next = self.clone();
-        for at in self.header_lines(block, &|_| {}) {
+        for at in self.header_lines(block, None) {
             next.apply_header(block, at);
         }
         (next != *self).then_some(next)
@@ -259,7 +259,7 @@ impl Parser {
     pub fn map(&self, data: &[u8], searched: &(dyn Fn(Range<usize>) + Sync)) -> ParserMap {
         let mut changes = vec![(0, self.clone())];
         let mut state = self.clone();
-        for at in self.header_lines(data, searched) {
+        for at in self.header_lines(data, Some(searched)) {
             state.apply_header(data, at);
             if changes.last().is_some_and(|(_, p)| *p != state) {
                 // In force for every line that starts after this one.
@@ -304,14 +304,20 @@ impl Parser {
     }
 
     /// Line starts in `data` of the lines that may be headers changing this
-    /// format's state, in order; none for stateless formats.
+    /// format's state, in order; none for stateless formats. With
+    /// `searched`, a whole mapped file's search, on the pool in segments
+    /// (see [`header_starts`]); without, a block's, on the caller's thread,
+    /// which may be a stream's reader outside the pool.
     fn header_lines<'d>(
         &self,
         data: &'d [u8],
-        searched: &(dyn Fn(Range<usize>) + Sync),
+        searched: Option<&(dyn Fn(Range<usize>) + Sync)>,
     ) -> Box<dyn Iterator<Item = usize> + 'd> {
         match self {
-            Parser::Zeek(_) => Box::new(header_starts(data, searched).into_iter()),
+            Parser::Zeek(_) => match searched {
+                Some(searched) => Box::new(header_starts(data, searched).into_iter()),
+                None => Box::new(line_starts_with_hash(data, 0..data.len()).into_iter()),
+            },
             Parser::Vpc(_) => {
                 let mut last = None;
                 Box::new(
@@ -463,13 +469,19 @@ fn header_starts(data: &[u8], searched: &(dyn Fn(Range<usize>) + Sync)) -> Vec<u
         .flat_map_iter(|segment| {
             let start = segment * SEGMENT;
             let end = (start + SEGMENT).min(data.len());
-            let found: Vec<usize> = memchr::memchr_iter(b'#', &data[start..end])
-                .map(|i| start + i)
-                .filter(|&i| i == 0 || data[i - 1] == b'\n')
-                .collect();
+            let found = line_starts_with_hash(data, start..end);
             searched(start..end);
             found
         })
+        .collect()
+}
+
+/// Offsets in `range` of the lines of `data` that start with `#`.
+fn line_starts_with_hash(data: &[u8], range: Range<usize>) -> Vec<usize> {
+    let start = range.start;
+    memchr::memchr_iter(b'#', &data[range])
+        .map(|i| start + i)
+        .filter(|&i| i == 0 || data[i - 1] == b'\n')
         .collect()
 }
 
