@@ -257,19 +257,7 @@ impl Parser {
     /// Zeek file once it is searched, so that a mapped file can let its pages
     /// go again before the parse reads them.
     pub fn map(&self, data: &[u8], searched: &(dyn Fn(Range<usize>) + Sync)) -> ParserMap {
-        let mut changes = vec![(0, self.clone())];
-        let mut state = self.clone();
-        for at in self.header_lines(data, Some(searched)) {
-            state.apply_header(data, at);
-            if changes.last().is_some_and(|(_, p)| *p != state) {
-                // In force for every line that starts after this one.
-                changes.push((at + 1, state.clone()));
-            }
-        }
-        ParserMap {
-            changes,
-            leading_only: false,
-        }
+        self.map_of(data, self.header_lines(data, Some(searched)), false)
     }
 
     /// The parser in force at every offset of `data` as far as its leading
@@ -279,27 +267,38 @@ impl Parser {
     /// later header line changes the parser; whoever parses with it checks
     /// that none did (see [`ParserMap::is_leading_only`]).
     pub fn leading_map(&self, data: &[u8]) -> ParserMap {
+        if !matches!(self, Parser::Zeek(_) | Parser::Vpc(_)) {
+            return self.map_of(data, std::iter::empty(), false);
+        }
+        let line_starts = std::iter::once(0)
+            .chain(memchr::memchr_iter(b'\n', data).map(|i| i + 1))
+            .take_while(|&at| at < data.len());
+        self.map_of(data, line_starts, true)
+    }
+
+    /// The map after the lines starting at `ats` (in order) are read for
+    /// headers; with `leading_only`, up to the first that is neither a
+    /// header nor blank.
+    fn map_of(
+        &self,
+        data: &[u8],
+        ats: impl Iterator<Item = usize>,
+        leading_only: bool,
+    ) -> ParserMap {
         let mut changes = vec![(0, self.clone())];
-        let stateful = matches!(self, Parser::Zeek(_) | Parser::Vpc(_));
         let mut state = self.clone();
-        let mut pos = 0;
-        while stateful && pos < data.len() {
-            let rest = &data[pos..];
-            let (line, next) = match memchr(b'\n', rest) {
-                Some(i) => (&rest[..i], pos + i + 1),
-                None => (rest, data.len()),
-            };
-            if !matches!(state.parse_line(line), Outcome::Header(_) | Outcome::Blank) {
+        for at in ats {
+            if !state.apply_header(data, at) && leading_only {
                 break;
             }
             if changes.last().is_some_and(|(_, p)| *p != state) {
-                changes.push((pos + 1, state.clone()));
+                // In force for every line that starts after this one.
+                changes.push((at + 1, state.clone()));
             }
-            pos = next;
         }
         ParserMap {
             changes,
-            leading_only: stateful,
+            leading_only,
         }
     }
 
@@ -332,10 +331,11 @@ impl Parser {
     }
 
     /// Reads the line at `at` of `data` for its header, if it is one.
-    fn apply_header(&mut self, data: &[u8], at: usize) {
+    /// Returns whether it was a header or blank line.
+    fn apply_header(&mut self, data: &[u8], at: usize) -> bool {
         let line = &data[at..];
         let line = &line[..memchr(b'\n', line).unwrap_or(line.len())];
-        self.parse_line(line);
+        matches!(self.parse_line(line), Outcome::Header(_) | Outcome::Blank)
     }
 
     /// Parses one line (without its `\n`).
