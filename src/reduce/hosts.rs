@@ -598,15 +598,14 @@ impl HostCounter {
     /// The order depends on the hosts alone, not on how they were counted.
     pub(crate) fn for_each_sorted(&mut self, mut f: impl FnMut(&[u8], u64)) {
         self.flush();
-        let total = |host: &[u8], low: u32| self.total(host, low);
         for (_, key, n) in self.inline.by_hash() {
             let host = key.bytes(&[]);
-            f(host, total(host, n));
+            f(host, self.total(host, n));
         }
         let mut long: Vec<(&[u8], u32)> = self.long.iter().collect();
         long.sort_unstable_by(|a, b| a.0.cmp(b.0));
         for (host, n) in long {
-            f(host, total(host, n));
+            f(host, self.total(host, n));
         }
     }
 
@@ -623,19 +622,15 @@ impl HostCounter {
 
     /// Every counted host with its count, in no particular order.
     fn counts(&self) -> impl Iterator<Item = Counted<'_, ()>> + '_ {
-        let total = |host: &[u8], low: u32| self.total(host, low);
         let inline = self.inline.slots.iter().filter(|s| s.key != EMPTY);
         inline
-            .map(move |s| Counted {
-                host: s.key.bytes(&[]),
-                count: total(s.key.bytes(&[]), s.count),
+            .map(|s| (s.key.bytes(&[]), s.count))
+            .chain(self.long.iter())
+            .map(move |(host, low)| Counted {
+                host,
+                count: self.total(host, low),
                 extra: (),
             })
-            .chain(self.long.iter().map(move |(host, low)| Counted {
-                host,
-                count: total(host, low),
-                extra: (),
-            }))
     }
 
     /// The `n` hosts with the highest counts, or `None` when nothing was
