@@ -368,7 +368,10 @@ impl<R: Reducer> Scanner<'_, R> {
                         if key < acc.cut {
                             acc.late_line();
                         } else {
-                            let state = acc.windows.get(key, || self.reducer.new_state());
+                            let state = acc.windows.get(key, |last| match last {
+                                Some(last) => self.reducer.new_state_after(last),
+                                None => self.reducer.new_state(),
+                            });
                             self.reducer.add(state, &rec);
                         }
                     }
@@ -846,7 +849,7 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
         let reducer = self.scanner.reducer;
         if !self.scanner.filter.hourly {
             // The whole-range window is reported even when no line counted.
-            self.open.get(0, || reducer.new_state());
+            self.open.get(0, |_| reducer.new_state());
         }
         let open = std::mem::take(&mut self.open);
         self.emit(open.into_sorted(), complete)?;

@@ -41,6 +41,15 @@ impl Reducer for ExactReducer {
         }
     }
 
+    fn new_state_after(&self, last: &ExactState) -> ExactState {
+        let sized = |c: &Option<HostCounter>| c.as_ref().map(HostCounter::new_like);
+        ExactState {
+            initiators: sized(&last.initiators),
+            receivers: sized(&last.receivers),
+            ..self.new_state()
+        }
+    }
+
     #[inline]
     fn add(&self, state: &mut ExactState, rec: &Record<'_>) {
         state.lines += 1;
@@ -230,6 +239,28 @@ mod tests {
             ("alice", 2, 1, 2)
         );
         assert!(ans.busiest_to.is_none(), "not asked");
+    }
+
+    #[test]
+    fn a_state_sized_like_the_last_answers_like_a_new_one() {
+        let r = ExactReducer::new(
+            Query::new(Some("b"), Some("a"), true)
+                .with_busiest_to(true)
+                .with_top(3),
+        );
+        let mut last = r.new_state();
+        for i in 0..1000 {
+            r.add(
+                &mut last,
+                &Record::of(0, &format!("f{i}"), &format!("t{}", i % 7)),
+            );
+        }
+        let (mut sized, mut fresh) = (r.new_state_after(&last), r.new_state());
+        for (from, to) in [("a", "b"), ("c", "b"), ("a", "d"), ("A", "x")] {
+            r.add(&mut sized, &Record::of(0, from, to));
+            r.add(&mut fresh, &Record::of(0, from, to));
+        }
+        assert_eq!(r.finish(sized).unwrap(), r.finish(fresh).unwrap());
     }
 
     #[test]

@@ -16,6 +16,9 @@
 use ahash::AHashMap;
 use hashbrown::hash_table::Entry;
 use hashbrown::HashTable;
+#[cfg(target_os = "linux")]
+use memmap2::Advice;
+use memmap2::MmapMut;
 
 use super::rank::{rank, Counted};
 use crate::hash::{folded_multiply, load_upto16};
@@ -278,7 +281,7 @@ impl Default for HostSet {
 /// the empty slot: it is the inline key of the empty host, which the parser
 /// never yields and [`HostCounter`] stores elsewhere.
 struct InlineCounts {
-    slots: Vec<Slot>,
+    slots: Slots,
     /// 64 minus log2 of the slot count: a key's home slot is the top bits
     /// of its hash, so slot order follows hash order at every table size.
     shift: u32,
@@ -291,10 +294,18 @@ struct InlineCounts {
 }
 
 /// Inserts in flight: enough to overlap the misses of a memory-bound insert.
-const PIPELINE: usize = 8;
+/// On a warm table of 2^20 slots, 8 took 24.7 ns an insert, 16 took 20.7 ns,
+/// and 24 or 32 were no faster (docs/benchmarks.md).
+const PIPELINE: usize = 16;
 const EMPTY: Key = Key([0; 16]);
+const EMPTY_SLOT: Slot = Slot {
+    key: EMPTY,
+    count: 0,
+};
 
+/// `repr(C)`: all-zero bytes, as a fresh map holds, are the empty slot.
 #[derive(Clone, Copy)]
+#[repr(C)]
 struct Slot {
     key: Key,
     count: u32,
@@ -303,7 +314,7 @@ struct Slot {
 impl InlineCounts {
     fn new() -> Self {
         InlineCounts {
-            slots: Vec::new(),
+            slots: Slots::default(),
             shift: 63,
             len: 0,
             queue: [(EMPTY, 0); PIPELINE],
@@ -398,20 +409,11 @@ impl InlineCounts {
 
     /// Moves every key into a table of `size` slots, a power of two.
     fn resize(&mut self, size: usize) {
-        let old = std::mem::replace(
-            &mut self.slots,
-            vec![
-                Slot {
-                    key: EMPTY,
-                    count: 0
-                };
-                size
-            ],
-        );
+        let old = std::mem::replace(&mut self.slots, Slots::empty(size));
         debug_assert!(size.is_power_of_two() && size > 1);
         self.shift = 64 - size.trailing_zeros();
         let mask = self.mask();
-        for slot in old.into_iter().filter(|s| s.key != EMPTY) {
+        for &slot in old.iter().filter(|s| s.key != EMPTY) {
             let mut i = self.home(slot.key.table_hash());
             while self.slots[i].key != EMPTY {
                 i = (i + 1) & mask;
@@ -471,6 +473,83 @@ impl InlineCounts {
     }
 }
 
+/// A counter's slots: on the heap while small, in pages of their own once
+/// they pass a huge page.
+///
+/// A window's counter reaches tens of megabytes and every insert lands on a
+/// random slot. Filling a new table with `EMPTY` would fault every page in and
+/// then zero it a second time; an anonymous map is zeroed by the kernel on
+/// first touch, and all-zero bytes are empty slots. The map also asks for
+/// huge pages (Linux): random inserts then miss the TLB far less often, and a
+/// fault brings in 2 MiB instead of 4 KiB. A map of its own, rather than
+/// zeroed memory from the allocator, because an allocator may hand back a
+/// block it freed before, which it must then zero by hand, and a map gives
+/// its pages back to the kernel when the table grows or is dropped.
+enum Slots {
+    Heap(Vec<Slot>),
+    /// The map and the number of slots in it.
+    Mapped(MmapMut, usize),
+}
+
+/// The size from which a table gets pages of its own: one huge page.
+const HUGE_PAGE: usize = 2 << 20;
+
+impl Slots {
+    /// `n` empty slots.
+    fn empty(n: usize) -> Slots {
+        let bytes = n * std::mem::size_of::<Slot>();
+        if bytes < HUGE_PAGE {
+            return Slots::Heap(vec![EMPTY_SLOT; n]);
+        }
+        match MmapMut::map_anon(bytes) {
+            Ok(map) => {
+                #[cfg(target_os = "linux")]
+                // A hint: a kernel without transparent huge pages says no.
+                let _ = map.advise(Advice::HugePage);
+                Slots::Mapped(map, n)
+            }
+            // Out of address space or map count: the heap may still manage.
+            Err(_) => Slots::Heap(vec![EMPTY_SLOT; n]),
+        }
+    }
+}
+
+impl Default for Slots {
+    fn default() -> Self {
+        Slots::Heap(Vec::new())
+    }
+}
+
+impl std::ops::Deref for Slots {
+    type Target = [Slot];
+
+    #[inline(always)]
+    fn deref(&self) -> &[Slot] {
+        match self {
+            Slots::Heap(v) => v,
+            Slots::Mapped(map, n) => {
+                // SAFETY: the map is page aligned (more than a `Slot` needs),
+                // holds at least `n` slots' bytes, lives as long as `self`,
+                // and any bytes are a valid `Slot` (plain bytes and a u32).
+                unsafe { std::slice::from_raw_parts(map.as_ptr().cast::<Slot>(), *n) }
+            }
+        }
+    }
+}
+
+impl std::ops::DerefMut for Slots {
+    #[inline(always)]
+    fn deref_mut(&mut self) -> &mut [Slot] {
+        match self {
+            Slots::Heap(v) => v,
+            Slots::Mapped(map, n) => {
+                // SAFETY: as in `deref`, and `&mut self` makes it unique.
+                unsafe { std::slice::from_raw_parts_mut(map.as_mut_ptr().cast::<Slot>(), *n) }
+            }
+        }
+    }
+}
+
 /// Asks for the cache line of `slot` ahead of its use: a hint, never a fault.
 #[inline(always)]
 fn prefetch(slot: &Slot) {
@@ -504,6 +583,16 @@ impl HostCounter {
             long: HostTable::new(),
             carries: AHashMap::new(),
         }
+    }
+
+    /// An empty counter with room for as many hosts as `self` holds, for the
+    /// window after `self`'s. A window of a log with hundreds of thousands of
+    /// hosts an hour would otherwise grow its table a dozen times, and each
+    /// step takes fresh pages and rehashes every host.
+    pub(crate) fn new_like(&self) -> Self {
+        let mut counter = HostCounter::new();
+        counter.inline.reserve(self.inline.len);
+        counter
     }
 
     /// Counts one connection of `host` (case folded here).
@@ -787,6 +876,62 @@ mod tests {
         assert_eq!(got, expect);
     }
 
+    /// A counter's hosts and counts in a partial's order.
+    fn listed(c: &mut HostCounter) -> Vec<(Vec<u8>, u64)> {
+        let mut v = Vec::new();
+        c.for_each_sorted(|h, n| v.push((h.to_vec(), n)));
+        v
+    }
+
+    #[test]
+    fn a_table_in_pages_of_its_own_counts_like_one_on_the_heap() {
+        // 200,000 hosts take a table of 2^19 slots (10 MiB): mapped, past
+        // a huge page. A counter of 40 hosts stays on the heap.
+        let host = |i: u64| format!("h{}", i.wrapping_mul(0x9e37_79b9_7f4a_7c15) % 1_000_003);
+        let mut big = HostCounter::new();
+        let mut naive = std::collections::HashMap::<Vec<u8>, u64>::new();
+        for i in 0..300_000u64 {
+            big.add(host(i % 200_000).as_bytes());
+            *naive.entry(host(i % 200_000).into_bytes()).or_default() += 1;
+        }
+        big.flush();
+        assert!(matches!(big.inline.slots, Slots::Mapped(..)));
+        assert_eq!(big.inline.slots.len(), 1 << 19);
+        let mut small = HostCounter::new();
+        for i in 0..40 {
+            small.add(host(i).as_bytes());
+        }
+        small.flush();
+        assert!(matches!(small.inline.slots, Slots::Heap(_)));
+        let mut expect: Vec<(Vec<u8>, u64)> = naive.into_iter().collect();
+        let mut got = listed(&mut big);
+        expect.sort();
+        got.sort();
+        assert_eq!(got, expect);
+    }
+
+    #[test]
+    fn a_counter_sized_like_the_last_starts_big_and_counts_the_same() {
+        let mut last = HostCounter::new();
+        for i in 0..100_000u32 {
+            last.add(format!("h{i}").as_bytes());
+        }
+        last.flush();
+        let (mut sized, mut fresh) = (last.new_like(), HostCounter::new());
+        assert!(
+            sized.inline.slots.len() * 3 >= 100_000 * 4,
+            "room for the last"
+        );
+        assert_eq!((sized.len(), sized.busiest(3)), (0, None));
+        for i in 0..5_000u32 {
+            let host = format!("x{}", i % 1_700);
+            sized.add(host.as_bytes());
+            fresh.add(host.as_bytes());
+        }
+        assert_eq!(listed(&mut sized), listed(&mut fresh));
+        assert_eq!(sized.busiest(5), fresh.busiest(5));
+    }
+
     #[test]
     fn long_keys_round_trip_through_the_arena() {
         let long = "x".repeat(70_000);
@@ -895,11 +1040,6 @@ mod tests {
                 }
             }
             a.merge(b);
-            let listed = |c: &mut HostCounter| {
-                let mut v = Vec::new();
-                c.for_each_sorted(|h, n| v.push((h.to_vec(), n)));
-                v
-            };
             let got = listed(&mut whole);
             proptest::prop_assert_eq!(&got, &listed(&mut a));
             let split = got.iter().position(|(h, _)| h.is_empty() || h.len() > INLINE_MAX);

@@ -90,6 +90,15 @@ pub trait Reducer: Sync {
     /// A state that has seen no line.
     fn new_state(&self) -> Self::State;
 
+    /// A state that has seen no line, for the window a scan enters after
+    /// `last`: a reducer whose state grows may size it like `last` to skip
+    /// the growing. Any state it returns must equal [`Self::new_state`]'s
+    /// in every answer.
+    fn new_state_after(&self, last: &Self::State) -> Self::State {
+        let _ = last;
+        self.new_state()
+    }
+
     /// Feeds one counted line (already inside the time range and the window).
     fn add(&self, state: &mut Self::State, rec: &Record<'_>);
 

@@ -21,9 +21,11 @@ impl<S> Default for Windows<S> {
 }
 
 impl<S> Windows<S> {
-    /// The state of window `key`, created with `make` if absent.
+    /// The state of window `key`, created with `make` if absent. `make` is
+    /// shown the state of the window the scan was in, if any: the next
+    /// window of a log usually looks like the last one.
     #[inline]
-    pub fn get(&mut self, key: i64, make: impl FnOnce() -> S) -> &mut S {
+    pub fn get(&mut self, key: i64, make: impl FnOnce(Option<&S>) -> S) -> &mut S {
         if self.current.as_ref().is_none_or(|(k, _)| *k != key) {
             self.switch(key, make);
         }
@@ -31,8 +33,11 @@ impl<S> Windows<S> {
     }
 
     #[cold]
-    fn switch(&mut self, key: i64, make: impl FnOnce() -> S) {
-        let state = self.others.remove(&key).unwrap_or_else(make);
+    fn switch(&mut self, key: i64, make: impl FnOnce(Option<&S>) -> S) {
+        let state = match self.others.remove(&key) {
+            Some(state) => state,
+            None => make(self.current.as_ref().map(|(_, s)| s)),
+        };
         if let Some((k, s)) = self.current.replace((key, state)) {
             self.others.insert(k, s);
         }
@@ -103,16 +108,34 @@ mod tests {
     #[test]
     fn get_merge_and_sort() {
         let mut a: Windows<u32> = Windows::default();
-        *a.get(2, || 0) += 1;
-        *a.get(1, || 0) += 1;
-        *a.get(2, || 0) += 1;
+        *a.get(2, |_| 0) += 1;
+        *a.get(1, |_| 0) += 1;
+        *a.get(2, |_| 0) += 1;
         let mut b: Windows<u32> = Windows::default();
-        *b.get(3, || 0) += 5;
-        *b.get(2, || 0) += 5;
+        *b.get(3, |_| 0) += 5;
+        *b.get(2, |_| 0) += 5;
         a.merge(b, |x, y| *x += y);
         assert_eq!(a.drain_before(2), vec![(1, 1)]);
         assert_eq!(a.drain_before(2), vec![]);
         assert!(!a.is_empty());
         assert_eq!(a.into_sorted(), vec![(2, 7), (3, 5)]);
+    }
+
+    #[test]
+    fn a_new_window_is_shown_the_one_the_scan_leaves() {
+        let mut w: Windows<Vec<i64>> = Windows::default();
+        let mut shown = Vec::new();
+        let mut get = |w: &mut Windows<Vec<i64>>, key: i64| {
+            w.get(key, |last| {
+                shown.push(last.cloned());
+                Vec::new()
+            })
+            .push(key);
+        };
+        get(&mut w, 1);
+        get(&mut w, 2);
+        get(&mut w, 1); // back to an open window: nothing is made
+        get(&mut w, 3);
+        assert_eq!(shown, vec![None, Some(vec![1]), Some(vec![1, 1])]);
     }
 }
