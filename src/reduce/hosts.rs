@@ -591,7 +591,7 @@ impl HostCounter {
     /// step takes fresh pages and rehashes every host.
     pub(crate) fn new_like(&self) -> Self {
         let mut counter = HostCounter::new();
-        counter.inline.reserve(self.inline.len);
+        counter.reserve(self.inline.len);
         counter
     }
 
