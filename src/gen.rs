@@ -64,6 +64,10 @@ pub struct GenConfig {
     pub late_fraction: f64,
     /// Zipf exponent of the initiator distribution (larger: more skew).
     pub zipf: f64,
+    /// The fraction of initiators drawn uniformly from all `hosts` names
+    /// instead of by Zipf rank: a busy head over a long tail of hosts seen
+    /// once or twice, as a border sensor sees scanners and clients.
+    pub uniform_fraction: f64,
     /// Timestamp unit.
     pub unit: Unit,
     /// Capitalise host names, as the original sample does.
@@ -86,6 +90,7 @@ impl Default for GenConfig {
             late_seconds: 60,
             late_fraction: 0.05,
             zipf: 1.1,
+            uniform_fraction: 0.0,
             unit: Unit::Millis,
             capitalise: true,
             name_syllables: 3,
@@ -112,6 +117,9 @@ impl GenConfig {
         }
         if !(self.zipf.is_finite() && self.zipf > 0.0) {
             return Err("--zipf must be a positive exponent".into());
+        }
+        if !(0.0..=1.0).contains(&self.uniform_fraction) {
+            return Err("--uniform_fraction must be between 0 and 1".into());
         }
         if !(1..=MAX_SYLLABLES).contains(&self.name_syllables) {
             return Err(format!(
@@ -212,7 +220,13 @@ pub fn generate(cfg: &GenConfig, mut out: impl Write) -> io::Result<()> {
             Unit::Millis => ts,
             Unit::Seconds => ts / 1000 * 1000,
         };
-        let from = scramble.apply(zipf.sample(&mut rng) as u64 - 1);
+        // No draw at all when the fraction is 0, so that the default
+        // settings write the same bytes as before the option existed.
+        let from = if cfg.uniform_fraction > 0.0 && rng.random_bool(cfg.uniform_fraction) {
+            rng.random_range(0..cfg.hosts)
+        } else {
+            scramble.apply(zipf.sample(&mut rng) as u64 - 1)
+        };
         let to = rng.random_range(0..cfg.hosts);
         if cfg.format == GenFormat::Connspy {
             // The plain format's bytes as before: millisecond timestamps
@@ -518,8 +532,35 @@ mod tests {
                 late_fraction: 2.0,
                 ..GenConfig::default()
             },
+            GenConfig {
+                uniform_fraction: -0.1,
+                ..GenConfig::default()
+            },
         ] {
             assert!(generate(&bad, io::sink()).is_err());
         }
+    }
+
+    #[test]
+    fn a_uniform_tail_spreads_initiators_over_the_name_space() {
+        let distinct = |uniform_fraction| {
+            let cfg = GenConfig {
+                lines: 20_000,
+                hosts: 1_000_000_000,
+                uniform_fraction,
+                ..GenConfig::default()
+            };
+            let mut log = Vec::new();
+            generate(&cfg, &mut log).unwrap();
+            let from: std::collections::HashSet<Vec<u8>> = Lines::new(&log)
+                .map(|line| parse_line(line).unwrap().unwrap().from.to_vec())
+                .collect();
+            from.len()
+        };
+        // Zipf ranks repeat their head; uniform draws from 10^9 names
+        // almost never meet twice.
+        let (zipf, tail) = (distinct(0.0), distinct(0.95));
+        assert!(zipf < 12_000, "{zipf}");
+        assert!(tail > 19_000, "{tail}");
     }
 }

@@ -57,6 +57,13 @@ struct Args {
     /// Zipf exponent of the initiators (larger: a few hosts do more)
     #[arg(long, default_value_t = 1.1)]
     zipf: f64,
+    /// Fraction of initiators drawn uniformly from all --hosts names (a long tail)
+    #[arg(
+        long = "uniform_fraction",
+        visible_alias = "uniform-fraction",
+        default_value_t = 0.0
+    )]
+    uniform_fraction: f64,
     /// Timestamp unit
     #[arg(long, value_enum, default_value_t = Unit::Millis)]
     unit: Unit,
@@ -121,6 +128,7 @@ fn main() -> ExitCode {
         late_seconds: a.late_seconds,
         late_fraction: a.late_fraction,
         zipf: a.zipf,
+        uniform_fraction: a.uniform_fraction,
         unit: a.unit,
         capitalise: !a.lowercase,
         name_syllables: a.name_syllables,
