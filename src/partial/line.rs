@@ -106,6 +106,16 @@ impl<E: base64::Engine> EncodeToVec for E {
     }
 }
 
+/// Calls `read` with `body` as `--merge` reads it back from a written line:
+/// a reducer's encode and decode, tested as a pair.
+#[cfg(test)]
+pub(crate) fn read_back<R>(body: &Body, read: impl FnOnce(BodyIn<'_>) -> R) -> R {
+    let mut line = Vec::new();
+    write(&mut line, "range", "digest", "params", body);
+    let text = line.strip_suffix(b"\n").unwrap_or(&line);
+    read(parse(text).expect("a line just written parses").body)
+}
+
 /// A line split into its parts, checked for format, version and CRC.
 #[derive(Debug)]
 pub(crate) struct Parsed<'a> {

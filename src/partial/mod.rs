@@ -15,6 +15,8 @@ mod params;
 mod write;
 
 pub use codec::DecodeError;
+#[cfg(test)]
+pub(crate) use line::read_back;
 pub use line::{Body, BodyIn};
 pub(crate) use params::Params;
 pub(crate) use write::{Stamp, Writer};

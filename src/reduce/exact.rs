@@ -307,4 +307,28 @@ mod tests {
         assert_eq!(from.top.len(), 2);
         assert_eq!((from.host.as_str(), from.tied, from.cut_tied), ("a", 1, 0));
     }
+
+    #[test]
+    fn decoding_a_partial_of_many_hosts_does_linear_work() {
+        // A partial lists a counter's hosts in hash order: counted one by
+        // one into a table that grows on the way, they would sweep it at a
+        // density past one key a slot.
+        let r = ExactReducer::new(Query::new(None, None, true));
+        let mut s = r.new_state();
+        for i in 0..100_000 {
+            r.add(&mut s, &Record::of(0, &format!("h{i}"), "x"));
+        }
+        let body = r.encode(s).unwrap();
+        let decoded = crate::partial::read_back(&body, |b| r.decode(b)).unwrap();
+        let probes = decoded.initiators.as_ref().unwrap().probes();
+        assert!(
+            probes < 8 * 100_000,
+            "{probes} probes to decode 100,000 hosts"
+        );
+        let ans = r.finish(decoded).unwrap();
+        assert_eq!(
+            (ans.lines, ans.busiest_from.unwrap().unwrap().distinct),
+            (100_000, 100_000)
+        );
+    }
 }

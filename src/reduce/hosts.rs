@@ -291,6 +291,10 @@ struct InlineCounts {
     queue: [(Key, u64); PIPELINE],
     queued: usize,
     head: usize,
+    /// Slots looked at by inserts and moves: tests bound it to prove that
+    /// no operation degrades to quadratic work without timing anything.
+    #[cfg(test)]
+    probes: std::cell::Cell<u64>,
 }
 
 /// Inserts in flight: enough to overlap the misses of a memory-bound insert.
@@ -320,6 +324,8 @@ impl InlineCounts {
             queue: [(EMPTY, 0); PIPELINE],
             queued: 0,
             head: 0,
+            #[cfg(test)]
+            probes: std::cell::Cell::new(0),
         }
     }
 
@@ -372,6 +378,8 @@ impl InlineCounts {
         let mask = self.mask();
         let mut i = self.home(hash);
         loop {
+            #[cfg(test)]
+            self.probes.set(self.probes.get() + 1);
             let slot = &mut self.slots[i];
             if slot.key == key {
                 let (sum, w) = slot.count.overflowing_add(n);
@@ -417,6 +425,8 @@ impl InlineCounts {
             let mut i = self.home(slot.key.table_hash());
             while self.slots[i].key != EMPTY {
                 i = (i + 1) & mask;
+                #[cfg(test)]
+                self.probes.set(self.probes.get() + 1);
             }
             self.slots[i] = slot;
         }
@@ -451,15 +461,9 @@ impl InlineCounts {
             }
         }
         sorted.append(&mut wrapped);
-        let before =
-            |a: &(u64, Key, u32), b: &(u64, Key, u32)| a.0 < b.0 || (a.0 == b.0 && a.1 .0 < b.1 .0);
-        for i in 1..sorted.len() {
-            let mut j = i;
-            while j > 0 && before(&sorted[j], &sorted[j - 1]) {
-                sorted.swap(j - 1, j);
-                j -= 1;
-            }
-        }
+        let _moves = sort_nearly_sorted(&mut sorted, |e| (e.0, e.1 .0));
+        #[cfg(test)]
+        self.probes.set(self.probes.get() + _moves as u64);
         sorted
     }
 
@@ -471,6 +475,32 @@ impl InlineCounts {
             .filter(|s| s.key != EMPTY)
             .map(|s| (s.key, s.count))
     }
+}
+
+/// Sorts `v` by `key`, in linear time when every element is a few places
+/// from its own: returns the moves the insertion pass made.
+///
+/// An insertion pass moves each element as far as it is out of place, which
+/// for a table's slots is the length of a probe run. Runs are short at the
+/// load a table keeps, but hosts chosen to collide make one run hold most
+/// keys, and the pass would then cost the square of its length. Past a
+/// budget of moves linear in the length, a comparison sort finishes the job.
+fn sort_nearly_sorted<T, K: Ord>(v: &mut [T], key: impl Fn(&T) -> K) -> usize {
+    let budget = v.len().saturating_mul(4).saturating_add(64);
+    let mut moves = 0;
+    for i in 1..v.len() {
+        let mut j = i;
+        while j > 0 && key(&v[j]) < key(&v[j - 1]) {
+            if moves == budget {
+                v.sort_unstable_by_key(|e| key(e));
+                return moves;
+            }
+            v.swap(j - 1, j);
+            j -= 1;
+            moves += 1;
+        }
+    }
+    moves
 }
 
 /// A counter's slots: on the heap while small, in pages of their own once
@@ -613,6 +643,12 @@ impl HostCounter {
         }
     }
 
+    /// Slots looked at by inserts and moves so far.
+    #[cfg(test)]
+    pub(crate) fn probes(&self) -> u64 {
+        self.inline.probes.get()
+    }
+
     /// Counts every queued insert: before anything reads the counts.
     fn flush(&mut self) {
         let carries = &mut self.carries;
@@ -630,6 +666,13 @@ impl HostCounter {
         for (host, extra) in other.carries {
             *self.carries.entry(host).or_default() += extra;
         }
+        // `other` is read in slot order, which is hash order, and its keys
+        // home by the same hash bits here: they arrive as a sweep over this
+        // table. Without room for all of them, the sweep meets a region
+        // already fuller than the slots can take before the table grows,
+        // and one probe run lengthens with every insert: quadratic work.
+        // With room reserved, the keys land at their homes' density.
+        self.inline.reserve(other.inline.len);
         let carries = &mut self.carries;
         for (key, n) in other.inline.iter() {
             self.inline.insert(key, key.table_hash(), n, |key| {
@@ -1007,6 +1050,75 @@ mod tests {
             .collect();
         assert_eq!(hashes.len(), 6);
         assert!(hashes.windows(2).all(|w| w[0] < w[1]), "{hashes:x?}");
+    }
+
+    /// `n` distinct hosts, none of them in another call's with another `tag`.
+    fn hosts(tag: &str, n: u64) -> Vec<String> {
+        (0..n).map(|i| format!("{tag}{i}")).collect()
+    }
+
+    #[test]
+    fn merging_two_full_counters_of_one_size_does_linear_work() {
+        // Two tables of 2^17 slots at load 0.61: read in hash order, the
+        // other's keys sweep this table at a density of 1.2 per slot.
+        let (mut a, mut b) = (HostCounter::new(), HostCounter::new());
+        for h in hosts("a", 80_000) {
+            a.add(h.as_bytes());
+        }
+        for h in hosts("b", 80_000) {
+            b.add(h.as_bytes());
+        }
+        a.flush();
+        b.flush();
+        assert_eq!(
+            (a.inline.slots.len(), b.inline.slots.len()),
+            (1 << 17, 1 << 17)
+        );
+        a.inline.probes.set(0);
+        b.inline.probes.set(0);
+        a.merge(b);
+        let probes = a.inline.probes.get();
+        assert!(
+            probes < 8 * 160_000,
+            "{probes} probes to merge 160,000 keys"
+        );
+        assert_eq!(a.len(), 160_000);
+    }
+
+    #[test]
+    fn hosts_that_share_a_home_list_in_order_without_quadratic_moves() {
+        // 1,500 hosts whose hashes share their top 11 bits: in a table of
+        // 2^11 slots they all home to slot 0, one run in the order they
+        // came, not hash order.
+        let colliding: Vec<String> = (0u64..)
+            .map(|i| format!("c{i}"))
+            .filter(|h| inline_key(h.as_bytes()).table_hash() >> 53 == 0)
+            .take(1_500)
+            .collect();
+        let mut c = HostCounter::new();
+        for h in &colliding {
+            c.add(h.as_bytes());
+        }
+        c.flush();
+        assert_eq!(c.inline.slots.len(), 1 << 11);
+        c.inline.probes.set(0);
+        let listed = c.inline.by_hash();
+        let moves = c.inline.probes.get();
+        assert!(moves <= 4 * 1_500 + 64, "{moves} moves to list 1,500 keys");
+        let order: Vec<(u64, [u8; 16])> = listed.iter().map(|e| (e.0, e.1 .0)).collect();
+        assert!(order.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(order.len(), 1_500);
+    }
+
+    #[test]
+    fn sorting_a_reversed_run_falls_back_within_its_budget() {
+        let mut v: Vec<u32> = (0..10_000).rev().collect();
+        let moves = sort_nearly_sorted(&mut v, |&x| x);
+        assert!(moves <= 4 * 10_000 + 64, "{moves}");
+        assert!(v.windows(2).all(|w| w[0] < w[1]));
+        let mut near: Vec<u32> = (0..10_000).map(|x| x ^ 1).collect();
+        assert_eq!(sort_nearly_sorted(&mut near, |&x| x), 5_000);
+        assert!(near.windows(2).all(|w| w[0] < w[1]));
     }
 
     proptest::proptest! {
