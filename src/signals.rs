@@ -32,3 +32,23 @@ pub fn termination_flag() -> io::Result<Arc<AtomicBool>> {
     *slot = Some(Arc::clone(&term));
     Ok(term)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+
+    use super::*;
+
+    /// The signal is raised in the unit-test process, whose other tests
+    /// never read the flag.
+    #[test]
+    fn termination_flag_is_set_by_sigterm() {
+        let flag = termination_flag().unwrap();
+        assert!(!flag.load(Ordering::SeqCst));
+        // The handler runs before raise returns, on this thread.
+        signal_hook::low_level::raise(SIGTERM).unwrap();
+        assert!(flag.load(Ordering::SeqCst));
+        let again = termination_flag().unwrap();
+        assert!(Arc::ptr_eq(&flag, &again), "one flag for the process");
+    }
+}

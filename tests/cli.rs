@@ -11,12 +11,8 @@ use std::process::Stdio;
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
-#[path = "support/run.rs"]
-mod run;
-#[path = "support/schema.rs"]
-mod schema;
-
-use run::{run_in, Out};
+use crate::support::run::{run_in, Out};
+use crate::support::schema;
 
 /// 2019-08-12T22:00:00Z in Unix seconds: the start of most test logs.
 const T0: i64 = 1_565_647_200;

@@ -2,7 +2,7 @@
 //! inotify and when polling, and the cost of waiting on a quiet file. These
 //! assert times and CPU use, which a loaded CI machine cannot promise, so they
 //! are ignored by default; run them alone on a quiet machine:
-//! `cargo test --release --test follow_timing -- --ignored --nocapture --test-threads 1`.
+//! `cargo test --release --test tests follow_timing -- --ignored --nocapture --test-threads 1`.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;

@@ -6,12 +6,7 @@ use std::path::Path;
 
 use tempfile::TempDir;
 
-#[path = "support/run.rs"]
-mod run;
-#[path = "support/schema.rs"]
-mod schema;
-
-use run::{run_in, Out};
+use crate::support::run::{run_in, Out};
 
 /// 2019-08-12T22:00:00Z in Unix seconds.
 const T0: i64 = 1_565_647_200;

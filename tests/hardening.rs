@@ -809,7 +809,7 @@ fn a_long_line_does_not_change_the_format_detected() {
 /// few seconds, from `/dev/zero` and from a followed file holding a 300 MB
 /// partial line: both should stay near the 16 MiB limit plus a block, not
 /// grow with the line. A measurement, so outside the default suite:
-/// `cargo test --release --test hardening line_without_an_end -- --ignored --nocapture`.
+/// `cargo test --release --test tests hardening::line_without_an_end -- --ignored --nocapture`.
 #[test]
 #[ignore = "memory measurement over seconds of reading"]
 fn a_line_without_an_end_is_read_in_bounded_memory() {
@@ -850,7 +850,7 @@ fn a_line_without_an_end_is_read_in_bounded_memory() {
 
 /// Prints the time of 16, 32 and 64 MB lines piped and mapped (64 KiB chunks);
 /// each doubling should about double the time. Run it alone, in release:
-/// `cargo test --release --test hardening long_lines -- --ignored --nocapture`.
+/// `cargo test --release --test tests hardening::long_lines -- --ignored --nocapture`.
 #[test]
 #[ignore = "wall-clock measurement"]
 fn long_lines_take_linear_time() {

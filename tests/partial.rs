@@ -13,12 +13,7 @@ use proptest::prelude::*;
 use serde_json::Value;
 use tempfile::TempDir;
 
-#[path = "support/run.rs"]
-mod run;
-#[path = "support/schema.rs"]
-mod schema;
-
-use run::{run_in, Out};
+use crate::support::run::{run_in, Out};
 
 /// 2019-08-12T22:00:00Z in Unix milliseconds.
 const T0: i64 = 1_565_647_200_000;

@@ -12,8 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-#[path = "support/schema.rs"]
-mod schema;
+use crate::support::schema;
 
 /// One JSON record, checked against the documented schema.
 #[track_caller]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use assert_cmd::Command;
 
-use crate::schema;
+use super::schema;
 
 /// A guard against a hang, never a measurement.
 const HANG: Duration = Duration::from_secs(60);
