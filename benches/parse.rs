@@ -3,13 +3,13 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
-use connspy::engine::{run, Filter, ScanOptions};
+use connspy::engine::{run, ScanOptions};
 use connspy::gen::{generate, GenConfig};
 use connspy::input::Input;
 use connspy::parse::{parse_line, Lines};
 use connspy::progress::Progress;
+use connspy::query::{Filter, Query};
 use connspy::reduce::exact::ExactReducer;
-use connspy::reduce::Query;
 
 fn sample() -> Vec<u8> {
     let mut log = Vec::new();

@@ -2,7 +2,7 @@
 //! raw command line.
 
 use crate::cli::Args;
-use crate::engine::{Filter, Release, ScanOptions, DEFAULT_CHUNK_SIZE, FLOW_LATE_MS};
+use crate::engine::{Release, ScanOptions, DEFAULT_CHUNK_SIZE};
 use crate::error::{Error, Result};
 use crate::input::decompress::{sniff_path, Encoding};
 use crate::input::format::{FormatChoice, LogFormat};
@@ -10,8 +10,8 @@ use crate::input::Input;
 use crate::output::Format;
 use crate::parse::is_ws;
 use crate::partial::merge::Expect;
-use crate::reduce::approx::{ApproxSettings, SketchRequest, WAVES_IN_FLIGHT};
-use crate::reduce::Query;
+use crate::query::{ApproxSettings, Filter, Mode, Query};
+use crate::reduce::approx::{SketchRequest, WAVES_IN_FLIGHT};
 use crate::tail::TailOptions;
 use crate::timestamp::Rfc3339Ms;
 
@@ -37,15 +37,6 @@ pub struct Config {
     /// mode above are then only what those flags say; the merge takes the
     /// real ones from the partials.
     pub merge: Option<Expect>,
-}
-
-/// What per-window state answers the queries.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Mode {
-    /// Hash sets and counts: exact, memory grows with distinct hosts.
-    Exact,
-    /// Sketches of these sizes: bounded memory.
-    Approx(ApproxSettings),
 }
 
 /// The inputs named on the command line: standard input when none is, or
@@ -143,17 +134,14 @@ impl Config {
             .map(|c| c.with_delimiter(args.delimiter.unwrap_or_default()));
         // Tail mode reports hour by hour.
         let hourly = args.hourly || args.tail;
-        // Flow logs carry start times up to the longest flow older than the
-        // lines before them: unless told, wait a day for them (docs/formats.md).
-        let flow_format = columns.is_none()
-            && matches!(
-                args.log_format,
-                LogFormat::Zeek | LogFormat::ZeekJson | LogFormat::Vpc | LogFormat::Suricata
-            );
-        let late_ms = match args.max_log_late_seconds {
-            Some(s) => i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX),
-            None if flow_format => FLOW_LATE_MS,
-            None => 300_000,
+        // A format named on the command line may set its own lateness (flow
+        // logs carry start times up to the longest flow older than the lines
+        // before them): unless told, wait that long (docs/formats.md).
+        let format_late = columns.is_none().then(|| args.log_format.lateness_ms());
+        let late_ms = match (args.max_log_late_seconds, format_late.flatten()) {
+            (Some(s), _) => i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX),
+            (None, Some(own)) => own,
+            (None, None) => 300_000,
         };
         let late_given = args.max_log_late_seconds.is_some();
         let threads = args.threads.map_or_else(
@@ -221,9 +209,9 @@ impl Config {
                     format: args.log_format,
                     columns,
                 },
-                seek_flow_logs: late_given,
+                seek_late_formats: late_given,
                 // The approximate budget is planned for a fixed lateness.
-                flow_late_ms: (!late_given && !args.approx).then_some(FLOW_LATE_MS),
+                format_lateness: !late_given && !args.approx,
                 keep_late: args.format == Format::Partial,
             },
             format: args.format,

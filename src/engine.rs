@@ -33,34 +33,13 @@ use crate::error::{Error, Result};
 use crate::input::format::{FormatChoice, Outcome, Parser, Skip};
 use crate::input::line_limit::DEFAULT_MAX_LINE_LENGTH;
 use crate::input::{read_all, Batching, Chunk, Group, Input, TimeRange};
+use crate::notes::{FirstMalformed, Notes};
 use crate::parse::LineError;
 use crate::progress::Progress;
+use crate::query::Filter;
 use crate::reduce::{Reducer, Windows};
 use crate::report::Report;
 use crate::timestamp::{hour_start, HOUR_MS};
-
-/// Which lines count and how they are grouped into windows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Filter {
-    /// Inclusive lower bound, Unix milliseconds.
-    pub init: Option<i64>,
-    /// Exclusive upper bound, Unix milliseconds.
-    pub end: Option<i64>,
-    /// One window per UTC hour instead of one for the whole range.
-    pub hourly: bool,
-}
-
-impl Filter {
-    /// The key of the window a line at `ts` belongs to, or `None` when the line
-    /// is outside the range.
-    #[inline]
-    pub fn window_of(&self, ts: i64) -> Option<i64> {
-        if self.init.is_some_and(|i| ts < i) || self.end.is_some_and(|e| ts >= e) {
-            return None;
-        }
-        Some(if self.hourly { hour_start(ts) } else { 0 })
-    }
-}
 
 /// When windows are finished and handed to the sink.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -98,13 +77,14 @@ pub struct ScanOptions {
     pub release: Release,
     /// `--log_format`, `--columns` and `--delimiter`.
     pub formats: FormatChoice,
-    /// Seek in flow logs too (Zeek, Suricata, VPC): only when
-    /// `--max_log_late_seconds` was given, since their lines can be far older
-    /// than the lines before them (see docs/formats.md).
-    pub seek_flow_logs: bool,
-    /// The lateness the watermark takes once a flow log is read, when it is
-    /// larger than the one in `release` (`None`: keep that one).
-    pub flow_late_ms: Option<i64>,
+    /// Seek in formats with a lateness of their own too
+    /// ([`Parser::lateness_ms`]): only when `--max_log_late_seconds` was
+    /// given, since their lines can be far older than the lines before them
+    /// (see docs/formats.md).
+    pub seek_late_formats: bool,
+    /// Once a format with a lateness of its own is read, the watermark takes
+    /// it when it is larger than the one in `release`.
+    pub format_lateness: bool,
     /// Fold the lines of an hour already released into a new state of that
     /// hour instead of dropping them as late: partial output, whose merge
     /// folds every state of a window wherever it comes from.
@@ -122,8 +102,8 @@ impl Default for ScanOptions {
             seek_late_ms: Some(300_000),
             release: Release::AtEnd,
             formats: FormatChoice::default(),
-            seek_flow_logs: false,
-            flow_late_ms: None,
+            seek_late_formats: false,
+            format_lateness: false,
             keep_late: false,
         }
     }
@@ -160,11 +140,6 @@ impl ScanOptions {
     }
 }
 
-/// The lateness the watermark allows flow logs when `--max_log_late_seconds`
-/// is not given: one day, the longest flows in public samples (Zeek and
-/// Suricata write a flow when it ends, stamped with its start).
-pub(crate) const FLOW_LATE_MS: i64 = 86_400_000;
-
 /// Large enough that per-chunk overhead vanishes, small enough that two threads
 /// balance and resident memory stays low.
 pub const DEFAULT_CHUNK_SIZE: usize = 4 << 20;
@@ -173,31 +148,13 @@ pub const DEFAULT_CHUNK_SIZE: usize = 4 << 20;
 /// waves begin, and with it every result, does not depend on the thread count.
 pub(crate) const WAVE_CHUNKS: usize = 16;
 
-/// Where the first malformed line was.
+/// Where the first malformed line was, with its reason as `--strict`
+/// reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BadLine {
-    /// The input holding it.
-    pub path: PathBuf,
-    /// 1-based line number in that input.
-    pub line: u64,
-    /// What is wrong with it.
-    pub reason: LineError,
-}
-
-/// What a run found besides its windows.
-#[derive(Debug, Default)]
-pub struct Summary {
-    /// Malformed lines skipped.
-    pub malformed: u64,
-    /// The first of them, in input order.
-    pub first_malformed: Option<BadLine>,
-    /// Lines dropped because their hour had already been released.
-    pub late: u64,
-    /// Records skipped on purpose, by [`Skip::index`].
-    pub skipped: [u64; Skip::ALL.len()],
-    /// Zeek header blocks whose `#path` is not `conn`: the input and the path,
-    /// each once.
-    pub other_paths: Vec<(PathBuf, Vec<u8>)>,
+struct BadLine {
+    path: PathBuf,
+    line: u64,
+    reason: LineError,
 }
 
 /// Receives each finished window's answers, in window order.
@@ -284,7 +241,7 @@ pub fn run<R: Reducer>(
     inputs: &[Input],
     progress: &Progress,
     sink: &mut Sink<'_>,
-) -> Result<Summary> {
+) -> Result<Notes> {
     let mut answered = |windows: Vec<Closed<R::State>>| {
         in_order(
             windows,
@@ -329,8 +286,9 @@ struct Scanner<'a, R> {
     progress: &'a Progress,
     /// Lines stamped after this are malformed (tail mode: the future).
     future_limit: Option<i64>,
-    /// The watermark's lateness, raised to [`ScanOptions::flow_late_ms`]
-    /// when a flow log is met; `None` when windows are released at the end.
+    /// The watermark's lateness, raised to a format's own (see
+    /// [`ScanOptions::format_lateness`]) when one is met; `None` when windows
+    /// are released at the end.
     late_ms: Option<i64>,
     /// Whether lines behind the watermark are dropped as late (hourly
     /// windows, and not kept for a partial).
@@ -487,7 +445,8 @@ pub struct Engine<'a, 's, R: Reducer> {
     /// had reached before them: each goes with the first record of that hour
     /// or a later one, the next to be printed after it.
     late_pending: BTreeMap<i64, u64>,
-    summary: Summary,
+    notes: Notes,
+    first_bad: Option<BadLine>,
     /// Chunks handed out so far: the next group's first chunk number.
     next_chunk: usize,
     inputs: Vec<InputOrigin>,
@@ -522,7 +481,8 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
             newest: None,
             released_before: i64::MIN,
             late_pending: BTreeMap::new(),
-            summary: Summary::default(),
+            notes: Notes::default(),
+            first_bad: None,
             next_chunk: 0,
             inputs: Vec::new(),
             sink,
@@ -549,7 +509,7 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
                 init: filter.init,
                 end: filter.end,
                 late_ms,
-                flow_logs: opts.seek_flow_logs,
+                late_formats: opts.seek_late_formats,
             }),
             _ => None,
         };
@@ -594,7 +554,7 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
     pub fn feed(&mut self, input: usize, group: Group<'_>) -> Result<()> {
         self.scanner.progress.advance(group.skipped_bytes());
         if !group.is_empty() {
-            self.met_format(group.parser(0));
+            self.adopt_lateness(group.parser(0));
         }
         let first = self.next_chunk;
         let partials = self.scanner.scan_group(first, &group, false);
@@ -621,15 +581,15 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
         })
     }
 
-    /// Raises the watermark's lateness for a flow log (see
-    /// [`ScanOptions::flow_late_ms`]) before any of its lines is absorbed.
-    fn met_format(&mut self, parser: &Parser) {
-        if let (true, Some(flow), Some(late)) = (
-            parser.is_flow_log(),
-            self.scanner.opts.flow_late_ms,
+    /// Raises the watermark's lateness to the format's own (see
+    /// [`ScanOptions::format_lateness`]) before any of its lines is absorbed.
+    fn adopt_lateness(&mut self, parser: &Parser) {
+        if let (true, Some(own), Some(late)) = (
+            self.scanner.opts.format_lateness,
+            parser.lateness_ms(),
             self.scanner.late_ms.as_mut(),
         ) {
-            *late = (*late).max(flow);
+            *late = (*late).max(own);
         }
     }
 
@@ -705,12 +665,12 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
         let first_bad = partials
             .iter()
             .fold(None, |acc, p| min_bad(acc, p.first_bad));
-        if let (None, Some((chunk, line, reason))) = (&self.summary.first_malformed, first_bad) {
+        if let (None, Some((chunk, line, reason))) = (&self.first_bad, first_bad) {
             let origin = &self.inputs[input];
             let before: u64 = lines[..chunk - first].iter().sum();
             // Counting the lines the seek skipped costs a pass over them, so it
             // is done only for the first malformed line.
-            self.summary.first_malformed = Some(BadLine {
+            self.first_bad = Some(BadLine {
                 path: origin.path.clone(),
                 line: group.lines_skipped() + origin.lines + before + line + 1,
                 reason,
@@ -720,20 +680,14 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
         let reducer = self.scanner.reducer;
         self.check_failure()?;
         for mut partial in partials {
-            self.summary.malformed += partial.malformed;
-            for (total, n) in self.summary.skipped.iter_mut().zip(partial.skipped) {
+            self.notes.malformed += partial.malformed;
+            for (total, n) in self.notes.skipped.iter_mut().zip(partial.skipped) {
                 *total += n;
             }
             for path in std::mem::take(&mut partial.other_paths) {
-                let origin = &self.inputs[input].path;
-                if !self
-                    .summary
-                    .other_paths
-                    .iter()
-                    .any(|(o, p)| o == origin && *p == path)
-                {
-                    self.summary.other_paths.push((origin.clone(), path));
-                }
+                let origin = self.inputs[input].path.display().to_string();
+                let path = String::from_utf8_lossy(&path).into_owned();
+                self.notes.other_paths.insert(origin, path);
             }
             // Lines of hours the waves before released are late: checked
             // here, not while parsing, so that it does not matter which waves
@@ -768,7 +722,7 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
     fn add_late(&mut self, cut: i64, n: u64) {
         if n > 0 {
             *self.late_pending.entry(cut).or_default() += n;
-            self.summary.late += n;
+            self.notes.late += n;
         }
     }
 
@@ -832,19 +786,24 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
     }
 
     /// Releases every open window (`complete` says whether its hour ended, or
-    /// the run was interrupted) and returns the summary.
+    /// the run was interrupted) and returns the run's notes.
     ///
     /// # Errors
     /// With `strict`, the first malformed line; the sink's error.
-    pub fn finish(mut self, complete: bool) -> Result<Summary> {
-        if self.scanner.opts.strict {
-            if let Some(bad) = self.summary.first_malformed.take() {
+    pub fn finish(mut self, complete: bool) -> Result<Notes> {
+        if let Some(bad) = self.first_bad.take() {
+            if self.scanner.opts.strict {
                 return Err(Error::Malformed {
                     path: bad.path,
                     line: bad.line,
                     reason: bad.reason,
                 });
             }
+            self.notes.first_malformed = Some(FirstMalformed {
+                path: bad.path.display().to_string(),
+                line: bad.line,
+                reason: bad.reason.to_string(),
+            });
         }
         let reducer = self.scanner.reducer;
         if !self.scanner.filter.hourly {
@@ -853,7 +812,7 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
         }
         let open = std::mem::take(&mut self.open);
         self.emit(open.into_sorted(), complete)?;
-        Ok(self.summary)
+        Ok(self.notes)
     }
 }
 
@@ -967,28 +926,5 @@ impl<S> Partial<S> {
         }
         self.parsers_changed.extend(other.parsers_changed);
         self
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn window_of_respects_half_open_range() {
-        let f = Filter {
-            init: Some(1000),
-            end: Some(2000),
-            hourly: false,
-        };
-        assert_eq!(f.window_of(999), None);
-        assert_eq!(f.window_of(1000), Some(0));
-        assert_eq!(f.window_of(1999), Some(0));
-        assert_eq!(f.window_of(2000), None);
-        let h = Filter {
-            hourly: true,
-            ..Filter::default()
-        };
-        assert_eq!(h.window_of(3_600_000 * 5 + 7), Some(3_600_000 * 5));
     }
 }

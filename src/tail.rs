@@ -13,11 +13,12 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::engine::{Engine, Summary};
+use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::input::decompress::{sniff_path, Encoding};
 use crate::input::follow::Feed;
 use crate::input::Input;
+use crate::notes::Notes;
 
 /// How often the loop wakes to check for a signal, idleness and the clock
 /// when no line arrives. A quiet log costs one wake-up per interval.
@@ -75,7 +76,7 @@ pub fn run<R: crate::reduce::Reducer>(
     opts: &TailOptions,
     stop: &AtomicBool,
     err: &mut impl Write,
-) -> Result<Summary> {
+) -> Result<Notes> {
     let Some((followed, before)) = inputs.split_last() else {
         return engine.finish(true);
     };

@@ -6,12 +6,13 @@ use std::path::PathBuf;
 
 use proptest::prelude::*;
 
-use connspy::engine::{run, Filter, Release, ScanOptions, Summary};
+use connspy::engine::{run, Release, ScanOptions};
 use connspy::input::Input;
+use connspy::notes::Notes;
 use connspy::progress::Progress;
-use connspy::reduce::approx::{ApproxReducer, ApproxSettings};
+use connspy::query::{ApproxSettings, Filter, Query};
+use connspy::reduce::approx::ApproxReducer;
 use connspy::reduce::exact::ExactReducer;
-use connspy::reduce::Query;
 use connspy::reduce::Reducer;
 use connspy::report::{Answer, Busiest, HostList, Hosts, Report, Talker};
 use connspy::timestamp::HOUR_MS;
@@ -242,7 +243,7 @@ fn scan(
     query: &Query,
     filter: &Filter,
     opts: &ScanOptions,
-) -> (Vec<Report>, Summary) {
+) -> (Vec<Report>, Notes) {
     scan_with(&ExactReducer::new(query.clone()), files, filter, opts)
 }
 
@@ -251,7 +252,7 @@ fn scan_with<R: Reducer>(
     files: &[PathBuf],
     filter: &Filter,
     opts: &ScanOptions,
-) -> (Vec<Report>, Summary) {
+) -> (Vec<Report>, Notes) {
     let inputs: Vec<Input> = files.iter().cloned().map(Input::File).collect();
     let mut reports = Vec::new();
     let summary = run(

@@ -14,14 +14,14 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use connspy::engine::{answer, Closed, Engine, Filter, Release, ScanOptions};
+use connspy::engine::{answer, Closed, Engine, Release, ScanOptions};
+use connspy::query::{Filter, Query};
 use connspy::input::format::{FormatChoice, Parser, Sequence};
 use connspy::input::line_limit::LineBlock;
 use connspy::input::{Block, Group, Input};
 use connspy::parse::parse_line;
 use connspy::progress::Progress;
 use connspy::reduce::exact::ExactReducer;
-use connspy::reduce::Query;
 use connspy::report::Report;
 use connspy::timestamp::HOUR_MS;
 use libfuzzer_sys::fuzz_target;

@@ -141,7 +141,7 @@ impl MappedFile {
     ) -> Result<()> {
         let data = self.bytes();
         let parser = choice.parser_for(from_first_usable_line(data, batching.max_line));
-        let seek_to = time.filter(|t| t.flow_logs || !parser.is_flow_log());
+        let seek_to = time.filter(|t| t.late_formats || parser.lateness_ms().is_none());
         let parsers = if seek_to.is_none() && batching.mapped_group.is_none() {
             // The whole file is parsed as one group, which the engine checks
             // afterwards against the header lines its chunks met (see

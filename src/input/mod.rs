@@ -182,10 +182,10 @@ pub struct TimeRange {
     pub end: Option<i64>,
     /// The lateness bound the seek relies on, milliseconds.
     pub late_ms: i64,
-    /// Seek in flow logs too (Zeek, Suricata, VPC), whose lines can be far
-    /// older than the lines before them: only when the lateness bound was
-    /// given (see docs/formats.md).
-    pub flow_logs: bool,
+    /// Seek in formats with a lateness of their own too (flow logs, whose
+    /// lines can be far older than the lines before them): only when the
+    /// lateness bound was given (see docs/formats.md).
+    pub late_formats: bool,
 }
 
 /// A buffer of whole lines that the input layer owns.

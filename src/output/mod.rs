@@ -8,7 +8,7 @@ mod tsv;
 
 use std::io::{self, Write};
 
-use crate::reduce::Query;
+use crate::query::Query;
 use crate::report::Report;
 
 /// The output format (`--format`).

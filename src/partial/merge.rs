@@ -21,14 +21,15 @@ use std::path::PathBuf;
 use super::line::{self, Parsed};
 use super::params::digest;
 use super::write::window_key;
-use super::{codec::Decoder, Params, RANGE_KEY, SUMMARY_KEY};
-use crate::app::Notes;
-use crate::config::{Config, Mode};
+use super::{Params, RANGE_KEY, SUMMARY_KEY};
+use crate::config::Config;
 use crate::engine::{answer, Closed};
 use crate::error::{Error, Result};
 use crate::input::decompress::decoded;
 use crate::input::Input;
+use crate::notes::Notes;
 use crate::output::Output;
+use crate::query::Mode;
 use crate::reduce::approx::ApproxReducer;
 use crate::reduce::exact::ExactReducer;
 use crate::reduce::Reducer;
@@ -465,8 +466,8 @@ impl<'r, R: Reducer, W: Write> Merger<'r, R, W> {
         let parsed = line::parse(&raw).map_err(|e| at.bad(&e.0))?;
         self.check_settings(&parsed, at)?;
         if parsed.key == SUMMARY_KEY {
-            let notes = decode_notes(parsed).map_err(|e| at.bad(&e))?;
-            self.notes.add(notes);
+            let notes = Notes::decode(parsed.body).map_err(|e| at.bad(&e.0))?;
+            self.notes.merge(notes);
             return Ok(());
         }
         let key = self.window_of(parsed.key).map_err(|e| at.bad(&e))?;
@@ -602,47 +603,4 @@ fn difference(a: &Params, b: &Params) -> String {
         }
     }
     format!("{ta} there, {tb} here")
-}
-
-/// A summary line's notes.
-fn decode_notes(parsed: Parsed<'_>) -> std::result::Result<Notes, String> {
-    let mut body = parsed.body;
-    let mut notes = Notes {
-        malformed: body.count("malformed").map_err(|e| e.0)?,
-        ..Notes::default()
-    };
-    let text = |b: &[u8]| {
-        std::str::from_utf8(b)
-            .map(str::to_owned)
-            .map_err(|_| "a summary with text that is not UTF-8".to_owned())
-    };
-    if let Some(bytes) = body.binary("first_malformed").map_err(|e| e.0)? {
-        let mut d = Decoder::new(&bytes);
-        let path = text(d.bytes().map_err(|e| e.0)?)?;
-        let line = d.uint().map_err(|e| e.0)?;
-        let reason = text(d.bytes().map_err(|e| e.0)?)?;
-        d.end().map_err(|e| e.0)?;
-        notes.first_malformed = Some((path, line, reason));
-    }
-    let bytes = body.required("skipped").map_err(|e| e.0)?;
-    let mut d = Decoder::new(&bytes);
-    let n = d.count(1).map_err(|e| e.0)?;
-    if n != notes.skipped.len() {
-        return Err(format!("a summary with {n} kinds of skipped records"));
-    }
-    for slot in &mut notes.skipped {
-        *slot = d.uint().map_err(|e| e.0)?;
-    }
-    d.end().map_err(|e| e.0)?;
-    let bytes = body.required("other_paths").map_err(|e| e.0)?;
-    let mut d = Decoder::new(&bytes);
-    for _ in 0..d.count(2).map_err(|e| e.0)? {
-        let path = text(d.bytes().map_err(|e| e.0)?)?;
-        let zeek = text(d.bytes().map_err(|e| e.0)?)?;
-        notes.other_paths.push((path, zeek));
-    }
-    d.end().map_err(|e| e.0)?;
-    notes.late = body.count("late").map_err(|e| e.0)?;
-    body.end().map_err(|e| e.0)?;
-    Ok(notes)
 }

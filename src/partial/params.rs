@@ -4,10 +4,7 @@
 
 use std::fmt::Write as _;
 
-use crate::config::Mode;
-use crate::engine::Filter;
-use crate::reduce::approx::ApproxSettings;
-use crate::reduce::Query;
+use crate::query::{ApproxSettings, Filter, Mode, Query};
 
 /// The settings a partial was written under.
 #[derive(Debug, Clone, PartialEq)]

@@ -3,10 +3,9 @@
 
 use std::io::Write;
 
-use super::codec::Encoder;
 use super::{line, Body, Params, RANGE_KEY, SUMMARY_KEY};
-use crate::app::Notes;
 use crate::error::{Error, Result};
+use crate::notes::Notes;
 use crate::reduce::Reducer;
 use crate::timestamp::Rfc3339Ms;
 
@@ -52,7 +51,7 @@ impl Stamp {
 
     /// The summary line carrying `notes`, when there is anything to note.
     pub(crate) fn summary(&self, notes: &Notes) -> Option<Vec<u8>> {
-        (!notes.is_empty()).then(|| self.line(SUMMARY_KEY, &encode_notes(notes)))
+        (!notes.is_empty()).then(|| self.line(SUMMARY_KEY, &notes.encode()))
     }
 
     fn line(&self, key: &str, body: &Body) -> Vec<u8> {
@@ -90,31 +89,4 @@ impl<W: Write> Writer<W> {
 /// second, so that keys sort as text in the order of their hours.
 pub(crate) fn window_key(start_ms: i64) -> String {
     Rfc3339Ms(start_ms).to_string()
-}
-
-/// The summary line's body.
-fn encode_notes(notes: &Notes) -> Body {
-    let mut body = Body::new();
-    body.count("malformed", notes.malformed);
-    if let Some((path, line, reason)) = &notes.first_malformed {
-        let mut e = Encoder::new();
-        e.bytes(path.as_bytes())
-            .uint(*line)
-            .bytes(reason.as_bytes());
-        body.binary("first_malformed", e.finish());
-    }
-    let mut e = Encoder::new();
-    e.uint(notes.skipped.len() as u64);
-    for &n in &notes.skipped {
-        e.uint(n);
-    }
-    body.binary("skipped", e.finish());
-    let mut e = Encoder::new();
-    e.uint(notes.other_paths.len() as u64);
-    for (path, zeek_path) in &notes.other_paths {
-        e.bytes(path.as_bytes()).bytes(zeek_path.as_bytes());
-    }
-    body.binary("other_paths", e.finish());
-    body.count("late", notes.late);
-    body
 }

@@ -22,28 +22,14 @@ use std::sync::{Mutex, PoisonError};
 use super::exact::utf8_host;
 use super::hosts::HostSet;
 use super::rank::{best_unlisted, rank, Counted};
-use super::{Query, Reducer};
+use super::Reducer;
 use crate::parse::{fold_case_into, Record};
 use crate::partial::codec::{Decoder, Encoder};
 use crate::partial::{Body, BodyIn, DecodeError};
+use crate::query::{ApproxSettings, Query};
 use crate::report::{Answer, Bounds, Busiest, HostList, Hosts};
 use crate::sketch::{BloomList, Hll, SpaceSaving};
 use crate::timestamp::HOUR_MS;
-
-/// Sketch sizes, derived once from `--memory_limit` and the finer knobs.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ApproxSettings {
-    /// Space-Saving counters per window (`--top_k`).
-    pub top_k: usize,
-    /// HyperLogLog precision (`--hll_precision`).
-    pub hll_precision: u8,
-    /// Bloom filter bytes per list per window.
-    pub bloom_bytes: usize,
-    /// Hosts a list's filter is tuned for (its number of hashes follows).
-    pub bloom_items: usize,
-    /// First-seen hosts a list keeps in memory before spilling, in bytes.
-    pub spill_buffer: usize,
-}
 
 /// Hours a wave's partial may touch at once, for sizing: a wave is 64 MiB of
 /// log, which spans one or two hours in any log large enough to matter.

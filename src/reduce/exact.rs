@@ -1,10 +1,11 @@
 //! Exact per-window state: hash sets for the lists, counts for the busiest host.
 
 use super::hosts::{HostCounter, HostSet};
-use super::{Query, Reducer};
+use super::Reducer;
 use crate::parse::Record;
 use crate::partial::codec::{DecodeError, Decoder, Encoder};
 use crate::partial::{Body, BodyIn};
+use crate::query::Query;
 use crate::report::{Answer, HostList};
 
 /// Exact answers; memory grows with the number of distinct hosts per window.

@@ -13,71 +13,10 @@ mod windows;
 
 pub use windows::Windows;
 
-use crate::parse::{fold_case_into, Record};
+use crate::parse::Record;
 use crate::partial::codec::DecodeError;
 use crate::partial::{Body, BodyIn};
 use crate::report::Answer;
-
-/// What was asked: only what a query needs is kept per window.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Query {
-    /// `--to_host`, case folded.
-    pub to_host: Option<Vec<u8>>,
-    /// `--from_host`, case folded.
-    pub from_host: Option<Vec<u8>>,
-    /// `--busiest_from_host`.
-    pub busiest_from: bool,
-    /// `--busiest_to_host`.
-    pub busiest_to: bool,
-    /// `--top`: how many hosts the busiest queries list (at least 1).
-    pub top: usize,
-}
-
-impl Query {
-    /// A query with hosts given as typed; their ASCII case is folded here the
-    /// same way as hosts in the log. `busiest` asks `--busiest_from_host`, for
-    /// the leader alone; see [`Self::with_busiest_to`] and [`Self::with_top`].
-    pub fn new(to_host: Option<&str>, from_host: Option<&str>, busiest: bool) -> Self {
-        Query {
-            to_host: to_host.map(Query::host),
-            from_host: from_host.map(Query::host),
-            busiest_from: busiest,
-            busiest_to: false,
-            top: 1,
-        }
-    }
-
-    /// A host as queries hold it: case folded, as every host is counted.
-    pub(crate) fn host(host: &str) -> Vec<u8> {
-        fold_case_into(host.as_bytes(), &mut Vec::new()).to_vec()
-    }
-
-    /// The same query, asking `--busiest_to_host` too when `ask`.
-    pub fn with_busiest_to(self, ask: bool) -> Self {
-        Query {
-            busiest_to: ask,
-            ..self
-        }
-    }
-
-    /// The same query, listing the `top` busiest hosts (at least 1).
-    pub fn with_top(self, top: usize) -> Self {
-        Query {
-            top: top.max(1),
-            ..self
-        }
-    }
-
-    /// Whether a busiest query (from or to) was asked.
-    pub(crate) fn any_busiest(&self) -> bool {
-        self.busiest_from || self.busiest_to
-    }
-
-    /// Whether no query was asked at all.
-    pub fn is_empty(&self) -> bool {
-        self.to_host.is_none() && self.from_host.is_none() && !self.any_busiest()
-    }
-}
 
 /// Builds, feeds, merges and finishes per-window state.
 ///

@@ -52,6 +52,23 @@ pub enum LogFormat {
     Suricata,
 }
 
+/// The lateness flow logs get when `--max_log_late_seconds` is not given:
+/// one day, the longest flows in public samples.
+const FLOW_LATE_MS: i64 = 86_400_000;
+
+impl LogFormat {
+    /// The lateness of a format named on the command line (see
+    /// [`Parser::lateness_ms`]); `None` for `auto`, decided per input.
+    pub(crate) fn lateness_ms(self) -> Option<i64> {
+        match self {
+            LogFormat::Zeek | LogFormat::ZeekJson | LogFormat::Vpc | LogFormat::Suricata => {
+                Some(FLOW_LATE_MS)
+            }
+            LogFormat::Auto | LogFormat::Connspy => None,
+        }
+    }
+}
+
 /// What the command line asks of formats: `--log_format`, or `--columns`
 /// (with `--delimiter`), which overrides it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -228,15 +245,19 @@ impl Parser {
         }
     }
 
-    /// Whether the format writes a flow when it ends (or a capture window
-    /// closes) stamped with its start, so that a line may be older than the
-    /// lines before it by the longest flow: far beyond connspy's default
-    /// lateness (see docs/formats.md).
-    pub(crate) fn is_flow_log(&self) -> bool {
-        matches!(
-            self,
-            Parser::Zeek(_) | Parser::ZeekJson | Parser::Suricata | Parser::Vpc(_)
-        )
+    /// How much older than the lines before it a line of this format may
+    /// be, when the format sets its own bound: a flow log writes a flow when
+    /// it ends (or a capture window closes) stamped with its start, so a
+    /// line may be older by the longest flow, far beyond connspy's default
+    /// lateness (see docs/formats.md). `None`: lines come in time order, up
+    /// to the run's bound.
+    pub(crate) fn lateness_ms(&self) -> Option<i64> {
+        match self {
+            Parser::Zeek(_) | Parser::ZeekJson | Parser::Suricata | Parser::Vpc(_) => {
+                Some(FLOW_LATE_MS)
+            }
+            Parser::Connspy | Parser::Columns(_) => None,
+        }
     }
 
     /// The parser in force after `block` (whole lines), or `None` when it is
