@@ -3,13 +3,15 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
-use connspy::engine::{run, ScanOptions};
+use connspy::engine::ScanOptions;
 use connspy::gen::{generate, GenConfig};
 use connspy::input::Input;
+use connspy::output::sink::Answers;
 use connspy::parse::{parse_line, Lines};
 use connspy::progress::Progress;
 use connspy::query::{Filter, Query};
 use connspy::reduce::exact::ExactReducer;
+use connspy::run::scan;
 
 fn sample() -> Vec<u8> {
     let mut log = Vec::new();
@@ -62,12 +64,12 @@ fn scan(c: &mut Criterion) {
         g.bench_function(name, |b| {
             b.iter(|| {
                 let mut windows = 0u64;
-                let mut count = |_| {
+                let mut count = Answers::new(&reducer, |_| {
                     windows += 1;
                     Ok(())
-                };
+                });
                 let opts = ScanOptions::default();
-                run(
+                scan::scan(
                     &reducer,
                     &filter,
                     &opts,

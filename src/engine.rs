@@ -23,7 +23,6 @@
 //!   mode.
 
 use std::collections::BTreeMap;
-use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -34,11 +33,11 @@ use crate::input::format::{FormatChoice, Outcome, Parser, Skip};
 use crate::input::line_limit::DEFAULT_MAX_LINE_LENGTH;
 use crate::input::{read_all, Batching, Chunk, Group, Input, TimeRange};
 use crate::notes::{FirstMalformed, Notes};
+use crate::output::sink::Sink;
 use crate::parse::LineError;
 use crate::progress::Progress;
 use crate::query::Filter;
 use crate::reduce::{Reducer, Windows};
-use crate::report::Report;
 use crate::timestamp::{hour_start, HOUR_MS};
 
 /// When windows are finished and handed to the sink.
@@ -85,10 +84,6 @@ pub struct ScanOptions {
     /// Once a format with a lateness of its own is read, the watermark takes
     /// it when it is larger than the one in `release`.
     pub format_lateness: bool,
-    /// Fold the lines of an hour already released into a new state of that
-    /// hour instead of dropping them as late: partial output, whose merge
-    /// folds every state of a window wherever it comes from.
-    pub keep_late: bool,
 }
 
 impl Default for ScanOptions {
@@ -104,7 +99,6 @@ impl Default for ScanOptions {
             formats: FormatChoice::default(),
             seek_late_formats: false,
             format_lateness: false,
-            keep_late: false,
         }
     }
 }
@@ -157,45 +151,6 @@ struct BadLine {
     reason: LineError,
 }
 
-/// Receives each finished window's answers, in window order.
-pub(crate) type Sink<'s> = dyn FnMut(Report) -> io::Result<()> + Send + 's;
-
-/// Receives the windows the engine is done with, in window order, as many at
-/// a time as were released together (all of them at the end of a batch
-/// run), so that it can answer or encode them side by side ([`in_order`]).
-pub(crate) type WindowSink<'s, S> = dyn FnMut(Vec<Closed<S>>) -> Result<()> + Send + 's;
-
-/// Turns `windows` into outputs with `prepare` on the thread pool, a few at a
-/// time, and hands them to `emit` in their order.
-///
-/// Answering or encoding a window of hundreds of thousands of hosts is a pass
-/// over all of them: done side by side, the end of a batch run takes a
-/// fraction of the time. Only as many prepared windows as the pool has
-/// threads are held at once.
-///
-/// # Errors
-/// The first error of `prepare` or `emit`, in window order.
-pub(crate) fn in_order<S: Send, T: Send>(
-    windows: Vec<Closed<S>>,
-    prepare: impl Fn(Closed<S>) -> Result<T> + Sync,
-    mut emit: impl FnMut(T) -> Result<()>,
-) -> Result<()> {
-    let batch = rayon::current_num_threads().max(1);
-    let mut windows = windows.into_iter().peekable();
-    while windows.peek().is_some() {
-        let some: Vec<Closed<S>> = windows.by_ref().take(batch).collect();
-        let ready: Vec<Result<T>> = if some.len() == 1 {
-            some.into_iter().map(&prepare).collect()
-        } else {
-            some.into_par_iter().map(&prepare).collect()
-        };
-        for item in ready {
-            emit(item?)?;
-        }
-    }
-    Ok(())
-}
-
 /// A window the engine is done with.
 #[derive(Debug)]
 pub struct Closed<S> {
@@ -213,62 +168,6 @@ pub struct Closed<S> {
     /// False for a window closed before its hour ended (tail mode, stopped
     /// by a signal).
     pub complete: bool,
-}
-
-/// The report of a closed window: its state answered by `reducer`.
-///
-/// # Errors
-/// Reading back state spilled to a temporary file.
-pub fn answer<R: Reducer>(reducer: &R, window: Closed<R::State>) -> Result<Report> {
-    Ok(Report {
-        start: window.start,
-        end: window.end,
-        answer: reducer.finish(window.state).map_err(Error::spill)?,
-        late: window.late,
-        complete: window.complete,
-    })
-}
-
-/// Runs `reducer` over `inputs`, handing each finished window to `sink`.
-///
-/// # Errors
-/// Inputs that cannot be opened or read; with `strict`, the first malformed
-/// line; the sink's error.
-pub fn run<R: Reducer>(
-    reducer: &R,
-    filter: &Filter,
-    opts: &ScanOptions,
-    inputs: &[Input],
-    progress: &Progress,
-    sink: &mut Sink<'_>,
-) -> Result<Notes> {
-    let mut answered = |windows: Vec<Closed<R::State>>| {
-        in_order(
-            windows,
-            |w| answer(reducer, w),
-            |report| sink(report).map_err(Error::Output),
-        )
-    };
-    with_pool(opts.threads, || {
-        let mut engine = Engine::new(reducer, filter, opts, progress, &mut answered);
-        engine.scan_all(inputs, || false, &mut Err)?;
-        engine.finish(true)
-    })
-}
-
-/// Runs `f` on a pool of `threads` workers.
-///
-/// # Errors
-/// [`Error::Setup`] when the pool cannot start; `f`'s error.
-pub(crate) fn with_pool<T: Send>(
-    threads: usize,
-    f: impl FnOnce() -> Result<T> + Send,
-) -> Result<T> {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads.max(1))
-        .build()
-        .map_err(|e| Error::Setup(format!("cannot start {threads} threads: {e}")))?
-        .install(f)
 }
 
 /// Per-input facts needed to turn a chunk-relative line into a line number.
@@ -435,7 +334,7 @@ impl<R: Reducer> Scanner<'_, R> {
 /// A run in progress: open windows, the watermark, and malformed-line
 /// bookkeeping. Tail mode drives it block by block; [`run`] drives it over
 /// whole inputs.
-pub struct Engine<'a, 's, R: Reducer> {
+pub struct Engine<'a, R: Reducer> {
     scanner: Scanner<'a, R>,
     open: Windows<R::State>,
     newest: Option<i64>,
@@ -450,10 +349,12 @@ pub struct Engine<'a, 's, R: Reducer> {
     /// Chunks handed out so far: the next group's first chunk number.
     next_chunk: usize,
     inputs: Vec<InputOrigin>,
-    sink: &'a mut WindowSink<'s, R::State>,
+    /// Whether lines of released hours are kept (see [`Sink::keeps_late`]).
+    keep_late: bool,
+    sink: &'a mut dyn Sink<R::State>,
 }
 
-impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
+impl<'a, R: Reducer> Engine<'a, R> {
     /// An engine that hands finished windows to `sink`. Call it from inside the
     /// thread pool that should do the parsing (see [`with_pool`]).
     pub fn new(
@@ -461,8 +362,9 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
         filter: &'a Filter,
         opts: &'a ScanOptions,
         progress: &'a Progress,
-        sink: &'a mut WindowSink<'s, R::State>,
+        sink: &'a mut dyn Sink<R::State>,
     ) -> Self {
+        let keep_late = sink.keeps_late();
         Engine {
             scanner: Scanner {
                 reducer,
@@ -474,7 +376,7 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
                     Release::Watermark { late_ms } => Some(late_ms),
                     Release::AtEnd => None,
                 },
-                drop_late: filter.hourly && !opts.keep_late,
+                drop_late: filter.hourly && !keep_late,
                 strict_stop: AtomicUsize::new(usize::MAX),
             },
             open: Windows::default(),
@@ -485,6 +387,7 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
             first_bad: None,
             next_chunk: 0,
             inputs: Vec::new(),
+            keep_late,
             sink,
         }
     }
@@ -694,7 +597,7 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
             // ran side by side. The watermark before them is this one, as
             // the wave's own lines behind it did not raise it past their hour.
             // A partial keeps them: its merge folds every state of an hour.
-            if !self.scanner.opts.keep_late {
+            if !self.keep_late {
                 let late: u64 = partial
                     .windows
                     .drain_before(self.released_before)
@@ -782,7 +685,7 @@ impl<'a, 's, R: Reducer> Engine<'a, 's, R> {
             })
             .collect();
         let sink = &mut *self.sink;
-        self.scanner.progress.suspend(|| sink(windows))
+        self.scanner.progress.suspend(|| sink.windows(windows))
     }
 
     /// Releases every open window (`complete` says whether its hour ended, or

@@ -14,7 +14,6 @@
 //! benchmarks (the `connspy-gen` binary); without it the library does not
 //! depend on `rand`.
 
-pub mod app;
 pub mod cli;
 pub mod config;
 pub mod engine;
@@ -31,9 +30,9 @@ pub mod progress;
 pub mod query;
 pub mod reduce;
 pub mod report;
+pub mod run;
 pub mod signals;
 pub mod sketch;
-pub mod tail;
 pub mod timestamp;
 
 pub use error::{Error, Result};

@@ -62,7 +62,7 @@ fn main() -> ExitCode {
     };
     // Not the locked handle: windows are written from inside the thread pool.
     let stdout = BufWriter::with_capacity(1 << 16, io::stdout());
-    match connspy::app::run(&config, stdout, io::stderr()) {
+    match connspy::run::run(&config, stdout, io::stderr()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e),
     }

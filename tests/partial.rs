@@ -276,6 +276,44 @@ fn a_merge_reports_the_partials_malformed_lines() {
 }
 
 #[test]
+fn notes_survive_every_level_of_a_merge_tree() {
+    // Two mappers with malformed lines, merged by two intermediate reducers
+    // (`--merge --format partial`), then by a final one: the counts and the
+    // first place reach the end.
+    let dir = TempDir::new().unwrap();
+    std::fs::write(dir.path().join("a.log"), format!("{T0} a b\nnonsense\n")).unwrap();
+    std::fs::write(dir.path().join("b.log"), format!("{T0} b c\n1 2\n3 4\n")).unwrap();
+    let mut middle = String::new();
+    for name in ["a.log", "b.log"] {
+        let partial = ok(
+            dir.path(),
+            &["--busiest_from_host", "--format", "partial", name],
+            b"",
+        );
+        let merged = ok(
+            dir.path(),
+            &["--merge", "--format", "partial"],
+            partial.as_bytes(),
+        );
+        assert!(merged.starts_with("range\t"), "{merged}");
+        assert!(merged.contains("\nsummary\t"), "{merged}");
+        middle.push_str(&merged);
+    }
+    let out = connspy(
+        dir.path(),
+        &["--merge", "--format", "json"],
+        middle.as_bytes(),
+    );
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    assert!(
+        out.stderr
+            .contains("skipped 3 malformed lines; the first at a.log:2"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
 fn an_empty_range_window_is_merged_as_a_direct_run_prints_it() {
     let dir = TempDir::new().unwrap();
     std::fs::write(dir.path().join("a.log"), format!("{T0} a b\n")).unwrap();

@@ -6,15 +6,17 @@ use std::path::PathBuf;
 
 use proptest::prelude::*;
 
-use connspy::engine::{run, Release, ScanOptions};
+use connspy::engine::{Release, ScanOptions};
 use connspy::input::Input;
 use connspy::notes::Notes;
+use connspy::output::sink::Answers;
 use connspy::progress::Progress;
 use connspy::query::{ApproxSettings, Filter, Query};
 use connspy::reduce::approx::ApproxReducer;
 use connspy::reduce::exact::ExactReducer;
 use connspy::reduce::Reducer;
 use connspy::report::{Answer, Busiest, HostList, Hosts, Report, Talker};
+use connspy::run::scan::scan;
 use connspy::timestamp::HOUR_MS;
 
 /// Hosts as written in the log, several folding to the same name.
@@ -238,7 +240,7 @@ fn materialised(mut report: Report) -> Report {
 }
 
 /// The reports of an exact scan, in the order they were released, and its summary.
-fn scan(
+fn scan_exact(
     files: &[PathBuf],
     query: &Query,
     filter: &Filter,
@@ -255,16 +257,17 @@ fn scan_with<R: Reducer>(
 ) -> (Vec<Report>, Notes) {
     let inputs: Vec<Input> = files.iter().cloned().map(Input::File).collect();
     let mut reports = Vec::new();
-    let summary = run(
+    let mut sink = Answers::new(reducer, |r| {
+        reports.push(r);
+        Ok(())
+    });
+    let summary = scan(
         reducer,
         filter,
         opts,
         &inputs,
         &Progress::hidden(),
-        &mut |r| {
-            reports.push(r);
-            Ok(())
-        },
+        &mut sink,
     )
     .expect("scan succeeds");
     (reports, summary)
@@ -321,7 +324,7 @@ proptest! {
             threads, waves: threads, chunk_size, strict: false, seek_late_ms: None, release: Release::AtEnd,
             ..ScanOptions::default()
         };
-        let (reports, summary) = scan(&files, &query, &filter, &opts);
+        let (reports, summary) = scan_exact(&files, &query, &filter, &opts);
         prop_assert_eq!(reports, model(&lines, &query, &filter));
         prop_assert_eq!(summary.malformed, malformed);
     }
@@ -362,18 +365,18 @@ proptest! {
             ..ScanOptions::default()
         };
         let seek = ScanOptions { seek_late_ms: Some(late_s * 1000), ..full };
-        let expected = scan(&files, &query, &filter, &full).0;
-        prop_assert_eq!(scan(&files, &query, &filter, &seek).0, expected);
+        let expected = scan_exact(&files, &query, &filter, &full).0;
+        prop_assert_eq!(scan_exact(&files, &query, &filter, &seek).0, expected);
         for open in [Filter { init: None, ..filter }, Filter { end: None, ..filter }] {
-            let expected = scan(&files, &query, &open, &full).0;
-            prop_assert_eq!(&scan(&files, &query, &open, &seek).0, &expected);
+            let expected = scan_exact(&files, &query, &open, &full).0;
+            prop_assert_eq!(&scan_exact(&files, &query, &open, &seek).0, &expected);
             // Released behind the watermark, in waves, the same hours come out,
             // in the same order, with nothing late: the log keeps the bound.
             let streamed = ScanOptions {
                 release: Release::Watermark { late_ms: late_s * 1000 },
                 ..full
             };
-            let (reports, summary) = scan(&files, &query, &open, &streamed);
+            let (reports, summary) = scan_exact(&files, &query, &open, &streamed);
             prop_assert_eq!(summary.late, 0);
             prop_assert_eq!(reports, expected);
         }
@@ -712,7 +715,7 @@ proptest! {
         let opts = ScanOptions {
             threads, waves: threads, chunk_size, seek_late_ms: None, ..ScanOptions::default()
         };
-        let (reports, summary) = scan(&files, &query, &filter, &opts);
+        let (reports, summary) = scan_exact(&files, &query, &filter, &opts);
         prop_assert_eq!(summary.malformed, 0, "{:?}", summary.first_malformed);
         prop_assert_eq!(reports, model(&lines, &query, &filter));
     }
@@ -816,7 +819,7 @@ proptest! {
             release: Release::Watermark { late_ms },
             ..ScanOptions::default()
         };
-        let (reports, summary) = scan(&files, &query, &filter, &opts);
+        let (reports, summary) = scan_exact(&files, &query, &filter, &opts);
         let (expected, late) = model_released(&lines, &query, &filter, late_ms);
         prop_assert_eq!(summary.late, late);
         prop_assert_eq!(reports, expected);

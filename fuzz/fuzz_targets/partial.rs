@@ -121,5 +121,5 @@ fuzz_target!(|data: &[u8]| {
     let (mut out, mut err) = (Vec::new(), Vec::new());
     // An error is a fine answer to bad bytes; a panic or an unbounded
     // allocation is not.
-    let _ = connspy::app::run(&config, &mut out, &mut err);
+    let _ = connspy::run::run(&config, &mut out, &mut err);
 });

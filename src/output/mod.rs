@@ -1,8 +1,11 @@
-//! Writing reports: one window at a time, flushed, so a reader of the pipe
-//! sees each window as soon as it is final.
+//! Writing what a run finds: closed windows go to a [`sink::Sink`], which
+//! answers them in text, JSON or TSV (one window at a time, flushed, so a
+//! reader of the pipe sees each window as soon as it is final) or encodes
+//! them as partial lines.
 
 mod escape;
 mod json;
+pub mod sink;
 mod text;
 mod tsv;
 
@@ -23,33 +26,6 @@ pub enum Format {
     Tsv,
     /// Each window's mergeable state, for `--merge` (docs/partial.md).
     Partial,
-}
-
-/// Where finished windows go: answered in text, JSON or TSV, or written as
-/// partial lines stamped with the run's settings.
-pub(crate) enum Output<W: Write> {
-    /// Answered, in `--format text`, `json` or `tsv`.
-    Answers(Writer<W>),
-    /// As partial lines.
-    Partial(crate::partial::Writer<W>, crate::partial::Stamp),
-}
-
-impl<W: Write> Output<W> {
-    /// Writes `format` to `out`, for the windows of a run under `params`.
-    pub(crate) fn new(out: W, format: Format, params: &crate::partial::Params) -> Self {
-        match format {
-            Format::Partial => Output::Partial(
-                crate::partial::Writer::new(out),
-                crate::partial::Stamp::new(params),
-            ),
-            format => Output::Answers(Writer::new(
-                out,
-                format,
-                &params.query,
-                params.filter.hourly,
-            )),
-        }
-    }
 }
 
 /// A host's share of a window's counted lines (0 for an empty window, which

@@ -1,25 +1,26 @@
-//! Partials: a window's mergeable state as text lines, so that connspy can be
-//! the per-node step of Spark, Hadoop streaming or a plain `xargs` fan-out.
+//! The partial line format: a window's mergeable state as one text line, so
+//! that connspy can be the per-node step of Spark, Hadoop streaming or a
+//! plain `xargs` fan-out.
 //!
-//! `--format partial` writes, instead of answers, each window's state
-//! ([`line`] says how a line is laid out, [`Params`] what a line carries about
-//! the run); `--merge` ([`merge`]) reads any number of such lines back, folds
-//! each window's states with the reducer's own merge and prints the answers.
-//! Every line stands alone (a shuffle moves lines, not files), and
-//! `docs/partial.md` is the format's contract.
+//! [`line`] lays a line out and checks it, [`codec`] packs a state's fields,
+//! [`Params`] is what a line carries about the run, and [`Stamp`] makes the
+//! lines of one run. `--format partial` writes them (the partial sink of
+//! `output::sink`) and `--merge` reads them (`run::merge`). Every line stands
+//! alone (a shuffle moves lines, not files), and `docs/partial.md` is the
+//! format's contract.
 
 pub(crate) mod codec;
 mod line;
-pub mod merge;
 mod params;
-mod write;
+mod stamp;
 
 pub use codec::DecodeError;
 #[cfg(test)]
 pub(crate) use line::read_back;
+pub(crate) use line::{parse, Parsed};
 pub use line::{Body, BodyIn};
-pub(crate) use params::Params;
-pub(crate) use write::{Stamp, Writer};
+pub(crate) use params::{digest, Params};
+pub(crate) use stamp::{window_key, Stamp};
 
 /// The format name and version every line carries.
 pub(crate) const FORMAT: &str = "connspy-partial/1";

@@ -13,6 +13,8 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::config::TailOptions;
+
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::input::decompress::{sniff_path, Encoding};
@@ -23,14 +25,6 @@ use crate::notes::Notes;
 /// How often the loop wakes to check for a signal, idleness and the clock
 /// when no line arrives. A quiet log costs one wake-up per interval.
 const TICK: Duration = Duration::from_millis(100);
-
-/// How tail mode behaves beyond the engine's options.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TailOptions {
-    /// `--max_idle_seconds`: advance the watermark by the wall clock after this
-    /// long without a new line.
-    pub max_idle: Option<Duration>,
-}
 
 /// Fails at once, as batch mode would, when `path` names something that can
 /// never be followed: a directory, a symbolic link loop, a FIFO, a device or
@@ -71,7 +65,7 @@ fn now_ms() -> i64 {
 /// An input that cannot be opened or read (the followed file's own errors are
 /// retried and reported on `err`), or the sink's error.
 pub fn run<R: crate::reduce::Reducer>(
-    mut engine: Engine<'_, '_, R>,
+    mut engine: Engine<'_, R>,
     inputs: &[Input],
     opts: &TailOptions,
     stop: &AtomicBool,

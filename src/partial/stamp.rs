@@ -1,12 +1,8 @@
-//! `--format partial`: each closed window's state as one line, and the run's
-//! notes as a summary line.
-
-use std::io::Write;
+//! The lines of `--format partial`: each closed window's state as one line,
+//! and the run's notes as a summary line, stamped with the run's settings.
 
 use super::{line, Body, Params, RANGE_KEY, SUMMARY_KEY};
-use crate::error::{Error, Result};
 use crate::notes::Notes;
-use crate::reduce::Reducer;
 use crate::timestamp::Rfc3339Ms;
 
 /// What every line of one run carries (its settings and their digest), and
@@ -30,23 +26,15 @@ impl Stamp {
         }
     }
 
-    /// The line of window `key` (an hour's start, or 0 for the whole range).
-    ///
-    /// # Errors
-    /// Reading back spilled state.
-    pub(crate) fn window<R: Reducer>(
-        &self,
-        reducer: &R,
-        key: i64,
-        state: R::State,
-    ) -> Result<Vec<u8>> {
-        let body = reducer.encode(state).map_err(Error::spill)?;
+    /// The line of window `key` (an hour's start, or 0 for the whole range)
+    /// holding a state encoded as `body`.
+    pub(crate) fn window(&self, key: i64, body: &Body) -> Vec<u8> {
         let key = if self.hourly {
             window_key(key)
         } else {
             RANGE_KEY.to_owned()
         };
-        Ok(self.line(&key, &body))
+        self.line(&key, body)
     }
 
     /// The summary line carrying `notes`, when there is anything to note.
@@ -58,30 +46,6 @@ impl Stamp {
         let mut out = Vec::with_capacity(line::len_bound(key, &self.digest, &self.params, body));
         line::write(&mut out, key, &self.digest, &self.params, body);
         out
-    }
-}
-
-/// Writes lines, flushing each, so a reader of the pipe gets each window as
-/// soon as it is closed.
-pub(crate) struct Writer<W: Write> {
-    out: W,
-}
-
-impl<W: Write> Writer<W> {
-    /// A writer to `out`.
-    pub(crate) fn new(out: W) -> Self {
-        Writer { out }
-    }
-
-    /// Writes one line and flushes it.
-    ///
-    /// # Errors
-    /// Writing.
-    pub(crate) fn write_line(&mut self, line: &[u8]) -> Result<()> {
-        self.out
-            .write_all(line)
-            .and_then(|()| self.out.flush())
-            .map_err(Error::Output)
     }
 }
 

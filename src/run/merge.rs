@@ -18,17 +18,16 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 
-use super::line::{self, Parsed};
-use super::params::digest;
-use super::write::window_key;
-use super::{Params, RANGE_KEY, SUMMARY_KEY};
-use crate::config::Config;
-use crate::engine::{answer, Closed};
+use super::with_pool;
+use crate::config::{Expect, Merge};
+use crate::engine::Closed;
 use crate::error::{Error, Result};
 use crate::input::decompress::decoded;
 use crate::input::Input;
 use crate::notes::Notes;
-use crate::output::Output;
+use crate::output::sink::{self, Sink};
+use crate::output::Format;
+use crate::partial::{self as line, digest, window_key, Params, Parsed, RANGE_KEY, SUMMARY_KEY};
 use crate::query::Mode;
 use crate::reduce::approx::ApproxReducer;
 use crate::reduce::exact::ExactReducer;
@@ -39,101 +38,72 @@ use crate::timestamp::{hour_start, parse_rfc3339, Rfc3339Ms, HOUR_MS};
 /// sketches needs, so that a line without an end cannot take all memory.
 const MAX_LINE: usize = 1 << 30;
 
-/// The flags given with `--merge`, which every partial must agree with.
-/// What is not given is taken from the partials.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Expect {
-    /// `--to_host`, case folded.
-    pub to_host: Option<Vec<u8>>,
-    /// `--from_host`, case folded.
-    pub from_host: Option<Vec<u8>>,
-    /// `--busiest_from_host` was given.
-    pub busiest_from: bool,
-    /// `--busiest_to_host` was given.
-    pub busiest_to: bool,
-    /// `--top`.
-    pub top: Option<usize>,
-    /// `--time_init`, in milliseconds and as typed.
-    pub init: Option<(i64, String)>,
-    /// `--time_end`, in milliseconds and as typed.
-    pub end: Option<(i64, String)>,
-    /// `--hourly` was given.
-    pub hourly: bool,
-    /// `--approx` was given.
-    pub approx: bool,
-    /// `--top_k`.
-    pub top_k: Option<usize>,
-    /// `--hll_precision`.
-    pub hll_precision: Option<u8>,
-}
-
-impl Expect {
-    /// The first flag that `params` contradicts, said as a user would fix it.
-    fn disagreement(&self, p: &Params) -> Option<String> {
-        let q = &p.query;
-        let host = |h: &Option<Vec<u8>>| {
-            h.as_ref().map_or_else(
-                || "none".into(),
-                |h| String::from_utf8_lossy(h).into_owned(),
-            )
-        };
-        for (flag, given, theirs) in [
-            ("--to_host", &self.to_host, &q.to_host),
-            ("--from_host", &self.from_host, &q.from_host),
-        ] {
-            if given.is_some() && given != theirs {
-                return Some(format!(
-                    "{flag} {} disagrees with the partials, which answer {flag} {}",
-                    host(given),
-                    host(theirs)
-                ));
-            }
-        }
-        for (flag, given, theirs) in [
-            ("--busiest_from_host", self.busiest_from, q.busiest_from),
-            ("--busiest_to_host", self.busiest_to, q.busiest_to),
-            ("--hourly", self.hourly, p.filter.hourly),
-            ("--approx", self.approx, matches!(p.mode, Mode::Approx(_))),
-        ] {
-            if given && !theirs {
-                return Some(format!(
-                    "{flag} was given, and the partials were written without it"
-                ));
-            }
-        }
-        if let Some(top) = self.top.filter(|&t| t != q.top) {
+/// The first flag of `expect` that `p` contradicts, said as a user would fix
+/// it.
+fn disagreement(expect: &Expect, p: &Params) -> Option<String> {
+    let q = &p.query;
+    let host = |h: &Option<Vec<u8>>| {
+        h.as_ref().map_or_else(
+            || "none".into(),
+            |h| String::from_utf8_lossy(h).into_owned(),
+        )
+    };
+    for (flag, given, theirs) in [
+        ("--to_host", &expect.to_host, &q.to_host),
+        ("--from_host", &expect.from_host, &q.from_host),
+    ] {
+        if given.is_some() && given != theirs {
             return Some(format!(
-                "--top {top} disagrees with the partials, which list --top {}",
-                q.top
+                "{flag} {} disagrees with the partials, which answer {flag} {}",
+                host(given),
+                host(theirs)
             ));
         }
-        for (flag, given, theirs) in [
-            ("--time_init", &self.init, p.filter.init),
-            ("--time_end", &self.end, p.filter.end),
-        ] {
-            if let Some((ms, text)) = given {
-                if Some(*ms) != theirs {
-                    return Some(format!(
-                        "{flag} '{text}' disagrees with the partials, whose range has {flag} {}",
-                        theirs.map_or_else(|| "none".into(), |t| Rfc3339Ms(t).to_string())
-                    ));
-                }
-            }
-        }
-        let (top_k, precision) = match p.mode {
-            Mode::Approx(a) => (Some(a.top_k), Some(a.hll_precision)),
-            Mode::Exact => (None, None),
-        };
-        if let Some(k) = self.top_k.filter(|&k| Some(k) != top_k) {
-            return Some(format!("--top_k {k} disagrees with the partials' sketches"));
-        }
-        if let Some(p) = self.hll_precision.filter(|&p| Some(p) != precision) {
-            return Some(format!(
-                "--hll_precision {p} disagrees with the partials' sketches"
-            ));
-        }
-        None
     }
+    for (flag, given, theirs) in [
+        ("--busiest_from_host", expect.busiest_from, q.busiest_from),
+        ("--busiest_to_host", expect.busiest_to, q.busiest_to),
+        ("--hourly", expect.hourly, p.filter.hourly),
+        ("--approx", expect.approx, matches!(p.mode, Mode::Approx(_))),
+    ] {
+        if given && !theirs {
+            return Some(format!(
+                "{flag} was given, and the partials were written without it"
+            ));
+        }
+    }
+    if let Some(top) = expect.top.filter(|&t| t != q.top) {
+        return Some(format!(
+            "--top {top} disagrees with the partials, which list --top {}",
+            q.top
+        ));
+    }
+    for (flag, given, theirs) in [
+        ("--time_init", &expect.init, p.filter.init),
+        ("--time_end", &expect.end, p.filter.end),
+    ] {
+        if let Some((ms, text)) = given {
+            if Some(*ms) != theirs {
+                return Some(format!(
+                    "{flag} '{text}' disagrees with the partials, whose range has {flag} {}",
+                    theirs.map_or_else(|| "none".into(), |t| Rfc3339Ms(t).to_string())
+                ));
+            }
+        }
+    }
+    let (top_k, precision) = match p.mode {
+        Mode::Approx(a) => (Some(a.top_k), Some(a.hll_precision)),
+        Mode::Exact => (None, None),
+    };
+    if let Some(k) = expect.top_k.filter(|&k| Some(k) != top_k) {
+        return Some(format!("--top_k {k} disagrees with the partials' sketches"));
+    }
+    if let Some(p) = expect.hll_precision.filter(|&p| Some(p) != precision) {
+        return Some(format!(
+            "--hll_precision {p} disagrees with the partials' sketches"
+        ));
+    }
+    None
 }
 
 /// Merges the partials of `config.inputs` and prints their answers in
@@ -143,7 +113,7 @@ impl Expect {
 /// An input that cannot be read, a line that is not a partial or was
 /// changed, partials that disagree with each other or with `expect`
 /// (usage errors naming the file and line), or writing.
-pub(crate) fn run(expect: &Expect, config: &Config, out: impl Write + Send) -> Result<Notes> {
+pub(crate) fn run(config: &Merge, out: impl Write + Send) -> Result<Notes> {
     let (grouped, spools) = grouping(&config.inputs)?;
     let mut lines = Lines::new(&config.inputs, spools);
     // A reducer of Hadoop streaming whose partition got no key still runs:
@@ -157,7 +127,7 @@ pub(crate) fn run(expect: &Expect, config: &Config, out: impl Write + Send) -> R
     if digest(parsed.params) != parsed.digest {
         return Err(at.bad("its digest does not match its settings"));
     }
-    if let Some(why) = expect.disagreement(&params) {
+    if let Some(why) = disagreement(&config.expect, &params) {
         return Err(Error::Usage(format!("{}:{}: {why}", at.path, at.line)));
     }
     let settings = Settings {
@@ -167,17 +137,33 @@ pub(crate) fn run(expect: &Expect, config: &Config, out: impl Write + Send) -> R
         params,
     };
     drop(parsed);
-    let output = Output::new(out, config.format, &settings.params);
-    match settings.params.mode {
+    let format = config.format;
+    with_pool(config.threads, move || match settings.params.mode {
         Mode::Exact => {
             let reducer = ExactReducer::new(settings.params.query.clone());
-            Merger::new(&reducer, settings, output, grouped).run(first, lines)
+            merge_with(&reducer, format, settings, grouped, first, lines, out)
         }
         Mode::Approx(sketches) => {
             let reducer = ApproxReducer::new(settings.params.query.clone(), sketches);
-            Merger::new(&reducer, settings, output, grouped).run(first, lines)
+            merge_with(&reducer, format, settings, grouped, first, lines, out)
         }
-    }
+    })
+}
+
+/// Folds every line with `reducer` into the sink of `format`.
+fn merge_with<R: Reducer>(
+    reducer: &R,
+    format: Format,
+    settings: Settings,
+    grouping: Grouping,
+    first: Vec<u8>,
+    lines: Lines<'_>,
+    out: impl Write + Send,
+) -> Result<Notes> {
+    let mut sink = sink::for_format(format, reducer, &settings.params, out, false);
+    let mut notes = Merger::new(reducer, settings, &mut *sink, grouping).run(first, lines)?;
+    sink.finish(&mut notes)?;
+    Ok(notes)
 }
 
 /// Where a line came from, for messages.
@@ -418,10 +404,10 @@ enum Acc<S> {
     Lines(Vec<(Vec<u8>, S)>),
 }
 
-struct Merger<'r, R: Reducer, W: Write> {
+struct Merger<'r, R: Reducer> {
     reducer: &'r R,
     settings: Settings,
-    output: Output<W>,
+    sink: &'r mut dyn Sink<R::State>,
     grouping: Grouping,
     /// Exact states fold as they come; approximate ones wait to be sorted.
     fold_early: bool,
@@ -432,13 +418,18 @@ struct Merger<'r, R: Reducer, W: Write> {
     notes: Notes,
 }
 
-impl<'r, R: Reducer, W: Write> Merger<'r, R, W> {
-    fn new(reducer: &'r R, settings: Settings, output: Output<W>, grouping: Grouping) -> Self {
+impl<'r, R: Reducer> Merger<'r, R> {
+    fn new(
+        reducer: &'r R,
+        settings: Settings,
+        sink: &'r mut dyn Sink<R::State>,
+        grouping: Grouping,
+    ) -> Self {
         Merger {
             reducer,
             fold_early: matches!(settings.params.mode, Mode::Exact),
             settings,
-            output,
+            sink,
             grouping,
             current: None,
             open: BTreeMap::new(),
@@ -573,24 +564,14 @@ impl<'r, R: Reducer, W: Write> Merger<'r, R, W> {
         } else {
             (filter.init, filter.end)
         };
-        match &mut self.output {
-            Output::Partial(w, stamp) => w.write_line(&stamp.window(self.reducer, key, state)?),
-            Output::Answers(w) => {
-                let report = answer(
-                    self.reducer,
-                    Closed {
-                        key,
-                        start,
-                        end,
-                        state,
-                        late: 0,
-                        complete: true,
-                    },
-                )?;
-                self.notes.saw(&report);
-                w.write(&report).map_err(Error::Output)
-            }
-        }
+        self.sink.windows(vec![Closed {
+            key,
+            start,
+            end,
+            state,
+            late: 0,
+            complete: true,
+        }])
     }
 }
 
