@@ -10,6 +10,7 @@ use clap::Parser;
 use crate::input::format::{Columns, Delimiter, LogFormat};
 use crate::input::line_limit::DEFAULT_MAX_LINE_LENGTH;
 use crate::output::Format;
+use crate::query::MAX_TOP;
 use crate::timestamp::parse_time_arg;
 
 /// The most `--threads` accepted: a pool of thousands takes seconds to start
@@ -39,10 +40,6 @@ fn parse_rate(s: &str) -> Result<f64, String> {
         _ => Err(format!("'{s}' is not a rate strictly between 0 and 1")),
     }
 }
-
-/// The longest `--top` list: far more than anyone reads, and small enough
-/// that a list never weighs on memory.
-pub(crate) const MAX_TOP: u64 = 1 << 20;
 
 const EXAMPLES: &str = "\
 Examples:

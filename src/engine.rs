@@ -33,7 +33,7 @@ use crate::input::format::{FormatChoice, Outcome, Parser, Skip};
 use crate::input::line_limit::DEFAULT_MAX_LINE_LENGTH;
 use crate::input::{read_all, Batching, Chunk, Group, Input, TimeRange};
 use crate::notes::{FirstMalformed, Notes};
-use crate::output::sink::Sink;
+use crate::output::sink::{Closed, Sink};
 use crate::parse::LineError;
 use crate::progress::Progress;
 use crate::query::Filter;
@@ -149,25 +149,6 @@ struct BadLine {
     path: PathBuf,
     line: u64,
     reason: LineError,
-}
-
-/// A window the engine is done with.
-#[derive(Debug)]
-pub struct Closed<S> {
-    /// The window's key: its hour's start, or 0 for the whole range.
-    pub key: i64,
-    /// Inclusive start in Unix milliseconds; `None` when unbounded.
-    pub start: Option<i64>,
-    /// Exclusive end in Unix milliseconds; `None` when unbounded.
-    pub end: Option<i64>,
-    /// What the window saw.
-    pub state: S,
-    /// Lines dropped since the previous window because their hour had
-    /// already been released.
-    pub late: u64,
-    /// False for a window closed before its hour ended (tail mode, stopped
-    /// by a signal).
-    pub complete: bool,
 }
 
 /// Per-input facts needed to turn a chunk-relative line into a line number.

@@ -6,6 +6,10 @@
 use crate::parse::fold_case_into;
 use crate::timestamp::hour_start;
 
+/// The longest `--top` list: far more than anyone reads, and small enough
+/// that a list never weighs on memory.
+pub(crate) const MAX_TOP: u64 = 1 << 20;
+
 /// What was asked: only what a query needs is kept per window.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Query {

@@ -156,8 +156,8 @@ const DECODE_AHEAD: usize = 2;
 /// compressed file's peak RSS was 23 MiB above the plain file's (Q2a, 4 GB).
 const DECODED_BLOCK: usize = 1 << 20;
 
-/// How input is cut into chunks and groups: decided once per run (by
-/// [`crate::engine::ScanOptions::batching`]) and used by every source.
+/// How input is cut into chunks and groups: decided once per run (by the
+/// engine's scan options) and used by every source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Batching {
     /// Bytes per chunk of a mapped file, and per block of a stream.

@@ -8,7 +8,6 @@ use std::io::{self, Write};
 use rayon::prelude::*;
 
 use super::{Format, Writer};
-use crate::engine::Closed;
 use crate::error::{Error, Result};
 use crate::notes::Notes;
 use crate::partial::{Params, Stamp};
@@ -38,6 +37,25 @@ pub trait Sink<S>: Send {
     /// # Errors
     /// Writing.
     fn finish(&mut self, notes: &mut Notes) -> Result<()>;
+}
+
+/// A window the engine is done with.
+#[derive(Debug)]
+pub struct Closed<S> {
+    /// The window's key: its hour's start, or 0 for the whole range.
+    pub key: i64,
+    /// Inclusive start in Unix milliseconds; `None` when unbounded.
+    pub start: Option<i64>,
+    /// Exclusive end in Unix milliseconds; `None` when unbounded.
+    pub end: Option<i64>,
+    /// What the window saw.
+    pub state: S,
+    /// Lines dropped since the previous window because their hour had
+    /// already been released.
+    pub late: u64,
+    /// False for a window closed before its hour ended (tail mode, stopped
+    /// by a signal).
+    pub complete: bool,
 }
 
 /// The sink of a run's `--format`: answers written to `out`, or partial

@@ -126,8 +126,8 @@ impl Params {
         let busiest_from = flag("busiest_from", next("busiest_from")?)?;
         let busiest_to = flag("busiest_to", next("busiest_to")?)?;
         let top = number("top", next("top")?)?;
-        if top > crate::cli::MAX_TOP as usize {
-            return Err(format!("top={top} is above {}", crate::cli::MAX_TOP));
+        if top > crate::query::MAX_TOP as usize {
+            return Err(format!("top={top} is above {}", crate::query::MAX_TOP));
         }
         let mode = if approx {
             let top_k = number("top_k", next("top_k")?)?;

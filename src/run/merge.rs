@@ -20,12 +20,11 @@ use std::path::PathBuf;
 
 use super::with_pool;
 use crate::config::{Expect, Merge};
-use crate::engine::Closed;
 use crate::error::{Error, Result};
 use crate::input::decompress::decoded;
 use crate::input::Input;
 use crate::notes::Notes;
-use crate::output::sink::{self, Sink};
+use crate::output::sink::{self, Closed, Sink};
 use crate::output::Format;
 use crate::partial::{self as line, digest, window_key, Params, Parsed, RANGE_KEY, SUMMARY_KEY};
 use crate::query::Mode;
