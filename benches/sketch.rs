@@ -25,7 +25,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use datasketches::frequencies::FrequentItemsSketch;
 
 use connspy::gen::{generate, GenConfig};
-use connspy::reduce::hosts::HostCounter;
+use connspy::hosts::HostCounter;
 use connspy::sketch::{BloomList, Hll, Leader, SpaceSaving};
 
 /// Counts live and peak heap bytes, for the memory columns.

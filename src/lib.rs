@@ -21,6 +21,7 @@ pub mod error;
 #[cfg(feature = "gen")]
 pub mod gen;
 pub mod hash;
+pub mod hosts;
 pub mod input;
 pub mod notes;
 pub mod output;

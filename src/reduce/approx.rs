@@ -20,9 +20,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use super::exact::utf8_host;
-use super::hosts::HostSet;
-use super::rank::{best_unlisted, rank, Counted};
 use super::Reducer;
+use crate::hosts::rank::{best_unlisted, rank, Counted};
+use crate::hosts::HostSet;
 use crate::parse::{fold_case_into, Record};
 use crate::partial::codec::{Decoder, Encoder};
 use crate::partial::{Body, BodyIn, DecodeError};

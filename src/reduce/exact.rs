@@ -1,7 +1,7 @@
 //! Exact per-window state: hash sets for the lists, counts for the busiest host.
 
-use super::hosts::{HostCounter, HostSet};
 use super::Reducer;
+use crate::hosts::{HostCounter, HostSet};
 use crate::parse::Record;
 use crate::partial::codec::{DecodeError, Decoder, Encoder};
 use crate::partial::{Body, BodyIn};

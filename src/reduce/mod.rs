@@ -7,8 +7,6 @@
 
 pub mod approx;
 pub mod exact;
-pub mod hosts;
-pub(crate) mod rank;
 mod windows;
 
 pub use windows::Windows;

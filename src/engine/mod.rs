@@ -26,12 +26,11 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use rayon::prelude::*;
+use scan::{min_bad, Partial, Scanner};
 
 use crate::error::{Error, Result};
-use crate::input::format::{FormatChoice, Outcome, Parser, Skip};
-use crate::input::line_limit::DEFAULT_MAX_LINE_LENGTH;
-use crate::input::{read_all, Batching, Chunk, Group, Input, TimeRange};
+use crate::input::format::{FormatChoice, Parser};
+use crate::input::{read_all, Batching, Group, Input, TimeRange};
 use crate::notes::{FirstMalformed, Notes};
 use crate::output::sink::{Closed, Sink};
 use crate::parse::LineError;
@@ -40,107 +39,10 @@ use crate::query::Filter;
 use crate::reduce::{Reducer, Windows};
 use crate::timestamp::{hour_start, HOUR_MS};
 
-/// When windows are finished and handed to the sink.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Release {
-    /// All at the end: exact whatever the order of lines.
-    #[default]
-    AtEnd,
-    /// Behind a watermark trailing the newest timestamp by `late_ms`.
-    Watermark {
-        /// `--max_log_late_seconds` in milliseconds.
-        late_ms: i64,
-    },
-}
+mod options;
+mod scan;
 
-/// How the engine reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ScanOptions {
-    /// Worker threads.
-    pub threads: usize,
-    /// Under [`Release::Watermark`], how many waves are parsed side by side
-    /// (each holds its own partial state until it is merged): at most
-    /// `threads`, and fixed by approximate mode so that its memory budget
-    /// does not depend on the thread count.
-    pub waves: usize,
-    /// Bytes per chunk (and per block of a stream).
-    pub chunk_size: usize,
-    /// `--max_line_length`: a longer line is malformed.
-    pub max_line: usize,
-    /// Stop at the first malformed line and report it as an error.
-    pub strict: bool,
-    /// Binary-search mapped files for the time range, with this lateness bound in
-    /// milliseconds; `None` scans everything.
-    pub seek_late_ms: Option<i64>,
-    /// When windows are released.
-    pub release: Release,
-    /// `--log_format`, `--columns` and `--delimiter`.
-    pub formats: FormatChoice,
-    /// Seek in formats with a lateness of their own too
-    /// ([`Parser::lateness_ms`]): only when `--max_log_late_seconds` was
-    /// given, since their lines can be far older than the lines before them
-    /// (see docs/formats.md).
-    pub seek_late_formats: bool,
-    /// Once a format with a lateness of its own is read, the watermark takes
-    /// it when it is larger than the one in `release`.
-    pub format_lateness: bool,
-}
-
-impl Default for ScanOptions {
-    fn default() -> Self {
-        ScanOptions {
-            threads: rayon::current_num_threads(),
-            waves: rayon::current_num_threads(),
-            chunk_size: DEFAULT_CHUNK_SIZE,
-            max_line: DEFAULT_MAX_LINE_LENGTH,
-            strict: false,
-            seek_late_ms: Some(300_000),
-            release: Release::AtEnd,
-            formats: FormatChoice::default(),
-            seek_late_formats: false,
-            format_lateness: false,
-        }
-    }
-}
-
-impl ScanOptions {
-    /// How input is cut into chunks and groups, for every source.
-    ///
-    /// Under [`Release::AtEnd`] a mapped file is one group (its chunks cost
-    /// nothing until parsed) and a stream is read in groups of two blocks per
-    /// thread, the next read while this one is parsed. Under
-    /// [`Release::Watermark`] every group is [`Self::waves`] waves, so that
-    /// hours are released behind the watermark and memory stays bounded, and
-    /// a stream's group is parsed before more is read (a live writer may not
-    /// send the next line for a while).
-    pub(crate) fn batching(&self) -> Batching {
-        let threads = self.threads.max(1);
-        match self.release {
-            Release::AtEnd => Batching {
-                chunk_size: self.chunk_size,
-                group: threads * 2,
-                mapped_group: None,
-                read_ahead: true,
-                max_line: self.max_line,
-            },
-            Release::Watermark { .. } => Batching {
-                chunk_size: self.chunk_size,
-                group: WAVE_CHUNKS * self.waves.max(1),
-                mapped_group: Some(WAVE_CHUNKS * self.waves.max(1)),
-                read_ahead: false,
-                max_line: self.max_line,
-            },
-        }
-    }
-}
-
-/// Large enough that per-chunk overhead vanishes, small enough that two threads
-/// balance and resident memory stays low.
-pub const DEFAULT_CHUNK_SIZE: usize = 4 << 20;
-
-/// Chunks per wave under [`Release::Watermark`]: a fixed number, so that where
-/// waves begin, and with it every result, does not depend on the thread count.
-pub(crate) const WAVE_CHUNKS: usize = 16;
+pub use options::{Release, ScanOptions, DEFAULT_CHUNK_SIZE};
 
 /// Where the first malformed line was, with its reason as `--strict`
 /// reports it.
@@ -158,163 +60,9 @@ struct InputOrigin {
     lines: u64,
 }
 
-/// What every worker reads during a wave.
-struct Scanner<'a, R> {
-    reducer: &'a R,
-    filter: &'a Filter,
-    opts: &'a ScanOptions,
-    progress: &'a Progress,
-    /// Lines stamped after this are malformed (tail mode: the future).
-    future_limit: Option<i64>,
-    /// The watermark's lateness, raised to a format's own (see
-    /// [`ScanOptions::format_lateness`]) when one is met; `None` when windows
-    /// are released at the end.
-    late_ms: Option<i64>,
-    /// Whether lines behind the watermark are dropped as late (hourly
-    /// windows, and not kept for a partial).
-    drop_late: bool,
-    /// With `strict`, the lowest chunk index known to hold a malformed line;
-    /// later chunks need not be parsed.
-    strict_stop: AtomicUsize,
-}
-
-impl<R: Reducer> Scanner<'_, R> {
-    fn stopped(&self) -> bool {
-        self.strict_stop.load(Ordering::Relaxed) != usize::MAX
-    }
-
-    /// Parses one chunk (numbered `chunk`) into `acc` with the parser in
-    /// force at its start: [`Parser::scan`] looks at the format once, and
-    /// each format's loop is compiled on its own.
-    fn scan_chunk(&self, acc: &mut Partial<R::State>, chunk: usize, piece: &Chunk<'_>) {
-        if chunk > self.strict_stop.load(Ordering::Relaxed) || self.reducer.failed() {
-            return;
-        }
-        let mut lines = 0u64;
-        let mut parser = piece.parser.clone();
-        let mut each = |outcome: Outcome<'_>| {
-            lines += 1;
-            let outcome = match outcome {
-                Outcome::Record(rec) if self.future_limit.is_some_and(|f| rec.ts > f) => {
-                    Outcome::Malformed(LineError::Future)
-                }
-                other => other,
-            };
-            match outcome {
-                Outcome::Record(rec) => {
-                    if let Some(key) = self.filter.window_of(rec.ts) {
-                        if key < acc.cut {
-                            acc.late_line();
-                        } else {
-                            let state = acc.windows.get(key, |last| match last {
-                                Some(last) => self.reducer.new_state_after(last),
-                                None => self.reducer.new_state(),
-                            });
-                            self.reducer.add(state, &rec);
-                        }
-                    }
-                    if acc.newest.is_none_or(|n| rec.ts > n) {
-                        acc.newest = Some(rec.ts);
-                        if let (true, Some(late_ms)) = (self.drop_late, self.late_ms) {
-                            acc.raise_cut(rec.ts, late_ms);
-                        }
-                    }
-                }
-                Outcome::Blank | Outcome::Header(None) => {}
-                other => return self.rare_outcome(acc, chunk, lines - 1, other),
-            }
-            true
-        };
-        if piece.too_long.is_empty() {
-            parser.scan(piece.bytes, &mut each);
-        } else {
-            scan_around(&mut parser, piece, &mut each);
-        }
-        acc.chunk_lines.push((chunk, lines));
-        if parser != *piece.parser {
-            acc.parsers_changed.push((chunk, parser));
-        }
-    }
-
-    /// A line that is neither a record nor blank: kept out of the per-line
-    /// loop, which stays as small as it was before formats. Returns whether
-    /// to go on.
-    #[cold]
-    #[inline(never)]
-    fn rare_outcome(
-        &self,
-        acc: &mut Partial<R::State>,
-        chunk: usize,
-        line: u64,
-        outcome: Outcome<'_>,
-    ) -> bool {
-        match outcome {
-            Outcome::Header(Some(path)) => {
-                if !acc.other_paths.iter().any(|p| p == path) {
-                    acc.other_paths.push(path.to_vec());
-                }
-            }
-            Outcome::Skipped(kind) => acc.skipped[kind.index()] += 1,
-            Outcome::Malformed(reason) => {
-                acc.malformed += 1;
-                if acc.first_bad.is_none_or(|(c, l, _)| (c, l) > (chunk, line)) {
-                    acc.first_bad = Some((chunk, line, reason));
-                }
-                if self.opts.strict {
-                    self.strict_stop.fetch_min(chunk, Ordering::Relaxed);
-                    return false;
-                }
-            }
-            Outcome::Record(_) | Outcome::Blank | Outcome::Header(None) => {}
-        }
-        true
-    }
-
-    /// Parses `group`'s chunks (numbered from `first`) in parallel.
-    ///
-    /// Under [`Release::AtEnd`] each task folds what it is handed into one
-    /// partial and the partials merge associatively: one partial comes back.
-    /// Under [`Release::Watermark`] the chunks form waves of [`WAVE_CHUNKS`],
-    /// each parsed in order by one task into one partial, and the partials come
-    /// back in wave order: a wave's state depends on its lines only, never on
-    /// the thread count, and sketches merge once per wave instead of once per
-    /// chunk.
-    ///
-    /// `again`: the group's chunks were parsed before (see [`Engine::feed`]),
-    /// so progress does not count their bytes twice.
-    fn scan_group(&self, first: usize, group: &Group<'_>, again: bool) -> Vec<Partial<R::State>> {
-        let one = |i: usize, acc: &mut Partial<R::State>| {
-            self.scan_chunk(acc, first + i, &group.chunk(i));
-            let bytes = group.done(i);
-            if !again {
-                self.progress.advance(bytes);
-            }
-        };
-        match self.opts.release {
-            Release::AtEnd => vec![(0..group.len())
-                .into_par_iter()
-                .fold(Partial::default, |mut acc, i| {
-                    one(i, &mut acc);
-                    acc
-                })
-                .reduce(Partial::default, |a, b| a.merge(b, self.reducer))],
-            Release::Watermark { .. } => (0..group.len().div_ceil(WAVE_CHUNKS))
-                .into_par_iter()
-                .map(|w| {
-                    let mut acc = Partial::default();
-                    for i in w * WAVE_CHUNKS..((w + 1) * WAVE_CHUNKS).min(group.len()) {
-                        one(i, &mut acc);
-                    }
-                    acc
-                })
-                .collect(),
-        }
-    }
-}
-
 /// A run in progress: open windows, the watermark, and malformed-line
-/// bookkeeping. Tail mode drives it block by block; [`run`] drives it over
-/// whole inputs.
+/// bookkeeping. The follow driver feeds it block by block, the scan driver
+/// whole inputs (`run::follow`, `run::scan`).
 pub struct Engine<'a, R: Reducer> {
     scanner: Scanner<'a, R>,
     open: Windows<R::State>,
@@ -337,7 +85,7 @@ pub struct Engine<'a, R: Reducer> {
 
 impl<'a, R: Reducer> Engine<'a, R> {
     /// An engine that hands finished windows to `sink`. Call it from inside the
-    /// thread pool that should do the parsing (see [`with_pool`]).
+    /// thread pool that should do the parsing.
     pub fn new(
         reducer: &'a R,
         filter: &'a Filter,
@@ -697,118 +445,5 @@ impl<'a, R: Reducer> Engine<'a, R> {
         let open = std::mem::take(&mut self.open);
         self.emit(open.into_sorted(), complete)?;
         Ok(self.notes)
-    }
-}
-
-/// Parses a chunk that holds lines too long to parse: the lines between
-/// them, and each of them as one malformed line, in order. Kept out of the
-/// common path, where a chunk has no such line.
-#[cold]
-#[inline(never)]
-fn scan_around(parser: &mut Parser, piece: &Chunk<'_>, each: &mut impl FnMut(Outcome<'_>) -> bool) {
-    let mut from = 0;
-    for long in piece.too_long.iter() {
-        if !parser.scan(&piece.bytes[from..long.start], &mut *each)
-            || !each(Outcome::Malformed(LineError::TooLong))
-        {
-            return;
-        }
-        from = long.end;
-    }
-    parser.scan(&piece.bytes[from..], each);
-}
-
-fn min_bad(
-    a: Option<(usize, u64, LineError)>,
-    b: Option<(usize, u64, LineError)>,
-) -> Option<(usize, u64, LineError)> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(if (b.0, b.1) < (a.0, a.1) { b } else { a }),
-        (a, b) => a.or(b),
-    }
-}
-
-/// What one or more chunks contributed.
-struct Partial<S> {
-    windows: Windows<S>,
-    malformed: u64,
-    /// (chunk, 0-based line in chunk, reason) of the earliest malformed line seen.
-    first_bad: Option<(usize, u64, LineError)>,
-    /// Lines per chunk, to turn chunk-relative lines into line numbers.
-    chunk_lines: Vec<(usize, u64)>,
-    /// The newest well-formed timestamp seen.
-    newest: Option<i64>,
-    /// Hours before this are behind the watermark of the lines seen (with
-    /// [`Scanner::drop_late`]): their next lines are late.
-    cut: i64,
-    /// Late lines, by the cut in force when they were met (ascending).
-    late: Vec<(i64, u64)>,
-    /// Records skipped on purpose, by [`Skip::index`].
-    skipped: [u64; Skip::ALL.len()],
-    /// Zeek `#path`s other than `conn` met.
-    other_paths: Vec<Vec<u8>>,
-    /// Chunks whose header lines changed the parser, each with the parser
-    /// in force after it (see [`Group::parsers_hold`]).
-    parsers_changed: Vec<(usize, Parser)>,
-}
-
-impl<S> Default for Partial<S> {
-    fn default() -> Self {
-        Partial {
-            windows: Windows::default(),
-            malformed: 0,
-            first_bad: None,
-            chunk_lines: Vec::new(),
-            newest: None,
-            cut: i64::MIN,
-            late: Vec::new(),
-            skipped: [0; Skip::ALL.len()],
-            other_paths: Vec::new(),
-            parsers_changed: Vec::new(),
-        }
-    }
-}
-
-impl<S> Partial<S> {
-    /// Counts a line behind the watermark.
-    #[cold]
-    fn late_line(&mut self) {
-        match self.late.last_mut() {
-            Some((cut, n)) if *cut == self.cut => *n += 1,
-            _ => self.late.push((self.cut, 1)),
-        }
-    }
-
-    /// A line stamped `ts`, the newest yet, moves the watermark to `ts`
-    /// minus `late_ms`, and with it the cut once per hour.
-    #[inline(always)]
-    fn raise_cut(&mut self, ts: i64, late_ms: i64) {
-        let watermark = ts.saturating_sub(late_ms);
-        if watermark >= self.cut.saturating_add(HOUR_MS) {
-            self.cut = hour_start(watermark);
-        }
-    }
-
-    fn merge<R: Reducer<State = S>>(mut self, other: Partial<S>, reducer: &R) -> Self {
-        self.windows
-            .merge(other.windows, |a, b| reducer.merge(a, b));
-        self.malformed += other.malformed;
-        self.first_bad = min_bad(self.first_bad, other.first_bad);
-        self.chunk_lines.extend(other.chunk_lines);
-        debug_assert!(
-            self.late.is_empty() && other.late.is_empty(),
-            "late lines are met in waves, which never merge"
-        );
-        self.newest = self.newest.max(other.newest);
-        for (a, b) in self.skipped.iter_mut().zip(other.skipped) {
-            *a += b;
-        }
-        for path in other.other_paths {
-            if !self.other_paths.contains(&path) {
-                self.other_paths.push(path);
-            }
-        }
-        self.parsers_changed.extend(other.parsers_changed);
-        self
     }
 }

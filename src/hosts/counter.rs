@@ -1,0 +1,548 @@
+//! Connection counts per host: the exact busiest queries' table.
+
+use ahash::AHashMap;
+#[cfg(target_os = "linux")]
+use memmap2::Advice;
+use memmap2::MmapMut;
+
+use super::key::{inline_key, Key, INLINE_MAX};
+use super::rank::{rank, Counted};
+use super::set::HostTable;
+use crate::parse::fold_case_into;
+use crate::report::Busiest;
+
+/// Counts keyed by inline hosts, in a table built for the per-line insert.
+///
+/// A window's counter can hold hundreds of thousands of hosts, so nearly every
+/// insert is a cache miss; one miss at a time, that latency is the whole cost
+/// of counting. Here an insert first prefetches its slot and waits in a short
+/// queue while the next lines are parsed, so [`PIPELINE`] misses are in flight
+/// at once. Open addressing with linear probing keeps key and count in one
+/// slot (one miss, where a control-byte table takes two). The all-zero key is
+/// the empty slot: it is the inline key of the empty host, which the parser
+/// never yields and [`HostCounter`] stores elsewhere.
+pub(super) struct InlineCounts {
+    pub(super) slots: Slots,
+    /// 64 minus log2 of the slot count: a key's home slot is the top bits
+    /// of its hash, so slot order follows hash order at every table size.
+    shift: u32,
+    /// Occupied slots.
+    len: usize,
+    /// Inserts waiting for their prefetched slot, oldest first.
+    queue: [(Key, u64); PIPELINE],
+    queued: usize,
+    head: usize,
+    /// Slots looked at by inserts and moves: tests bound it to prove that
+    /// no operation degrades to quadratic work without timing anything.
+    #[cfg(test)]
+    pub(super) probes: std::cell::Cell<u64>,
+}
+
+/// Inserts in flight: enough to overlap the misses of a memory-bound insert.
+/// On a warm table of 2^20 slots, 8 took 24.7 ns an insert, 16 took 20.7 ns,
+/// and 24 or 32 were no faster (docs/benchmarks.md).
+const PIPELINE: usize = 16;
+/// A probe run this long grows a table that is at least 3/8 full.
+///
+/// Keys that come in hash order (another table's slots, a partial's list)
+/// home by the same top bits here, so they arrive as a sweep over this
+/// table. Where the sweep brings more keys than a region has slots, before
+/// the load alone would grow the table, one run lengthens with every insert:
+/// quadratic work. At the load this table keeps, a run this long is rare by
+/// chance, and doubling halves the sweep's density. The 3/8 floor stops
+/// hosts chosen to collide from growing the table past twice its keys'
+/// worth: growing cannot shorten their run.
+const LONG_RUN: usize = 128;
+pub(super) const EMPTY: Key = Key([0; 16]);
+const EMPTY_SLOT: Slot = Slot {
+    key: EMPTY,
+    count: 0,
+};
+
+/// `repr(C)`: all-zero bytes, as a fresh map holds, are the empty slot.
+#[derive(Clone, Copy)]
+#[repr(C)]
+pub(super) struct Slot {
+    pub(super) key: Key,
+    pub(super) count: u32,
+}
+
+impl InlineCounts {
+    fn new() -> Self {
+        InlineCounts {
+            slots: Slots::default(),
+            shift: 63,
+            len: 0,
+            queue: [(EMPTY, 0); PIPELINE],
+            queued: 0,
+            head: 0,
+            #[cfg(test)]
+            probes: std::cell::Cell::new(0),
+        }
+    }
+
+    fn mask(&self) -> usize {
+        self.slots.len().wrapping_sub(1)
+    }
+
+    #[inline(always)]
+    fn home(&self, hash: u64) -> usize {
+        // The top bits: folded multiplies mix the high half best, and slots
+        // in hash order make a canonical order cheap (see `by_hash`).
+        (hash >> self.shift) as usize
+    }
+
+    /// Queues `key` to be counted once, calling `wrapped` with it at the
+    /// moment its count passes 2^32 (possibly during a later call).
+    #[inline(always)]
+    fn add(&mut self, key: Key, wrapped: impl FnMut(Key)) {
+        let hash = key.table_hash();
+        if !self.slots.is_empty() {
+            prefetch(&self.slots[self.home(hash)]);
+        }
+        if self.queued == PIPELINE {
+            let (old, old_hash) = self.queue[self.head];
+            self.queue[self.head] = (key, hash);
+            self.head = (self.head + 1) % PIPELINE;
+            self.insert(old, old_hash, 1, wrapped);
+        } else {
+            self.queue[(self.head + self.queued) % PIPELINE] = (key, hash);
+            self.queued += 1;
+        }
+    }
+
+    /// Counts every queued key.
+    fn flush(&mut self, mut wrapped: impl FnMut(Key)) {
+        while self.queued > 0 {
+            let (key, hash) = self.queue[self.head];
+            self.head = (self.head + 1) % PIPELINE;
+            self.queued -= 1;
+            self.insert(key, hash, 1, &mut wrapped);
+        }
+    }
+
+    /// Adds `n` to `key`'s count.
+    #[inline(always)]
+    pub(super) fn insert(&mut self, key: Key, hash: u64, n: u32, mut wrapped: impl FnMut(Key)) {
+        if (self.len + 1) * 4 > self.slots.len() * 3 {
+            self.grow();
+        }
+        let mask = self.mask();
+        let home = self.home(hash);
+        let mut i = home;
+        loop {
+            #[cfg(test)]
+            self.probes.set(self.probes.get() + 1);
+            let slot = &mut self.slots[i];
+            if slot.key == key {
+                let (sum, w) = slot.count.overflowing_add(n);
+                slot.count = sum;
+                if w {
+                    wrapped(key);
+                }
+                return;
+            }
+            if slot.key == EMPTY {
+                *slot = Slot { key, count: n };
+                self.len += 1;
+                if (i.wrapping_sub(home) & mask) > LONG_RUN && self.len * 8 >= self.slots.len() * 3
+                {
+                    self.grow();
+                }
+                return;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    #[cold]
+    fn grow(&mut self) {
+        self.resize((self.slots.len() * 2).max(64));
+    }
+
+    /// Makes room for `more` keys without growing on the way.
+    fn reserve(&mut self, more: usize) {
+        let size = (self.len + more)
+            .saturating_mul(4)
+            .div_ceil(3)
+            .next_power_of_two()
+            .max(64);
+        if size > self.slots.len() {
+            self.resize(size);
+        }
+    }
+
+    /// Moves every key into a table of `size` slots, a power of two.
+    fn resize(&mut self, size: usize) {
+        let old = std::mem::replace(&mut self.slots, Slots::empty(size));
+        debug_assert!(size.is_power_of_two() && size > 1);
+        self.shift = 64 - size.trailing_zeros();
+        let mask = self.mask();
+        for &slot in old.iter().filter(|s| s.key != EMPTY) {
+            let mut i = self.home(slot.key.table_hash());
+            while self.slots[i].key != EMPTY {
+                i = (i + 1) & mask;
+                #[cfg(test)]
+                self.probes.set(self.probes.get() + 1);
+            }
+            self.slots[i] = slot;
+        }
+    }
+
+    /// Every counted key and count in ascending order of (hash, key
+    /// bytes), which depends on the keys alone.
+    ///
+    /// Homes are the top bits of the hash, so the slots hold keys nearly in
+    /// that order already: only keys pushed along a cluster are out of
+    /// place, by a few slots, and the cluster that wraps past the end
+    /// starts the table. One pass lifts those out and an insertion pass
+    /// puts the rest right: linear time on memory read in order, where a
+    /// comparison sort of a window's hundreds of thousands of hosts cost
+    /// more than encoding them.
+    pub(super) fn by_hash(&self) -> Vec<(u64, Key, u32)> {
+        debug_assert_eq!(self.queued, 0, "iterating a counter with queued inserts");
+        let mut sorted: Vec<(u64, Key, u32)> = Vec::with_capacity(self.len);
+        let Some(first_empty) = self.slots.iter().position(|s| s.key == EMPTY) else {
+            return Vec::new();
+        };
+        let mut wrapped = Vec::new();
+        for (i, slot) in self.slots.iter().enumerate() {
+            if slot.key == EMPTY {
+                continue;
+            }
+            let entry = (slot.key.table_hash(), slot.key, slot.count);
+            if i < first_empty && self.home(entry.0) > i {
+                wrapped.push(entry);
+            } else {
+                sorted.push(entry);
+            }
+        }
+        sorted.append(&mut wrapped);
+        let _moves = sort_nearly_sorted(&mut sorted, |e| (e.0, e.1 .0));
+        #[cfg(test)]
+        self.probes.set(self.probes.get() + _moves as u64);
+        sorted
+    }
+
+    /// Every counted key; queued inserts must have been flushed.
+    fn iter(&self) -> impl Iterator<Item = (Key, u32)> + '_ {
+        debug_assert_eq!(self.queued, 0, "iterating a counter with queued inserts");
+        self.slots
+            .iter()
+            .filter(|s| s.key != EMPTY)
+            .map(|s| (s.key, s.count))
+    }
+}
+
+/// Sorts `v` by `key`, in linear time when every element is a few places
+/// from its own: returns the moves the insertion pass made.
+///
+/// An insertion pass moves each element as far as it is out of place, which
+/// for a table's slots is the length of a probe run. Runs are short at the
+/// load a table keeps, but hosts chosen to collide make one run hold most
+/// keys, and the pass would then cost the square of its length. Past a
+/// budget of moves linear in the length, a comparison sort finishes the job.
+pub(super) fn sort_nearly_sorted<T, K: Ord>(v: &mut [T], key: impl Fn(&T) -> K) -> usize {
+    let budget = v.len().saturating_mul(4).saturating_add(64);
+    let mut moves = 0;
+    for i in 1..v.len() {
+        let mut j = i;
+        while j > 0 && key(&v[j]) < key(&v[j - 1]) {
+            if moves == budget {
+                v.sort_unstable_by_key(|e| key(e));
+                return moves;
+            }
+            v.swap(j - 1, j);
+            j -= 1;
+            moves += 1;
+        }
+    }
+    moves
+}
+
+/// A counter's slots: on the heap while small, in pages of their own once
+/// they pass a huge page.
+///
+/// A window's counter reaches tens of megabytes and every insert lands on a
+/// random slot. Filling a new table with `EMPTY` would fault every page in and
+/// then zero it a second time; an anonymous map is zeroed by the kernel on
+/// first touch, and all-zero bytes are empty slots. The map also asks for
+/// huge pages (Linux): random inserts then miss the TLB far less often, and a
+/// fault brings in 2 MiB instead of 4 KiB. A map of its own, rather than
+/// zeroed memory from the allocator, because an allocator may hand back a
+/// block it freed before, which it must then zero by hand, and a map gives
+/// its pages back to the kernel when the table grows or is dropped.
+pub(super) enum Slots {
+    Heap(Vec<Slot>),
+    /// The map and the number of slots in it.
+    Mapped(MmapMut, usize),
+}
+
+/// The size from which a table gets pages of its own: one huge page.
+const HUGE_PAGE: usize = 2 << 20;
+
+impl Slots {
+    /// `n` empty slots.
+    fn empty(n: usize) -> Slots {
+        let bytes = n * std::mem::size_of::<Slot>();
+        if bytes < HUGE_PAGE {
+            return Slots::Heap(vec![EMPTY_SLOT; n]);
+        }
+        match MmapMut::map_anon(bytes) {
+            Ok(map) => {
+                #[cfg(target_os = "linux")]
+                // A hint: a kernel without transparent huge pages says no.
+                let _ = map.advise(Advice::HugePage);
+                Slots::Mapped(map, n)
+            }
+            // Out of address space or map count: the heap may still manage.
+            Err(_) => Slots::Heap(vec![EMPTY_SLOT; n]),
+        }
+    }
+}
+
+impl Default for Slots {
+    fn default() -> Self {
+        Slots::Heap(Vec::new())
+    }
+}
+
+impl std::ops::Deref for Slots {
+    type Target = [Slot];
+
+    #[inline(always)]
+    fn deref(&self) -> &[Slot] {
+        match self {
+            Slots::Heap(v) => v,
+            Slots::Mapped(map, n) => {
+                // SAFETY: the map is page aligned (more than a `Slot` needs),
+                // holds at least `n` slots' bytes, lives as long as `self`,
+                // and any bytes are a valid `Slot` (plain bytes and a u32).
+                unsafe { std::slice::from_raw_parts(map.as_ptr().cast::<Slot>(), *n) }
+            }
+        }
+    }
+}
+
+impl std::ops::DerefMut for Slots {
+    #[inline(always)]
+    fn deref_mut(&mut self) -> &mut [Slot] {
+        match self {
+            Slots::Heap(v) => v,
+            Slots::Mapped(map, n) => {
+                // SAFETY: as in `deref`, and `&mut self` makes it unique.
+                unsafe { std::slice::from_raw_parts_mut(map.as_mut_ptr().cast::<Slot>(), *n) }
+            }
+        }
+    }
+}
+
+/// Asks for the cache line of `slot` ahead of its use: a hint, never a fault.
+#[inline(always)]
+fn prefetch(slot: &Slot) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetching has no effect on memory or program state; the
+    // pointer comes from a reference, so it is valid anyway.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(slot).cast::<i8>());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = slot;
+}
+
+/// Connection counts per host, for the busiest queries.
+pub struct HostCounter {
+    /// Hosts of 1 to [`INLINE_MAX`] bytes: nearly all.
+    pub(super) inline: InlineCounts,
+    /// The others (and the empty host, which only tests count).
+    pub(super) long: HostTable<u32>,
+    /// Multiples of 2^32 for hosts whose count wrapped: exactness at the cost
+    /// of a map that real logs never fill.
+    carries: AHashMap<Vec<u8>, u64>,
+}
+
+impl HostCounter {
+    /// An empty counter.
+    pub fn new() -> Self {
+        HostCounter {
+            inline: InlineCounts::new(),
+            long: HostTable::new(),
+            carries: AHashMap::new(),
+        }
+    }
+
+    /// An empty counter with room for as many hosts as `self` holds, for the
+    /// window after `self`'s. A window of a log with hundreds of thousands of
+    /// hosts an hour would otherwise grow its table a dozen times, and each
+    /// step takes fresh pages and rehashes every host.
+    pub(crate) fn new_like(&self) -> Self {
+        let mut counter = HostCounter::new();
+        counter.reserve(self.inline.len);
+        counter
+    }
+
+    /// Counts one connection of `host` (case folded here).
+    #[inline(always)]
+    pub fn add(&mut self, host: &[u8]) {
+        if (1..=INLINE_MAX).contains(&host.len()) {
+            let carries = &mut self.carries;
+            self.inline
+                .add(inline_key(host), |key| carry(carries, key.bytes(&[]), 1));
+            return;
+        }
+        let mut wrapped = false;
+        self.long.upsert_raw(host, 1, |c| {
+            (*c, wrapped) = c.overflowing_add(1);
+        });
+        if wrapped {
+            carry(&mut self.carries, host, 1);
+        }
+    }
+
+    /// Slots looked at by inserts and moves so far.
+    #[cfg(test)]
+    pub(crate) fn probes(&self) -> u64 {
+        self.inline.probes.get()
+    }
+
+    /// Counts every queued insert: before anything reads the counts.
+    pub(super) fn flush(&mut self) {
+        let carries = &mut self.carries;
+        self.inline.flush(|key| carry(carries, key.bytes(&[]), 1));
+    }
+
+    /// Adds the counts of `other`.
+    pub fn merge(&mut self, mut other: HostCounter) {
+        self.flush();
+        other.flush();
+        // Moving the smaller table into the larger one is the cheaper direction.
+        if other.inline.len > self.inline.len {
+            std::mem::swap(&mut self.inline, &mut other.inline);
+        }
+        for (host, extra) in other.carries {
+            *self.carries.entry(host).or_default() += extra;
+        }
+        let carries = &mut self.carries;
+        for (key, n) in other.inline.iter() {
+            self.inline.insert(key, key.table_hash(), n, |key| {
+                carry(carries, key.bytes(&[]), 1);
+            });
+        }
+        let mut wrapped = Vec::new();
+        self.long.merge(other.long, |host, mine, theirs| {
+            let (sum, w) = mine.overflowing_add(theirs);
+            *mine = sum;
+            if w {
+                wrapped.push(host.to_vec());
+            }
+        });
+        for host in wrapped {
+            carry(&mut self.carries, &host, 1);
+        }
+    }
+
+    /// Makes room for `more` hosts, so that adding a partial's counts
+    /// does not rehash the table again and again as it grows.
+    pub(crate) fn reserve(&mut self, more: usize) {
+        self.inline.reserve(more);
+    }
+
+    /// Adds `n` connections of `host` (case folded here) at once: a
+    /// partial's counts, merged without replaying them one by one.
+    pub(crate) fn add_count(&mut self, host: &[u8], n: u64) {
+        // The low 32 bits go to the table; the rest, and a wrap of the low
+        // part, to the carries, as a one-by-one count would have put them.
+        let (low, high) = (n as u32, n >> 32);
+        if (1..=INLINE_MAX).contains(&host.len()) {
+            let key = inline_key(host);
+            let carries = &mut self.carries;
+            self.inline.insert(key, key.table_hash(), low, |key| {
+                carry(carries, key.bytes(&[]), 1);
+            });
+        } else {
+            let mut wrapped = false;
+            self.long.upsert_raw(host, low, |c| {
+                (*c, wrapped) = c.overflowing_add(low);
+            });
+            if wrapped {
+                carry(&mut self.carries, host, 1);
+            }
+        }
+        if high > 0 {
+            carry(&mut self.carries, host, high);
+        }
+    }
+
+    /// Calls `f` with every counted host and its count, in a partial's
+    /// canonical order: hosts of up to [`INLINE_MAX`] bytes ascending by
+    /// their table hash (then bytes), then the longer ones ascending by bytes.
+    /// The order depends on the hosts alone, not on how they were counted.
+    pub(crate) fn for_each_sorted(&mut self, mut f: impl FnMut(&[u8], u64)) {
+        self.flush();
+        for (_, key, n) in self.inline.by_hash() {
+            let host = key.bytes(&[]);
+            f(host, self.total(host, n));
+        }
+        let mut long: Vec<(&[u8], u32)> = self.long.iter().collect();
+        long.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        for (host, n) in long {
+            f(host, self.total(host, n));
+        }
+    }
+
+    /// The whole count of `host`, whose table holds its low 32 bits.
+    #[inline(always)]
+    fn total(&self, host: &[u8], low: u32) -> u64 {
+        u64::from(low)
+            + if self.carries.is_empty() {
+                0
+            } else {
+                self.carries.get(host).copied().unwrap_or(0)
+            }
+    }
+
+    /// Every counted host with its count, in no particular order.
+    fn counts(&self) -> impl Iterator<Item = Counted<'_, ()>> + '_ {
+        let inline = self.inline.slots.iter().filter(|s| s.key != EMPTY);
+        inline
+            .map(|s| (s.key.bytes(&[]), s.count))
+            .chain(self.long.iter())
+            .map(move |(host, low)| Counted {
+                host,
+                count: self.total(host, low),
+                extra: (),
+            })
+    }
+
+    /// The `n` hosts with the highest counts, or `None` when nothing was
+    /// counted.
+    pub fn busiest(&mut self, n: usize) -> Option<Busiest> {
+        self.flush();
+        let distinct = self.len() as u64;
+        rank(n, self.counts()).map(|r| r.into_busiest(distinct, |_| None))
+    }
+
+    /// How many distinct hosts were counted.
+    pub fn len(&mut self) -> usize {
+        self.flush();
+        self.inline.len + self.long.len()
+    }
+
+    /// Whether nothing was counted.
+    pub fn is_empty(&mut self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cold]
+fn carry(carries: &mut AHashMap<Vec<u8>, u64>, host: &[u8], times: u64) {
+    let folded = fold_case_into(host, &mut Vec::new()).to_vec();
+    *carries.entry(folded).or_default() += times << 32;
+}
+
+impl Default for HostCounter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
