@@ -24,7 +24,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use scan::{min_bad, Partial, Scanner};
 
@@ -107,6 +107,7 @@ impl<'a, R: Reducer> Engine<'a, R> {
                 },
                 drop_late: filter.hourly && !keep_late,
                 strict_stop: AtomicUsize::new(usize::MAX),
+                failed: AtomicBool::new(false),
             },
             open: Windows::default(),
             newest: None,
@@ -281,7 +282,7 @@ impl<'a, R: Reducer> Engine<'a, R> {
     /// chunk outlives its group: a tail run of days keeps constant memory.
     fn absorb(
         &mut self,
-        partials: Vec<Partial<R::State>>,
+        mut partials: Vec<Partial<R::State>>,
         input: usize,
         group: &Group<'_>,
     ) -> Result<()> {
@@ -310,7 +311,11 @@ impl<'a, R: Reducer> Engine<'a, R> {
         }
         self.inputs[input].lines += lines.iter().sum::<u64>();
         let reducer = self.scanner.reducer;
-        self.check_failure()?;
+        // The reducer's failure ends the run before any window it touched
+        // is printed as if it were whole.
+        if let Some(e) = partials.iter_mut().find_map(|p| p.failure.take()) {
+            return Err(Error::spill(e));
+        }
         for mut partial in partials {
             self.notes.malformed += partial.malformed;
             for (total, n) in self.notes.skipped.iter_mut().zip(partial.skipped) {
@@ -340,8 +345,9 @@ impl<'a, R: Reducer> Engine<'a, R> {
             for (cut, late) in std::mem::take(&mut partial.late) {
                 self.add_late(cut.max(self.released_before), late);
             }
-            self.open.merge(partial.windows, |a, b| reducer.merge(a, b));
-            self.check_failure()?;
+            self.open
+                .merge(partial.windows, |a, b| reducer.merge(a, b))
+                .map_err(Error::spill)?;
             // The watermark moves per wave, in wave order.
             self.newest = self.newest.max(partial.newest);
             self.release()?;
@@ -355,15 +361,6 @@ impl<'a, R: Reducer> Engine<'a, R> {
         if n > 0 {
             *self.late_pending.entry(cut).or_default() += n;
             self.notes.late += n;
-        }
-    }
-
-    /// Ends the run at the reducer's failure, before any window it touched
-    /// is printed as if it were whole.
-    fn check_failure(&self) -> Result<()> {
-        match self.scanner.reducer.take_failure() {
-            Some(e) => Err(Error::spill(e)),
-            None => Ok(()),
         }
     }
 

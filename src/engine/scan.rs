@@ -2,7 +2,8 @@
 //! per-window states and bookkeeping, chunks folded by rayon, waves kept in
 //! order.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 
@@ -33,6 +34,9 @@ pub(super) struct Scanner<'a, R> {
     /// With `strict`, the lowest chunk index known to hold a malformed line;
     /// later chunks need not be parsed.
     pub(super) strict_stop: AtomicUsize,
+    /// Set when the reducer failed on any chunk: the run ends, so later
+    /// chunks need not be parsed.
+    pub(super) failed: AtomicBool,
 }
 
 impl<R: Reducer> Scanner<'_, R> {
@@ -44,7 +48,7 @@ impl<R: Reducer> Scanner<'_, R> {
     /// force at its start: [`Parser::scan`] looks at the format once, and
     /// each format's loop is compiled on its own.
     fn scan_chunk(&self, acc: &mut Partial<R::State>, chunk: usize, piece: &Chunk<'_>) {
-        if chunk > self.strict_stop.load(Ordering::Relaxed) || self.reducer.failed() {
+        if chunk > self.strict_stop.load(Ordering::Relaxed) || self.failed.load(Ordering::Relaxed) {
             return;
         }
         let mut lines = 0u64;
@@ -67,7 +71,9 @@ impl<R: Reducer> Scanner<'_, R> {
                                 Some(last) => self.reducer.new_state_after(last),
                                 None => self.reducer.new_state(),
                             });
-                            self.reducer.add(state, &rec);
+                            if let Err(e) = self.reducer.add(state, &rec) {
+                                return self.fail(acc, e);
+                            }
                         }
                     }
                     if acc.newest.is_none_or(|n| rec.ts > n) {
@@ -91,6 +97,15 @@ impl<R: Reducer> Scanner<'_, R> {
         if parser != *piece.parser {
             acc.parsers_changed.push((chunk, parser));
         }
+    }
+
+    /// Keeps the reducer's failure for the engine, which ends the run with
+    /// it; returns `false` to stop the chunk.
+    #[cold]
+    fn fail(&self, acc: &mut Partial<R::State>, e: io::Error) -> bool {
+        acc.failure.get_or_insert(e);
+        self.failed.store(true, Ordering::Relaxed);
+        false
     }
 
     /// A line that is neither a record nor blank: kept out of the per-line
@@ -224,6 +239,8 @@ pub(super) struct Partial<S> {
     /// Chunks whose header lines changed the parser, each with the parser
     /// in force after it (see [`Group::parsers_hold`]).
     pub(super) parsers_changed: Vec<(usize, Parser)>,
+    /// The reducer's failure (a spill that failed): it ends the run.
+    pub(super) failure: Option<io::Error>,
 }
 
 impl<S> Default for Partial<S> {
@@ -239,6 +256,7 @@ impl<S> Default for Partial<S> {
             skipped: [0; Skip::ALL.len()],
             other_paths: Vec::new(),
             parsers_changed: Vec::new(),
+            failure: None,
         }
     }
 }
@@ -264,8 +282,13 @@ impl<S> Partial<S> {
     }
 
     fn merge<R: Reducer<State = S>>(mut self, other: Partial<S>, reducer: &R) -> Self {
-        self.windows
-            .merge(other.windows, |a, b| reducer.merge(a, b));
+        self.failure = self.failure.or(other.failure);
+        if let Err(e) = self
+            .windows
+            .merge(other.windows, |a, b| reducer.merge(a, b))
+        {
+            self.failure.get_or_insert(e);
+        }
         self.malformed += other.malformed;
         self.first_bad = min_bad(self.first_bad, other.first_bad);
         self.chunk_lines.extend(other.chunk_lines);

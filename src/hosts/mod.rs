@@ -22,4 +22,4 @@ mod set;
 mod tests;
 
 pub use counter::HostCounter;
-pub(crate) use set::HostSet;
+pub use set::HostSet;

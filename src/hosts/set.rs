@@ -109,7 +109,7 @@ fn sorted_strings<'a>(hosts: impl Iterator<Item = &'a [u8]>) -> Vec<String> {
 }
 
 /// The distinct hosts of one list query in one window.
-pub(crate) struct HostSet(HostTable<()>);
+pub struct HostSet(HostTable<()>);
 
 impl HostSet {
     /// An empty set.
@@ -131,6 +131,11 @@ impl HostSet {
     /// The number of distinct hosts.
     pub fn len(&self) -> usize {
         self.0.len()
+    }
+
+    /// Whether no host was added.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// The hosts, sorted ascending by bytes.

@@ -1,223 +1,177 @@
-//! Exact per-window state: hash sets for the lists, counts for the busiest host.
+//! Exact parts: hash sets for the lists, counts for the busiest sides.
+//! Memory grows with the number of distinct hosts per window.
 
-use super::Reducer;
+use std::io;
+
+use super::part::{utf8_host, CountPart, CountSlot, ListPart, ListSlot, Part};
+use super::state::Parts;
 use crate::hosts::{HostCounter, HostSet};
-use crate::parse::Record;
-use crate::partial::codec::{DecodeError, Decoder, Encoder};
-use crate::partial::{Body, BodyIn};
+use crate::partial::codec::{Decoder, Encoder};
+use crate::partial::{Body, BodyIn, DecodeError};
 use crate::query::Query;
-use crate::report::{Answer, HostList};
+use crate::report::{Busiest, HostList};
 
-/// Exact answers; memory grows with the number of distinct hosts per window.
-pub struct ExactReducer {
-    query: Query,
-}
+/// Exact answers.
+pub type ExactReducer = Parts<(), HostSet, HostCounter>;
 
 impl ExactReducer {
-    /// A reducer answering `query`.
+    /// A reducer answering `query` exactly.
     pub fn new(query: Query) -> Self {
-        ExactReducer { query }
+        Parts::with_kit(query, ())
     }
 }
 
-/// One window's exact state. Each part exists only when its query was asked.
-pub struct ExactState {
-    lines: u64,
-    to: Option<HostSet>,
-    from: Option<HostSet>,
-    initiators: Option<HostCounter>,
-    receivers: Option<HostCounter>,
+impl Part<()> for HostSet {
+    type Slot = ListSlot;
+
+    fn new((): &()) -> Self {
+        HostSet::new()
+    }
+
+    fn merge(&mut self, (): &(), other: Self) -> io::Result<()> {
+        HostSet::merge(self, other);
+        Ok(())
+    }
+
+    /// The hosts' count, then each host, ascending by bytes.
+    fn encode(self, (): &(), slot: ListSlot, body: &mut Body) -> io::Result<()> {
+        let hosts = self.sorted_bytes();
+        let mut e = Encoder::new();
+        e.uint(hosts.len() as u64);
+        for host in hosts {
+            e.bytes(host);
+        }
+        body.binary(slot.field(), e.finish());
+        Ok(())
+    }
+
+    fn decode(
+        (): &(),
+        slot: ListSlot,
+        body: &mut BodyIn<'_>,
+        lines: u64,
+    ) -> Result<Self, DecodeError> {
+        let name = slot.field();
+        let bytes = body.required(name)?;
+        let mut d = Decoder::new(&bytes);
+        let n = d.count(1)?;
+        if n as u64 > lines {
+            return Err(format!("{name}: {n} hosts from {lines} lines").into());
+        }
+        let mut set = HostSet::new();
+        for _ in 0..n {
+            set.insert(utf8_host(d.bytes()?)?);
+        }
+        d.end()?;
+        Ok(set)
+    }
 }
 
-impl Reducer for ExactReducer {
-    type State = ExactState;
-
-    fn new_state(&self) -> ExactState {
-        ExactState {
-            lines: 0,
-            to: self.query.to_host.as_ref().map(|_| HostSet::new()),
-            from: self.query.from_host.as_ref().map(|_| HostSet::new()),
-            initiators: self.query.busiest_from.then(HostCounter::new),
-            receivers: self.query.busiest_to.then(HostCounter::new),
-        }
-    }
-
-    fn new_state_after(&self, last: &ExactState) -> ExactState {
-        let sized = |c: &Option<HostCounter>| c.as_ref().map(HostCounter::new_like);
-        ExactState {
-            initiators: sized(&last.initiators),
-            receivers: sized(&last.receivers),
-            ..self.new_state()
-        }
-    }
-
+impl ListPart<()> for HostSet {
     #[inline]
-    fn add(&self, state: &mut ExactState, rec: &Record<'_>) {
-        state.lines += 1;
-        if let (Some(set), Some(q)) = (&mut state.to, &self.query.to_host) {
-            if rec.to.eq_ignore_ascii_case(q) {
-                set.insert(rec.from);
-            }
-        }
-        if let (Some(set), Some(q)) = (&mut state.from, &self.query.from_host) {
-            if rec.from.eq_ignore_ascii_case(q) {
-                set.insert(rec.to);
-            }
-        }
-        if let Some(counter) = &mut state.initiators {
-            counter.add(rec.from);
-        }
-        if let Some(counter) = &mut state.receivers {
-            counter.add(rec.to);
-        }
+    fn insert(&mut self, (): &(), host: &[u8]) -> io::Result<()> {
+        HostSet::insert(self, host);
+        Ok(())
     }
 
-    fn lines(&self, state: &ExactState) -> u64 {
-        state.lines
-    }
-
-    fn merge(&self, into: &mut ExactState, other: ExactState) {
-        into.lines += other.lines;
-        if let (Some(a), Some(b)) = (&mut into.to, other.to) {
-            a.merge(b);
-        }
-        if let (Some(a), Some(b)) = (&mut into.from, other.from) {
-            a.merge(b);
-        }
-        if let (Some(a), Some(b)) = (&mut into.initiators, other.initiators) {
-            a.merge(b);
-        }
-        if let (Some(a), Some(b)) = (&mut into.receivers, other.receivers) {
-            a.merge(b);
-        }
-    }
-
-    fn encode(&self, mut state: ExactState) -> std::io::Result<Body> {
-        let mut body = Body::new();
-        body.count("lines", state.lines);
-        for (name, set) in [("to", &state.to), ("from", &state.from)] {
-            if let Some(set) = set {
-                let hosts = set.sorted_bytes();
-                let mut e = Encoder::new();
-                e.uint(hosts.len() as u64);
-                for host in hosts {
-                    e.bytes(host);
-                }
-                body.binary(name, e.finish());
-            }
-        }
-        for (name, counter) in [
-            ("initiators", &mut state.initiators),
-            ("receivers", &mut state.receivers),
-        ] {
-            if let Some(counter) = counter {
-                let hosts = counter.len();
-                // Most hosts take a length byte, their bytes and a count byte
-                // or two: room for that at once.
-                let mut e = Encoder::with_capacity(hosts * 18 + 10);
-                e.uint(hosts as u64);
-                counter.for_each_sorted(|host, n| {
-                    e.bytes(host).uint(n);
-                });
-                body.binary(name, e.finish());
-            }
-        }
-        Ok(body)
-    }
-
-    fn decode(&self, mut body: BodyIn<'_>) -> Result<ExactState, DecodeError> {
-        let lines = body.count("lines")?;
-        let mut state = self.new_state();
-        state.lines = lines;
-        for (name, set) in [("to", &mut state.to), ("from", &mut state.from)] {
-            if let Some(set) = set {
-                let bytes = body.required(name)?;
-                let mut d = Decoder::new(&bytes);
-                let n = d.count(1)?;
-                if n as u64 > lines {
-                    return Err(format!("{name}: {n} hosts from {lines} lines").into());
-                }
-                for _ in 0..n {
-                    set.insert(utf8_host(d.bytes()?)?);
-                }
-                d.end()?;
-            }
-        }
-        for (name, counter) in [
-            ("initiators", &mut state.initiators),
-            ("receivers", &mut state.receivers),
-        ] {
-            if let Some(counter) = counter {
-                let bytes = body.required(name)?;
-                let mut d = Decoder::new(&bytes);
-                let mut total = 0u64;
-                let hosts = d.count(2)?;
-                counter.reserve(hosts);
-                for _ in 0..hosts {
-                    let host = utf8_host(d.bytes()?)?;
-                    let n = d.uint()?;
-                    total = total
-                        .checked_add(n)
-                        .filter(|&t| n > 0 && t <= lines)
-                        .ok_or_else(|| format!("{name}: counts do not add up to {lines} lines"))?;
-                    counter.add_count(host, n);
-                }
-                if total != lines {
-                    return Err(
-                        format!("{name}: counts add up to {total}, not {lines} lines").into(),
-                    );
-                }
-                d.end()?;
-            }
-        }
-        body.end()?;
-        Ok(state)
-    }
-
-    fn finish(&self, state: ExactState) -> std::io::Result<Answer> {
-        let list = |set: Option<HostSet>, q: &Option<Vec<u8>>| {
-            let set = set?;
-            Some(HostList {
-                host: String::from_utf8_lossy(q.as_ref()?).into_owned(),
-                distinct: set.len() as u64,
-                hosts: set.into_sorted().into(),
-                missed_rate: None,
-            })
-        };
-        Ok(Answer {
-            lines: state.lines,
-            to_host: list(state.to, &self.query.to_host),
-            from_host: list(state.from, &self.query.from_host),
-            busiest_from: state.initiators.map(|mut c| c.busiest(self.query.top)),
-            busiest_to: state.receivers.map(|mut c| c.busiest(self.query.top)),
-            approximate: false,
+    fn finish(self, (): &(), host: String) -> io::Result<HostList> {
+        Ok(HostList {
+            host,
+            distinct: self.len() as u64,
+            hosts: self.into_sorted().into(),
+            missed_rate: None,
         })
     }
 }
 
-/// A host read from a partial: UTF-8, as the parser guarantees of every
-/// host it yields.
-pub(crate) fn utf8_host(host: &[u8]) -> Result<&[u8], DecodeError> {
-    match std::str::from_utf8(host) {
-        Ok(_) => Ok(host),
-        Err(_) => Err("a host that is not UTF-8".into()),
+impl Part<()> for HostCounter {
+    type Slot = CountSlot;
+
+    fn new((): &()) -> Self {
+        HostCounter::new()
+    }
+
+    fn new_after((): &(), last: &Self) -> Self {
+        last.new_like()
+    }
+
+    fn merge(&mut self, (): &(), other: Self) -> io::Result<()> {
+        HostCounter::merge(self, other);
+        Ok(())
+    }
+
+    /// The hosts' count, then each host with its count, in the counter's
+    /// canonical order.
+    fn encode(mut self, (): &(), slot: CountSlot, body: &mut Body) -> io::Result<()> {
+        let hosts = self.len();
+        // Most hosts take a length byte, their bytes and a count byte or
+        // two: room for that at once.
+        let mut e = Encoder::with_capacity(hosts * 18 + 10);
+        e.uint(hosts as u64);
+        self.for_each_sorted(|host, n| {
+            e.bytes(host).uint(n);
+        });
+        body.binary(slot.field(), e.finish());
+        Ok(())
+    }
+
+    fn decode(
+        (): &(),
+        slot: CountSlot,
+        body: &mut BodyIn<'_>,
+        lines: u64,
+    ) -> Result<Self, DecodeError> {
+        let name = slot.field();
+        let bytes = body.required(name)?;
+        let mut d = Decoder::new(&bytes);
+        let mut total = 0u64;
+        let hosts = d.count(2)?;
+        let mut counter = HostCounter::new();
+        counter.reserve(hosts);
+        for _ in 0..hosts {
+            let host = utf8_host(d.bytes()?)?;
+            let n = d.uint()?;
+            total = total
+                .checked_add(n)
+                .filter(|&t| n > 0 && t <= lines)
+                .ok_or_else(|| format!("{name}: counts do not add up to {lines} lines"))?;
+            counter.add_count(host, n);
+        }
+        if total != lines {
+            return Err(format!("{name}: counts add up to {total}, not {lines} lines").into());
+        }
+        d.end()?;
+        Ok(counter)
+    }
+}
+
+impl CountPart<()> for HostCounter {
+    #[inline(always)]
+    fn add(&mut self, host: &[u8]) {
+        HostCounter::add(self, host);
+    }
+
+    fn finish(mut self, (): &(), top: usize) -> Option<Busiest> {
+        self.busiest(top)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::parse::Record;
+    use crate::reduce::Reducer;
 
     #[test]
     fn answers_each_query_case_insensitively() {
         let r = ExactReducer::new(Query::new(Some("Zyla"), Some("ALICE"), true));
         let mut a = r.new_state();
         let mut b = r.new_state();
-        r.add(&mut a, &Record::of(0, "Alice", "zyla"));
-        r.add(&mut a, &Record::of(0, "bob", "ZYLA"));
-        r.add(&mut b, &Record::of(0, "alice", "carol"));
-        r.add(&mut b, &Record::of(0, "Bob", "zyla"));
-        r.merge(&mut a, b);
+        r.add(&mut a, &Record::of(0, "Alice", "zyla")).unwrap();
+        r.add(&mut a, &Record::of(0, "bob", "ZYLA")).unwrap();
+        r.add(&mut b, &Record::of(0, "alice", "carol")).unwrap();
+        r.add(&mut b, &Record::of(0, "Bob", "zyla")).unwrap();
+        r.merge(&mut a, b).unwrap();
         let ans = r.finish(a).unwrap();
         assert_eq!(ans.lines, 4);
         assert_eq!(
@@ -254,12 +208,13 @@ mod tests {
             r.add(
                 &mut last,
                 &Record::of(0, &format!("f{i}"), &format!("t{}", i % 7)),
-            );
+            )
+            .unwrap();
         }
         let (mut sized, mut fresh) = (r.new_state_after(&last), r.new_state());
         for (from, to) in [("a", "b"), ("c", "b"), ("a", "d"), ("A", "x")] {
-            r.add(&mut sized, &Record::of(0, from, to));
-            r.add(&mut fresh, &Record::of(0, from, to));
+            r.add(&mut sized, &Record::of(0, from, to)).unwrap();
+            r.add(&mut fresh, &Record::of(0, from, to)).unwrap();
         }
         assert_eq!(r.finish(sized).unwrap(), r.finish(fresh).unwrap());
     }
@@ -268,7 +223,7 @@ mod tests {
     fn keeps_nothing_that_was_not_asked() {
         let r = ExactReducer::new(Query::new(Some("x"), None, false));
         let mut s = r.new_state();
-        r.add(&mut s, &Record::of(0, "a", "x"));
+        r.add(&mut s, &Record::of(0, "a", "x")).unwrap();
         assert!(s.from.is_none() && s.initiators.is_none() && s.receivers.is_none());
         let ans = r.finish(s).unwrap();
         assert!(ans.from_host.is_none() && ans.busiest_from.is_none());
@@ -290,7 +245,7 @@ mod tests {
         );
         let mut s = r.new_state();
         for (from, to) in [("a", "X"), ("b", "x"), ("a", "y"), ("c", "z"), ("c", "w")] {
-            r.add(&mut s, &Record::of(0, from, to));
+            r.add(&mut s, &Record::of(0, from, to)).unwrap();
         }
         let ans = r.finish(s).unwrap();
         let to = ans.busiest_to.unwrap().unwrap();
@@ -317,7 +272,8 @@ mod tests {
         let r = ExactReducer::new(Query::new(None, None, true));
         let mut s = r.new_state();
         for i in 0..100_000 {
-            r.add(&mut s, &Record::of(0, &format!("h{i}"), "x"));
+            r.add(&mut s, &Record::of(0, &format!("h{i}"), "x"))
+                .unwrap();
         }
         let body = r.encode(s).unwrap();
         let decoded = crate::partial::read_back(&body, |b| r.decode(b)).unwrap();

@@ -44,21 +44,29 @@ impl<S> Windows<S> {
     }
 
     /// Folds `other` into `self`, merging states of windows present in both.
-    pub fn merge(&mut self, other: Windows<S>, mut merge: impl FnMut(&mut S, S)) {
+    ///
+    /// # Errors
+    /// The first error of `merge`: the windows not yet folded are dropped.
+    pub fn merge<E>(
+        &mut self,
+        other: Windows<S>,
+        mut merge: impl FnMut(&mut S, S) -> Result<(), E>,
+    ) -> Result<(), E> {
         for (key, state) in other.into_iter_unordered() {
             if let Some((k, mine)) = self.current.as_mut() {
                 if *k == key {
-                    merge(mine, state);
+                    merge(mine, state)?;
                     continue;
                 }
             }
             match self.others.entry(key) {
-                std::collections::hash_map::Entry::Occupied(mut e) => merge(e.get_mut(), state),
+                std::collections::hash_map::Entry::Occupied(mut e) => merge(e.get_mut(), state)?,
                 std::collections::hash_map::Entry::Vacant(e) => {
                     e.insert(state);
                 }
             }
         }
+        Ok(())
     }
 
     fn into_iter_unordered(self) -> impl Iterator<Item = (i64, S)> {
@@ -114,7 +122,11 @@ mod tests {
         let mut b: Windows<u32> = Windows::default();
         *b.get(3, |_| 0) += 5;
         *b.get(2, |_| 0) += 5;
-        a.merge(b, |x, y| *x += y);
+        a.merge(b, |x, y| {
+            *x += y;
+            Ok::<(), ()>(())
+        })
+        .unwrap();
         assert_eq!(a.drain_before(2), vec![(1, 1)]);
         assert_eq!(a.drain_before(2), vec![]);
         assert!(!a.is_empty());

@@ -527,8 +527,7 @@ impl<'r, R: Reducer> Merger<'r, R> {
         Ok(match (into, item) {
             (None, item) => item,
             (Some(Acc::Folded(mut a)), Acc::Folded(b)) => {
-                self.reducer.merge(&mut a, b);
-                self.check_failure()?;
+                self.reducer.merge(&mut a, b).map_err(Error::spill)?;
                 Acc::Folded(a)
             }
             (Some(Acc::Lines(mut a)), Acc::Lines(b)) => {
@@ -537,13 +536,6 @@ impl<'r, R: Reducer> Merger<'r, R> {
             }
             _ => unreachable!("one mode per merge"),
         })
-    }
-
-    fn check_failure(&self) -> Result<()> {
-        match self.reducer.take_failure() {
-            Some(e) => Err(Error::spill(e)),
-            None => Ok(()),
-        }
     }
 
     /// Folds a window's lines and prints it.

@@ -1,0 +1,180 @@
+//! How `--memory_limit` becomes sketch sizes: every holder of a full set of
+//! sketches gets an equal share, whatever the thread count.
+
+use crate::query::{ApproxSettings, Query};
+use crate::sketch::{Hll, SpaceSaving};
+use crate::timestamp::HOUR_MS;
+
+/// Hours a wave's partial may touch at once, for sizing: a wave is 64 MiB of
+/// log, which spans one or two hours in any log large enough to matter.
+const HOURS_PER_WAVE: usize = 2;
+/// Waves whose partial states approximate mode holds at once, whatever the
+/// thread count: the engine parses at most this many side by side, and the
+/// budget is split as if all of them were held. A fixed number, so that the
+/// sketch sizes, and with them every answer, do not depend on `--threads` or
+/// on the machine's cores.
+pub(crate) const WAVES_IN_FLIGHT: usize = 8;
+/// Assumed average host length, to turn bytes into Space-Saving counters.
+const HOST_LEN: usize = 16;
+/// The smallest sketches worth running: below this the budget is refused.
+const MIN_TOP_K: usize = 64;
+/// Counters by default: every host above 1/4096 of a window's lines is found.
+/// More cost time on every line (the summary outgrows the cache, and each
+/// wave's merge is O(k)) for a guarantee that rarely needs to be finer.
+const DEFAULT_TOP_K: usize = 4096;
+const MIN_BLOOM_BYTES: usize = 64 << 10;
+/// The largest `--memory_limit`, in MiB.
+const MAX_BUDGET_MIB: usize = 1 << 30;
+
+/// What a run asks of its sketches, beyond the budget: the inputs of
+/// [`ApproxSettings::from_budget`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SketchRequest<'q> {
+    /// One window per hour (`--hourly`, `--tail`).
+    pub hourly: bool,
+    /// `--max_log_late_seconds` in milliseconds.
+    pub late_ms: i64,
+    /// The queries asked.
+    pub query: &'q Query,
+    /// `--top_k`, when given.
+    pub top_k: Option<usize>,
+    /// `--hll_precision`, when given.
+    pub hll_precision: Option<u8>,
+    /// `--bloom_fp_rate`, when given.
+    pub fp_rate: Option<f64>,
+}
+
+/// Why a budget does not fit a request.
+enum Misfit {
+    /// A larger budget would hold these sketches.
+    TooSmall(&'static str),
+    /// A larger budget would hold the counters `--top` needs; the budget
+    /// holds this many.
+    TooFewCounters(usize),
+    /// No budget helps: the message says which flag to change.
+    Other(String),
+}
+
+impl ApproxSettings {
+    /// Splits `budget` bytes between every state that can hold a full set of
+    /// sketches at once: the open windows and the partials of the waves in
+    /// flight.
+    ///
+    /// Under the watermark at most `2 + late / 1 h` hourly windows are open
+    /// (one whole run's window without `--hourly`), and each of the
+    /// [`WAVES_IN_FLIGHT`] waves parsed side by side holds a partial state for
+    /// each hour it touches (two, for sizing); any of them may grow to full
+    /// size (a wave's list is promoted to a bloom filter when it outgrows its
+    /// share). Each of these holders gets an equal share. The thread count
+    /// plays no part. In a share, each busiest side takes a Space-Saving
+    /// summary of `k` counters (the most that fit in a quarter of the share,
+    /// at most 4096 unless `--top` needs more) and a HyperLogLog; each list
+    /// takes a HyperLogLog and splits what is left, three quarters for the
+    /// bloom filter and a quarter for the spill buffer. `top_k`,
+    /// `hll_precision` and `fp_rate` override the derived values.
+    ///
+    /// # Errors
+    /// A message when the budget cannot hold one window's sketches, naming
+    /// the smallest `--memory_limit` that can.
+    pub(crate) fn from_budget(
+        budget: usize,
+        req: &SketchRequest<'_>,
+    ) -> Result<ApproxSettings, String> {
+        let misfit = match Self::split(budget, req) {
+            Ok(settings) => return Ok(settings),
+            Err(misfit) => misfit,
+        };
+        let fits = |mib: usize| Self::split(mib << 20, req).is_ok();
+        let least = fits(MAX_BUDGET_MIB).then(|| {
+            // The split only grows with the budget: search for the least that fits.
+            let (mut lo, mut hi) = (1usize, MAX_BUDGET_MIB);
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                if fits(mid) {
+                    hi = mid;
+                } else {
+                    lo = mid + 1;
+                }
+            }
+            lo
+        });
+        let mib = budget >> 20;
+        Err(match (misfit, least) {
+            (Misfit::Other(msg), _) => msg,
+            (_, None) => "no --memory_limit can hold these sketches: lower --top, --top_k or \
+                          --hll_precision"
+                .to_string(),
+            (Misfit::TooFewCounters(holds), Some(least)) => format!(
+                "--top {top} needs at least {top} heavy-hitter counters per window, and \
+                 --memory_limit {mib} MiB holds {holds}: give --memory_limit {least} or more",
+                top = req.query.top
+            ),
+            (Misfit::TooSmall(what), Some(least)) => format!(
+                "--memory_limit {mib} MiB is too small for {what}; give at least \
+                 --memory_limit {least} or ask fewer queries"
+            ),
+        })
+    }
+
+    /// The split of [`Self::from_budget`], or why it does not fit.
+    fn split(budget: usize, req: &SketchRequest<'_>) -> Result<ApproxSettings, Misfit> {
+        let query = req.query;
+        let hll_precision = req.hll_precision.unwrap_or(15);
+        let hll = Hll::memory_bytes(hll_precision);
+        let open = if req.hourly {
+            2 + usize::try_from(req.late_ms.max(0) / HOUR_MS).unwrap_or(usize::MAX / 4)
+        } else {
+            1
+        };
+        let holders = open.saturating_add(WAVES_IN_FLIGHT * HOURS_PER_WAVE);
+        let share = budget / holders;
+        let sides = usize::from(query.busiest_from) + usize::from(query.busiest_to);
+        // Ranking `--top` hosts takes at least that many counters, past the
+        // default cap when the share holds them.
+        let wanted_k = DEFAULT_TOP_K.max(query.top.next_power_of_two());
+        let derived = req.top_k.is_none();
+        let top_k = req.top_k.unwrap_or_else(|| {
+            let mut k = MIN_TOP_K;
+            while k < wanted_k
+                && sides * (SpaceSaving::bytes_for(k * 2, HOST_LEN) + hll) <= share / 4
+            {
+                k *= 2;
+            }
+            k
+        });
+        let summary =
+            sides.saturating_mul(SpaceSaving::bytes_for(top_k, HOST_LEN).saturating_add(hll));
+        let lists = usize::from(query.to_host.is_some()) + usize::from(query.from_host.is_some());
+        let per_list = share.saturating_sub(summary + hll * lists) / lists.max(1);
+        let bloom_bytes = per_list / 4 * 3;
+        let spill_buffer = per_list / 4;
+        if sides > 0 && (top_k < MIN_TOP_K || summary > share) {
+            return Err(Misfit::TooSmall("one window's heavy-hitter sketch"));
+        }
+        if sides > 0 && top_k < query.top {
+            return Err(if derived {
+                Misfit::TooFewCounters(top_k)
+            } else {
+                Misfit::Other(format!(
+                    "--top {} is more hosts than --top_k {top_k} counters can rank: \
+                     give --top_k {} or more",
+                    query.top, query.top
+                ))
+            });
+        }
+        if lists > 0 && bloom_bytes < MIN_BLOOM_BYTES {
+            return Err(Misfit::TooSmall("one window's bloom filters"));
+        }
+        let bits = (bloom_bytes * 8) as f64;
+        // The hosts at which the filter reaches the target rate: n = -m ln²2 / ln p.
+        let fp = req.fp_rate.unwrap_or(1e-3);
+        let bloom_items = (bits * std::f64::consts::LN_2.powi(2) / -fp.ln()).max(1.0) as usize;
+        Ok(ApproxSettings {
+            top_k,
+            hll_precision,
+            bloom_bytes,
+            bloom_items,
+            spill_buffer,
+        })
+    }
+}

@@ -1,0 +1,163 @@
+//! The parts a window's state is built from: a list part per host list asked
+//! (`--to_host`, `--from_host`) and a count part per busiest side asked
+//! (`--busiest_from_host`, `--busiest_to_host`). Each part is written once
+//! for each mode: adding, merging, encoding, decoding and finishing live
+//! with the part, and errors travel in return values.
+
+use std::io;
+
+use crate::partial::{Body, BodyIn, DecodeError};
+use crate::report::{Busiest, HostList};
+
+/// What every part of a mode shares: sketch sizes in approximate mode,
+/// nothing in exact mode.
+pub trait Kit: Sync {
+    /// Whether answers are estimates (`approximate` in the output).
+    const APPROXIMATE: bool;
+}
+
+impl Kit for () {
+    const APPROXIMATE: bool = false;
+}
+
+/// Where a list part sits in a window's state, which names its partial field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListSlot {
+    /// The hosts that connected to `--to_host`.
+    To,
+    /// The hosts `--from_host` connected to.
+    From,
+}
+
+impl ListSlot {
+    /// The partial field holding the part.
+    pub(crate) fn field(self) -> &'static str {
+        match self {
+            ListSlot::To => "to",
+            ListSlot::From => "from",
+        }
+    }
+}
+
+/// Where a count part sits in a window's state, which names its partial
+/// fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CountSlot {
+    /// The busiest initiators.
+    Initiators,
+    /// The busiest receivers.
+    Receivers,
+}
+
+impl CountSlot {
+    /// The partial field holding the part.
+    pub(crate) fn field(self) -> &'static str {
+        match self {
+            CountSlot::Initiators => "initiators",
+            CountSlot::Receivers => "receivers",
+        }
+    }
+
+    /// The field holding the side's distinct-host sketch, when the part
+    /// keeps one: apart, so that other tools read DataSketches' own bytes.
+    pub(crate) fn distinct_field(self) -> &'static str {
+        match self {
+            CountSlot::Initiators => "initiators_hll",
+            CountSlot::Receivers => "receivers_hll",
+        }
+    }
+}
+
+/// A part of one window's state.
+///
+/// `merge` must be associative and commutative over the lines two parts have
+/// seen, up to the bounds the mode states, so that results do not depend on
+/// chunking, thread count or file order.
+pub trait Part<K: Kit>: Sized + Send {
+    /// Where the part can sit, which names its partial fields.
+    type Slot: Copy;
+
+    /// A part that has seen no line.
+    fn new(kit: &K) -> Self;
+
+    /// A part that has seen no line, for the window a scan enters after one
+    /// whose part was `last`: a part that grows may size itself like `last`
+    /// to skip the growing. It must answer as [`Self::new`]'s would.
+    fn new_after(kit: &K, last: &Self) -> Self {
+        let _ = last;
+        Self::new(kit)
+    }
+
+    /// Folds `other` into `self`.
+    ///
+    /// # Errors
+    /// Spilling to or reading back the temporary file.
+    fn merge(&mut self, kit: &K, other: Self) -> io::Result<()>;
+
+    /// Folds the parts of one window read from partials, in the order given
+    /// (`--merge` sorts a window's lines first, so that any input order
+    /// gives one result). By default, merge after merge.
+    ///
+    /// # Errors
+    /// As [`Self::merge`].
+    fn union(kit: &K, parts: Vec<Self>) -> io::Result<Self> {
+        let mut parts = parts.into_iter();
+        let mut out = parts.next().unwrap_or_else(|| Self::new(kit));
+        for part in parts {
+            out.merge(kit, part)?;
+        }
+        Ok(out)
+    }
+
+    /// Writes the part's fields for `slot` into a partial line's body.
+    ///
+    /// # Errors
+    /// Reading back spilled state.
+    fn encode(self, kit: &K, slot: Self::Slot, body: &mut Body) -> io::Result<()>;
+
+    /// Reads back what [`Self::encode`] wrote, from a window of `lines`
+    /// lines. The body comes from another machine: everything is checked,
+    /// and nothing is allocated that its bytes do not hold.
+    ///
+    /// # Errors
+    /// What does not fit a part of this mode.
+    fn decode(
+        kit: &K,
+        slot: Self::Slot,
+        body: &mut BodyIn<'_>,
+        lines: u64,
+    ) -> Result<Self, DecodeError>;
+}
+
+/// The hosts on the other end of the lines that match a queried host.
+pub trait ListPart<K: Kit>: Part<K, Slot = ListSlot> {
+    /// Adds `host` (case folded here).
+    ///
+    /// # Errors
+    /// Spilling to the temporary file.
+    fn insert(&mut self, kit: &K, host: &[u8]) -> io::Result<()>;
+
+    /// The answer for the queried `host`.
+    ///
+    /// # Errors
+    /// Reading back spilled state.
+    fn finish(self, kit: &K, host: String) -> io::Result<HostList>;
+}
+
+/// Connections per host on one side of the lines.
+pub trait CountPart<K: Kit>: Part<K, Slot = CountSlot> {
+    /// Counts one connection of `host` (case folded here).
+    fn add(&mut self, host: &[u8]);
+
+    /// The `top` busiest hosts, or `None` when nothing was counted.
+    fn finish(self, kit: &K, top: usize) -> Option<Busiest>;
+}
+
+/// A host read from a partial: UTF-8, as the parser guarantees of every
+/// host it yields.
+pub(crate) fn utf8_host(host: &[u8]) -> Result<&[u8], DecodeError> {
+    match std::str::from_utf8(host) {
+        Ok(_) => Ok(host),
+        Err(_) => Err("a host that is not UTF-8".into()),
+    }
+}

@@ -1,0 +1,215 @@
+//! One window's state built from parts, and the reducer over it: adding,
+//! merging, encoding, decoding and finishing a window are written here once,
+//! for every mode, and each part does its own share.
+
+use std::io;
+use std::marker::PhantomData;
+
+use super::part::{CountPart, CountSlot, Kit, ListPart, ListSlot, Part};
+use super::Reducer;
+use crate::parse::Record;
+use crate::partial::{Body, BodyIn, DecodeError};
+use crate::query::Query;
+use crate::report::Answer;
+
+/// A reducer answering a query with list parts `L` and count parts `C`,
+/// which share the kit `K` (sketch sizes, or nothing in exact mode).
+pub struct Parts<K, L, C> {
+    query: Query,
+    kit: K,
+    parts: PhantomData<fn() -> (L, C)>,
+}
+
+impl<K: Kit, L: ListPart<K>, C: CountPart<K>> Parts<K, L, C> {
+    /// A reducer answering `query` with parts that share `kit`.
+    pub(crate) fn with_kit(query: Query, kit: K) -> Self {
+        Parts {
+            query,
+            kit,
+            parts: PhantomData,
+        }
+    }
+}
+
+/// One window's state. Each part exists only when its query was asked.
+pub struct Window<L, C> {
+    pub(super) lines: u64,
+    pub(super) to: Option<L>,
+    pub(super) from: Option<L>,
+    pub(super) initiators: Option<C>,
+    pub(super) receivers: Option<C>,
+}
+
+impl<L, C> Window<L, C> {
+    /// The lists, each with its slot and the host its query names.
+    fn lists(&mut self) -> [(ListSlot, &mut Option<L>); 2] {
+        [
+            (ListSlot::To, &mut self.to),
+            (ListSlot::From, &mut self.from),
+        ]
+    }
+
+    /// The count parts, each with its slot.
+    fn counts(&mut self) -> [(CountSlot, &mut Option<C>); 2] {
+        [
+            (CountSlot::Initiators, &mut self.initiators),
+            (CountSlot::Receivers, &mut self.receivers),
+        ]
+    }
+}
+
+/// Folds `other` into `into` when both exist (both do, or neither, for
+/// states of one query).
+fn merge_part<K: Kit, P: Part<K>>(
+    kit: &K,
+    into: &mut Option<P>,
+    other: Option<P>,
+) -> io::Result<()> {
+    match (into, other) {
+        (Some(mine), Some(theirs)) => mine.merge(kit, theirs),
+        _ => Ok(()),
+    }
+}
+
+impl<K: Kit, L: ListPart<K>, C: CountPart<K>> Reducer for Parts<K, L, C> {
+    type State = Window<L, C>;
+
+    fn new_state(&self) -> Window<L, C> {
+        let kit = &self.kit;
+        Window {
+            lines: 0,
+            to: self.query.to_host.as_ref().map(|_| L::new(kit)),
+            from: self.query.from_host.as_ref().map(|_| L::new(kit)),
+            initiators: self.query.busiest_from.then(|| C::new(kit)),
+            receivers: self.query.busiest_to.then(|| C::new(kit)),
+        }
+    }
+
+    fn new_state_after(&self, last: &Window<L, C>) -> Window<L, C> {
+        let kit = &self.kit;
+        let sized = |c: &Option<C>| c.as_ref().map(|c| C::new_after(kit, c));
+        Window {
+            initiators: sized(&last.initiators),
+            receivers: sized(&last.receivers),
+            ..self.new_state()
+        }
+    }
+
+    #[inline]
+    fn add(&self, state: &mut Window<L, C>, rec: &Record<'_>) -> io::Result<()> {
+        state.lines += 1;
+        if let (Some(list), Some(q)) = (&mut state.to, &self.query.to_host) {
+            if rec.to.eq_ignore_ascii_case(q) {
+                list.insert(&self.kit, rec.from)?;
+            }
+        }
+        if let (Some(list), Some(q)) = (&mut state.from, &self.query.from_host) {
+            if rec.from.eq_ignore_ascii_case(q) {
+                list.insert(&self.kit, rec.to)?;
+            }
+        }
+        if let Some(counter) = &mut state.initiators {
+            counter.add(rec.from);
+        }
+        if let Some(counter) = &mut state.receivers {
+            counter.add(rec.to);
+        }
+        Ok(())
+    }
+
+    fn lines(&self, state: &Window<L, C>) -> u64 {
+        state.lines
+    }
+
+    fn merge(&self, into: &mut Window<L, C>, other: Window<L, C>) -> io::Result<()> {
+        let kit = &self.kit;
+        into.lines += other.lines;
+        merge_part(kit, &mut into.to, other.to)?;
+        merge_part(kit, &mut into.from, other.from)?;
+        merge_part(kit, &mut into.initiators, other.initiators)?;
+        merge_part(kit, &mut into.receivers, other.receivers)
+    }
+
+    fn merge_partials(&self, states: Vec<Window<L, C>>) -> io::Result<Window<L, C>> {
+        let kit = &self.kit;
+        let mut out = self.new_state();
+        let (mut to, mut from, mut initiators, mut receivers) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for state in states {
+            out.lines += state.lines;
+            to.extend(state.to);
+            from.extend(state.from);
+            initiators.extend(state.initiators);
+            receivers.extend(state.receivers);
+        }
+        for (part, all) in [(&mut out.to, to), (&mut out.from, from)] {
+            if part.is_some() {
+                *part = Some(L::union(kit, all)?);
+            }
+        }
+        for (part, all) in [
+            (&mut out.initiators, initiators),
+            (&mut out.receivers, receivers),
+        ] {
+            if part.is_some() {
+                *part = Some(C::union(kit, all)?);
+            }
+        }
+        Ok(out)
+    }
+
+    fn encode(&self, mut state: Window<L, C>) -> io::Result<Body> {
+        let kit = &self.kit;
+        let mut body = Body::new();
+        body.count("lines", state.lines);
+        for (slot, part) in state.lists() {
+            if let Some(part) = part.take() {
+                part.encode(kit, slot, &mut body)?;
+            }
+        }
+        for (slot, part) in state.counts() {
+            if let Some(part) = part.take() {
+                part.encode(kit, slot, &mut body)?;
+            }
+        }
+        Ok(body)
+    }
+
+    fn decode(&self, mut body: BodyIn<'_>) -> Result<Window<L, C>, DecodeError> {
+        let kit = &self.kit;
+        let lines = body.count("lines")?;
+        let mut state = self.new_state();
+        state.lines = lines;
+        for (slot, part) in state.lists() {
+            if part.is_some() {
+                *part = Some(L::decode(kit, slot, &mut body, lines)?);
+            }
+        }
+        for (slot, part) in state.counts() {
+            if part.is_some() {
+                *part = Some(C::decode(kit, slot, &mut body, lines)?);
+            }
+        }
+        body.end()?;
+        Ok(state)
+    }
+
+    fn finish(&self, state: Window<L, C>) -> io::Result<Answer> {
+        let kit = &self.kit;
+        let list = |part: Option<L>, q: &Option<Vec<u8>>| match (part, q) {
+            (Some(part), Some(q)) => part
+                .finish(kit, String::from_utf8_lossy(q).into_owned())
+                .map(Some),
+            _ => Ok(None),
+        };
+        let top = self.query.top;
+        Ok(Answer {
+            lines: state.lines,
+            to_host: list(state.to, &self.query.to_host)?,
+            from_host: list(state.from, &self.query.from_host)?,
+            busiest_from: state.initiators.map(|c| c.finish(kit, top)),
+            busiest_to: state.receivers.map(|c| c.finish(kit, top)),
+            approximate: K::APPROXIMATE,
+        })
+    }
+}
