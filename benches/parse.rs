@@ -5,9 +5,9 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 use connspy::engine::ScanOptions;
 use connspy::gen::{generate, GenConfig};
+use connspy::input::format::connspy::{parse_line, Lines};
 use connspy::input::Input;
 use connspy::output::sink::Answers;
-use connspy::parse::{parse_line, Lines};
 use connspy::progress::Progress;
 use connspy::query::{Filter, Query};
 use connspy::reduce::exact::ExactReducer;

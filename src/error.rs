@@ -4,7 +4,7 @@ use std::io;
 use std::path::PathBuf;
 
 use crate::input::decompress::DecodeError;
-use crate::parse::LineError;
+use crate::input::format::LineError;
 
 /// A failure that ends a run. Malformed lines are not errors unless `--strict`.
 #[derive(Debug, thiserror::Error)]

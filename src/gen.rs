@@ -422,7 +422,7 @@ impl std::fmt::Display for Rfc3339Offset {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parse::{parse_line, Lines};
+    use crate::input::format::connspy::{parse_line, Lines};
 
     #[test]
     fn names_are_distinct_and_fold_to_distinct_names() {

@@ -25,7 +25,6 @@ pub mod hosts;
 pub mod input;
 pub mod notes;
 pub mod output;
-pub mod parse;
 pub mod partial;
 pub mod progress;
 pub mod query;

@@ -3,7 +3,7 @@
 //! data, decided once from the command line or read from a partial's
 //! settings, and shared by every layer that needs it.
 
-use crate::parse::fold_case_into;
+use crate::hosts::fold::fold_case_into;
 use crate::timestamp::hour_start;
 
 /// The longest `--top` list: far more than anyone reads, and small enough

@@ -19,7 +19,7 @@ use connspy::query::{Filter, Query};
 use connspy::input::format::{FormatChoice, Parser, Sequence};
 use connspy::input::line_limit::LineBlock;
 use connspy::input::{Block, Group, Input};
-use connspy::parse::parse_line;
+use connspy::input::format::connspy::parse_line;
 use connspy::progress::Progress;
 use connspy::reduce::exact::ExactReducer;
 use connspy::report::Report;

@@ -2,7 +2,7 @@
 //! the fast path (`next_line`) agrees with the line-at-a-time parser.
 #![no_main]
 
-use connspy::parse::{next_line, parse_line};
+use connspy::input::format::connspy::{next_line, parse_line};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

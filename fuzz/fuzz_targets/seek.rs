@@ -6,7 +6,7 @@
 
 use connspy::input::format::Parser;
 use connspy::input::seek::seek;
-use connspy::parse::parse_line;
+use connspy::input::format::connspy::parse_line;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -29,11 +29,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use scan::{min_bad, Partial, Scanner};
 
 use crate::error::{Error, Result};
+use crate::input::format::LineError;
 use crate::input::format::{FormatChoice, Parser};
 use crate::input::{read_all, Batching, Group, Input, TimeRange};
 use crate::notes::{FirstMalformed, Notes};
 use crate::output::sink::{Closed, Sink};
-use crate::parse::LineError;
 use crate::progress::Progress;
 use crate::query::Filter;
 use crate::reduce::{Reducer, Windows};

@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use rayon::prelude::*;
 
 use super::options::{Release, ScanOptions, WAVE_CHUNKS};
+use crate::input::format::LineError;
 use crate::input::format::{Outcome, Parser, Skip};
 use crate::input::{Chunk, Group};
-use crate::parse::LineError;
 use crate::progress::Progress;
 use crate::query::Filter;
 use crate::reduce::{Reducer, Windows};

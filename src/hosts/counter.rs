@@ -8,7 +8,7 @@ use memmap2::MmapMut;
 use super::key::{inline_key, Key, INLINE_MAX};
 use super::rank::{rank, Counted};
 use super::set::HostTable;
-use crate::parse::fold_case_into;
+use crate::hosts::fold::fold_case_into;
 use crate::report::Busiest;
 
 /// Counts keyed by inline hosts, in a table built for the per-line insert.

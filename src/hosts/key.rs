@@ -2,7 +2,7 @@
 //! beyond.
 
 use crate::hash::{folded_multiply, load_upto16};
-use crate::parse::fold_word;
+use crate::hosts::fold::fold_word;
 
 pub(super) const SEED0: u64 = 0x243f_6a88_85a3_08d3;
 pub(super) const SEED1: u64 = 0x1319_8a2e_0370_7344;

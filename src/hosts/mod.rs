@@ -15,6 +15,7 @@
 //! a run is reproducible.
 
 mod counter;
+pub(crate) mod fold;
 mod key;
 pub(crate) mod rank;
 mod set;

@@ -5,7 +5,7 @@ use hashbrown::hash_table::Entry;
 use hashbrown::HashTable;
 
 use super::key::{inline_key, push_key, Key, INLINE_MAX, LONG, SEED0, SEED1};
-use crate::parse::fold_case_into;
+use crate::hosts::fold::fold_case_into;
 
 /// A table from case-folded host to a small copyable value.
 pub(super) struct HostTable<V> {

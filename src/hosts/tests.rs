@@ -4,7 +4,7 @@
 use super::counter::*;
 use super::key::*;
 use super::set::*;
-use crate::parse::fold_word;
+use crate::hosts::fold::fold_word;
 
 #[test]
 fn set_folds_case_and_sorts_by_bytes() {

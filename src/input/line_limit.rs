@@ -193,7 +193,11 @@ pub(crate) fn from_first_usable_line(data: &[u8], max: usize) -> &[u8] {
     while start < data.len() {
         let end = memchr(b'\n', &data[start..]).map_or(data.len(), |i| start + i);
         let line = &data[start..end];
-        if line.len() <= max && !line.iter().all(|&b| crate::parse::is_ws(b)) {
+        if line.len() <= max
+            && !line
+                .iter()
+                .all(|&b| crate::input::format::connspy::is_ws(b))
+        {
             break;
         }
         start = end + 1;

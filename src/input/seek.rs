@@ -18,7 +18,7 @@ use std::ops::Range;
 use memchr::memchr;
 
 use super::format::{Outcome, ParserMap};
-use crate::parse::Lines;
+use crate::input::format::connspy::Lines;
 
 /// Below this many bytes the search stops and the rest is scanned.
 const SCAN_BELOW: usize = 64 * 1024;
@@ -102,7 +102,7 @@ mod tests {
     }
 
     use super::super::format::Parser;
-    use crate::parse::parse_line;
+    use crate::input::format::connspy::parse_line;
 
     fn ts_at(data: &[u8], pos: usize) -> i64 {
         parse_line(Lines::new(&data[pos..]).next().unwrap())

@@ -159,7 +159,7 @@ impl CountPart<()> for HostCounter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parse::Record;
+    use crate::input::format::Record;
     use crate::reduce::Reducer;
 
     #[test]

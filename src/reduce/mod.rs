@@ -17,7 +17,7 @@ pub use windows::Windows;
 
 use std::io;
 
-use crate::parse::Record;
+use crate::input::format::Record;
 use crate::partial::{Body, BodyIn, DecodeError};
 use crate::report::Answer;
 

@@ -7,7 +7,7 @@ use std::marker::PhantomData;
 
 use super::part::{CountPart, CountSlot, Kit, ListPart, ListSlot, Part};
 use super::Reducer;
-use crate::parse::Record;
+use crate::input::format::Record;
 use crate::partial::{Body, BodyIn, DecodeError};
 use crate::query::Query;
 use crate::report::Answer;

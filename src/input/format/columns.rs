@@ -5,7 +5,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::{host, Outcome};
-use crate::parse::{is_ws, Field, LineError, Record};
+use crate::input::format::connspy::is_ws;
+use crate::input::format::{Field, LineError, Record};
 use crate::timestamp::parse_ts;
 
 /// How columns are separated.

@@ -8,7 +8,7 @@
 //! decoding it would cost an allocation for nothing.
 
 use super::{host, Outcome, Parser, Skip};
-use crate::parse::{Field, LineError, Record};
+use crate::input::format::{Field, LineError, Record};
 use crate::timestamp::{parse_rfc3339, parse_ts};
 
 /// A value as the scanner saw it.

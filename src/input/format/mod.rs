@@ -18,11 +18,14 @@
 //! updates the state itself when it meets a header line.
 
 mod columns;
+pub mod connspy;
 mod json;
+mod record;
 mod vpc;
 mod zeek;
 
 pub use columns::{Columns, Delimiter};
+pub use record::{Field, LineError, Record};
 pub use vpc::VpcLayout;
 pub use zeek::ZeekTsv;
 
@@ -31,7 +34,7 @@ use std::ops::Range;
 use memchr::memchr;
 use rayon::prelude::*;
 
-use crate::parse::{is_ws, next_line, Field, LineError, Record};
+use connspy::{is_ws, next_line};
 
 /// The log format named by `--log_format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -363,7 +366,7 @@ impl Parser {
     #[inline]
     pub fn parse_line<'a>(&mut self, line: &'a [u8]) -> Outcome<'a> {
         match self {
-            Parser::Connspy => connspy_outcome(crate::parse::parse_line(line)),
+            Parser::Connspy => connspy_outcome(connspy::parse_line(line)),
             Parser::Columns(c) => c.parse_line(trim_cr(line)),
             Parser::Zeek(z) => z.parse_line(trim_cr(line)),
             Parser::ZeekJson => json::zeek_line(trim_cr(line)),
@@ -471,7 +474,7 @@ fn is_blank(line: &[u8]) -> bool {
 
 /// The first line of `head` that is not blank, without its `\n` or `\r`.
 fn first_line(head: &[u8]) -> Option<&[u8]> {
-    crate::parse::Lines::new(head)
+    connspy::Lines::new(head)
         .map(trim_cr)
         .find(|l| !is_blank(l))
 }

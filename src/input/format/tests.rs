@@ -16,7 +16,7 @@ fn scan_all(parser: &Parser, data: &[u8]) -> Vec<String> {
         true
     });
     let mut p = parser.clone();
-    let b: Vec<String> = crate::parse::Lines::new(data)
+    let b: Vec<String> = super::connspy::Lines::new(data)
         .map(|l| format!("{:?}", p.parse_line(l)))
         .collect();
     assert_eq!(a, b);
@@ -152,14 +152,14 @@ fn zeek_repeated_header_blocks_and_other_paths() {
             .rposition(|&b| b == b'\n')
             .map_or(0, |i| i + 1);
         let mut seq = p.clone();
-        for line in crate::parse::Lines::new(&data[..line_start]) {
+        for line in super::connspy::Lines::new(&data[..line_start]) {
             seq.parse_line(line);
         }
         // A header line that starts before `cut` is applied even when `cut`
         // falls inside it (the chunk it starts in owns it).
         let mut owned = seq.clone();
         if line_start < cut {
-            let line = crate::parse::Lines::new(&data[line_start..])
+            let line = super::connspy::Lines::new(&data[line_start..])
                 .next()
                 .unwrap();
             if line.first() == Some(&b'#') {

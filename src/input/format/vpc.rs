@@ -2,7 +2,8 @@
 //! order, or in the order of a header line of field names.
 
 use super::{host, Outcome, Skip};
-use crate::parse::{is_ws, Field, LineError, Record};
+use crate::input::format::connspy::is_ws;
+use crate::input::format::{Field, LineError, Record};
 use crate::timestamp::parse_ts;
 
 /// Where the fields connspy reads are in a record.

@@ -4,7 +4,7 @@
 use memchr::memchr;
 
 use super::{host, Outcome};
-use crate::parse::{Field, LineError, Record};
+use crate::input::format::{Field, LineError, Record};
 use crate::timestamp::parse_ts;
 
 /// The header state of a Zeek TSV log: separator, unset and empty markers,

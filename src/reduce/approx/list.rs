@@ -5,8 +5,8 @@ use std::cell::RefCell;
 use std::io;
 
 use super::ApproxKit;
+use crate::hosts::fold::fold_case_into;
 use crate::hosts::HostSet;
-use crate::parse::fold_case_into;
 use crate::partial::codec::{Decoder, Encoder};
 use crate::partial::{Body, BodyIn, DecodeError};
 use crate::reduce::part::{utf8_host, ListPart, ListSlot, Part};

@@ -84,7 +84,7 @@ impl ApproxReducer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parse::Record;
+    use crate::input::format::Record;
     use crate::reduce::part::CountPart;
     use crate::reduce::Reducer;
     use crate::report::{Bounds, Hosts};

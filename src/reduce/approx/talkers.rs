@@ -4,8 +4,8 @@
 use std::io;
 
 use super::ApproxKit;
+use crate::hosts::fold::fold_case_into;
 use crate::hosts::rank::{best_unlisted, rank, Counted};
-use crate::parse::fold_case_into;
 use crate::partial::codec::{Decoder, Encoder};
 use crate::partial::{Body, BodyIn, DecodeError};
 use crate::reduce::part::{utf8_host, CountPart, CountSlot, Part};

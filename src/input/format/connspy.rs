@@ -1,147 +1,14 @@
-//! Log lines: `TS FROM_HOST TO_HOST`, bytes in, a borrowed [`Record`] out.
+//! connspy's own format, `TS FROM_HOST TO_HOST`: bytes in, a borrowed
+//! [`Record`] out.
 //!
 //! This is the per-line hot path, so it works on `&[u8]`, allocates nothing and
 //! validates UTF-8 only for hosts that contain non-ASCII bytes.
 
-use std::fmt;
-
 use memchr::memchr;
 
-use crate::timestamp::{ms_from_parts, parse_ts, TsError};
-
-/// One well-formed log line. Hosts are the raw bytes of the line (ASCII case not
-/// folded yet: reducers fold only what they keep or compare).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Record<'a> {
-    /// Unix milliseconds.
-    pub ts: i64,
-    /// The host that initiated the connection.
-    pub from: &'a [u8],
-    /// The host it connected to.
-    pub to: &'a [u8],
-}
-
-#[cfg(test)]
-impl<'a> Record<'a> {
-    /// `from` connecting to `to` at `ts` milliseconds, for tests.
-    pub(crate) fn of(ts: i64, from: &'a str, to: &'a str) -> Self {
-        Record {
-            ts,
-            from: from.as_bytes(),
-            to: to.as_bytes(),
-        }
-    }
-}
-
-/// Why a line is malformed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LineError {
-    /// Not exactly three whitespace-separated fields (the count found, capped at 4).
-    FieldCount(u8),
-    /// The first field is not a timestamp.
-    Timestamp(TsError),
-    /// A host is not valid UTF-8.
-    Utf8,
-    /// Tail mode: stamped further ahead of the wall clock than the lateness
-    /// bound, which would otherwise close every open hour at once.
-    Future,
-    /// `--columns`: the line has fewer columns than the highest one named.
-    TooFewColumns(u16),
-    /// A field the format needs is absent (JSON key, TSV column).
-    Missing(Field),
-    /// A host field holds the format's marker for unset or empty (`-`,
-    /// `(empty)`, `""`).
-    Unset(Field),
-    /// A field holds a value of the wrong kind (a number where a string is
-    /// needed, an escaped JSON string, a time that is not RFC 3339).
-    BadValue(Field),
-    /// Not a single JSON object on one line.
-    Json,
-    /// Zeek TSV: a data line before any `#fields` header, or a header without
-    /// `ts`, `id.orig_h` or `id.resp_h`.
-    NoFields,
-    /// Longer than `--max_line_length`: not read whole, so not parsed.
-    TooLong,
-}
-
-impl fmt::Display for LineError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            LineError::FieldCount(4) => f.write_str("more than 3 fields"),
-            LineError::FieldCount(n) => write!(f, "{n} field(s) where 3 are expected"),
-            LineError::Timestamp(e) => e.fmt(f),
-            LineError::Utf8 => f.write_str("host is not valid UTF-8"),
-            LineError::Future => f.write_str("timestamp is in the future"),
-            LineError::TooFewColumns(n) => {
-                write!(f, "fewer columns than --columns needs ({n})")
-            }
-            LineError::Missing(field) => write!(f, "no {field} field"),
-            LineError::Unset(field) => write!(f, "{field} is unset or empty"),
-            LineError::BadValue(field) => write!(f, "{field} has a value of the wrong kind"),
-            LineError::Json => f.write_str("not one JSON object"),
-            LineError::NoFields => {
-                f.write_str("no #fields header with ts, id.orig_h and id.resp_h before this line")
-            }
-            LineError::TooLong => {
-                f.write_str("longer than --max_line_length (raise it to read such lines)")
-            }
-        }
-    }
-}
-
-/// A field a log format reads, named in [`LineError`]s as the format names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Field {
-    /// Zeek `ts`.
-    Ts,
-    /// Zeek `id.orig_h`.
-    IdOrigH,
-    /// Zeek `id.resp_h`.
-    IdRespH,
-    /// Suricata `event_type`.
-    EventType,
-    /// Suricata `src_ip`.
-    SrcIp,
-    /// Suricata `dest_ip`.
-    DestIp,
-    /// Suricata `flow.start`.
-    FlowStart,
-    /// VPC `start`.
-    Start,
-    /// VPC `srcaddr`.
-    SrcAddr,
-    /// VPC `dstaddr`.
-    DstAddr,
-    /// VPC `log-status`.
-    LogStatus,
-    /// `--columns`: the TS column.
-    TsColumn,
-    /// `--columns`: the FROM column.
-    From,
-    /// `--columns`: the TO column.
-    To,
-}
-
-impl fmt::Display for Field {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Field::Ts => "ts",
-            Field::IdOrigH => "id.orig_h",
-            Field::IdRespH => "id.resp_h",
-            Field::EventType => "event_type",
-            Field::SrcIp => "src_ip",
-            Field::DestIp => "dest_ip",
-            Field::FlowStart => "flow.start",
-            Field::Start => "start",
-            Field::SrcAddr => "srcaddr",
-            Field::DstAddr => "dstaddr",
-            Field::LogStatus => "log-status",
-            Field::TsColumn => "TS",
-            Field::From => "FROM",
-            Field::To => "TO",
-        })
-    }
-}
+use super::record::{LineError, Record};
+use crate::hosts::fold::{HIGHS, ONES};
+use crate::timestamp::{ms_from_parts, parse_ts};
 
 /// ASCII whitespace as the log format defines it; `\n` ends lines before this is
 /// consulted, so it never occurs inside a line.
@@ -171,8 +38,6 @@ pub(crate) fn is_ws(b: u8) -> bool {
 /// byte needs the exact check.
 #[inline(always)]
 fn field_end(line: &[u8], mut pos: usize, high_bits: &mut u64) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
     while let Some(word) = line.get(pos..pos + 8) {
         let x = u64::from_le_bytes(word.try_into().expect("eight bytes"));
         *high_bits |= x;
@@ -263,9 +128,6 @@ pub fn next_line(buf: &[u8], pos: usize) -> (Result<Option<Record<'_>>, LineErro
         None => (parse_line(rest), buf.len()),
     }
 }
-
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
 
 #[inline(always)]
 fn word_at(buf: &[u8], pos: usize) -> Option<u64> {
@@ -405,33 +267,10 @@ impl<'a> Iterator for Lines<'a> {
     }
 }
 
-/// Lowercases ASCII letters into `buf`, leaving other bytes as they are: the
-/// normal form in which hosts are stored and compared. Eight bytes at a time.
-#[inline]
-pub(crate) fn fold_case_into<'b>(host: &[u8], buf: &'b mut Vec<u8>) -> &'b [u8] {
-    buf.clear();
-    let mut words = host.chunks_exact(8);
-    for w in &mut words {
-        let x = u64::from_le_bytes(w.try_into().expect("eight bytes"));
-        buf.extend_from_slice(&fold_word(x).to_le_bytes());
-    }
-    buf.extend(words.remainder().iter().map(u8::to_ascii_lowercase));
-    buf
-}
-
-/// ASCII letters of each byte of `x` lowercased, other bytes kept.
-#[inline(always)]
-pub(crate) fn fold_word(x: u64) -> u64 {
-    let ascii = !x & HIGHS;
-    let low7 = x & !HIGHS;
-    let at_least_a = low7 + ONES * (0x80 - u64::from(b'A'));
-    let above_z = low7 + ONES * (0x80 - u64::from(b'Z') - 1);
-    x | ((ascii & at_least_a & !above_z) >> 2)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::timestamp::TsError;
 
     #[test]
     fn plain_line() {
@@ -569,23 +408,5 @@ mod tests {
         assert_eq!(v, vec![&b"a"[..], b"b", b"", b"c"]);
         assert_eq!(Lines::new(b"a\n").count(), 1);
         assert_eq!(Lines::new(b"").count(), 0);
-    }
-
-    #[test]
-    fn case_folding_is_ascii_only() {
-        let mut buf = Vec::new();
-        for n in 0..40 {
-            let host: Vec<u8> = (0..n)
-                .map(|i| [b'A', b'z', 0xc3, b'@', b'[', b'Z', b'0'][i % 7])
-                .collect();
-            assert_eq!(
-                fold_case_into(&host, &mut buf),
-                host.to_ascii_lowercase().as_slice()
-            );
-        }
-        assert_eq!(
-            fold_case_into("WEB-01.Ünal".as_bytes(), &mut buf),
-            "web-01.Ünal".as_bytes()
-        );
     }
 }
