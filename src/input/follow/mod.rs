@@ -36,36 +36,29 @@
 //! - Errors (permission lost, I/O errors, a directory at the path) are reported
 //!   as [`Notice`]s and retried; they never end the run.
 
+mod feed;
+mod file;
+mod notice;
+mod watch;
+
+pub(crate) use feed::Feed;
+pub use notice::{Notice, NoticeKind};
+
 use std::collections::VecDeque;
-use std::fmt;
 use std::fs::{self, File};
 use std::io;
-use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::mpsc::RecvTimeoutError;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
+use file::{file_id, read_at, untailable, OpenFile, HEAD_LEN};
+use watch::{Watch, RESCAN_INTERVAL, REWATCH_INTERVAL};
 
-use super::decompress::decoded;
-use super::format::{FormatChoice, Sequence};
 use super::line_limit::{LineBlock, LineCutter, DEFAULT_MAX_LINE_LENGTH};
-use super::stream::{spawn_blocks, Prefetched};
-use super::{Block, Group, Input};
 
 /// The longest allowed [`FollowOptions::poll_interval`].
 pub(crate) const MAX_POLL_INTERVAL: Duration = Duration::from_millis(250);
-
-/// How often the path is checked even though a watch reports its changes.
-const RESCAN_INTERVAL: Duration = Duration::from_secs(1);
-
-/// How often a failed watch is tried again while polling.
-const REWATCH_INTERVAL: Duration = Duration::from_secs(1);
-
-/// How many of a file's first bytes are kept to recognise it after a
-/// truncation that refilled it past the read position.
-const HEAD_LEN: usize = 128;
 
 /// Immediate retries after a change of state before the follower waits.
 const MAX_AGAINS: u32 = 8;
@@ -106,64 +99,6 @@ impl Default for FollowOptions {
     }
 }
 
-/// Something that happened to the followed path, for the caller to report
-/// (on stderr) without stopping.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Notice {
-    /// The followed path, as given.
-    pub path: PathBuf,
-    /// What happened.
-    pub kind: NoticeKind,
-}
-
-/// What a [`Notice`] is about.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NoticeKind {
-    /// Nothing exists at the path when following starts.
-    Waiting,
-    /// The open file was removed or renamed and nothing has replaced it yet;
-    /// the open file is still read.
-    Removed,
-    /// A file appeared at the path after [`NoticeKind::Waiting`] or
-    /// [`NoticeKind::Removed`]; it is read from its start.
-    Appeared,
-    /// Another file took the open file's place; it is read from its start.
-    Replaced,
-    /// The file was truncated; it is read again from its start.
-    Truncated,
-    /// Opening, checking or reading the file failed; it is retried.
-    Error(String),
-    /// The failure reported before has stopped.
-    Recovered,
-    /// The path cannot be watched; it is polled instead.
-    Polling(String),
-}
-
-impl Notice {
-    /// Whether this reports a failure (which is still retried).
-    pub fn is_error(&self) -> bool {
-        matches!(self.kind, NoticeKind::Error(_))
-    }
-}
-
-impl fmt::Display for Notice {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: ", self.path.display())?;
-        match &self.kind {
-            NoticeKind::Waiting => f.write_str("no such file yet; waiting for it"),
-            NoticeKind::Removed => f.write_str("file removed; waiting for a new one"),
-            NoticeKind::Appeared => f.write_str("file appeared; following it from its start"),
-            NoticeKind::Replaced => {
-                f.write_str("file replaced; following the new file from its start")
-            }
-            NoticeKind::Truncated => f.write_str("file truncated; reading it again from its start"),
-            NoticeKind::Error(e) => write!(f, "{e}; retrying"),
-            NoticeKind::Recovered => f.write_str("readable again"),
-            NoticeKind::Polling(e) => write!(f, "cannot watch for changes ({e}); polling instead"),
-        }
-    }
-}
-
 /// Follows one path through appends, truncation, rotation and deletion, and
 /// yields its bytes in blocks of complete lines.
 pub struct Follower {
@@ -190,30 +125,6 @@ pub struct Follower {
     /// is not watched, so it is polled.
     is_link: bool,
     notices: VecDeque<Notice>,
-}
-
-/// A file opened for following.
-struct OpenFile {
-    file: File,
-    /// (device, inode), to tell whether the path still names this file.
-    id: (u64, u64),
-    /// Where the next read starts.
-    pos: u64,
-    /// The file's first bytes as read, up to [`HEAD_LEN`].
-    head: Vec<u8>,
-}
-
-/// An inotify watch on the followed path's directory.
-struct Watch {
-    /// Kept alive for its thread, which signals `wake`.
-    _watcher: RecommendedWatcher,
-    /// Holds at most one pending wake-up: several events coalesce into one.
-    wake: Receiver<()>,
-    dir: PathBuf,
-    /// (device, inode) of the watched directory: if the directory is replaced,
-    /// the watch sees nothing more and must be set up again.
-    dir_id: (u64, u64),
-    last_check: Instant,
 }
 
 /// The result of one attempt to make progress.
@@ -583,199 +494,6 @@ impl Follower {
             path: self.path.clone(),
             kind,
         });
-    }
-}
-
-impl OpenFile {
-    /// Records `bytes`, read at `at`, if they extend the known head.
-    fn note_head(&mut self, at: u64, bytes: &[u8]) {
-        if self.head.len() < HEAD_LEN && at == self.head.len() as u64 {
-            let take = (HEAD_LEN - self.head.len()).min(bytes.len());
-            self.head.extend_from_slice(&bytes[..take]);
-        }
-    }
-
-    /// Whether the file still starts with the bytes read from it.
-    fn head_matches(&self) -> io::Result<bool> {
-        if self.head.is_empty() {
-            return Ok(true);
-        }
-        let mut now = [0; HEAD_LEN];
-        let now = &mut now[..self.head.len()];
-        let n = read_at(&self.file, now, 0)?;
-        Ok(now[..n] == self.head[..])
-    }
-}
-
-impl Watch {
-    fn start(path: &Path) -> notify::Result<Watch> {
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-            _ => PathBuf::from("."),
-        };
-        let name = path.file_name().expect("checked in new").to_owned();
-        let (tx, wake) = mpsc::sync_channel(1);
-        let watched_dir = dir.clone();
-        let mut watcher =
-            notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-                let relevant = match &res {
-                    // Opening and closing change nothing (and the follower's own
-                    // opens would wake it); the writes themselves are modify events.
-                    Ok(event) => {
-                        !matches!(event.kind, EventKind::Access(_))
-                            && (event.need_rescan()
-                                || event.paths.is_empty()
-                                || event
-                                    .paths
-                                    .iter()
-                                    .any(|p| p.file_name() == Some(&name) || *p == watched_dir))
-                    }
-                    Err(_) => true,
-                };
-                if relevant {
-                    // Full means a wake-up is already pending, which is enough.
-                    let _ = tx.try_send(());
-                }
-            })?;
-        watcher.watch(&dir, RecursiveMode::NonRecursive)?;
-        let dir_id = fs::metadata(&dir).map_err(notify::Error::io)?;
-        Ok(Watch {
-            _watcher: watcher,
-            wake,
-            dir,
-            dir_id: file_id(&dir_id),
-            last_check: Instant::now(),
-        })
-    }
-}
-
-fn file_id(meta: &fs::Metadata) -> (u64, u64) {
-    (meta.dev(), meta.ino())
-}
-
-/// Why a path with this metadata cannot be followed, if it cannot.
-fn untailable(meta: &fs::Metadata) -> Option<&'static str> {
-    if meta.is_dir() {
-        Some("is a directory")
-    } else if !meta.is_file() {
-        Some("not a regular file")
-    } else {
-        None
-    }
-}
-
-/// `pread` until `buf` is full or the file ends; the count read.
-fn read_at(file: &File, buf: &mut [u8], at: u64) -> io::Result<usize> {
-    let mut done = 0;
-    while done < buf.len() {
-        match file.read_at(&mut buf[done..], at + done as u64) {
-            Ok(0) => break,
-            Ok(n) => done += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(done)
-}
-
-/// The followed input of tail mode, handed out in groups of blocks.
-pub(crate) struct Feed {
-    source: FeedSource,
-    /// The line parser in force at the start of the next block.
-    parser: Sequence,
-}
-
-enum FeedSource {
-    File(Box<Follower>),
-    /// Standard input (decoded when compressed), read on its own thread so
-    /// that a signal is noticed while no line arrives.
-    Stdin(Prefetched),
-}
-
-/// Blocks of standard input read ahead in tail mode.
-const STDIN_AHEAD: usize = 4;
-
-impl Feed {
-    /// Starts following `input` (a file through rotation, or standard input
-    /// to its end), in blocks of about `block_size` bytes, dropping lines
-    /// longer than `max_line` bytes.
-    ///
-    /// # Errors
-    /// As [`Follower::new`].
-    pub fn start(
-        input: &Input,
-        block_size: usize,
-        max_line: usize,
-        choice: FormatChoice,
-    ) -> io::Result<Feed> {
-        let source = match input {
-            Input::File(path) => {
-                let opts = FollowOptions {
-                    block_size,
-                    max_line,
-                    ..FollowOptions::default()
-                };
-                FeedSource::File(Box::new(Follower::new(path, opts)?))
-            }
-            Input::Stdin => FeedSource::Stdin(spawn_blocks(
-                || decoded(Box::new(io::stdin())).map(|(reader, _)| reader),
-                block_size,
-                max_line,
-                STDIN_AHEAD,
-            )),
-        };
-        Ok(Feed {
-            source,
-            parser: Sequence::new(choice),
-        })
-    }
-
-    /// The next group: the first block as soon as one comes (`Ok(None)` when
-    /// `timeout` passes first), then up to `max` blocks in all of what is
-    /// already there, so that a backlog is parsed in parallel.
-    ///
-    /// # Errors
-    /// `UnexpectedEof` at the end of standard input (once no block is left),
-    /// or a read error.
-    pub(crate) fn next_group(
-        &mut self,
-        timeout: Duration,
-        max: usize,
-    ) -> io::Result<Option<Group<'static>>> {
-        let Some(first) = self.next(timeout)? else {
-            return Ok(None);
-        };
-        let mut blocks = vec![self.block(first)];
-        while blocks.len() < max {
-            match self.next(Duration::ZERO) {
-                Ok(Some(bytes)) => blocks.push(self.block(bytes)),
-                Ok(None) => break,
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => break,
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(Some(Group::blocks(blocks)))
-    }
-
-    fn block(&mut self, lines: LineBlock) -> Block {
-        let parser = self.parser.next_block(&lines);
-        Block::new(lines, parser)
-    }
-
-    fn next(&mut self, timeout: Duration) -> io::Result<Option<LineBlock>> {
-        match &mut self.source {
-            FeedSource::File(follower) => follower.next_block(timeout),
-            FeedSource::Stdin(blocks) => blocks.next_within(timeout),
-        }
-    }
-
-    /// What happened to the followed file since the last call (see
-    /// [`Follower::take_notices`]); nothing for standard input.
-    pub fn take_notices(&mut self) -> Vec<Notice> {
-        match &mut self.source {
-            FeedSource::File(follower) => follower.take_notices(),
-            FeedSource::Stdin(_) => Vec::new(),
-        }
     }
 }
 
