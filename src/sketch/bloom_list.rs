@@ -23,12 +23,11 @@
 //! The bloom filter hashes a host with SipHash twice per call (about 100 ns),
 //! so callers only insert hosts of lines that match the queried host.
 
-use std::fs::File;
-use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
-use std::sync::Arc;
+use std::io;
 
 use bloomfilter::Bloom;
 
+use super::runs::{span, SortedHosts, Spill};
 use super::Hll;
 
 /// The bloom filter's SipHash keys: fixed, so lists built on any thread
@@ -40,13 +39,6 @@ const SEED: [u8; 32] = [
 
 /// Bytes of one buffered host's index entry (offset and length).
 const SPAN_BYTES: usize = std::mem::size_of::<(u32, u32)>();
-
-/// Write buffer of a spill, and read buffer when a merge replays runs.
-const IO_BUF: usize = 64 << 10;
-
-/// Bounds of one run's read buffer in the final k-way merge.
-const MIN_RUN_BUF: usize = 4 << 10;
-const MAX_RUN_BUF: usize = 1 << 20;
 
 /// The distinct hosts of one list query in one window, in bounded memory.
 pub struct BloomList {
@@ -62,21 +54,6 @@ pub struct BloomList {
     /// A spill failed: the list is incomplete and takes no more hosts (a
     /// full buffer would otherwise be sorted again on every insert).
     broken: bool,
-}
-
-/// The temporary file of sorted runs, each a sequence of (LEB128 length,
-/// bytes) records.
-struct Spill {
-    file: File,
-    runs: Vec<Run>,
-    end: u64,
-}
-
-/// Where one sorted run lies in the spill file.
-#[derive(Debug, Clone, Copy)]
-struct Run {
-    start: u64,
-    len: u64,
 }
 
 impl BloomList {
@@ -159,7 +136,7 @@ impl BloomList {
             + bitmap_bytes
             + Hll::memory_bytes(hll_precision)
             + 2 * buffer_limit
-            + IO_BUF
+            + super::runs::IO_BUF
     }
 
     /// Heap bytes in use now (allocated capacity), the HyperLogLog counted at
@@ -171,10 +148,7 @@ impl BloomList {
             + Hll::memory_bytes(self.hll.precision())
             + self.buffer.capacity()
             + self.spans.capacity() * SPAN_BYTES
-            + self
-                .spill
-                .as_ref()
-                .map_or(0, |s| s.runs.capacity() * std::mem::size_of::<Run>())
+            + self.spill.as_ref().map_or(0, Spill::memory_bytes)
     }
 
     /// Notes `host` (already case folded) as qualifying; true if it is newly
@@ -238,30 +212,9 @@ impl BloomList {
             .sort_unstable_by(|&a, &b| span(buffer, a).cmp(span(buffer, b)));
         let spill = match &mut self.spill {
             Some(s) => s,
-            None => self.spill.insert(Spill {
-                file: tempfile::tempfile()?,
-                runs: Vec::new(),
-                end: 0,
-            }),
+            None => self.spill.insert(Spill::new()?),
         };
-        let mut file = &spill.file;
-        file.seek(SeekFrom::Start(spill.end))?;
-        let mut out = BufWriter::with_capacity(IO_BUF, file);
-        let mut len = 0u64;
-        let mut prefix = [0u8; 5];
-        for &s in &self.spans {
-            let host = span(buffer, s);
-            let n = leb128(host.len() as u32, &mut prefix);
-            out.write_all(&prefix[..n])?;
-            out.write_all(host)?;
-            len += (n + host.len()) as u64;
-        }
-        out.flush()?;
-        spill.runs.push(Run {
-            start: spill.end,
-            len,
-        });
-        spill.end += len;
+        spill.write_run(self.spans.iter().map(|&s| span(buffer, s)))?;
         self.buffer.clear();
         self.spans.clear();
         Ok(())
@@ -294,11 +247,7 @@ impl BloomList {
         }
         self.hll.merge(&other.hll);
         if let Some(spill) = other.spill.take() {
-            let mut runs = RunReader::new(Arc::new(spill.file), 0, spill.end, IO_BUF);
-            let mut host = Vec::new();
-            while runs.next_into(&mut host)? {
-                self.list_if_new(&host)?;
-            }
+            spill.replay(|host| self.list_if_new(host).map(drop))?;
         }
         for &s in &other.spans {
             self.list_if_new(span(&other.buffer, s))?;
@@ -318,7 +267,7 @@ impl BloomList {
 
     /// How many sorted runs were spilled to the temporary file.
     pub fn runs(&self) -> usize {
-        self.spill.as_ref().map_or(0, |s| s.runs.len())
+        self.spill.as_ref().map_or(0, Spill::runs)
     }
 
     /// The HyperLogLog estimate of how many distinct hosts were inserted,
@@ -368,43 +317,7 @@ impl BloomList {
             ..
         } = self;
         spans.sort_unstable_by(|&a, &b| span(&buffer, a).cmp(span(&buffer, b)));
-        let mut sources = Vec::new();
-        if let Some(spill) = spill {
-            let file = Arc::new(spill.file);
-            let per_run = (buffer_limit / (spill.runs.len() + 1)).clamp(MIN_RUN_BUF, MAX_RUN_BUF);
-            for run in spill.runs {
-                sources.push(Source {
-                    kind: SourceKind::Run(RunReader::new(
-                        file.clone(),
-                        run.start,
-                        run.len,
-                        per_run,
-                    )),
-                    current: Vec::new(),
-                });
-            }
-        }
-        sources.push(Source {
-            kind: SourceKind::Buffer {
-                buffer,
-                spans,
-                next: 0,
-            },
-            current: Vec::new(),
-        });
-        let mut heap = Vec::with_capacity(sources.len());
-        for (i, source) in sources.iter_mut().enumerate() {
-            if source.advance()? {
-                heap.push(i);
-            }
-        }
-        // A sorted array is a valid min-heap.
-        heap.sort_unstable_by(|&a, &b| sources[a].current.cmp(&sources[b].current));
-        Ok(SortedHosts {
-            sources,
-            heap,
-            failed: false,
-        })
+        SortedHosts::new(spill, buffer, spans, buffer_limit)
     }
 
     /// The filter's bits (without the `bloomfilter` crate's header), for a
@@ -541,214 +454,6 @@ fn bloomfilter_header() -> usize {
     1 + 8 + 4 + 32
 }
 
-#[inline]
-fn span(buffer: &[u8], (off, len): (u32, u32)) -> &[u8] {
-    &buffer[off as usize..off as usize + len as usize]
-}
-
-/// Writes `n` as LEB128 into `out`, returning the byte count.
-fn leb128(mut n: u32, out: &mut [u8; 5]) -> usize {
-    let mut i = 0;
-    loop {
-        let byte = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            out[i] = byte;
-            return i + 1;
-        }
-        out[i] = byte | 0x80;
-        i += 1;
-    }
-}
-
-/// Reads the records of one stretch of the spill file through its own
-/// buffer, seeking before every refill, so several readers can share the
-/// file.
-struct RunReader {
-    file: Arc<File>,
-    pos: u64,
-    remaining: u64,
-    buf: Vec<u8>,
-    lo: usize,
-    hi: usize,
-}
-
-impl RunReader {
-    fn new(file: Arc<File>, start: u64, len: u64, buf_size: usize) -> Self {
-        let size = buf_size
-            .min(usize::try_from(len).unwrap_or(usize::MAX))
-            .max(1);
-        RunReader {
-            file,
-            pos: start,
-            remaining: len,
-            buf: vec![0; size],
-            lo: 0,
-            hi: 0,
-        }
-    }
-
-    /// Refills the buffer; false at the end of the stretch.
-    fn fill(&mut self) -> io::Result<bool> {
-        if self.remaining == 0 {
-            return Ok(false);
-        }
-        let n = self
-            .buf
-            .len()
-            .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
-        let mut file = &*self.file;
-        file.seek(SeekFrom::Start(self.pos))?;
-        file.read_exact(&mut self.buf[..n])?;
-        self.pos += n as u64;
-        self.remaining -= n as u64;
-        self.lo = 0;
-        self.hi = n;
-        Ok(true)
-    }
-
-    fn byte(&mut self) -> io::Result<u8> {
-        if self.lo == self.hi && !self.fill()? {
-            return Err(truncated());
-        }
-        self.lo += 1;
-        Ok(self.buf[self.lo - 1])
-    }
-
-    /// Reads the next host into `out`; false at the end of the stretch.
-    fn next_into(&mut self, out: &mut Vec<u8>) -> io::Result<bool> {
-        if self.lo == self.hi && !self.fill()? {
-            return Ok(false);
-        }
-        let mut len = 0usize;
-        let mut shift = 0;
-        loop {
-            let byte = self.byte()?;
-            len |= usize::from(byte & 0x7f) << shift;
-            if byte & 0x80 == 0 {
-                break;
-            }
-            shift += 7;
-            if shift > 28 {
-                return Err(truncated());
-            }
-        }
-        out.clear();
-        while out.len() < len {
-            if self.lo == self.hi && !self.fill()? {
-                return Err(truncated());
-            }
-            let take = (self.hi - self.lo).min(len - out.len());
-            out.extend_from_slice(&self.buf[self.lo..self.lo + take]);
-            self.lo += take;
-        }
-        Ok(true)
-    }
-}
-
-fn truncated() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::UnexpectedEof,
-        "spilled host list truncated in its temporary file",
-    )
-}
-
-/// One sorted input of the final merge and its current host.
-struct Source {
-    kind: SourceKind,
-    current: Vec<u8>,
-}
-
-enum SourceKind {
-    Run(RunReader),
-    Buffer {
-        buffer: Vec<u8>,
-        spans: Vec<(u32, u32)>,
-        next: usize,
-    },
-}
-
-impl Source {
-    /// Loads the next host into `current`; false when exhausted.
-    fn advance(&mut self) -> io::Result<bool> {
-        match &mut self.kind {
-            SourceKind::Run(reader) => reader.next_into(&mut self.current),
-            SourceKind::Buffer {
-                buffer,
-                spans,
-                next,
-            } => match spans.get(*next) {
-                Some(&s) => {
-                    *next += 1;
-                    self.current.clear();
-                    self.current.extend_from_slice(span(buffer, s));
-                    Ok(true)
-                }
-                None => Ok(false),
-            },
-        }
-    }
-}
-
-/// The listed hosts in ascending byte order, from [`BloomList::into_sorted`].
-pub struct SortedHosts {
-    sources: Vec<Source>,
-    /// Indices of live sources, a min-heap on their current host.
-    heap: Vec<usize>,
-    failed: bool,
-}
-
-impl SortedHosts {
-    fn sift_down(&mut self, mut pos: usize) {
-        let n = self.heap.len();
-        loop {
-            let (l, r) = (2 * pos + 1, 2 * pos + 2);
-            let mut least = pos;
-            if l < n && self.less(l, least) {
-                least = l;
-            }
-            if r < n && self.less(r, least) {
-                least = r;
-            }
-            if least == pos {
-                return;
-            }
-            self.heap.swap(pos, least);
-            pos = least;
-        }
-    }
-
-    #[inline]
-    fn less(&self, a: usize, b: usize) -> bool {
-        self.sources[self.heap[a]].current < self.sources[self.heap[b]].current
-    }
-}
-
-impl Iterator for SortedHosts {
-    type Item = io::Result<String>;
-
-    fn next(&mut self) -> Option<io::Result<String>> {
-        if self.failed {
-            return None;
-        }
-        let &top = self.heap.first()?;
-        // Hosts come from parsed lines, which are UTF-8, so this is lossless.
-        let host = String::from_utf8_lossy(&self.sources[top].current).into_owned();
-        match self.sources[top].advance() {
-            Ok(true) => self.sift_down(0),
-            Ok(false) => {
-                self.heap.swap_remove(0);
-                self.sift_down(0);
-            }
-            Err(e) => {
-                self.failed = true;
-                return Some(Err(e));
-            }
-        }
-        Some(Ok(host))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
@@ -756,6 +461,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::sketch::runs::MIN_RUN_BUF;
 
     fn host(i: u64) -> Vec<u8> {
         format!("10.{}.{}.{}", i >> 16 & 0xff, i >> 8 & 0xff, i & 0xff).into_bytes()

@@ -25,10 +25,12 @@ use crate::hash::{folded_multiply, load_upto16};
 
 pub(crate) mod bloom_list;
 pub mod hll;
+mod runs;
 pub mod space_saving;
 
-pub use bloom_list::{BloomList, SortedHosts};
+pub use bloom_list::BloomList;
 pub use hll::Hll;
+pub use runs::SortedHosts;
 pub use space_saving::{Leader, SpaceSaving};
 
 /// Fixed seeds, distinct from those of the exact tables: every sketch in
