@@ -67,15 +67,10 @@ pub struct Merge {
 /// What is not given is taken from the partials.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Expect {
-    /// `--to_host`, case folded.
-    pub to_host: Option<Vec<u8>>,
-    /// `--from_host`, case folded.
-    pub from_host: Option<Vec<u8>>,
-    /// `--busiest_from_host` was given.
-    pub busiest_from: bool,
-    /// `--busiest_to_host` was given.
-    pub busiest_to: bool,
-    /// `--top`.
+    /// The query flags as given; the partials' query must hold every host
+    /// and busiest side given here.
+    pub query: Query,
+    /// `--top`, when given.
     pub top: Option<usize>,
     /// `--time_init`, in milliseconds and as typed.
     pub init: Option<(i64, String)>,
@@ -365,10 +360,12 @@ impl Merge {
             }
         }
         let expect = Expect {
-            to_host: args.to_host.as_deref().map(Query::host),
-            from_host: args.from_host.as_deref().map(Query::host),
-            busiest_from: args.busiest_from_host,
-            busiest_to: args.busiest_to_host,
+            query: Query::new(
+                args.to_host.as_deref(),
+                args.from_host.as_deref(),
+                args.busiest_from_host,
+            )
+            .with_busiest_to(args.busiest_to_host),
             top: args.top.map(|t| usize::try_from(t).unwrap_or(usize::MAX)),
             init: args.time_init.clone().map(|t| (t.ms, t.text)),
             end: args.time_end.clone().map(|t| (t.ms, t.text)),

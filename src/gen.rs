@@ -7,15 +7,23 @@
 //! on. The same settings and seed always write the same bytes.
 //!
 //! The same lines can be written in each log format connspy reads
-//! ([`GenFormat`]): the random draws do not depend on the format, and the
-//! fields a format adds (ports, ids, byte counts, other events) are derived
-//! from the line number alone, so every format gives the plain log's answers.
+//! ([`LogFormat`]; `auto` writes connspy's own): the random draws do not
+//! depend on the format, and the fields a format adds (ports, ids, byte
+//! counts, other events) are derived from the line number alone, so every
+//! format gives the plain log's answers. Zeek TSV carries its header (ts in
+//! seconds and microseconds), Zeek JSON a numeric ts; VPC Flow Logs are
+//! version 2 with a header line and `start` in whole seconds (compare with a
+//! plain log of `--unit seconds`), every 50th line followed by a NODATA
+//! record; Suricata EVE writes flow events with `flow.start` at a `+0100`
+//! offset, every 20th followed by a `dns` event.
 
 use std::io::{self, Write};
 
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Zipf};
 use rand_pcg::Pcg64Mcg;
+
+use crate::input::format::LogFormat;
 
 /// The unit of written timestamps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -25,26 +33,6 @@ pub enum Unit {
     /// Unix milliseconds.
     #[default]
     Millis,
-}
-
-/// The log format to write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum GenFormat {
-    /// `TS FROM_HOST TO_HOST`.
-    #[default]
-    Connspy,
-    /// Zeek TSV `conn.log` with its header (ts in seconds, microseconds).
-    Zeek,
-    /// Zeek JSON `conn.log` (numeric ts).
-    #[value(name = "zeek-json")]
-    ZeekJson,
-    /// AWS VPC Flow Logs version 2 with a header line; `start` is in whole
-    /// seconds, so compare with a plain log of `--unit seconds`. Every 50th
-    /// line is followed by a NODATA record.
-    Vpc,
-    /// Suricata EVE flow events (`flow.start` with a `+0100` offset); every
-    /// 20th line is followed by a `dns` event.
-    Suricata,
 }
 
 /// What to generate.
@@ -76,8 +64,8 @@ pub struct GenConfig {
     pub name_syllables: usize,
     /// Random seed.
     pub seed: u64,
-    /// The log format.
-    pub format: GenFormat,
+    /// The log format (`Auto` writes connspy's own).
+    pub format: LogFormat,
 }
 
 impl Default for GenConfig {
@@ -95,7 +83,7 @@ impl Default for GenConfig {
             capitalise: true,
             name_syllables: 3,
             seed: 1,
-            format: GenFormat::Connspy,
+            format: LogFormat::Connspy,
         }
     }
 }
@@ -228,7 +216,7 @@ pub fn generate(cfg: &GenConfig, mut out: impl Write) -> io::Result<()> {
             scramble.apply(zipf.sample(&mut rng) as u64 - 1)
         };
         let to = rng.random_range(0..cfg.hosts);
-        if cfg.format == GenFormat::Connspy {
+        if matches!(cfg.format, LogFormat::Auto | LogFormat::Connspy) {
             // The plain format's bytes as before: millisecond timestamps
             // unless --unit seconds.
             match cfg.unit {
@@ -258,7 +246,7 @@ pub fn generate(cfg: &GenConfig, mut out: impl Write) -> io::Result<()> {
 
 /// Writes the lines of the formats other than connspy's.
 struct FormatWriter {
-    format: GenFormat,
+    format: LogFormat,
     start_ms: i64,
 }
 
@@ -282,7 +270,7 @@ impl FormatWriter {
 
     fn header(&mut self, buf: &mut Vec<u8>) -> io::Result<()> {
         match self.format {
-            GenFormat::Zeek => write!(
+            LogFormat::Zeek => write!(
                 buf,
                 "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n\
                  #path\tconn\n#open\t{}\n\
@@ -292,16 +280,18 @@ impl FormatWriter {
                  count\tstring\tstring\n",
                 zeek_time(self.start_ms)
             ),
-            GenFormat::Vpc => buf.write_all(
+            LogFormat::Vpc => buf.write_all(
                 b"version account-id interface-id srcaddr dstaddr srcport dstport protocol \
                   packets bytes start end action log-status\n",
             ),
-            GenFormat::Connspy | GenFormat::ZeekJson | GenFormat::Suricata => Ok(()),
+            LogFormat::Auto | LogFormat::Connspy | LogFormat::ZeekJson | LogFormat::Suricata => {
+                Ok(())
+            }
         }
     }
 
     fn footer(&mut self, buf: &mut Vec<u8>) -> io::Result<()> {
-        if self.format == GenFormat::Zeek {
+        if self.format == LogFormat::Zeek {
             writeln!(buf, "#close\t{}", zeek_time(self.start_ms))?;
         }
         Ok(())
@@ -325,8 +315,8 @@ impl FormatWriter {
         let (from, to) = (String::from_utf8_lossy(from), String::from_utf8_lossy(to));
         let (secs, ms) = (ts.div_euclid(1000), ts.rem_euclid(1000));
         match self.format {
-            GenFormat::Connspy => unreachable!("written by generate"),
-            GenFormat::Zeek => writeln!(
+            LogFormat::Auto | LogFormat::Connspy => unreachable!("written by generate"),
+            LogFormat::Zeek => writeln!(
                 buf,
                 "{secs}.{ms:03}{:03}\tC{r:016x}\t{from}\t{sport}\t{to}\t{dport}\ttcp\t-\t\
                  {}.{:03}\t{obytes}\t{rbytes}\tSF\tShADadFf",
@@ -334,7 +324,7 @@ impl FormatWriter {
                 duration_ms / 1000,
                 duration_ms % 1000
             ),
-            GenFormat::ZeekJson => writeln!(
+            LogFormat::ZeekJson => writeln!(
                 buf,
                 "{{\"ts\":{secs}.{ms:03}{:03},\"uid\":\"C{r:016x}\",\"id.orig_h\":\"{from}\",\
                  \"id.orig_p\":{sport},\"id.resp_h\":\"{to}\",\"id.resp_p\":{dport},\
@@ -344,7 +334,7 @@ impl FormatWriter {
                 duration_ms / 1000,
                 duration_ms % 1000
             ),
-            GenFormat::Vpc => {
+            LogFormat::Vpc => {
                 writeln!(
                     buf,
                     "2 123456789012 eni-{:017x} {from} {to} {sport} {dport} 6 {} {obytes} {secs} {} \
@@ -363,7 +353,7 @@ impl FormatWriter {
                 }
                 Ok(())
             }
-            GenFormat::Suricata => {
+            LogFormat::Suricata => {
                 let start = Rfc3339Offset(ts);
                 let end = Rfc3339Offset(ts + duration_ms as i64);
                 writeln!(
@@ -505,13 +495,13 @@ mod tests {
             });
             (out, skipped)
         };
-        let (plain, _) = records(GenFormat::Connspy);
+        let (plain, _) = records(LogFormat::Connspy);
         assert_eq!(plain.len(), 3000);
         for (format, skips) in [
-            (GenFormat::Zeek, 0),
-            (GenFormat::ZeekJson, 0),
-            (GenFormat::Vpc, 60),
-            (GenFormat::Suricata, 150),
+            (LogFormat::Zeek, 0),
+            (LogFormat::ZeekJson, 0),
+            (LogFormat::Vpc, 60),
+            (LogFormat::Suricata, 150),
         ] {
             assert_eq!(records(format), (plain.clone(), skips), "{format:?}");
         }

@@ -7,7 +7,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use connspy::gen::{generate, GenConfig, GenFormat, Unit};
+use connspy::gen::{generate, GenConfig, Unit};
+use connspy::input::format::LogFormat;
 use connspy::timestamp::parse_time_arg;
 
 /// Writes a realistic `TS FROM_HOST TO_HOST` log, the same bytes for the same settings.
@@ -15,6 +16,7 @@ use connspy::timestamp::parse_time_arg;
 #[command(
     name = "connspy-gen",
     version,
+    rename_all = "snake_case",
     after_help = "\
 Examples:
   # The README's sample: 20,000 lines over about 22 hours
@@ -41,28 +43,16 @@ struct Args {
     #[arg(long, default_value_t = 1.0)]
     rate: f64,
     /// Largest lateness of a line, in seconds
-    #[arg(
-        long = "late_seconds",
-        visible_alias = "late-seconds",
-        default_value_t = 60
-    )]
+    #[arg(long, visible_alias = "late-seconds", default_value_t = 60)]
     late_seconds: u64,
     /// Fraction of lines that are late
-    #[arg(
-        long = "late_fraction",
-        visible_alias = "late-fraction",
-        default_value_t = 0.05
-    )]
+    #[arg(long, visible_alias = "late-fraction", default_value_t = 0.05)]
     late_fraction: f64,
     /// Zipf exponent of the initiators (larger: a few hosts do more)
     #[arg(long, default_value_t = 1.1)]
     zipf: f64,
     /// Fraction of initiators drawn uniformly from all --hosts names (a long tail)
-    #[arg(
-        long = "uniform_fraction",
-        visible_alias = "uniform-fraction",
-        default_value_t = 0.0
-    )]
+    #[arg(long, visible_alias = "uniform-fraction", default_value_t = 0.0)]
     uniform_fraction: f64,
     /// Timestamp unit
     #[arg(long, value_enum, default_value_t = Unit::Millis)]
@@ -71,19 +61,15 @@ struct Args {
     #[arg(long)]
     lowercase: bool,
     /// The fewest two-letter syllables in a host name (longer names, longer lines)
-    #[arg(
-        long = "name_syllables",
-        visible_alias = "name-syllables",
-        default_value_t = 3
-    )]
+    #[arg(long, visible_alias = "name-syllables", default_value_t = 3)]
     name_syllables: usize,
     /// Random seed
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Log format: the same connections in each (see connspy::gen::GenFormat)
-    #[arg(long = "log_format", visible_alias = "log-format", value_enum,
-          default_value_t = GenFormat::Connspy)]
-    log_format: GenFormat,
+    /// Log format to write: connspy, zeek, zeek-json, vpc or suricata (auto writes connspy's own)
+    #[arg(long, visible_alias = "log-format", value_enum, hide_possible_values = true,
+          default_value_t = LogFormat::Connspy)]
+    log_format: LogFormat,
     /// Compress the output (gzip or zstd)
     #[arg(long, value_enum)]
     compress: Option<Compress>,

@@ -3,11 +3,11 @@
 
 use std::io;
 
-use super::part::{utf8_host, CountPart, CountSlot, ListPart, ListSlot, Part};
+use super::part::{utf8_host, CountPart, CountSlot, Fields, ListPart, ListSlot, Part};
 use super::state::Parts;
 use crate::hosts::{HostCounter, HostSet};
 use crate::partial::codec::{Decoder, Encoder};
-use crate::partial::{Body, BodyIn, DecodeError};
+use crate::partial::{Body, DecodeError};
 use crate::query::Query;
 use crate::report::{Busiest, HostList};
 
@@ -45,14 +45,9 @@ impl Part<()> for HostSet {
         Ok(())
     }
 
-    fn decode(
-        (): &(),
-        slot: ListSlot,
-        body: &mut BodyIn<'_>,
-        lines: u64,
-    ) -> Result<Self, DecodeError> {
-        let name = slot.field();
-        let bytes = body.required(name)?;
+    fn decode((): &(), slot: ListSlot, from: &mut Fields) -> Result<Self, DecodeError> {
+        let (name, lines) = (slot.field(), from.lines());
+        let bytes = from.take(name)?;
         let mut d = Decoder::new(&bytes);
         let n = d.count(1)?;
         if n as u64 > lines {
@@ -115,16 +110,11 @@ impl Part<()> for HostCounter {
         Ok(())
     }
 
-    fn decode(
-        (): &(),
-        slot: CountSlot,
-        body: &mut BodyIn<'_>,
-        lines: u64,
-    ) -> Result<Self, DecodeError> {
-        let name = slot.field();
-        let bytes = body.required(name)?;
-        let mut d = Decoder::new(&bytes);
+    fn decode((): &(), slot: CountSlot, from: &mut Fields) -> Result<Self, DecodeError> {
+        let (name, lines) = (slot.field(), from.lines());
+        let bytes = from.take(name)?;
         let mut total = 0u64;
+        let mut d = Decoder::new(&bytes);
         let hosts = d.count(2)?;
         let mut counter = HostCounter::new();
         counter.reserve(hosts);

@@ -115,18 +115,37 @@ pub trait Part<K: Kit>: Sized + Send {
     /// Reading back spilled state.
     fn encode(self, kit: &K, slot: Self::Slot, body: &mut Body) -> io::Result<()>;
 
-    /// Reads back what [`Self::encode`] wrote, from a window of `lines`
-    /// lines. The body comes from another machine: everything is checked,
-    /// and nothing is allocated that its bytes do not hold.
+    /// Reads back what [`Self::encode`] wrote for `slot`. The body comes
+    /// from another machine: everything is checked, and nothing is
+    /// allocated that its bytes do not hold.
     ///
     /// # Errors
     /// What does not fit a part of this mode.
-    fn decode(
-        kit: &K,
-        slot: Self::Slot,
-        body: &mut BodyIn<'_>,
-        lines: u64,
-    ) -> Result<Self, DecodeError>;
+    fn decode(kit: &K, slot: Self::Slot, from: &mut Fields) -> Result<Self, DecodeError>;
+}
+
+/// A partial line's fields as parts decode them, with the window's line
+/// count, which every count must fit.
+pub struct Fields<'a, 'b> {
+    body: &'a mut BodyIn<'b>,
+    lines: u64,
+}
+
+impl<'a, 'b> Fields<'a, 'b> {
+    /// The fields of `body`, a window of `lines` lines.
+    pub(crate) fn new(body: &'a mut BodyIn<'b>, lines: u64) -> Self {
+        Fields { body, lines }
+    }
+
+    /// The window's line count.
+    pub(crate) fn lines(&self) -> u64 {
+        self.lines
+    }
+
+    /// The binary field `name`, which must come next.
+    pub(crate) fn take(&mut self, name: &str) -> Result<Vec<u8>, DecodeError> {
+        self.body.required(name)
+    }
 }
 
 /// The hosts on the other end of the lines that match a queried host.

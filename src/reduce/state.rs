@@ -5,7 +5,7 @@
 use std::io;
 use std::marker::PhantomData;
 
-use super::part::{CountPart, CountSlot, Kit, ListPart, ListSlot, Part};
+use super::part::{CountPart, CountSlot, Fields, Kit, ListPart, ListSlot, Part};
 use super::Reducer;
 use crate::input::format::Record;
 use crate::partial::{Body, BodyIn, DecodeError};
@@ -180,14 +180,15 @@ impl<K: Kit, L: ListPart<K>, C: CountPart<K>> Reducer for Parts<K, L, C> {
         let lines = body.count("lines")?;
         let mut state = self.new_state();
         state.lines = lines;
+        let mut from = Fields::new(&mut body, lines);
         for (slot, part) in state.lists() {
             if part.is_some() {
-                *part = Some(L::decode(kit, slot, &mut body, lines)?);
+                *part = Some(L::decode(kit, slot, &mut from)?);
             }
         }
         for (slot, part) in state.counts() {
             if part.is_some() {
-                *part = Some(C::decode(kit, slot, &mut body, lines)?);
+                *part = Some(C::decode(kit, slot, &mut from)?);
             }
         }
         body.end()?;

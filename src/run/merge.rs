@@ -48,8 +48,8 @@ fn disagreement(expect: &Expect, p: &Params) -> Option<String> {
         )
     };
     for (flag, given, theirs) in [
-        ("--to_host", &expect.to_host, &q.to_host),
-        ("--from_host", &expect.from_host, &q.from_host),
+        ("--to_host", &expect.query.to_host, &q.to_host),
+        ("--from_host", &expect.query.from_host, &q.from_host),
     ] {
         if given.is_some() && given != theirs {
             return Some(format!(
@@ -60,8 +60,12 @@ fn disagreement(expect: &Expect, p: &Params) -> Option<String> {
         }
     }
     for (flag, given, theirs) in [
-        ("--busiest_from_host", expect.busiest_from, q.busiest_from),
-        ("--busiest_to_host", expect.busiest_to, q.busiest_to),
+        (
+            "--busiest_from_host",
+            expect.query.busiest_from,
+            q.busiest_from,
+        ),
+        ("--busiest_to_host", expect.query.busiest_to, q.busiest_to),
         ("--hourly", expect.hourly, p.filter.hourly),
         ("--approx", expect.approx, matches!(p.mode, Mode::Approx(_))),
     ] {

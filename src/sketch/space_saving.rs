@@ -330,33 +330,32 @@ impl SpaceSaving {
             self.buckets.push(bucket);
             (self.buckets.len() - 1) as u32
         };
+        self.join(prev, next, b, b);
+        b
+    }
+
+    /// Points the neighbours `prev` and `next` (or the list's ends, where
+    /// one is [`NIL`]) at `after_prev` and `before_next`: linking a bucket
+    /// between them, or unlinking the one that was.
+    #[inline]
+    fn join(&mut self, prev: u32, next: u32, after_prev: u32, before_next: u32) {
         if prev == NIL {
-            self.min = b;
+            self.min = after_prev;
         } else {
-            self.buckets[prev as usize].next = b;
+            self.buckets[prev as usize].next = after_prev;
         }
         if next == NIL {
-            self.max = b;
+            self.max = before_next;
         } else {
-            self.buckets[next as usize].prev = b;
+            self.buckets[next as usize].prev = before_next;
         }
-        b
     }
 
     /// Unlinks empty bucket `b` and puts it on the free list.
     #[inline]
     fn free_bucket(&mut self, b: u32) {
         let Bucket { prev, next, .. } = self.buckets[b as usize];
-        if prev == NIL {
-            self.min = next;
-        } else {
-            self.buckets[prev as usize].next = next;
-        }
-        if next == NIL {
-            self.max = prev;
-        } else {
-            self.buckets[next as usize].prev = prev;
-        }
+        self.join(prev, next, next, prev);
         self.buckets[b as usize].next = self.free;
         self.free = b;
     }

@@ -8,8 +8,8 @@ use super::ApproxKit;
 use crate::hosts::fold::fold_case_into;
 use crate::hosts::HostSet;
 use crate::partial::codec::{Decoder, Encoder};
-use crate::partial::{Body, BodyIn, DecodeError};
-use crate::reduce::part::{utf8_host, ListPart, ListSlot, Part};
+use crate::partial::{Body, DecodeError};
+use crate::reduce::part::{utf8_host, Fields, ListPart, ListSlot, Part};
 use crate::report::{HostList, Hosts};
 use crate::sketch::BloomList;
 
@@ -123,14 +123,9 @@ impl Part<ApproxKit> for List {
         Ok(())
     }
 
-    fn decode(
-        kit: &ApproxKit,
-        slot: ListSlot,
-        body: &mut BodyIn<'_>,
-        _lines: u64,
-    ) -> Result<Self, DecodeError> {
+    fn decode(kit: &ApproxKit, slot: ListSlot, from: &mut Fields) -> Result<Self, DecodeError> {
         let name = slot.field();
-        decode_list(kit, &body.required(name)?).map_err(|e| format!("{name}: {e}").into())
+        decode_list(kit, &from.take(name)?).map_err(|e| format!("{name}: {e}").into())
     }
 }
 

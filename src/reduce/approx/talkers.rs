@@ -7,8 +7,8 @@ use super::ApproxKit;
 use crate::hosts::fold::fold_case_into;
 use crate::hosts::rank::{best_unlisted, rank, Counted};
 use crate::partial::codec::{Decoder, Encoder};
-use crate::partial::{Body, BodyIn, DecodeError};
-use crate::reduce::part::{utf8_host, CountPart, CountSlot, Part};
+use crate::partial::{Body, DecodeError};
+use crate::reduce::part::{utf8_host, CountPart, CountSlot, Fields, Part};
 use crate::report::{Bounds, Busiest};
 use crate::sketch::{Hll, SpaceSaving};
 
@@ -59,16 +59,11 @@ impl Part<ApproxKit> for Talkers {
         Ok(())
     }
 
-    fn decode(
-        kit: &ApproxKit,
-        slot: CountSlot,
-        body: &mut BodyIn<'_>,
-        lines: u64,
-    ) -> Result<Self, DecodeError> {
+    fn decode(kit: &ApproxKit, slot: CountSlot, from: &mut Fields) -> Result<Self, DecodeError> {
         let name = slot.field();
-        let bytes = body.required(name)?;
+        let bytes = from.take(name)?;
         let mut d = Decoder::new(&bytes);
-        let total = d.uint()?;
+        let (total, lines) = (d.uint()?, from.lines());
         if total != lines {
             return Err(format!("{name}: {total} hosts counted in {lines} lines").into());
         }
@@ -80,7 +75,7 @@ impl Part<ApproxKit> for Talkers {
         d.end()?;
         let summary = SpaceSaving::from_parts(kit.settings.top_k, total, &counters)
             .map_err(|e| format!("{name}: {e}"))?;
-        let distinct = kit.decode_hll(&body.required(slot.distinct_field())?)?;
+        let distinct = kit.decode_hll(&from.take(slot.distinct_field())?)?;
         Ok(Talkers {
             summary,
             distinct,
