@@ -14,13 +14,14 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use connspy::engine::{answer, Closed, Engine, Release, ScanOptions};
-use connspy::query::{Filter, Query};
+use connspy::engine::{Engine, Release, ScanOptions};
+use connspy::input::format::connspy::parse_line;
 use connspy::input::format::{FormatChoice, Parser, Sequence};
 use connspy::input::line_limit::LineBlock;
 use connspy::input::{Block, Group, Input};
-use connspy::input::format::connspy::parse_line;
+use connspy::output::sink::Answers;
 use connspy::progress::Progress;
+use connspy::query::{Filter, Query};
 use connspy::reduce::exact::ExactReducer;
 use connspy::report::Report;
 use connspy::timestamp::HOUR_MS;
@@ -53,7 +54,7 @@ fn reports(
     chunk: usize,
     query: &Query,
     filter: &Filter,
-    feed: impl FnOnce(&mut Engine<'_, '_, ExactReducer>) + Send,
+    feed: impl FnOnce(&mut Engine<'_, ExactReducer>) + Send,
 ) -> Vec<Report> {
     let opts = ScanOptions {
         threads,
@@ -68,12 +69,10 @@ fn reports(
         let reducer = ExactReducer::new(query.clone());
         let progress = Progress::hidden();
         let mut out = Vec::new();
-        let mut sink = |windows: Vec<Closed<_>>| {
-            for window in windows {
-                out.push(answer(&reducer, window)?);
-            }
+        let mut sink = Answers::new(&reducer, |report| {
+            out.push(report);
             Ok(())
-        };
+        });
         let mut engine = Engine::new(&reducer, filter, &opts, &progress, &mut sink);
         feed(&mut engine);
         engine
@@ -84,7 +83,7 @@ fn reports(
 }
 
 /// Reads `path` as the command line would name it.
-fn scan_path(engine: &mut Engine<'_, '_, ExactReducer>, path: PathBuf) {
+fn scan_path(engine: &mut Engine<'_, ExactReducer>, path: PathBuf) {
     engine
         .scan_all(&[Input::File(path)], || false, &mut Err)
         .expect("a readable input scans");
