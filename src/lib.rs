@@ -1,18 +1,26 @@
 //! connspy answers "who is connecting to whom" over connection logs of lines
-//! `TS FROM_HOST TO_HOST`.
+//! `TS FROM_HOST TO_HOST` (and Zeek, Suricata and VPC Flow Logs).
 //!
-//! The data flows input → parse → reduce → merge → output:
+//! The data flows input → parse → reduce → engine → sink → output:
 //! [`input`] maps files (narrowed to a time range by [`input::seek`]), reads
-//! streams in blocks and follows live files, and hands all of them out as
-//! groups of whole-line buffers, each with the line parser of its format;
-//! [`parse`] turns each line into a [`parse::Record`], [`reduce`] folds records
-//! into per-window state, [`engine`] runs all of that in parallel and merges
-//! the partial states, and [`output`] prints the [`report::Report`]s.
-//! [`sketch`] holds the approximate mode's sketches, [`tail`] follows a live
-//! log ([`input::follow`] reads it). [`app`] ties a validated [`config::Config`] to a run.
-//! With the `gen` feature, `gen` writes realistic logs for tests and
-//! benchmarks (the `connspy-gen` binary); without it the library does not
-//! depend on `rand`.
+//! streams in blocks and follows live files ([`input::follow`]), and hands all
+//! of them out as groups of whole-line buffers, each with the line
+//! [`input::format::Parser`] of its format, which turns each line into an
+//! [`input::format::Record`]. [`reduce`] folds records into per-window state
+//! built from parts, behind the [`reduce::Reducer`] trait; [`engine`] runs
+//! that over parallel chunks, merges their states and closes windows behind
+//! its watermark. Each closed window goes to an [`output::sink::Sink`], which
+//! answers it ([`report::Report`]s, printed by [`output`]) or encodes it as a
+//! partial line ([`partial`]) for a later `--merge`.
+//!
+//! [`run`] holds the drivers that tie a validated [`config::Config`] to a run:
+//! a batch scan, tail mode, and `--merge`, which reads partial lines back into
+//! window states and hands them to the same sink. [`query`] is what a run
+//! asks, [`notes`] what it says besides its answers (malformed, skipped and
+//! late lines), [`sketch`] the approximate mode's sketches and [`hosts`] the
+//! exact mode's host tables. With the `gen` feature, `gen` writes realistic
+//! logs for tests and benchmarks (the `connspy-gen` binary); without it the
+//! library does not depend on `rand`.
 
 pub mod cli;
 pub mod config;

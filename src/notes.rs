@@ -1,7 +1,8 @@
 //! What a run says besides its answers: lines it skipped or dropped, header
-//! blocks of other logs, answers that may be lossy. One type for every place
-//! that counts them (a scan, a partial's summary line, a merge of partials),
-//! with one merge and one codec, so that nothing is lost on the way.
+//! blocks of other logs, answers that may be lossy. One type for a run's
+//! tally, a partial's summary line and a merge of partials, with one merge and
+//! one codec, so that nothing is lost on the way. A chunk being parsed keeps
+//! plain counters of its own (the hot path), which the engine folds in here.
 
 use std::io::Write;
 

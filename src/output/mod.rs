@@ -70,8 +70,8 @@ impl<W: Write> Writer<W> {
             Format::Tsv => tsv::write(&mut self.out, report)?,
             Format::Text if self.bare_hosts => text::write_bare(&mut self.out, report)?,
             Format::Text => text::write(&mut self.out, report, self.top_table)?,
-            // States, not answers: written by `partial::Writer` before they
-            // become reports.
+            // States, not answers: the `Partials` sink writes them before
+            // they become reports.
             Format::Partial => {
                 return Err(io::Error::other(
                     "partial output is written from window states, not reports",

@@ -4,7 +4,7 @@
 //! A [`Parser`] is chosen once per input (from `--log_format`, `--columns`, or
 //! the input's first non-empty line) and then dispatched once per chunk by
 //! [`Parser::scan`], so connspy's own format keeps its hot loop
-//! ([`crate::parse::next_line`]) untouched. Every line gives one [`Outcome`]:
+//! ([`connspy::next_line`]) untouched. Every line gives one [`Outcome`]:
 //! a record, a blank line, a header or comment line (read, not counted), a
 //! record skipped on purpose ([`Skip`], counted separately), or a malformed
 //! line.
@@ -13,8 +13,8 @@
 //! `#fields`, ...) may start again in the middle of a file, so the parser of a
 //! chunk is the one in force at its first byte. [`Parser::after`] gives the
 //! parser after a block, for producers that read in order;
-//! [`Parser::chunk_starts`] gives it at the start of every chunk of a mapped
-//! file, from one `memmem` pass for `\n#`. Inside a chunk, [`Parser::scan`]
+//! [`Parser::map`] gives it at the start of every chunk of a mapped file,
+//! from one `memmem` pass for `\n#`. Inside a chunk, [`Parser::scan`]
 //! updates the state itself when it meets a header line.
 
 mod columns;
