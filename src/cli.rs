@@ -11,6 +11,7 @@ use crate::input::format::{Columns, Delimiter, LogFormat};
 use crate::input::line_limit::DEFAULT_MAX_LINE_LENGTH;
 use crate::output::Format;
 use crate::query::MAX_TOP;
+use crate::reduce::approx::MIN_FP_RATE;
 use crate::timestamp::parse_time_arg;
 
 /// The most `--threads` accepted: a pool of thousands takes seconds to start
@@ -36,8 +37,10 @@ fn parse_time(s: &str) -> Result<TimeArg, String> {
 
 fn parse_rate(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
-        Ok(r) if r > 0.0 && r < 1.0 => Ok(r),
-        _ => Err(format!("'{s}' is not a rate strictly between 0 and 1")),
+        Ok(r) if (MIN_FP_RATE..1.0).contains(&r) => Ok(r),
+        _ => Err(format!(
+            "'{s}' is not a rate from {MIN_FP_RATE:e} up to, not including, 1"
+        )),
     }
 }
 
@@ -132,7 +135,7 @@ pub struct Args {
     #[arg(long, value_name = "TS,FROM,TO")]
     pub columns: Option<Columns>,
 
-    /// With --columns: the column delimiter, one character such as ',' or '\t'
+    /// With --columns: the column delimiter, one ASCII character such as ',' or '\t'
     /// (a tab) [default: runs of whitespace]
     #[arg(long, value_name = "C", allow_hyphen_values = true)]
     pub delimiter: Option<Delimiter>,
@@ -155,7 +158,10 @@ pub struct Args {
 
     /// The inputs are partials (from --format partial), not logs: merge them
     /// and print the answers a run over the whole log prints. The query,
-    /// range and mode come from the partials (see docs/partial.md)
+    /// range, mode and sketch sizes come from the partials: query and mode
+    /// flags given are checked against them, --memory_limit and
+    /// --bloom_fp_rate are refused, --threads is the merge's own (see
+    /// docs/partial.md)
     #[arg(long)]
     pub merge: bool,
 
@@ -183,14 +189,16 @@ pub struct Args {
     #[arg(long)]
     pub approx: bool,
 
-    /// Approximate mode: the memory budget for sketches and spill buffers
+    /// Approximate mode: the memory budget for sketches and spill buffers, 1 to 2^30
+    /// [default: 256]
     #[arg(long = "memory_limit", visible_alias = "memory-limit", value_name = "MiB",
-          default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=1 << 30))]
-    pub memory_limit: u64,
-
-    /// Approximate mode: Space-Saving counters per window [default: from the budget]
-    #[arg(long = "top_k", visible_alias = "top-k", value_name = "K",
           value_parser = clap::value_parser!(u64).range(1..=1 << 30))]
+    pub memory_limit: Option<u64>,
+
+    /// Approximate mode: Space-Saving counters per window, 64 to 2^30 [default: from the
+    /// budget]
+    #[arg(long = "top_k", visible_alias = "top-k", value_name = "K",
+          value_parser = clap::value_parser!(u64).range(64..=1 << 30))]
     pub top_k: Option<u64>,
 
     /// Approximate mode: HyperLogLog precision, 4 to 18 [default: 15]
@@ -198,7 +206,8 @@ pub struct Args {
           value_parser = clap::value_parser!(u8).range(4..=18))]
     pub hll_precision: Option<u8>,
 
-    /// Approximate mode: the bloom filters' target false-positive rate [default: 0.001]
+    /// Approximate mode: the bloom filters' target false-positive rate, 1e-9 up to 1
+    /// [default: 0.001]
     #[arg(long = "bloom_fp_rate", visible_alias = "bloom-fp-rate", value_name = "RATE",
           value_parser = parse_rate)]
     pub bloom_fp_rate: Option<f64>,

@@ -13,6 +13,9 @@ use crate::query::{ApproxSettings, Filter, Mode, Query};
 use crate::reduce::approx::{SketchRequest, WAVES_IN_FLIGHT};
 use crate::timestamp::Rfc3339Ms;
 
+/// `--memory_limit` when it is not given, in MiB.
+const DEFAULT_MEMORY_LIMIT_MIB: u64 = 256;
+
 /// A run's settings: one shape per kind of run, each holding only what it
 /// uses.
 #[derive(Debug, Clone)]
@@ -282,7 +285,8 @@ fn mode(args: &Args, query: &Query, hourly: bool, late_ms: i64) -> Result<Mode> 
         }
         return Ok(Mode::Exact);
     }
-    let budget = usize::try_from(args.memory_limit << 20).unwrap_or(usize::MAX);
+    let budget = usize::try_from(args.memory_limit.unwrap_or(DEFAULT_MEMORY_LIMIT_MIB) << 20)
+        .unwrap_or(usize::MAX);
     let request = SketchRequest {
         hourly,
         late_ms,
@@ -350,12 +354,22 @@ impl Merge {
             ("--max_idle_seconds", args.max_idle_seconds.is_some()),
             ("--no_seek", args.no_seek),
             ("--strict", args.strict),
-            ("--bloom_fp_rate", args.bloom_fp_rate.is_some()),
         ] {
             if given {
                 return usage(format!(
                     "{flag} is for reading logs; --merge reads partials, whose settings come \
                      from the run that wrote them"
+                ));
+            }
+        }
+        for (flag, given) in [
+            ("--memory_limit", args.memory_limit.is_some()),
+            ("--bloom_fp_rate", args.bloom_fp_rate.is_some()),
+        ] {
+            if given {
+                return usage(format!(
+                    "{flag} sizes the sketches of the partials; --merge takes the sizes from \
+                     the partials: give it to the run that writes them"
                 ));
             }
         }

@@ -108,20 +108,35 @@ impl Notes {
 
     /// Adds `other`'s counts; the first malformed line stays the first one
     /// met, so `other` must come after `self` in input order.
-    pub(crate) fn merge(&mut self, other: Notes) {
-        self.malformed += other.malformed;
+    ///
+    /// # Errors
+    /// A count that would overflow 64 bits (notes from partials, which are
+    /// not trusted); `self` is then left partly merged.
+    pub(crate) fn merge(&mut self, other: Notes) -> Result<(), String> {
+        let add = |total: &mut u64, n: u64, what: &str| {
+            *total = total
+                .checked_add(n)
+                .ok_or_else(|| format!("the counts of {what} overflow 64 bits when merged"))?;
+            Ok::<(), String>(())
+        };
+        add(&mut self.malformed, other.malformed, "malformed lines")?;
         if self.first_malformed.is_none() {
             self.first_malformed = other.first_malformed;
         }
         for (total, n) in self.skipped.iter_mut().zip(other.skipped) {
-            *total += n;
+            add(total, n, "skipped records")?;
         }
         for (input, zeek_path) in other.other_paths.order {
             self.other_paths.insert(input, zeek_path);
         }
-        self.late += other.late;
-        self.lossy_windows += other.lossy_windows;
+        add(&mut self.late, other.late, "late lines")?;
+        add(
+            &mut self.lossy_windows,
+            other.lossy_windows,
+            "lossy windows",
+        )?;
         self.worst_missed_rate = self.worst_missed_rate.max(other.worst_missed_rate);
+        Ok(())
     }
 
     /// Whether a partial needs a summary line to carry these notes. The
@@ -274,7 +289,7 @@ mod tests {
     #[test]
     fn merge_adds_counts_and_keeps_the_first_of_each() {
         let mut a = some_notes("a");
-        a.merge(some_notes("b"));
+        a.merge(some_notes("b")).unwrap();
         assert_eq!((a.malformed, a.late, a.skipped[0]), (6, 4, 10));
         assert_eq!(a.first_malformed.unwrap().path, "a.log");
         let paths: Vec<_> = a.other_paths.iter().cloned().collect();
@@ -296,7 +311,7 @@ mod tests {
             for i in 0..80_000 {
                 part.other_paths.insert("x.log".into(), format!("p{i}"));
             }
-            all.merge(part);
+            all.merge(part).unwrap();
             assert_eq!(all.other_paths.len(), 80_000, "round {round}");
         }
         assert_eq!(all.other_paths.iter().next().unwrap().1, "p0");

@@ -26,6 +26,10 @@ pub const HOUR_MS: i64 = 3_600_000;
 /// hourly window printed; it counts as out of range like any other overflow.
 pub(crate) const MAX_MS: i64 = 253_402_297_199_999;
 
+/// The first millisecond of the year 0000 (0000-01-01T00:00:00Z): an earlier
+/// time has no RFC 3339 form.
+pub(crate) const MIN_MS: i64 = -62_167_219_200_000;
+
 /// Why a timestamp field was rejected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TsError {
@@ -187,10 +191,11 @@ fn from_datetime(t: OffsetDateTime, typed: &str) -> Result<i64, String> {
     let ms = t.unix_timestamp_nanos().div_euclid(1_000_000);
     i64::try_from(ms)
         .ok()
-        .filter(|ms| *ms <= MAX_MS)
+        .filter(|ms| (MIN_MS..=MAX_MS).contains(ms))
         .ok_or_else(|| {
             format!(
-                "'{typed}' is out of range (the latest time is {})",
+                "'{typed}' is out of range (times run from {} to {})",
+                Rfc3339Ms(MIN_MS),
                 Rfc3339Ms(MAX_MS)
             )
         })

@@ -2539,7 +2539,7 @@ fn budgets_too_small_or_not_positive_and_stray_knobs_are_usage_errors() {
             .exit2();
     }
     let out = d
-        .run(&["--top_k", "8", "--busiest_from_host", "s.log"])
+        .run(&["--top_k", "64", "--busiest_from_host", "s.log"])
         .exit2();
     assert!(out.stderr.contains("add --approx"), "{}", out.stderr);
 }

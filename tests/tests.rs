@@ -11,6 +11,7 @@ mod follow_timing;
 mod formats;
 mod hardening;
 mod hll_fixture;
+mod hostile;
 mod partial;
 mod props;
 mod tail;

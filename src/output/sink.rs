@@ -128,8 +128,9 @@ impl<R: Reducer, E: FnMut(Report) -> io::Result<()> + Send> Sink<R::State> for A
     }
 
     fn finish(&mut self, notes: &mut Notes) -> Result<()> {
-        notes.merge(std::mem::take(&mut self.seen));
-        Ok(())
+        notes
+            .merge(std::mem::take(&mut self.seen))
+            .map_err(Error::Usage)
     }
 }
 

@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 
 use crate::query::{ApproxSettings, Filter, Mode, Query};
+use crate::timestamp::{MAX_MS, MIN_MS};
 
 /// The settings a partial was written under.
 #[derive(Debug, Clone, PartialEq)]
@@ -93,8 +94,12 @@ impl Params {
             "-" => Ok(None),
             _ => v
                 .parse::<i64>()
+                .ok()
+                .filter(|t| (MIN_MS..=MAX_MS).contains(t))
                 .map(Some)
-                .map_err(|_| format!("{name}={v} is not a time in milliseconds")),
+                .ok_or_else(|| {
+                    format!("{name}={v} is not a time in milliseconds with an RFC 3339 form")
+                }),
         };
         let host = |name: &str, v: &str| -> Result<Option<Vec<u8>>, String> {
             if v == "-" {
@@ -143,19 +148,17 @@ impl Params {
             let bloom_bytes = number("bloom_bytes", next("bloom_bytes")?)?;
             let bloom_items = number("bloom_items", next("bloom_items")?)?;
             let spill_buffer = number("spill_buffer", next("spill_buffer")?)?;
-            // Sketches of these sizes are allocated for every window merged:
-            // sizes no budget could have produced are refused, not allocated.
-            if top_k > MAX_TOP_K || bloom_bytes > MAX_BLOOM_BYTES || spill_buffer > MAX_BLOOM_BYTES
-            {
-                return Err("sketch sizes larger than any --memory_limit gives".into());
-            }
-            Mode::Approx(ApproxSettings {
+            let settings = ApproxSettings {
                 top_k,
                 hll_precision,
                 bloom_bytes,
                 bloom_items,
                 spill_buffer,
-            })
+            };
+            // Sketches of these sizes are built for every window merged:
+            // sizes no run writes are refused, not allocated.
+            settings.check_written()?;
+            Mode::Approx(settings)
         } else {
             Mode::Exact
         };
@@ -184,12 +187,6 @@ impl Params {
         })
     }
 }
-
-/// The most Space-Saving counters a partial may ask for (`--top_k`'s bound).
-const MAX_TOP_K: usize = 1 << 30;
-/// The largest bloom filter or spill buffer a partial may ask for: far more
-/// than a window gets from the largest budget split over its holders.
-const MAX_BLOOM_BYTES: usize = 1 << 36;
 
 /// The 16 hexadecimal digits of FNV-1a (64 bits) over `text`: a short, fixed
 /// and documented check that two lines were written under the same settings.
@@ -234,7 +231,7 @@ mod tests {
             mode: Mode::Approx(ApproxSettings {
                 top_k: 4096,
                 hll_precision: 15,
-                bloom_bytes: 1 << 20,
+                bloom_bytes: 3 << 18,
                 bloom_items: 500_000,
                 spill_buffer: 1 << 18,
             }),

@@ -3,7 +3,7 @@
 
 use std::io;
 
-use super::part::{utf8_host, CountPart, CountSlot, Fields, ListPart, ListSlot, Part};
+use super::part::{partial_host, CountPart, CountSlot, Fields, ListPart, ListSlot, Part};
 use super::state::Parts;
 use crate::hosts::{HostCounter, HostSet};
 use crate::partial::codec::{Decoder, Encoder};
@@ -55,7 +55,7 @@ impl Part<()> for HostSet {
         }
         let mut set = HostSet::new();
         for _ in 0..n {
-            set.insert(utf8_host(d.bytes()?)?);
+            set.insert(partial_host(d.bytes()?)?);
         }
         d.end()?;
         Ok(set)
@@ -119,7 +119,7 @@ impl Part<()> for HostCounter {
         let mut counter = HostCounter::new();
         counter.reserve(hosts);
         for _ in 0..hosts {
-            let host = utf8_host(d.bytes()?)?;
+            let host = partial_host(d.bytes()?)?;
             let n = d.uint()?;
             total = total
                 .checked_add(n)

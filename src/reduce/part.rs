@@ -6,6 +6,7 @@
 
 use std::io;
 
+use crate::input::format::connspy::is_ws;
 use crate::partial::{Body, BodyIn, DecodeError};
 use crate::report::{Busiest, HostList};
 
@@ -172,9 +173,19 @@ pub trait CountPart<K: Kit>: Part<K, Slot = CountSlot> {
     fn finish(self, kit: &K, top: usize) -> Option<Busiest>;
 }
 
-/// A host read from a partial: UTF-8, as the parser guarantees of every
-/// host it yields.
-pub(crate) fn utf8_host(host: &[u8]) -> Result<&[u8], DecodeError> {
+/// A host read from a partial, as a run stores every host a parser yields:
+/// not empty, UTF-8, without whitespace (a log line's field separators) and
+/// with its ASCII letters in lower case.
+pub(crate) fn partial_host(host: &[u8]) -> Result<&[u8], DecodeError> {
+    if host.is_empty() {
+        return Err("an empty host".into());
+    }
+    if host.iter().any(|&b| is_ws(b) || b == b'\n') {
+        return Err("a host holding whitespace".into());
+    }
+    if host.iter().any(u8::is_ascii_uppercase) {
+        return Err("a host with upper-case letters, which runs fold to lower case".into());
+    }
     match std::str::from_utf8(host) {
         Ok(_) => Ok(host),
         Err(_) => Err("a host that is not UTF-8".into()),

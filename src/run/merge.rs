@@ -27,7 +27,7 @@ use crate::notes::Notes;
 use crate::output::sink::{self, Closed, Sink};
 use crate::output::Format;
 use crate::partial::{self as line, digest, window_key, Params, Parsed, RANGE_KEY, SUMMARY_KEY};
-use crate::query::Mode;
+use crate::query::{Filter, Mode};
 use crate::reduce::approx::ApproxReducer;
 use crate::reduce::exact::ExactReducer;
 use crate::reduce::Reducer;
@@ -404,7 +404,8 @@ fn read_line(reader: &mut dyn BufRead, line: &mut Vec<u8>) -> io::Result<bool> {
 /// are folded at the end.
 enum Acc<S> {
     Folded(S),
-    Lines(Vec<(Vec<u8>, S)>),
+    /// The lines and their states, with the lines they counted in all.
+    Lines(Vec<(Vec<u8>, S)>, u64),
 }
 
 struct Merger<'r, R: Reducer> {
@@ -461,7 +462,7 @@ impl<'r, R: Reducer> Merger<'r, R> {
         self.check_settings(&parsed, at)?;
         if parsed.key == SUMMARY_KEY {
             let notes = Notes::decode(parsed.body).map_err(|e| at.bad(&e.0))?;
-            self.notes.merge(notes);
+            self.notes.merge(notes).map_err(|e| at.bad(&e))?;
             return Ok(());
         }
         let key = self.window_of(parsed.key).map_err(|e| at.bad(&e))?;
@@ -471,12 +472,13 @@ impl<'r, R: Reducer> Merger<'r, R> {
         let item = if self.fold_early {
             Acc::Folded(state)
         } else {
-            Acc::Lines(vec![(raw, state)])
+            let lines = self.reducer.lines(&state);
+            Acc::Lines(vec![(raw, state)], lines)
         };
         match self.grouping {
             Grouping::Spread => {
                 let open = self.open.remove(&key);
-                let merged = self.fold(open, item)?;
+                let merged = self.fold(open, item, at)?;
                 self.open.insert(key, merged);
             }
             Grouping::Grouped => {
@@ -485,7 +487,7 @@ impl<'r, R: Reducer> Merger<'r, R> {
                     self.close(k, acc)?;
                 }
                 let current = self.current.take().map(|(_, acc)| acc);
-                let merged = self.fold(current, item)?;
+                let merged = self.fold(current, item, at)?;
                 self.current = Some((key, merged));
             }
         }
@@ -521,22 +523,44 @@ impl<'r, R: Reducer> Merger<'r, R> {
                 Err(format!("window key '{key}' in a partial without --hourly"))
             };
         }
-        parse_rfc3339(key.as_bytes())
+        let ms = parse_rfc3339(key.as_bytes())
             .ok()
             .filter(|&ms| hour_start(ms) == ms && window_key(ms) == key)
-            .ok_or_else(|| format!("window key '{key}' is not the start of a UTC hour"))
+            .ok_or_else(|| format!("window key '{key}' is not the start of a UTC hour"))?;
+        // An hour holds lines of the range only if it overlaps the range.
+        let Filter { init, end, .. } = self.settings.params.filter;
+        if init.is_some_and(|i| ms < hour_start(i)) || end.is_some_and(|e| ms >= e) {
+            return Err(format!(
+                "window key '{key}' is an hour outside the partials' range"
+            ));
+        }
+        Ok(ms)
     }
 
-    fn fold(&self, into: Option<Acc<R::State>>, item: Acc<R::State>) -> Result<Acc<R::State>> {
+    /// Adds `item`, the state of the line at `at`, to a window's. Every count
+    /// in a state is bounded by its lines (decoding checks it), so a window
+    /// whose lines add up in 64 bits cannot overflow any count.
+    fn fold(
+        &self,
+        into: Option<Acc<R::State>>,
+        item: Acc<R::State>,
+        at: &At,
+    ) -> Result<Acc<R::State>> {
+        let overflow = || at.bad("the window's line counts overflow 64 bits when merged");
         Ok(match (into, item) {
             (None, item) => item,
             (Some(Acc::Folded(mut a)), Acc::Folded(b)) => {
+                let lines = self.reducer.lines(&a);
+                lines
+                    .checked_add(self.reducer.lines(&b))
+                    .ok_or_else(overflow)?;
                 self.reducer.merge(&mut a, b).map_err(Error::spill)?;
                 Acc::Folded(a)
             }
-            (Some(Acc::Lines(mut a)), Acc::Lines(b)) => {
+            (Some(Acc::Lines(mut a, total)), Acc::Lines(b, lines)) => {
+                let total = total.checked_add(lines).ok_or_else(overflow)?;
                 a.extend(b);
-                Acc::Lines(a)
+                Acc::Lines(a, total)
             }
             _ => unreachable!("one mode per merge"),
         })
@@ -546,7 +570,7 @@ impl<'r, R: Reducer> Merger<'r, R> {
     fn close(&mut self, key: i64, acc: Acc<R::State>) -> Result<()> {
         let state = match acc {
             Acc::Folded(state) => state,
-            Acc::Lines(mut lines) => {
+            Acc::Lines(mut lines, _) => {
                 // The same lines in any order fold in one order.
                 lines.sort_unstable_by(|a, b| a.0.cmp(&b.0));
                 let states = lines.into_iter().map(|(_, state)| state).collect();

@@ -622,8 +622,12 @@ impl SpaceSaving {
         }
         let mut tracked = 0u64;
         for &(_, count, error) in counters {
-            if count == 0 || error > count {
-                return Err(format!("a counter of {count} with error {error}"));
+            // No counter counts more than every item: so no merge of
+            // summaries whose totals add up can overflow a count.
+            if count == 0 || error > count || count > total {
+                return Err(format!(
+                    "a counter of {count} with error {error} in a summary of {total} items"
+                ));
             }
             // Each counter's true part (count - error) was counted once in
             // `total`; more than that is no summary's state.

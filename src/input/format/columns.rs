@@ -34,7 +34,8 @@ impl FromStr for Delimiter {
                 Ok(Delimiter::Byte(s.as_bytes()[0]))
             }
             _ => Err(format!(
-                "'{}' is not a delimiter: give one character, such as ',' or '\\t' (a tab)",
+                "'{}' is not a delimiter: give one ASCII character other than a newline, \
+                 such as ',' or '\\t' (a tab), or 'whitespace'",
                 s.escape_default()
             )),
         }

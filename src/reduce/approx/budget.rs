@@ -23,8 +23,15 @@ const MIN_TOP_K: usize = 64;
 /// wave's merge is O(k)) for a guarantee that rarely needs to be finer.
 const DEFAULT_TOP_K: usize = 4096;
 const MIN_BLOOM_BYTES: usize = 64 << 10;
-/// The largest `--memory_limit`, in MiB.
+/// The largest `--memory_limit`, in MiB (`cli.rs` accepts up to this).
 const MAX_BUDGET_MIB: usize = 1 << 30;
+/// The most Space-Saving counters (`--top_k`'s bound in `cli.rs`).
+const MAX_TOP_K: usize = 1 << 30;
+/// The lowest `--bloom_fp_rate` (`cli.rs`): about 30 hashes per insert. A
+/// lower rate would let a filter hash a host thousands of times.
+pub(crate) const MIN_FP_RATE: f64 = 1e-9;
+/// The default `--bloom_fp_rate`.
+const DEFAULT_FP_RATE: f64 = 1e-3;
 
 /// What a run asks of its sketches, beyond the budget: the inputs of
 /// [`ApproxSettings::from_budget`].
@@ -116,6 +123,44 @@ impl ApproxSettings {
         })
     }
 
+    /// Checks that some `--memory_limit` and `--bloom_fp_rate` the command line
+    /// accepts give these sizes, as settings read from a partial must: sizes
+    /// no run writes could make a tiny partial allocate gigabytes, or hash
+    /// each host millions of times.
+    ///
+    /// Every split gives the bloom filter three times the spill buffer, and
+    /// the filter's hosts follow from its bytes and a rate of at least
+    /// [`MIN_FP_RATE`] (fewer hosts for the same bytes mean more hashes).
+    ///
+    /// # Errors
+    /// A message naming the first size no run writes.
+    pub(crate) fn check_written(&self) -> Result<(), String> {
+        let most_spill = (MAX_BUDGET_MIB << 20) / (1 + WAVES_IN_FLIGHT * HOURS_PER_WAVE) / 4;
+        if !(MIN_TOP_K..=MAX_TOP_K).contains(&self.top_k) {
+            return Err(format!(
+                "top_k={} is outside {MIN_TOP_K} to {MAX_TOP_K}",
+                self.top_k
+            ));
+        }
+        if self.spill_buffer > most_spill
+            || Some(self.bloom_bytes) != self.spill_buffer.checked_mul(3)
+        {
+            return Err(format!(
+                "bloom_bytes={} and spill_buffer={} are not a split of any --memory_limit",
+                self.bloom_bytes, self.spill_buffer
+            ));
+        }
+        let fewest = bloom_items_for(self.bloom_bytes, MIN_FP_RATE);
+        if self.bloom_items < fewest {
+            return Err(format!(
+                "bloom_items={} for a filter of {} bytes is a false-positive rate below \
+                 --bloom_fp_rate's least, {MIN_FP_RATE:e} (at least {fewest} items)",
+                self.bloom_items, self.bloom_bytes
+            ));
+        }
+        Ok(())
+    }
+
     /// The split of [`Self::from_budget`], or why it does not fit.
     fn split(budget: usize, req: &SketchRequest<'_>) -> Result<ApproxSettings, Misfit> {
         let query = req.query;
@@ -165,10 +210,7 @@ impl ApproxSettings {
         if lists > 0 && bloom_bytes < MIN_BLOOM_BYTES {
             return Err(Misfit::TooSmall("one window's bloom filters"));
         }
-        let bits = (bloom_bytes * 8) as f64;
-        // The hosts at which the filter reaches the target rate: n = -m ln²2 / ln p.
-        let fp = req.fp_rate.unwrap_or(1e-3);
-        let bloom_items = (bits * std::f64::consts::LN_2.powi(2) / -fp.ln()).max(1.0) as usize;
+        let bloom_items = bloom_items_for(bloom_bytes, req.fp_rate.unwrap_or(DEFAULT_FP_RATE));
         Ok(ApproxSettings {
             top_k,
             hll_precision,
@@ -177,4 +219,11 @@ impl ApproxSettings {
             spill_buffer,
         })
     }
+}
+
+/// The hosts at which a filter of `bloom_bytes` reaches false-positive rate
+/// `fp`: `n = -m ln²2 / ln p`, at least 1.
+fn bloom_items_for(bloom_bytes: usize, fp: f64) -> usize {
+    let bits = (bloom_bytes as f64) * 8.0;
+    (bits * std::f64::consts::LN_2.powi(2) / -fp.ln()).max(1.0) as usize
 }

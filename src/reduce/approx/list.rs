@@ -9,7 +9,7 @@ use crate::hosts::fold::fold_case_into;
 use crate::hosts::HostSet;
 use crate::partial::codec::{Decoder, Encoder};
 use crate::partial::{Body, DecodeError};
-use crate::reduce::part::{utf8_host, Fields, ListPart, ListSlot, Part};
+use crate::reduce::part::{partial_host, Fields, ListPart, ListSlot, Part};
 use crate::report::{HostList, Hosts};
 use crate::sketch::BloomList;
 
@@ -135,17 +135,27 @@ fn decode_list(kit: &ApproxKit, bytes: &[u8]) -> Result<List, DecodeError> {
         0 => {
             let mut set = HostSet::new();
             for _ in 0..d.count(1)? {
-                set.insert(utf8_host(d.bytes()?)?);
+                set.insert(partial_host(d.bytes()?)?);
             }
             List::Exact(set)
         }
         1 => {
             let bits = d.bytes()?;
+            // The filter is allocated from the settings: only once the
+            // partial holds as many bytes of it.
+            if bits.len() != kit.settings.bloom_bytes {
+                return Err(format!(
+                    "a bloom filter of {} bytes where the settings make {}",
+                    bits.len(),
+                    kit.settings.bloom_bytes
+                )
+                .into());
+            }
             let hll = kit.decode_hll(d.bytes()?)?;
             let n = d.count(1)?;
             let mut hosts = Vec::with_capacity(n);
             for _ in 0..n {
-                hosts.push(utf8_host(d.bytes()?)?);
+                hosts.push(partial_host(d.bytes()?)?);
             }
             let bloom = BloomList::from_parts(kit.new_bloom(), bits, hll, hosts)
                 .map_err(|e| e.to_string())?;

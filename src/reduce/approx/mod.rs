@@ -18,7 +18,7 @@ mod budget;
 mod list;
 mod talkers;
 
-pub(crate) use budget::{SketchRequest, WAVES_IN_FLIGHT};
+pub(crate) use budget::{SketchRequest, MIN_FP_RATE, WAVES_IN_FLIGHT};
 
 use list::List;
 use talkers::Talkers;

@@ -8,7 +8,7 @@ use crate::hosts::fold::fold_case_into;
 use crate::hosts::rank::{best_unlisted, rank, Counted};
 use crate::partial::codec::{Decoder, Encoder};
 use crate::partial::{Body, DecodeError};
-use crate::reduce::part::{utf8_host, CountPart, CountSlot, Fields, Part};
+use crate::reduce::part::{partial_host, CountPart, CountSlot, Fields, Part};
 use crate::report::{Bounds, Busiest};
 use crate::sketch::{Hll, SpaceSaving};
 
@@ -70,12 +70,16 @@ impl Part<ApproxKit> for Talkers {
         let n = d.count(3)?;
         let mut counters = Vec::with_capacity(n);
         for _ in 0..n {
-            counters.push((utf8_host(d.bytes()?)?, d.uint()?, d.uint()?));
+            counters.push((partial_host(d.bytes()?)?, d.uint()?, d.uint()?));
         }
         d.end()?;
         let summary = SpaceSaving::from_parts(kit.settings.top_k, total, &counters)
             .map_err(|e| format!("{name}: {e}"))?;
         let distinct = kit.decode_hll(&from.take(slot.distinct_field())?)?;
+        // Every host the summary tracks went into the HyperLogLog too.
+        if distinct.is_empty() && !counters.is_empty() {
+            return Err(format!("{name}: an empty HyperLogLog beside tracked hosts").into());
+        }
         Ok(Talkers {
             summary,
             distinct,
