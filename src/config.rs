@@ -309,8 +309,12 @@ fn scan_options(args: &Args, formats: FormatChoice, late_ms: i64) -> ScanOptions
     let stdin = args.files.is_empty() || args.files.iter().any(|f| f.as_os_str() == "-");
     // A stream cannot be read twice, so with --hourly its hours are reported
     // as they complete instead of at end of input (`tail -F | connspy`).
-    // Bounded memory needs the same in approximate mode, for every input.
-    let release = if args.approx || args.tail || (hourly && stdin) {
+    // Exact partials are not reported but merged: they hold every hour to
+    // the end, as a run over files does, so that the merge of any split
+    // (Hadoop streaming feeds each split to standard input) equals it.
+    // Bounded memory needs a watermark in approximate mode, for every input.
+    let streamed = hourly && stdin && args.format != Format::Partial;
+    let release = if args.approx || args.tail || streamed {
         Release::Watermark { late_ms }
     } else {
         Release::AtEnd

@@ -26,6 +26,7 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod escape;
 #[cfg(feature = "gen")]
 pub mod gen;
 pub mod hash;

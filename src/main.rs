@@ -10,6 +10,7 @@ use clap::{CommandFactory, Parser};
 
 use connspy::cli::Args;
 use connspy::config::Config;
+use connspy::escape::ForTerminal;
 use connspy::Error;
 
 /// Whether standard output was closed when the process started
@@ -69,6 +70,7 @@ fn main() -> ExitCode {
 }
 
 fn fail(e: &Error) -> ExitCode {
-    eprintln!("connspy: error: {e}");
+    // Messages quote input (paths, partial lines, fields): escaped for the terminal.
+    eprintln!("connspy: error: {}", ForTerminal(&e.to_string()));
     ExitCode::from(e.exit_code() as u8)
 }

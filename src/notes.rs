@@ -8,6 +8,7 @@ use std::io::Write;
 
 use ahash::AHashSet;
 
+use crate::escape::ForTerminal;
 use crate::input::format::Skip;
 use crate::partial::codec::{DecodeError, Decoder, Encoder};
 use crate::partial::{Body, BodyIn};
@@ -46,37 +47,65 @@ pub struct Notes {
     pub worst_missed_rate: f64,
 }
 
-/// Distinct (input, Zeek `#path`) pairs in the order first met. Kept with a
-/// set beside the list, so that adding one is constant time however many a
-/// log or a merge of partials brings.
-#[derive(Debug, Default, Clone)]
-pub struct OtherPaths {
-    order: Vec<(String, String)>,
-    seen: AHashSet<(String, String)>,
+/// Distinct items in the order first met. Kept with a set beside the list,
+/// so that adding one is constant time however many a log, or a merge of
+/// partials, brings.
+#[derive(Debug, Clone)]
+pub struct FirstSeen<T> {
+    order: Vec<T>,
+    seen: AHashSet<T>,
 }
 
-impl PartialEq for OtherPaths {
+/// Distinct (input, Zeek `#path`) pairs in the order first met.
+pub type OtherPaths = FirstSeen<(String, String)>;
+
+impl<T> Default for FirstSeen<T> {
+    fn default() -> Self {
+        FirstSeen {
+            order: Vec::new(),
+            seen: AHashSet::default(),
+        }
+    }
+}
+
+impl<T> IntoIterator for FirstSeen<T> {
+    type Item = T;
+    type IntoIter = std::vec::IntoIter<T>;
+
+    /// The items, in the order first met.
+    fn into_iter(self) -> Self::IntoIter {
+        self.order.into_iter()
+    }
+}
+
+impl<T: PartialEq> PartialEq for FirstSeen<T> {
     fn eq(&self, other: &Self) -> bool {
         self.order == other.order
     }
 }
 
-impl OtherPaths {
-    /// Adds a pair, unless it was met before.
-    pub fn insert(&mut self, input: String, zeek_path: String) {
-        let pair = (input, zeek_path);
-        if !self.seen.contains(&pair) {
-            self.seen.insert(pair.clone());
-            self.order.push(pair);
+impl<T: Eq + std::hash::Hash + Clone> FirstSeen<T> {
+    /// Adds `item`, unless it was met before.
+    pub fn insert(&mut self, item: T) {
+        if !self.seen.contains(&item) {
+            self.seen.insert(item.clone());
+            self.order.push(item);
         }
     }
 
-    /// The pairs, in the order first met.
-    pub fn iter(&self) -> impl Iterator<Item = &(String, String)> {
+    /// Adds `other`'s items after this one's.
+    pub fn extend(&mut self, other: FirstSeen<T>) {
+        for item in other.order {
+            self.insert(item);
+        }
+    }
+
+    /// The items, in the order first met.
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
         self.order.iter()
     }
 
-    /// How many distinct pairs.
+    /// How many distinct items.
     pub fn len(&self) -> usize {
         self.order.len()
     }
@@ -126,9 +155,7 @@ impl Notes {
         for (total, n) in self.skipped.iter_mut().zip(other.skipped) {
             add(total, n, "skipped records")?;
         }
-        for (input, zeek_path) in other.other_paths.order {
-            self.other_paths.insert(input, zeek_path);
-        }
+        self.other_paths.extend(other.other_paths);
         add(&mut self.late, other.late, "late lines")?;
         add(
             &mut self.lossy_windows,
@@ -213,7 +240,7 @@ impl Notes {
         for _ in 0..d.count(2)? {
             let path = text(d.bytes()?)?;
             let zeek = text(d.bytes()?)?;
-            notes.other_paths.insert(path, zeek);
+            notes.other_paths.insert((path, zeek));
         }
         d.end()?;
         notes.late = body.count("late")?;
@@ -234,18 +261,28 @@ impl Notes {
         }
         if let Some(FirstMalformed { path, line, reason }) = &self.first_malformed {
             let n = self.malformed;
-            let _ = writeln!(
+            say(
                 err,
-                "connspy: warning: skipped {n} malformed line{}; the first at {path}:{line}: \
-                 {reason}",
-                if n == 1 { "" } else { "s" },
+                format_args!(
+                    "connspy: warning: skipped {n} malformed line{}; the first at {path}:{line}: \
+                     {reason}",
+                    if n == 1 { "" } else { "s" },
+                ),
             );
         }
-        for (path, zeek_path) in self.other_paths.iter() {
-            let _ = writeln!(
+        if let Some((path, zeek_path)) = self.other_paths.iter().next() {
+            let n = self.other_paths.len();
+            let inputs: AHashSet<&str> = self.other_paths.iter().map(|(p, _)| &p[..]).collect();
+            say(
                 err,
-                "connspy: note: {path}: a Zeek header block has #path {zeek_path}, not conn; its \
-                 lines were read as connections",
+                format_args!(
+                    "connspy: note: {n} Zeek header block{} with a #path other than conn, in {} \
+                     input{} (the first: {path}, #path {zeek_path}); their lines were read as \
+                     connections",
+                    if n == 1 { "" } else { "s" },
+                    inputs.len(),
+                    if inputs.len() == 1 { "" } else { "s" },
+                ),
             );
         }
         for kind in Skip::ALL {
@@ -266,6 +303,13 @@ impl Notes {
     }
 }
 
+/// Writes one line to stderr with the bytes that came from input (paths,
+/// `#path` values, reasons quoting a field) escaped, so that they cannot
+/// move the cursor or retitle the terminal. Best effort, like every note.
+fn say(err: &mut impl Write, line: std::fmt::Arguments<'_>) {
+    let _ = writeln!(err, "{}", ForTerminal(&line.to_string()));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -282,7 +326,7 @@ mod tests {
             ..Notes::default()
         };
         n.skipped[0] = 5;
-        n.other_paths.insert(format!("{tag}.log"), "dns".into());
+        n.other_paths.insert((format!("{tag}.log"), "dns".into()));
         n
     }
 
@@ -309,7 +353,7 @@ mod tests {
         for round in 0..2 {
             let mut part = Notes::default();
             for i in 0..80_000 {
-                part.other_paths.insert("x.log".into(), format!("p{i}"));
+                part.other_paths.insert(("x.log".into(), format!("p{i}")));
             }
             all.merge(part).unwrap();
             assert_eq!(all.other_paths.len(), 80_000, "round {round}");

@@ -212,8 +212,8 @@ fn zeek_header_blocks_unset_hosts_and_paths() {
         out.stderr,
         "connspy: warning: skipped 2 malformed lines; the first at conn.log:10: id.orig_h is \
          unset or empty\n\
-         connspy: note: conn.log: a Zeek header block has #path conn_long, not conn; its lines \
-         were read as connections\n"
+         connspy: note: 1 Zeek header block with a #path other than conn, in 1 input (the \
+         first: conn.log, #path conn_long); their lines were read as connections\n"
     );
     let strict = connspy(d, &["--to_host", "x", "--strict", "conn.log"]);
     assert_eq!(strict.code, Some(2));

@@ -1,8 +1,8 @@
-//! Partials written by an attacker, not by connspy: lines whose digest and
-//! checksum are right (they are easy to compute), so that the body and the
-//! settings reach the decoders. Each must be refused with exit 2 and a
-//! message naming the line, never crash, hang, allocate what the bytes do
-//! not justify, or wrap a count.
+//! Input written by an attacker. Partials whose digest and checksum are
+//! right (they are easy to compute), so that the body and the settings reach
+//! the decoders: each must be refused with exit 2 and a message naming the
+//! line, never crash, hang, allocate what the bytes do not justify, or wrap
+//! a count. Logs whose bytes would reach the terminal, or flood stderr.
 
 use std::fmt::Write as _;
 
@@ -417,4 +417,111 @@ fn messages_name_the_real_limit() {
     let help = run_in(dir.path(), "connspy", &["--help"], b"").stdout;
     let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(help.contains("64 to 2^30"), "{help}");
+}
+
+/// A summary line as connspy writes it for a log with one malformed line.
+fn written_summary() -> String {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("s.log"), "1565647200000 a t\nbad\n").unwrap();
+    let out = run_in(
+        dir.path(),
+        "connspy",
+        &["--to_host", "t", "--format", "partial", "s.log"],
+        b"",
+    );
+    out.stdout
+        .lines()
+        .find(|l| l.starts_with("summary\t"))
+        .unwrap()
+        .to_owned()
+}
+
+fn field_of(line: &str, name: &str) -> Vec<u8> {
+    let value = line
+        .split('\t')
+        .find_map(|f| f.strip_prefix(&format!("{name}=")))
+        .unwrap();
+    STANDARD.decode(value).unwrap()
+}
+
+#[test]
+fn bytes_from_input_reach_stderr_escaped() {
+    let evil = "\x1b]0;pwned\x07\x1b[2J\u{9b}31m";
+    // A Zeek log whose #path is an escape sequence.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("z.log"),
+        format!(
+            "#separator \\x09\n#fields\tts\tid.orig_h\tid.resp_h\n#path\t{evil}\n\
+             1565647200.000\ta\tb\n"
+        ),
+    )
+    .unwrap();
+    let out = run_in(
+        dir.path(),
+        "connspy",
+        &["--busiest_from_host", "z.log"],
+        b"",
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    // A partial's first malformed line, named by a path that is one.
+    let summary = written_summary();
+    let first = Enc::default()
+        .bytes(evil.as_bytes())
+        .uint(2)
+        .bytes(b"no timestamp")
+        .0;
+    let forged = forge(
+        "summary",
+        EXACT_TO,
+        &[
+            ("malformed", Count(1)),
+            ("first_malformed", Binary(first)),
+            ("skipped", Binary(field_of(&summary, "skipped"))),
+            ("other_paths", Binary(field_of(&summary, "other_paths"))),
+            ("late", Count(0)),
+        ],
+    );
+    let (code, _, merged) = merge(&forged);
+    assert_eq!(code, Some(0), "{merged}");
+    // An error quoting a window key that is one.
+    let (code, _, refused) = merge(&forge(evil, EXACT_TO, &[("lines", Count(0))]));
+    assert_eq!(code, Some(2), "{refused}");
+    for stderr in [&out.stderr, &merged, &refused] {
+        assert!(
+            !stderr.contains(['\x1b', '\x07', '\u{9b}']),
+            "raw control bytes on stderr: {stderr:?}"
+        );
+        assert!(stderr.contains("\\x1b]0;pwned\\x07"), "{stderr}");
+    }
+}
+
+#[test]
+fn zeek_header_blocks_of_other_logs_make_one_note_with_a_count() {
+    let mut log = String::new();
+    for i in 0..2000 {
+        write!(
+            log,
+            "#separator \\x09\n#fields\tts\tid.orig_h\tid.resp_h\n#path\tp{i}\n\
+             1565647200.000\ta\tb\n"
+        )
+        .unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("z.log"), &log).unwrap();
+    for args in [
+        &["--busiest_from_host", "z.log"][..],
+        &["--busiest_from_host"],
+    ] {
+        let out = run_in(dir.path(), "connspy", args, log.as_bytes());
+        assert_eq!(out.code, Some(0), "{}", out.stderr);
+        assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+        assert!(
+            out.stderr
+                .contains("2000 Zeek header blocks with a #path other than conn")
+                && out.stderr.contains("#path p0"),
+            "{}",
+            out.stderr
+        );
+    }
 }

@@ -618,37 +618,56 @@ fn partial_output_does_not_go_with_tail_and_an_empty_merge_prints_nothing() {
 }
 
 #[test]
-fn late_lines_of_a_stream_are_kept_in_partials() {
-    // From standard input with --hourly, a direct run releases hours behind
-    // a watermark and drops lines that come later; a partial keeps them, so
-    // its merge equals the direct run over the file.
+fn partials_report_late_lines_where_the_direct_run_does_in_every_mode() {
+    // Two lines 2.5 hours late: behind the watermark of --approx --hourly,
+    // from a file or a stream, they are dropped and counted, and the merge
+    // of the run's partials prints what the run prints. Exact partials of a
+    // stream hold every hour, as the exact run over the file does.
     let dir = TempDir::new().unwrap();
-    let text = format!("{T0} a b\n{} b c\n{} c d\n", T0 + 7_200_000, T0 + 10);
+    let h = 3_600_000;
+    let text = format!(
+        "{T0} a b\n{} b c\n{} c d\n{} d e\n{} e f\n",
+        T0 + 3 * h,
+        T0 + 4 * h,
+        T0 + 4 * h - 5 * h / 2,
+        T0 + 4 * h - 5 * h / 2 + 1
+    );
     std::fs::write(dir.path().join("a.log"), &text).unwrap();
-    let q = [
-        "--busiest_from_host",
-        "--hourly",
-        "--max_log_late_seconds",
-        "60",
-    ];
-    let file = ok(
-        dir.path(),
-        &[&q[..], &["--format", "json", "a.log"]].concat(),
-        b"",
-    );
-    let partial = ok(
-        dir.path(),
-        &[&q[..], &["--format", "partial"]].concat(),
-        text.as_bytes(),
-    );
-    let merged = ok(
-        dir.path(),
-        &["--merge", "--format", "json"],
-        partial.as_bytes(),
-    );
-    assert_eq!(merged, file);
-    let first: Value = serde_json::from_str(merged.lines().next().unwrap()).unwrap();
-    assert_eq!(first["lines"], 2, "the late line counted: {merged}");
+    let q = ["--busiest_from_host", "--to_host", "d", "--hourly"];
+    for (mode, input) in [(&["--approx"][..], &[][..]), (&["--approx"], &["a.log"])] {
+        let stdin = if input.is_empty() {
+            text.as_bytes()
+        } else {
+            b""
+        };
+        let args = |format: &'static str| -> Vec<&str> {
+            [&q[..], mode, &["--format", format], input].concat()
+        };
+        let direct = connspy(dir.path(), &args("json"), stdin);
+        let partial = ok(dir.path(), &args("partial"), stdin);
+        let merged = connspy(
+            dir.path(),
+            &["--merge", "--format", "json"],
+            partial.as_bytes(),
+        );
+        assert_eq!(merged.stdout, direct.stdout, "{mode:?} {input:?}");
+        let late: u64 = direct
+            .stdout
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["late"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .sum();
+        assert_eq!(late, 2, "{mode:?} {input:?}: {}", direct.stdout);
+        for stderr in [&direct.stderr, &merged.stderr] {
+            assert!(
+                stderr.contains("dropped 2 late lines"),
+                "{mode:?}: {stderr}"
+            );
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------

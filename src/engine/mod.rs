@@ -78,8 +78,6 @@ pub struct Engine<'a, R: Reducer> {
     /// Chunks handed out so far: the next group's first chunk number.
     next_chunk: usize,
     inputs: Vec<InputOrigin>,
-    /// Whether lines of released hours are kept (see [`Sink::keeps_late`]).
-    keep_late: bool,
     sink: &'a mut dyn Sink<R::State>,
 }
 
@@ -93,7 +91,6 @@ impl<'a, R: Reducer> Engine<'a, R> {
         progress: &'a Progress,
         sink: &'a mut dyn Sink<R::State>,
     ) -> Self {
-        let keep_late = sink.keeps_late();
         Engine {
             scanner: Scanner {
                 reducer,
@@ -105,7 +102,7 @@ impl<'a, R: Reducer> Engine<'a, R> {
                     Release::Watermark { late_ms } => Some(late_ms),
                     Release::AtEnd => None,
                 },
-                drop_late: filter.hourly && !keep_late,
+                drop_late: filter.hourly,
                 strict_stop: AtomicUsize::new(usize::MAX),
                 failed: AtomicBool::new(false),
             },
@@ -117,7 +114,6 @@ impl<'a, R: Reducer> Engine<'a, R> {
             first_bad: None,
             next_chunk: 0,
             inputs: Vec::new(),
-            keep_late,
             sink,
         }
     }
@@ -324,22 +320,19 @@ impl<'a, R: Reducer> Engine<'a, R> {
             for path in std::mem::take(&mut partial.other_paths) {
                 let origin = self.inputs[input].path.display().to_string();
                 let path = String::from_utf8_lossy(&path).into_owned();
-                self.notes.other_paths.insert(origin, path);
+                self.notes.other_paths.insert((origin, path));
             }
             // Lines of hours the waves before released are late: checked
             // here, not while parsing, so that it does not matter which waves
             // ran side by side. The watermark before them is this one, as
             // the wave's own lines behind it did not raise it past their hour.
-            // A partial keeps them: its merge folds every state of an hour.
-            if !self.keep_late {
-                let late: u64 = partial
-                    .windows
-                    .drain_before(self.released_before)
-                    .into_iter()
-                    .map(|(_, state)| reducer.lines(&state))
-                    .sum();
-                self.add_late(self.released_before, late);
-            }
+            let late: u64 = partial
+                .windows
+                .drain_before(self.released_before)
+                .into_iter()
+                .map(|(_, state)| reducer.lines(&state))
+                .sum();
+            self.add_late(self.released_before, late);
             // Lines the wave itself left behind: their watermark is the
             // higher of this one and the wave's own before them.
             for (cut, late) in std::mem::take(&mut partial.late) {

@@ -11,6 +11,7 @@ use super::options::{Release, ScanOptions, WAVE_CHUNKS};
 use crate::input::format::LineError;
 use crate::input::format::{Outcome, Parser, Skip};
 use crate::input::{Chunk, Group};
+use crate::notes::FirstSeen;
 use crate::progress::Progress;
 use crate::query::Filter;
 use crate::reduce::{Reducer, Windows};
@@ -29,7 +30,7 @@ pub(super) struct Scanner<'a, R> {
     /// are released at the end.
     pub(super) late_ms: Option<i64>,
     /// Whether lines behind the watermark are dropped as late (hourly
-    /// windows, and not kept for a partial).
+    /// windows).
     pub(super) drop_late: bool,
     /// With `strict`, the lowest chunk index known to hold a malformed line;
     /// later chunks need not be parsed.
@@ -122,9 +123,7 @@ impl<R: Reducer> Scanner<'_, R> {
     ) -> bool {
         match outcome {
             Outcome::Header(Some(path)) => {
-                if !acc.other_paths.iter().any(|p| p == path) {
-                    acc.other_paths.push(path.to_vec());
-                }
+                acc.other_paths.insert(path.to_vec());
             }
             Outcome::Skipped(kind) => acc.skipped[kind.index()] += 1,
             Outcome::Malformed(reason) => {
@@ -235,7 +234,7 @@ pub(super) struct Partial<S> {
     /// Records skipped on purpose, by [`Skip::index`].
     pub(super) skipped: [u64; Skip::ALL.len()],
     /// Zeek `#path`s other than `conn` met.
-    pub(super) other_paths: Vec<Vec<u8>>,
+    pub(super) other_paths: FirstSeen<Vec<u8>>,
     /// Chunks whose header lines changed the parser, each with the parser
     /// in force after it (see [`Group::parsers_hold`]).
     pub(super) parsers_changed: Vec<(usize, Parser)>,
@@ -254,7 +253,7 @@ impl<S> Default for Partial<S> {
             cut: i64::MIN,
             late: Vec::new(),
             skipped: [0; Skip::ALL.len()],
-            other_paths: Vec::new(),
+            other_paths: FirstSeen::default(),
             parsers_changed: Vec::new(),
             failure: None,
         }
@@ -300,11 +299,7 @@ impl<S> Partial<S> {
         for (a, b) in self.skipped.iter_mut().zip(other.skipped) {
             *a += b;
         }
-        for path in other.other_paths {
-            if !self.other_paths.contains(&path) {
-                self.other_paths.push(path);
-            }
-        }
+        self.other_paths.extend(other.other_paths);
         self.parsers_changed.extend(other.parsers_changed);
         self
     }

@@ -3,7 +3,6 @@
 //! reader of the pipe sees each window as soon as it is final) or encodes
 //! them as partial lines.
 
-mod escape;
 mod json;
 pub mod sink;
 mod text;

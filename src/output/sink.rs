@@ -17,13 +17,6 @@ use crate::report::Report;
 /// Receives the windows a run is done with, in window order, as many at a
 /// time as were closed together (all of them at the end of a batch run).
 pub trait Sink<S>: Send {
-    /// Whether lines of a window already closed are folded into a new state
-    /// of it rather than dropped as late: a later merge of partials folds
-    /// every state of a window wherever it comes from.
-    fn keeps_late(&self) -> bool {
-        false
-    }
-
     /// Takes closed windows, in window order.
     ///
     /// # Errors
@@ -151,10 +144,6 @@ fn write_line(out: &mut impl Write, line: &[u8]) -> Result<()> {
 }
 
 impl<R: Reducer, W: Write + Send> Sink<R::State> for Partials<'_, R, W> {
-    fn keeps_late(&self) -> bool {
-        true
-    }
-
     fn windows(&mut self, windows: Vec<Closed<R::State>>) -> Result<()> {
         let Partials {
             reducer,
@@ -164,7 +153,12 @@ impl<R: Reducer, W: Write + Send> Sink<R::State> for Partials<'_, R, W> {
         in_order(
             windows,
             |window| {
-                let body = reducer.encode(window.state).map_err(Error::spill)?;
+                let mut body = reducer.encode(window.state).map_err(Error::spill)?;
+                // The late lines reported with this window go with it, so that
+                // a merge reports them where a direct run does.
+                if window.late > 0 {
+                    body.first_count("late", window.late);
+                }
                 Ok(stamp.window(window.key, &body))
             },
             |line| write_line(out, &line),

@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use super::escape::Escaped;
+use crate::escape::Escaped;
 use crate::report::{Busiest, HostList, Hosts, Report};
 use crate::timestamp::Rfc3339Ms;
 

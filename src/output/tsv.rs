@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use super::escape::Escaped;
+use crate::escape::Escaped;
 use crate::report::Report;
 use crate::timestamp::Rfc3339Ms;
 

@@ -43,6 +43,11 @@ impl Body {
         self.fields.push((name, Value::Count(n)));
     }
 
+    /// Puts a count field before every other.
+    pub(crate) fn first_count(&mut self, name: &'static str, n: u64) {
+        self.fields.insert(0, (name, Value::Count(n)));
+    }
+
     /// Appends a binary field.
     pub(crate) fn binary(&mut self, name: &'static str, bytes: Vec<u8>) {
         self.fields.push((name, Value::Binary(bytes)));
@@ -211,6 +216,14 @@ impl<'a> BodyIn<'a> {
             .ok_or_else(|| format!("field '{name}' is missing or out of place"))?;
         v.parse()
             .map_err(|_| format!("{name}={} is not a count", shorten(v)).into())
+    }
+
+    /// The count field `name` if it comes next, else 0.
+    pub(crate) fn optional_count(&mut self, name: &str) -> Result<u64, DecodeError> {
+        match self.fields.get(self.next) {
+            Some(&(n, _)) if n == name => self.count(name),
+            _ => Ok(0),
+        }
     }
 
     /// The binary field `name` if it comes next.

@@ -17,6 +17,7 @@ use crate::config::TailOptions;
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::escape::ForTerminal;
 use crate::input::decompress::{sniff_path, Encoding};
 use crate::input::follow::Feed;
 use crate::input::Input;
@@ -89,7 +90,7 @@ pub fn run<R: crate::reduce::Reducer>(
     // A corrupt compressed file before the followed one is reported, and the
     // run goes on: the followed file is what tail mode is for.
     let mut corrupt = |e: Error| {
-        let _ = writeln!(err, "connspy: {e}");
+        let _ = writeln!(err, "connspy: {}", ForTerminal(&e.to_string()));
         Ok(())
     };
     if engine.scan_all(before, || stop.load(Ordering::Relaxed), &mut corrupt)? {
@@ -112,7 +113,7 @@ pub fn run<R: crate::reduce::Reducer>(
     let mut last_line = Instant::now();
     loop {
         for notice in feed.take_notices() {
-            let _ = writeln!(err, "connspy: {notice}");
+            let _ = writeln!(err, "connspy: {}", ForTerminal(&notice.to_string()));
         }
         if stop.load(Ordering::Relaxed) {
             return engine.finish(false);

@@ -419,6 +419,8 @@ struct Merger<'r, R: Reducer> {
     current: Option<(i64, Acc<R::State>)>,
     /// Every window, when spread out.
     open: BTreeMap<i64, Acc<R::State>>,
+    /// Late lines the partials report with each window.
+    late: BTreeMap<i64, u64>,
     notes: Notes,
 }
 
@@ -437,6 +439,7 @@ impl<'r, R: Reducer> Merger<'r, R> {
             grouping,
             current: None,
             open: BTreeMap::new(),
+            late: BTreeMap::new(),
             notes: Notes::default(),
         }
     }
@@ -466,9 +469,17 @@ impl<'r, R: Reducer> Merger<'r, R> {
             return Ok(());
         }
         let key = self.window_of(parsed.key).map_err(|e| at.bad(&e))?;
+        let mut body = parsed.body;
+        let late = body.optional_count("late").map_err(|e| at.bad(&e.0))?;
+        if late > 0 {
+            let total = self.late.entry(key).or_default();
+            *total = total
+                .checked_add(late)
+                .ok_or_else(|| at.bad("the window's late counts overflow 64 bits when merged"))?;
+        }
         // Decoded now, even when folded later, so that a bad line is named
         // where it is, before anything is printed past it.
-        let state = self.reducer.decode(parsed.body).map_err(|e| at.bad(&e.0))?;
+        let state = self.reducer.decode(body).map_err(|e| at.bad(&e.0))?;
         let item = if self.fold_early {
             Acc::Folded(state)
         } else {
@@ -588,7 +599,7 @@ impl<'r, R: Reducer> Merger<'r, R> {
             start,
             end,
             state,
-            late: 0,
+            late: self.late.remove(&key).unwrap_or(0),
             complete: true,
         }])
     }

@@ -1,5 +1,7 @@
-//! Host names as text and TSV print them: control characters escaped, so a
-//! log line cannot move the cursor, retitle the terminal or break a row.
+//! Bytes from input as a terminal sees them: host names as text and TSV
+//! print them, and messages on stderr that quote input. Control characters
+//! are escaped, so a log line cannot move the cursor, retitle the terminal
+//! or break a row.
 //!
 //! A host is any run of non-whitespace bytes, so it may hold ESC, BEL and
 //! the other C0 controls, DEL, or the C1 controls (U+0080 to U+009F, which
@@ -61,6 +63,31 @@ impl fmt::Display for Escaped<'_> {
     }
 }
 
+/// Displays a message for stderr that may quote input (a path, a `#path`
+/// value, a window key, a partial's reason): control characters escaped as
+/// [`Escaped`] escapes them, but for newlines and tabs, which a message's own
+/// layout uses, and backslashes, which need no escaping to be safe.
+#[derive(Debug, Clone, Copy)]
+pub struct ForTerminal<'a>(pub &'a str);
+
+impl fmt::Display for ForTerminal<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let unsafe_char = |c: char| c.is_control() && c != '\n' && c != '\t';
+        let s = self.0;
+        if !s.chars().any(unsafe_char) {
+            return f.write_str(s);
+        }
+        for c in s.chars() {
+            match c {
+                c if !unsafe_char(c) => f.write_char(c)?,
+                c if u32::from(c) < 0x80 => write!(f, "\\x{:02x}", u32::from(c))?,
+                c => write!(f, "\\u{{{:02x}}}", u32::from(c))?,
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,6 +105,17 @@ mod tests {
             let e = Escaped(host);
             assert_eq!(e.to_string(), shown);
             assert_eq!(e.width(), shown.len(), "{shown}");
+        }
+    }
+
+    #[test]
+    fn messages_keep_their_layout_and_lose_the_controls() {
+        for (message, shown) in [
+            ("a.log:3: bad\tfield\nnext", "a.log:3: bad\tfield\nnext"),
+            ("#path \x1b]0;pwned\x07", "#path \\x1b]0;pwned\\x07"),
+            ("c1\u{9b}2J back\\slash", "c1\\u{9b}2J back\\slash"),
+        ] {
+            assert_eq!(ForTerminal(message).to_string(), shown);
         }
     }
 }
