@@ -45,6 +45,15 @@ pub(crate) fn load_upto16(b: &[u8]) -> (u64, u64) {
     }
 }
 
+/// FNV-1a (64 bits) of `bytes`: slow, but fixed and documented, so that
+/// what it names (a partial's settings, an abbreviated host) is the same on
+/// every machine and build.
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

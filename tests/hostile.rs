@@ -525,3 +525,51 @@ fn zeek_header_blocks_of_other_logs_make_one_note_with_a_count() {
         );
     }
 }
+
+#[test]
+fn approximate_mode_keeps_a_bounded_form_of_long_hosts() {
+    let long = format!("Long-{}", "x".repeat(1000));
+    let dir = tempfile::tempdir().unwrap();
+    let log = format!("1565647200000 {long} t\n1565647200001 {long} t\n1565647200002 s t\n");
+    std::fs::write(dir.path().join("s.log"), &log).unwrap();
+    let q = ["--approx", "--busiest_from_host", "--to_host", "t"];
+    let json = |args: &[&str]| {
+        let out = run_in(dir.path(), "connspy", args, b"");
+        assert_eq!(out.code, Some(0), "{}", out.stderr);
+        out.stdout
+    };
+    let direct = json(&[&q[..], &["--format", "json", "s.log"]].concat());
+    let record: serde_json::Value = serde_json::from_str(direct.trim()).unwrap();
+    let kept = record["busiest_from_host"]["host"].as_str().unwrap();
+    let (head, hash) = kept.rsplit_once('…').unwrap();
+    assert!(
+        kept.len() <= 256 && long.to_lowercase().starts_with(head),
+        "{kept}"
+    );
+    assert!(
+        hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{kept}"
+    );
+    assert_eq!(record["busiest_from_host"]["connections"], 2);
+    assert!(
+        direct.contains(kept) && record["to_host"]["hosts"][0] == kept,
+        "{direct}"
+    );
+    // The same form in partials, merged.
+    let partial = json(&[&q[..], &["--format", "partial", "s.log"]].concat());
+    let (code, merged, stderr) = merge(&partial);
+    assert_eq!((code, merged), (Some(0), direct), "{stderr}");
+    // A host longer than the form is not what a run writes.
+    let line = partial.lines().next().unwrap();
+    let params = line.split('\t').nth(3).unwrap();
+    let longer = "y".repeat(300);
+    let list = Enc::default().uint(0).hosts(&[longer.as_bytes()]).0;
+    refused(
+        &forge(
+            "range",
+            params,
+            &[("lines", Count(1)), ("to", Binary(list))],
+        ),
+        "approximate mode keeps at most 256",
+    );
+}

@@ -1,6 +1,37 @@
 //! Case folding: hosts are stored and compared with their ASCII letters
 //! lowercased, eight bytes at a time.
 
+use std::io::Write as _;
+
+/// The most bytes of a host approximate mode keeps (DNS names have at most
+/// 253): what a sketch holds per host, and the cost of merging one, do not
+/// grow with what a log puts in a field.
+pub(crate) const MAX_SKETCH_HOST: usize = 256;
+
+/// `host` folded as [`fold_case_into`] folds it, as approximate mode keeps
+/// it: a host longer than [`MAX_SKETCH_HOST`] bytes becomes its first bytes
+/// (cut at a character boundary), `…`, and the 16 hexadecimal digits of
+/// FNV-1a over the whole folded host, [`MAX_SKETCH_HOST`] bytes at most.
+#[inline]
+pub(crate) fn sketch_form<'b>(host: &[u8], buf: &'b mut Vec<u8>) -> &'b [u8] {
+    fold_case_into(host, buf);
+    if buf.len() > MAX_SKETCH_HOST {
+        abbreviate(buf);
+    }
+    buf
+}
+
+#[cold]
+fn abbreviate(buf: &mut Vec<u8>) {
+    let hash = crate::hash::fnv1a(buf);
+    let mut cut = MAX_SKETCH_HOST - "…".len() - 16;
+    while cut > 0 && buf[cut] & 0xc0 == 0x80 {
+        cut -= 1;
+    }
+    buf.truncate(cut);
+    let _ = write!(buf, "…{hash:016x}");
+}
+
 /// A byte of ones in every lane.
 pub(crate) const ONES: u64 = 0x0101_0101_0101_0101;
 /// The high bit of every lane.
@@ -33,6 +64,25 @@ pub(crate) fn fold_word(x: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_hosts_are_abbreviated_to_a_fixed_form() {
+        let mut buf = Vec::new();
+        let short = "Web-01.Example.COM".as_bytes();
+        assert_eq!(sketch_form(short, &mut buf), b"web-01.example.com");
+        let at_limit = vec![b'a'; MAX_SKETCH_HOST];
+        assert_eq!(sketch_form(&at_limit, &mut buf), &at_limit[..]);
+        // Case folded first: two spellings of a long host are one host.
+        let long = format!("{}Z", "é".repeat(200));
+        let kept = sketch_form(long.as_bytes(), &mut buf).to_vec();
+        assert_eq!(sketch_form(long.to_lowercase().as_bytes(), &mut buf), kept);
+        let kept = String::from_utf8(kept).expect("cut at a character boundary");
+        assert!(kept.len() <= MAX_SKETCH_HOST, "{}", kept.len());
+        let (head, hash) = kept.rsplit_once('…').unwrap();
+        assert!(long.starts_with(head) && hash.len() == 16, "{kept}");
+        let other = format!("{}Y", "é".repeat(200));
+        assert_ne!(sketch_form(other.as_bytes(), &mut buf), kept.as_bytes());
+    }
 
     #[test]
     fn case_folding_is_ascii_only() {

@@ -191,12 +191,7 @@ impl Params {
 /// The 16 hexadecimal digits of FNV-1a (64 bits) over `text`: a short, fixed
 /// and documented check that two lines were written under the same settings.
 pub(crate) fn digest(text: &str) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in text.as_bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    format!("{h:016x}")
+    format!("{:016x}", crate::hash::fnv1a(text.as_bytes()))
 }
 
 #[cfg(test)]

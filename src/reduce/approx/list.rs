@@ -4,12 +4,12 @@
 use std::cell::RefCell;
 use std::io;
 
-use super::ApproxKit;
-use crate::hosts::fold::fold_case_into;
+use super::{sketch_host, ApproxKit};
+use crate::hosts::fold::{sketch_form, MAX_SKETCH_HOST};
 use crate::hosts::HostSet;
 use crate::partial::codec::{Decoder, Encoder};
 use crate::partial::{Body, DecodeError};
-use crate::reduce::part::{partial_host, Fields, ListPart, ListSlot, Part};
+use crate::reduce::part::{Fields, ListPart, ListSlot, Part};
 use crate::report::{HostList, Hosts};
 use crate::sketch::BloomList;
 
@@ -135,7 +135,7 @@ fn decode_list(kit: &ApproxKit, bytes: &[u8]) -> Result<List, DecodeError> {
         0 => {
             let mut set = HostSet::new();
             for _ in 0..d.count(1)? {
-                set.insert(partial_host(d.bytes()?)?);
+                set.insert(sketch_host(d.bytes()?)?);
             }
             List::Exact(set)
         }
@@ -155,7 +155,7 @@ fn decode_list(kit: &ApproxKit, bytes: &[u8]) -> Result<List, DecodeError> {
             let n = d.count(1)?;
             let mut hosts = Vec::with_capacity(n);
             for _ in 0..n {
-                hosts.push(partial_host(d.bytes()?)?);
+                hosts.push(sketch_host(d.bytes()?)?);
             }
             let bloom = BloomList::from_parts(kit.new_bloom(), bits, hll, hosts)
                 .map_err(|e| e.to_string())?;
@@ -172,13 +172,17 @@ impl ListPart<ApproxKit> for List {
     fn insert(&mut self, kit: &ApproxKit, host: &[u8]) -> io::Result<()> {
         match self {
             List::Exact(set) => {
-                set.insert(host);
+                if host.len() > MAX_SKETCH_HOST {
+                    set.insert(sketch_form(host, &mut Vec::new()));
+                } else {
+                    set.insert(host);
+                }
                 if set.len() > kit.promote_at() {
                     *self = List::promote(kit, std::mem::take(set))?;
                 }
                 Ok(())
             }
-            List::Bloom(bloom, scratch) => bloom.insert(fold_case_into(host, scratch)).map(drop),
+            List::Bloom(bloom, scratch) => bloom.insert(sketch_form(host, scratch)).map(drop),
         }
     }
 

@@ -23,8 +23,9 @@ pub(crate) use budget::{SketchRequest, MIN_FP_RATE, WAVES_IN_FLIGHT};
 use list::List;
 use talkers::Talkers;
 
-use super::part::Kit;
+use super::part::{partial_host, Kit};
 use super::state::Parts;
+use crate::hosts::fold::MAX_SKETCH_HOST;
 use crate::partial::DecodeError;
 use crate::query::{ApproxSettings, Query};
 use crate::sketch::{BloomList, Hll};
@@ -69,6 +70,19 @@ impl ApproxKit {
         }
         Ok(hll)
     }
+}
+
+/// A host read from an approximate partial: as [`partial_host`] checks it,
+/// and no longer than approximate mode keeps a host.
+fn sketch_host(host: &[u8]) -> Result<&[u8], DecodeError> {
+    if host.len() > MAX_SKETCH_HOST {
+        return Err(format!(
+            "a host of {} bytes, where approximate mode keeps at most {MAX_SKETCH_HOST}",
+            host.len()
+        )
+        .into());
+    }
+    partial_host(host)
 }
 
 /// Approximate answers in bounded memory.

@@ -3,12 +3,12 @@
 
 use std::io;
 
-use super::ApproxKit;
-use crate::hosts::fold::fold_case_into;
+use super::{sketch_host, ApproxKit};
+use crate::hosts::fold::sketch_form;
 use crate::hosts::rank::{best_unlisted, rank, Counted};
 use crate::partial::codec::{Decoder, Encoder};
 use crate::partial::{Body, DecodeError};
-use crate::reduce::part::{partial_host, CountPart, CountSlot, Fields, Part};
+use crate::reduce::part::{CountPart, CountSlot, Fields, Part};
 use crate::report::{Bounds, Busiest};
 use crate::sketch::{Hll, SpaceSaving};
 
@@ -70,7 +70,7 @@ impl Part<ApproxKit> for Talkers {
         let n = d.count(3)?;
         let mut counters = Vec::with_capacity(n);
         for _ in 0..n {
-            counters.push((partial_host(d.bytes()?)?, d.uint()?, d.uint()?));
+            counters.push((sketch_host(d.bytes()?)?, d.uint()?, d.uint()?));
         }
         d.end()?;
         let summary = SpaceSaving::from_parts(kit.settings.top_k, total, &counters)
@@ -91,7 +91,7 @@ impl Part<ApproxKit> for Talkers {
 impl CountPart<ApproxKit> for Talkers {
     #[inline]
     fn add(&mut self, host: &[u8]) {
-        let host = fold_case_into(host, &mut self.scratch);
+        let host = sketch_form(host, &mut self.scratch);
         // Every host the summary tracks is already in the HyperLogLog (an
         // insert is idempotent, and merges carry both along), so only the
         // untracked ones pay for the HyperLogLog's own hash (DataSketches'
@@ -136,4 +136,34 @@ fn proves_listed(c: &Counted<'_, u64>, next: Option<&Counted<'_, u64>>, untracke
     let beats_tracked =
         next.is_none_or(|n| lower > n.count || (lower == n.count && c.host < n.host));
     beats_tracked && (untracked == 0 || lower > untracked)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hosts::fold::MAX_SKETCH_HOST;
+
+    #[test]
+    fn what_a_summary_keeps_of_a_host_is_bounded() {
+        // 400 distinct hosts of 100 KB, each seen ten times: the summary
+        // keeps at most MAX_SKETCH_HOST bytes of each, not 40 MB of them.
+        let mut talkers = Talkers::new(64, 12);
+        for round in 0..10u64 {
+            for i in 0..400 {
+                let host = format!("h{i}-{}", "x".repeat(100_000));
+                talkers.add(host.as_bytes());
+            }
+            assert_eq!(talkers.summary.total(), 400 * (round + 1));
+        }
+        let bound = 64 * (MAX_SKETCH_HOST * 4 + 256);
+        assert!(
+            talkers.summary.memory_bytes() < bound,
+            "{} bytes for 64 counters",
+            talkers.summary.memory_bytes()
+        );
+        assert!(talkers
+            .summary
+            .iter()
+            .all(|(h, _, _)| h.len() <= MAX_SKETCH_HOST));
+    }
 }
