@@ -118,7 +118,7 @@ fn a_bloom_filter_the_line_does_not_hold_is_never_allocated() {
             &params,
             &[("lines", Count(0)), ("to", Binary(list))],
         ),
-        "bloom filter of 8 bytes",
+        "bloom filter bytes 8 where the settings make",
     );
 }
 

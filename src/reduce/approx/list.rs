@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::io;
 
-use super::{sketch_host, ApproxKit};
+use super::{as_set, sketch_host, ApproxKit};
 use crate::hosts::fold::{sketch_form, MAX_SKETCH_HOST};
 use crate::hosts::HostSet;
 use crate::partial::codec::{Decoder, Encoder};
@@ -143,14 +143,7 @@ fn decode_list(kit: &ApproxKit, bytes: &[u8]) -> Result<List, DecodeError> {
             let bits = d.bytes()?;
             // The filter is allocated from the settings: only once the
             // partial holds as many bytes of it.
-            if bits.len() != kit.settings.bloom_bytes {
-                return Err(format!(
-                    "a bloom filter of {} bytes where the settings make {}",
-                    bits.len(),
-                    kit.settings.bloom_bytes
-                )
-                .into());
-            }
+            as_set("bloom filter bytes", bits.len(), kit.settings.bloom_bytes)?;
             let hll = kit.decode_hll(d.bytes()?)?;
             let n = d.count(1)?;
             let mut hosts = Vec::with_capacity(n);

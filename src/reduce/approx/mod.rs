@@ -60,16 +60,25 @@ impl ApproxKit {
     /// A HyperLogLog from a partial, of this run's precision.
     fn decode_hll(&self, bytes: &[u8]) -> Result<Hll, DecodeError> {
         let hll = Hll::from_bytes(bytes).map_err(|e| format!("HyperLogLog: {e}"))?;
-        if hll.precision() != self.settings.hll_precision {
-            return Err(format!(
-                "a HyperLogLog of precision {} in partials of precision {}",
-                hll.precision(),
-                self.settings.hll_precision
-            )
-            .into());
-        }
+        as_set(
+            "HyperLogLog precision",
+            hll.precision(),
+            self.settings.hll_precision,
+        )?;
         Ok(hll)
     }
+}
+
+/// Checks that a size read from a partial is the one its settings make.
+fn as_set<T: PartialEq + std::fmt::Display>(
+    what: &str,
+    got: T,
+    want: T,
+) -> Result<(), DecodeError> {
+    if got == want {
+        return Ok(());
+    }
+    Err(format!("{what} {got} where the settings make {want}").into())
 }
 
 /// A host read from an approximate partial: as [`partial_host`] checks it,
