@@ -12,6 +12,7 @@ mod formats;
 mod hardening;
 mod hll_fixture;
 mod hostile;
+mod input;
 mod partial;
 mod props;
 mod tail;

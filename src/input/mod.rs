@@ -55,7 +55,9 @@ impl Input {
 pub(crate) enum Source {
     /// A regular file, memory-mapped.
     Mapped(MappedFile),
-    /// Standard input, a pipe, a FIFO or a device: read in blocks.
+    /// Standard input, a pipe, a FIFO, a device, or a regular file whose
+    /// stated size is not its length (0 on procfs; sysfs files cannot be
+    /// mapped): read in blocks to the end.
     Stream(Box<dyn io::Read + Send>),
     /// A compressed input (file or stream), already behind its decoder:
     /// decoded in blocks on a thread of its own. It cannot be mapped, so the
@@ -80,14 +82,24 @@ impl Source {
             source,
         };
         let (file, meta) = open_file(path)?;
-        if !meta.is_file() {
-            // A pipe reports size 0 and cannot be mapped; its bytes come as read.
+        if !meta.is_file() || meta.len() == 0 {
+            // A pipe reports size 0 and cannot be mapped; its bytes come as
+            // read. So do those of a regular file whose size reads 0, which
+            // may hold bytes all the same (procfs, `/proc/self/mountinfo`):
+            // a mapping of its stated size would read as empty.
             return Self::sniffed(input, Box::new(file));
         }
         let mut head = [0; decompress::MAGIC_LEN];
         let got = read_head(&file, &mut head).map_err(open_err)?;
         match decompress::sniff(&head[..got]) {
-            Encoding::Plain => MappedFile::map(&file, meta.len(), path).map(Source::Mapped),
+            Encoding::Plain => match MappedFile::map(&file, meta.len(), path) {
+                // A file system that cannot map its files (sysfs, whose
+                // files all state 4096 bytes) is read as a stream too.
+                Err(Error::Open { source, .. }) if source.raw_os_error() == Some(libc::ENODEV) => {
+                    Self::sniffed(input, Box::new(file))
+                }
+                mapped => mapped.map(Source::Mapped),
+            },
             Encoding::Compressed(codec) => Decoder::new(codec, file)
                 .map(|d| Source::Decoded(Box::new(d)))
                 .map_err(open_err),
@@ -529,5 +541,49 @@ fn read(
             each,
         ),
         Ready::Decoding(blocks) => read_blocks(blocks, parser, batching, &read_err, each),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+
+    use super::*;
+
+    /// The bytes of `input` as [`Source::open`] reads them, if it streams
+    /// them.
+    fn streamed(input: &Input) -> Option<Vec<u8>> {
+        let Ok(Source::Stream(mut reader)) = Source::open(input) else {
+            return None;
+        };
+        let mut got = Vec::new();
+        reader.read_to_end(&mut got).expect("read the stream");
+        Some(got)
+    }
+
+    /// procfs states a size of 0 for files that hold bytes: mapped by that
+    /// size they read as empty, so they are read as a stream, to their end.
+    /// (Skipped where there is no such file.)
+    #[test]
+    fn a_file_whose_size_reads_zero_is_read_to_its_end() {
+        let path = Path::new("/proc/version");
+        let Ok(want) = std::fs::read(path) else {
+            return;
+        };
+        if want.is_empty() || std::fs::metadata(path).map_or(true, |m| m.len() != 0) {
+            return;
+        }
+        assert_eq!(streamed(&Input::File(path.into())), Some(want));
+    }
+
+    /// sysfs states 4096 bytes for every file and maps none: such a file is
+    /// read as a stream rather than refused. (Skipped where there is none.)
+    #[test]
+    fn a_file_that_cannot_be_mapped_is_read_as_a_stream() {
+        let path = Path::new("/sys/devices/system/cpu/online");
+        let Ok(want) = std::fs::read(path) else {
+            return;
+        };
+        assert_eq!(streamed(&Input::File(path.into())), Some(want));
     }
 }

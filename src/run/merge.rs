@@ -205,9 +205,9 @@ enum Grouping {
 }
 
 /// Decides, by a first pass over the inputs' keys, whether they come grouped
-/// by window. Standard input and pipes (a FIFO, `<(sort ...)`) cannot be read
-/// twice, so they are copied to an anonymous temporary file on the way, and
-/// read back from there: the copies, by input.
+/// by window. Standard input, pipes (a FIFO, `<(sort ...)`) and files without
+/// a stated size cannot be read twice, so they are copied to an anonymous
+/// temporary file on the way, and read back from there: the copies, by input.
 fn grouping(inputs: &[Input]) -> Result<(Grouping, Vec<Option<File>>)> {
     // Grouped, and in ascending order of window: then windows can be printed
     // as they end, in the order a direct run prints them.
@@ -227,7 +227,11 @@ fn grouping(inputs: &[Input]) -> Result<(Grouping, Vec<Option<File>>)> {
                 stdin_seen = true;
                 true
             }
-            Input::File(path) => std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()),
+            // So cannot a regular file whose size reads 0 but which holds
+            // bytes (procfs): its bytes may change from one read to the next.
+            Input::File(path) => {
+                std::fs::metadata(path).is_ok_and(|m| !m.is_dir() && (!m.is_file() || m.len() == 0))
+            }
         };
         let mut copy = if once {
             let file = tempfile::tempfile().map_err(Error::spill)?;

@@ -57,6 +57,13 @@ pub(super) fn untailable(meta: &fs::Metadata) -> Option<&'static str> {
     }
 }
 
+/// Whether a read at the start of `file` finds nothing: an empty file, for
+/// one whose stated size of 0 cannot be trusted (procfs states 0 for files
+/// that hold bytes).
+pub(super) fn starts_empty(file: &File) -> io::Result<bool> {
+    Ok(read_at(file, &mut [0], 0)? == 0)
+}
+
 /// `pread` until `buf` is full or the file ends; the count read.
 pub(super) fn read_at(file: &File, buf: &mut [u8], at: u64) -> io::Result<usize> {
     let mut done = 0;

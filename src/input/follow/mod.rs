@@ -33,6 +33,10 @@
 //!   any, is returned as a line of its own, as batch mode would read it. Then
 //!   the new file is followed from its start. While nothing exists at the path,
 //!   the old file stays open and is still read, and the reader waits.
+//! - A file whose stated size is 0 but which holds bytes all the same
+//!   (procfs) is read as a pipe would be: on until a read comes back empty,
+//!   and on from there at every look; even without `from_start`, from its
+//!   start. A stated 0 is a truncation only when the file reads as empty.
 //! - Errors (permission lost, I/O errors, a directory at the path) are reported
 //!   as [`Notice`]s and retried; they never end the run.
 
@@ -52,7 +56,7 @@ use std::sync::mpsc::RecvTimeoutError;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use file::{file_id, read_at, untailable, OpenFile, HEAD_LEN};
+use file::{file_id, read_at, starts_empty, untailable, OpenFile, HEAD_LEN};
 use watch::{Watch, RESCAN_INTERVAL, REWATCH_INTERVAL};
 
 use super::line_limit::{LineBlock, LineCutter, DEFAULT_MAX_LINE_LENGTH};
@@ -265,8 +269,17 @@ impl Follower {
         let mut head_checked = false;
         loop {
             let cur = self.current.as_mut().expect("a file is open");
-            let size = cur.file.metadata()?.len();
-            let refilled = !head_checked && size >= cur.pos && !cur.head_matches()?;
+            let stated = cur.file.metadata()?.len();
+            // A stated size of 0 is an empty file (one emptied by
+            // copytruncate, when it was read before) or a file that holds
+            // bytes all the same (procfs): only a read tells, and then the
+            // size again (a writer may have refilled an emptied file since
+            // it was taken). The latter is read on until a read comes back
+            // empty, as a pipe would be.
+            let sizeless = stated == 0
+                && (cur.pos == 0 || (!starts_empty(&cur.file)? && cur.file.metadata()?.len() == 0));
+            let size = if sizeless { u64::MAX } else { stated };
+            let refilled = !head_checked && !sizeless && size >= cur.pos && !cur.head_matches()?;
             head_checked = true;
             if size < cur.pos || refilled {
                 cur.pos = 0;
@@ -299,7 +312,8 @@ impl Follower {
             };
             block.truncate(start + n);
             if n == 0 {
-                // Shrunk between the size and the read: the next look sees it.
+                // Shrunk between the size and the read (the next look sees
+                // it), or the end of a file without a stated size.
                 self.partial = block;
                 return Ok(None);
             }
@@ -637,6 +651,39 @@ mod tests {
         append(&p, b"more\n");
         assert_eq!(drain(&mut f), b"more\n");
         assert!(kinds(&mut f).is_empty());
+    }
+
+    /// procfs states a size of 0 for files that hold bytes: they are read
+    /// all the same, once, and not taken for files truncated at every look;
+    /// a file that was read and then emptied still is a truncation. (The
+    /// procfs half is skipped where there is no such file.)
+    #[test]
+    fn follow_a_file_whose_size_reads_zero_is_read_all_the_same() {
+        let no_watch = FollowOptions {
+            watch: false,
+            ..opts(64)
+        };
+        let proc_file = Path::new("/proc/version");
+        if let Ok(want) = fs::read(proc_file) {
+            if want.ends_with(b"\n") && fs::metadata(proc_file).is_ok_and(|m| m.len() == 0) {
+                let mut f = Follower::new(proc_file, no_watch.clone()).unwrap();
+                assert_eq!(drain(&mut f), want);
+                assert_eq!(drain(&mut f), b"", "read once, not again");
+                assert!(kinds(&mut f).is_empty(), "no truncation");
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.log");
+        append(&p, b"one\n");
+        let mut f = Follower::new(&p, no_watch).unwrap();
+        assert_eq!(drain(&mut f), b"one\n");
+        fs::write(&p, b"").unwrap();
+        assert_eq!(drain(&mut f), b"");
+        assert_eq!(kinds(&mut f), [NoticeKind::Truncated]);
+        assert_eq!(drain(&mut f), b"");
+        assert!(kinds(&mut f).is_empty(), "an empty file is truncated once");
+        append(&p, b"two\n");
+        assert_eq!(drain(&mut f), b"two\n");
     }
 
     #[test]
