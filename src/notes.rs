@@ -41,6 +41,10 @@ pub struct Notes {
     pub other_paths: OtherPaths,
     /// Lines dropped because their hour had already been reported.
     pub late: u64,
+    /// Compressed inputs padded with zero bytes after their last gzip
+    /// member, which were skipped: each input and how many, in input order.
+    /// Said where the input was read; not carried by partials.
+    pub trailing_zeros: Vec<(String, u64)>,
     /// Windows whose lists may have dropped hosts more often than 1 in 1000.
     pub lossy_windows: u64,
     /// The worst missed rate of those.
@@ -156,6 +160,7 @@ impl Notes {
             add(total, n, "skipped records")?;
         }
         self.other_paths.extend(other.other_paths);
+        self.trailing_zeros.extend(other.trailing_zeros);
         add(&mut self.late, other.late, "late lines")?;
         add(
             &mut self.lossy_windows,
@@ -168,7 +173,8 @@ impl Notes {
 
     /// Whether a partial needs a summary line to carry these notes. The
     /// lossy-answer counts are not carried: a merge recomputes them from
-    /// the windows it answers.
+    /// the windows it answers. Nor is the zero padding of compressed inputs:
+    /// it is said where they are read, and changes no answer.
     pub(crate) fn is_empty(&self) -> bool {
         self.malformed == 0
             && self.skipped.iter().all(|&n| n == 0)
@@ -257,6 +263,16 @@ impl Notes {
                 "connspy: warning: in {} window(s) an approximate list may have dropped hosts \
                  (missed_rate up to {:.1e} > {MISSED_RATE_WARNING:.0e}); raise --memory_limit",
                 self.lossy_windows, self.worst_missed_rate
+            );
+        }
+        for (path, zeros) in &self.trailing_zeros {
+            say(
+                err,
+                format_args!(
+                    "connspy: warning: {path}: {zeros} trailing zero byte{} ignored after the \
+                     last gzip member",
+                    if *zeros == 1 { "" } else { "s" },
+                ),
             );
         }
         if let Some(FirstMalformed { path, line, reason }) = &self.first_malformed {

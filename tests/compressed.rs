@@ -237,6 +237,121 @@ fn tail_reports_a_corrupt_earlier_file_and_goes_on() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("busiest_from_host"));
 }
 
+/// Exit 0, the answer of the plain lines, and on stderr only the warning
+/// that names the zero padding.
+fn padded(out: &Output, plain: &str, file: &str, zeros: usize) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), plain);
+    let bytes = if zeros == 1 { "byte" } else { "bytes" };
+    assert_eq!(
+        err,
+        format!(
+            "connspy: warning: {file}: {zeros} trailing zero {bytes} ignored after the last \
+             gzip member\n"
+        )
+    );
+}
+
+/// GNU gzip decodes a file padded with zero bytes after its last member (as
+/// tape and some log shippers write) and says so; connspy refused it as
+/// corrupt ("invalid gzip header"). Every line counts, and stderr names the
+/// file and the padding: read as a file, piped, in tail mode (as a file
+/// before the followed input, and as the followed standard input), and as
+/// partials for `--merge`.
+#[test]
+fn zero_padding_after_the_last_gzip_member_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = log(5_000);
+    std::fs::write(dir.path().join("a.log"), &text).unwrap();
+    let plain = ok(&answer(dir.path(), &["a.log"], &[]));
+    for zeros in [1, 512, 300_000] {
+        let packed = [gzip(&text[..9_999]), gzip(&text[9_999..]), vec![0; zeros]].concat();
+        std::fs::write(dir.path().join("z.gz"), &packed).unwrap();
+        padded(&answer(dir.path(), &["z.gz"], &[]), &plain, "z.gz", zeros);
+        let piped = run(dir.path(), &QUERY, Some(packed.clone()));
+        padded(&piped, &plain, "<stdin>", zeros);
+    }
+    let packed = [gzip(&text), vec![0; 512]].concat();
+    std::fs::write(dir.path().join("z.gz"), &packed).unwrap();
+    // Tail mode: standard input is followed to its end, so the run ends.
+    let tail = ["--busiest_from_host", "--tail", "--format", "json"];
+    let expected = run(dir.path(), &tail, Some(text.clone()));
+    let tail_args: Vec<&str> = tail.iter().copied().chain(["z.gz", "-"]).collect();
+    let out = run(dir.path(), &tail_args, Some(Vec::new()));
+    padded(&out, &ok(&expected), "z.gz", 512);
+    let out = run(dir.path(), &tail, Some(packed.clone()));
+    padded(&out, &ok(&expected), "<stdin>", 512);
+    // Partials, gzipped with padding, merged.
+    let partials = run(
+        dir.path(),
+        &[
+            "--busiest_from_host",
+            "--hourly",
+            "--format",
+            "partial",
+            "a.log",
+        ],
+        None,
+    );
+    let partials = ok(&partials).into_bytes();
+    std::fs::write(
+        dir.path().join("p.gz"),
+        [gzip(&partials), vec![0; 512]].concat(),
+    )
+    .unwrap();
+    let merged = run(dir.path(), &["--merge", "--format", "json", "p.gz"], None);
+    let direct = run(
+        dir.path(),
+        &[
+            "--busiest_from_host",
+            "--hourly",
+            "--format",
+            "json",
+            "a.log",
+        ],
+        None,
+    );
+    padded(&merged, &ok(&direct), "p.gz", 512);
+}
+
+/// Bytes after the last complete gzip member that are neither a member nor
+/// zero padding were reported as corruption ("invalid gzip header"), or for
+/// a byte or two as "unexpected end of file": they are trailing garbage, an
+/// input error naming the file and the byte where the garbage starts. zstd
+/// refused them already (as the zstd tool does, zero padding included), with
+/// a message that did not say so; a skippable frame is a frame.
+#[test]
+fn garbage_after_the_last_member_or_frame_is_an_input_error_at_its_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = log(5_000);
+    std::fs::write(dir.path().join("a.log"), &text).unwrap();
+    for (ext, packed) in [("gz", gzip(&text)), ("zst", zstd(&text))] {
+        let unit = if ext == "gz" {
+            "gzip member"
+        } else {
+            "zstd frame"
+        };
+        let end = packed.len();
+        let what = format!("trailing garbage after the last complete {unit} (from byte {end} ");
+        for tail in [&b"x"[..], b"garbage!\n1565647200000 a b\n", b"\0\0\0\0x"] {
+            let name = format!("g.{ext}");
+            std::fs::write(dir.path().join(&name), [&packed[..], tail].concat()).unwrap();
+            input_error(&answer(dir.path(), &["a.log", &name], &[]), &name, &what);
+            let piped = run(dir.path(), &QUERY[..3], Some([&packed[..], tail].concat()));
+            input_error(&piped, "<stdin>", &what);
+        }
+    }
+    let skippable = b"\x50\x2a\x4d\x18\x04\x00\x00\x00skip";
+    std::fs::write(
+        dir.path().join("s.zst"),
+        [zstd(&text), skippable.to_vec()].concat(),
+    )
+    .unwrap();
+    let plain = ok(&answer(dir.path(), &["a.log"], &[]));
+    assert_eq!(ok(&answer(dir.path(), &["s.zst"], &[])), plain);
+}
+
 fn as_refs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }

@@ -10,13 +10,13 @@
 
 use std::io::{self, Cursor, Write};
 
-use connspy::input::decompress::{decode_error, decoded, unsupported_format};
+use connspy::input::decompress::{decode_error, decoded, unsupported_format, Trailer};
 use connspy::input::stream::BlockReader;
 use libfuzzer_sys::fuzz_target;
 
 /// Everything `bytes` decodes to, read in blocks of `block` bytes.
 fn read_all(bytes: Vec<u8>, block: usize) -> io::Result<Vec<u8>> {
-    let (reader, _) = decoded(Box::new(Cursor::new(bytes)))?;
+    let (reader, _) = decoded(Box::new(Cursor::new(bytes)), &Trailer::default())?;
     let mut blocks = BlockReader::new(reader, block, usize::MAX);
     let mut out = Vec::new();
     while let Some((b, _)) = blocks.next_block()? {

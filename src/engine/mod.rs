@@ -147,7 +147,8 @@ impl<'a, R: Reducer> Engine<'a, R> {
             self.begin_input(input);
         }
         let mut stopped = false;
-        read_all(
+        let mut trailing = Vec::new();
+        let read = read_all(
             inputs,
             &opts.formats,
             &opts.batching(),
@@ -156,13 +157,27 @@ impl<'a, R: Reducer> Engine<'a, R> {
                 self.feed(first + i, group)?;
                 Ok(!self.scanner.stopped())
             },
-            &mut || {
+            &mut |i, end| {
+                if end.trailing_zeros > 0 {
+                    trailing.push((i, end.trailing_zeros));
+                }
                 stopped = stop();
                 !stopped
             },
             corrupt,
-        )?;
+        );
+        for (i, zeros) in trailing {
+            self.note_trailing_zeros(&inputs[i], zeros);
+        }
+        read?;
         Ok(stopped)
+    }
+
+    /// Input `input` ended with `zeros` zero bytes after its last gzip
+    /// member, which were skipped: the notes say so.
+    pub(crate) fn note_trailing_zeros(&mut self, input: &Input, zeros: u64) {
+        let path = input.display_path().display().to_string();
+        self.notes.trailing_zeros.push((path, zeros));
     }
 
     /// The formats the command line asks for.

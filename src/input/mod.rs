@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 
 use std::os::unix::fs::FileExt;
 
-use decompress::{Decoder, Encoding};
+use decompress::{Decoder, Encoding, Trailer};
 use format::{FormatChoice, Parser, ParserMap, Sequence};
 use line_limit::{too_long_lines, LineBlock};
 use mapped::{align_to_lines, MappedFile};
@@ -61,8 +61,10 @@ pub(crate) enum Source {
     Stream(Box<dyn io::Read + Send>),
     /// A compressed input (file or stream), already behind its decoder:
     /// decoded in blocks on a thread of its own. It cannot be mapped, so the
-    /// time-range seek does not apply; every line is read and filtered.
-    Decoded(Box<dyn io::Read + Send>),
+    /// time-range seek does not apply; every line is read and filtered. The
+    /// decoder counts zero padding after the last gzip member in the
+    /// [`Trailer`].
+    Decoded(Box<dyn io::Read + Send>, Trailer),
 }
 
 impl Source {
@@ -101,7 +103,10 @@ impl Source {
                 mapped => mapped.map(Source::Mapped),
             },
             Encoding::Compressed(codec) => Decoder::new(codec, file)
-                .map(|d| Source::Decoded(Box::new(d)))
+                .map(|d| {
+                    let trailer = d.trailer();
+                    Source::Decoded(Box::new(d), trailer)
+                })
                 .map_err(open_err),
             Encoding::Unsupported(format) => Err(Error::Unsupported {
                 path: path.to_owned(),
@@ -112,10 +117,11 @@ impl Source {
 
     /// A stream, behind a decoder when its first bytes say it is compressed.
     fn sniffed(input: &Input, reader: Box<dyn io::Read + Send>) -> Result<Self> {
-        let (reader, compressed) =
-            decompress::decoded(reader).map_err(|e| Error::reading(input.display_path(), e))?;
+        let trailer = Trailer::default();
+        let (reader, compressed) = decompress::decoded(reader, &trailer)
+            .map_err(|e| Error::reading(input.display_path(), e))?;
         Ok(if compressed {
-            Source::Decoded(reader)
+            Source::Decoded(reader, trailer)
         } else {
             Source::Stream(reader)
         })
@@ -449,13 +455,15 @@ pub type Each<'e> = dyn FnMut(Group<'_>) -> Result<bool> + Send + 'e;
 
 /// Reads `inputs` one after the other, after opening them all (a missing file
 /// is reported before any work), handing each group to `each(index, group)`
-/// with the index of its input. After each input, `between()` is asked
-/// whether to go on, and then whether `each` stopped is.
+/// with the index of its input. After each input, `between(index, end)` is
+/// told what its end said besides its lines and asked whether to go on, and
+/// then whether `each` stopped is.
 ///
 /// A compressed input's decoder starts while the input before it is still
 /// being read, so that its first blocks are ready when its turn comes. When a
-/// compressed input turns out corrupt or truncated, `corrupt` gets the error:
-/// returning it ends the run, returning `Ok` goes on with the next input.
+/// compressed input turns out corrupt or truncated, or goes on with trailing
+/// garbage, `corrupt` gets the error: returning it ends the run, returning
+/// `Ok` goes on with the next input.
 ///
 /// # Errors
 /// An input that cannot be opened or read; `each`'s or `corrupt`'s error.
@@ -465,7 +473,7 @@ pub fn read_all(
     batching: &Batching,
     time: Option<&TimeRange>,
     each: &mut (dyn FnMut(usize, Group<'_>) -> Result<bool> + Send),
-    between: &mut dyn FnMut() -> bool,
+    between: &mut dyn FnMut(usize, InputEnd) -> bool,
     corrupt: &mut dyn FnMut(Error) -> Result<()>,
 ) -> Result<()> {
     let sources = inputs
@@ -484,22 +492,44 @@ pub fn read_all(
             go = each(index, group)?;
             Ok(go)
         };
+        let trailer = source.trailer();
         match read(input, source, choice, batching, time, &mut one) {
             Err(e @ Error::Decompress { .. }) => corrupt(e)?,
             other => other?,
         }
-        if !between() || !go {
+        let end = InputEnd {
+            trailing_zeros: trailer.map_or(0, |t| t.zero_bytes()),
+        };
+        if !between(index, end) || !go {
             break;
         }
     }
     Ok(())
 }
 
+/// What the end of one input said besides its lines.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InputEnd {
+    /// Zero bytes after the last gzip member, skipped (as GNU gzip skips
+    /// them): worth a warning, not an error.
+    pub trailing_zeros: u64,
+}
+
 /// An input ready to be read: a compressed one has its decoder running.
 enum Ready {
     Mapped(MappedFile),
     Stream(Box<dyn io::Read + Send>),
-    Decoding(Prefetched),
+    Decoding(Prefetched, Trailer),
+}
+
+impl Ready {
+    /// Where a decoder counts what follows its last gzip member.
+    fn trailer(&self) -> Option<Trailer> {
+        match self {
+            Ready::Decoding(_, trailer) => Some(trailer.clone()),
+            _ => None,
+        }
+    }
 }
 
 impl Source {
@@ -508,12 +538,15 @@ impl Source {
         match self {
             Source::Mapped(map) => Ready::Mapped(map),
             Source::Stream(reader) => Ready::Stream(reader),
-            Source::Decoded(reader) => Ready::Decoding(spawn_blocks(
-                move || Ok(reader),
-                batching.chunk_size.min(DECODED_BLOCK),
-                batching.max_line,
-                DECODE_AHEAD,
-            )),
+            Source::Decoded(reader, trailer) => Ready::Decoding(
+                spawn_blocks(
+                    move || Ok(reader),
+                    batching.chunk_size.min(DECODED_BLOCK),
+                    batching.max_line,
+                    DECODE_AHEAD,
+                ),
+                trailer,
+            ),
         }
     }
 }
@@ -540,7 +573,7 @@ fn read(
             &read_err,
             each,
         ),
-        Ready::Decoding(blocks) => read_blocks(blocks, parser, batching, &read_err, each),
+        Ready::Decoding(blocks, _) => read_blocks(blocks, parser, batching, &read_err, each),
     }
 }
 

@@ -123,7 +123,13 @@ pub fn run<R: crate::reduce::Reducer>(
         }
         let group = match feed.next_group(TICK, batching.group) {
             Ok(group) => group,
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return engine.finish(true),
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                let zeros = feed.trailing_zeros();
+                if zeros > 0 {
+                    engine.note_trailing_zeros(followed, zeros);
+                }
+                return engine.finish(true);
+            }
             Err(e) => return Err(read_err(e)),
         };
         let now = now_ms();

@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use super::with_pool;
 use crate::config::{Expect, Merge};
 use crate::error::{Error, Result};
-use crate::input::decompress::decoded;
+use crate::input::decompress::{decoded, Trailer};
 use crate::input::Input;
 use crate::notes::Notes;
 use crate::output::sink::{self, Closed, Sink};
@@ -117,12 +117,16 @@ fn disagreement(expect: &Expect, p: &Params) -> Option<String> {
 /// changed, partials that disagree with each other or with `expect`
 /// (usage errors naming the file and line), or writing.
 pub(crate) fn run(config: &Merge, out: impl Write + Send) -> Result<Notes> {
-    let (grouped, spools) = grouping(&config.inputs)?;
+    let (grouped, spools, trailing_zeros) = grouping(&config.inputs)?;
+    let said = |mut notes: Notes| {
+        notes.trailing_zeros.splice(0..0, trailing_zeros);
+        notes
+    };
     let mut lines = Lines::new(&config.inputs, spools);
     // A reducer of Hadoop streaming whose partition got no key still runs:
     // no lines is no windows, not an error.
     let Some(first) = lines.next_line()? else {
-        return Ok(Notes::default());
+        return Ok(said(Notes::default()));
     };
     let at = lines.at();
     let parsed = line::parse(&first).map_err(|e| at.bad(&e.0))?;
@@ -151,6 +155,7 @@ pub(crate) fn run(config: &Merge, out: impl Write + Send) -> Result<Notes> {
             merge_with(&reducer, format, settings, grouped, first, lines, out)
         }
     })
+    .map(said)
 }
 
 /// Folds every line with `reducer` into the sink of `format`.
@@ -208,13 +213,17 @@ enum Grouping {
 /// by window. Standard input, pipes (a FIFO, `<(sort ...)`) and files without
 /// a stated size cannot be read twice, so they are copied to an anonymous
 /// temporary file on the way, and read back from there: the copies, by input.
-fn grouping(inputs: &[Input]) -> Result<(Grouping, Vec<Option<File>>)> {
+/// This pass reads every input once, so it also tells which compressed ones
+/// ended with zero padding after their last gzip member, and how much.
+#[allow(clippy::type_complexity)]
+fn grouping(inputs: &[Input]) -> Result<(Grouping, Vec<Option<File>>, Vec<(String, u64)>)> {
     // Grouped, and in ascending order of window: then windows can be printed
     // as they end, in the order a direct run prints them.
     let mut last: Option<(Option<i64>, Vec<u8>)> = None;
     let mut grouped = true;
     let mut spools: Vec<Option<File>> = Vec::with_capacity(inputs.len());
     let mut stdin_seen = false;
+    let mut trailing_zeros = Vec::new();
     for input in inputs {
         let once = match input {
             // Standard input named twice: the second time it is empty, as
@@ -263,13 +272,14 @@ fn grouping(inputs: &[Input]) -> Result<(Grouping, Vec<Option<File>>)> {
         if let Some(mut copy) = copy {
             copy.flush().map_err(Error::spill)?;
         }
+        trailing_zeros.extend(lines.trailing_zeros());
     }
     let grouping = if grouped {
         Grouping::Grouped
     } else {
         Grouping::Spread
     };
-    Ok((grouping, spools))
+    Ok((grouping, spools, trailing_zeros))
 }
 
 /// The lines of every input in turn, each read whole up to [`MAX_LINE`].
@@ -282,6 +292,8 @@ struct Lines<'a> {
     reader: Option<Box<dyn BufRead + Send>>,
     path: String,
     line: u64,
+    /// Each input opened, with the zero bytes its decoder skipped.
+    opened: Vec<(String, Trailer)>,
 }
 
 impl<'a> Lines<'a> {
@@ -293,7 +305,17 @@ impl<'a> Lines<'a> {
             reader: None,
             path: String::new(),
             line: 0,
+            opened: Vec::new(),
         }
+    }
+
+    /// The inputs read so far that ended with zero bytes after their last
+    /// gzip member, and how many.
+    fn trailing_zeros(&self) -> impl Iterator<Item = (String, u64)> + '_ {
+        self.opened
+            .iter()
+            .map(|(path, trailer)| (path.clone(), trailer.zero_bytes()))
+            .filter(|(_, zeros)| *zeros > 0)
     }
 
     /// Where the last line returned came from.
@@ -331,7 +353,13 @@ impl<'a> Lines<'a> {
                         spool.seek(SeekFrom::Start(0)).map_err(Error::spill)?;
                         Box::new(BufReader::with_capacity(1 << 16, spool))
                     }
-                    None => open(input)?,
+                    None => {
+                        let trailer = Trailer::default();
+                        let reader = open(input, &trailer)?;
+                        let path = input.display_path().display().to_string();
+                        self.opened.push((path, trailer));
+                        reader
+                    }
                 });
                 self.path = input.display_path().display().to_string();
                 self.line = 0;
@@ -359,13 +387,15 @@ impl<'a> Lines<'a> {
     }
 }
 
-/// Opens an input of partials, decompressing it when its first bytes say so.
-fn open(input: &Input) -> Result<Box<dyn BufRead + Send>> {
+/// Opens an input of partials, decompressing it when its first bytes say so
+/// (counting the zero bytes after its last gzip member in `trailer`).
+fn open(input: &Input, trailer: &Trailer) -> Result<Box<dyn BufRead + Send>> {
     let reader: Box<dyn Read + Send> = match input {
         Input::Stdin => Box::new(io::stdin()),
         Input::File(path) => Box::new(crate::input::open_file(path)?.0),
     };
-    let (reader, _) = decoded(reader).map_err(|e| Error::reading(input.display_path(), e))?;
+    let (reader, _) =
+        decoded(reader, trailer).map_err(|e| Error::reading(input.display_path(), e))?;
     Ok(Box::new(BufReader::with_capacity(1 << 16, reader)))
 }
 

@@ -5,7 +5,7 @@ use std::io;
 use std::time::Duration;
 
 use super::{FollowOptions, Follower, Notice};
-use crate::input::decompress::decoded;
+use crate::input::decompress::{decoded, Trailer};
 use crate::input::format::{FormatChoice, Sequence};
 use crate::input::line_limit::LineBlock;
 use crate::input::stream::{spawn_blocks, Prefetched};
@@ -21,8 +21,9 @@ pub(crate) struct Feed {
 enum FeedSource {
     File(Box<Follower>),
     /// Standard input (decoded when compressed), read on its own thread so
-    /// that a signal is noticed while no line arrives.
-    Stdin(Prefetched),
+    /// that a signal is noticed while no line arrives; the zero bytes its
+    /// decoder skips after the last gzip member.
+    Stdin(Prefetched, Trailer),
 }
 
 /// Blocks of standard input read ahead in tail mode.
@@ -50,12 +51,17 @@ impl Feed {
                 };
                 FeedSource::File(Box::new(Follower::new(path, opts)?))
             }
-            Input::Stdin => FeedSource::Stdin(spawn_blocks(
-                || decoded(Box::new(io::stdin())).map(|(reader, _)| reader),
-                block_size,
-                max_line,
-                STDIN_AHEAD,
-            )),
+            Input::Stdin => {
+                let trailer = Trailer::default();
+                let counted = trailer.clone();
+                let blocks = spawn_blocks(
+                    move || decoded(Box::new(io::stdin()), &counted).map(|(reader, _)| reader),
+                    block_size,
+                    max_line,
+                    STDIN_AHEAD,
+                );
+                FeedSource::Stdin(blocks, trailer)
+            }
         };
         Ok(Feed {
             source,
@@ -98,7 +104,7 @@ impl Feed {
     fn next(&mut self, timeout: Duration) -> io::Result<Option<LineBlock>> {
         match &mut self.source {
             FeedSource::File(follower) => follower.next_block(timeout),
-            FeedSource::Stdin(blocks) => blocks.next_within(timeout),
+            FeedSource::Stdin(blocks, _) => blocks.next_within(timeout),
         }
     }
 
@@ -107,7 +113,16 @@ impl Feed {
     pub fn take_notices(&mut self) -> Vec<Notice> {
         match &mut self.source {
             FeedSource::File(follower) => follower.take_notices(),
-            FeedSource::Stdin(_) => Vec::new(),
+            FeedSource::Stdin(..) => Vec::new(),
+        }
+    }
+
+    /// Zero bytes skipped after the last gzip member of compressed standard
+    /// input, once it has ended.
+    pub fn trailing_zeros(&self) -> u64 {
+        match &self.source {
+            FeedSource::File(_) => 0,
+            FeedSource::Stdin(_, trailer) => trailer.zero_bytes(),
         }
     }
 }
