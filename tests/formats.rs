@@ -516,3 +516,121 @@ fn top_talkers_of_every_format_are_the_plain_logs() {
         }
     }
 }
+
+/// The JSON readers' three rules (docs/formats.md), end to end, wherever the
+/// lines sit: bytes after a line's object make it malformed (a second object
+/// was counted); a host holding whitespace is malformed (`"a b"` was
+/// counted, under a name `--to_host`/`--from_host` refuse); a field given
+/// twice is read from its first occurrence (the last one won while the
+/// scanner still lacked a key, the first once it had them all). The answer
+/// is the same whatever the chunk size, the thread count, the position of
+/// those lines among others, or whether the log is piped.
+#[test]
+fn json_trailing_bytes_spaced_hosts_and_duplicate_keys_have_one_rule() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    let zeek = |ts: i64, rest: &str| format!("{{\"ts\":{ts},{rest}}}\n");
+    let eve = |rest: &str| format!("{{\"timestamp\":\"x\",{rest}}}\n");
+    let start = "\"flow\":{\"start\":\"2019-08-12T22:00:01Z\"}";
+    let cases: [(&str, Vec<String>); 2] = [
+        (
+            "zeek-json",
+            vec![
+                zeek(T0, r#""id.orig_h":"trail","id.resp_h":"t"}{"ts":1"#),
+                zeek(T0, r#""id.orig_h":"a b","id.resp_h":"t""#),
+                zeek(T0, r#""id.orig_h":"x1","id.orig_h":"x2","id.resp_h":"t""#),
+                zeek(T0, r#""id.orig_h":"y1","id.resp_h":"t","id.orig_h":"y2""#),
+                zeek(T0, r#""id":{"orig_h":"z1","resp_h":"t"},"id.orig_h":"z2""#),
+            ],
+        ),
+        (
+            "suricata",
+            vec![
+                eve(&format!(
+                    r#""event_type":"flow","src_ip":"trail","dest_ip":"t",{start}}}{{"a":1"#
+                )),
+                eve(&format!(
+                    r#""event_type":"flow","src_ip":"a b","dest_ip":"t",{start}"#
+                )),
+                eve(&format!(
+                    r#""event_type":"flow","src_ip":"x1","src_ip":"x2","dest_ip":"t",{start}"#
+                )),
+                eve(&format!(
+                    r#""event_type":"flow","src_ip":"y1","dest_ip":"t",{start},"src_ip":"y2""#
+                )),
+                eve(&format!(
+                    r#""event_type":"dns","src_ip":"w1","dest_ip":"t","event_type":"flow",{start}"#
+                )),
+            ],
+        ),
+    ];
+    for (format, special) in cases {
+        let good: Vec<String> = (0..400)
+            .map(|i| match format {
+                "zeek-json" => zeek(
+                    T0 + i,
+                    &format!(r#""id.orig_h":"h{}","id.resp_h":"u""#, i % 7),
+                ),
+                _ => eve(&format!(
+                    r#""event_type":"flow","src_ip":"h{}","dest_ip":"u",{start}"#,
+                    i % 7
+                )),
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for at in [0, 1, 200, 399, 400] {
+            let mut lines = good.clone();
+            for (k, line) in special.iter().enumerate() {
+                lines.insert((at + k * 37).min(lines.len()), line.clone());
+            }
+            let log = lines.concat();
+            std::fs::write(d.join("j.log"), &log).unwrap();
+            for extra in [
+                &["--threads", "1"][..],
+                &["--threads", "3", "--chunk_size", "64"],
+            ] {
+                let args: Vec<&str> = ["--to_host", "t", "--log_format", format]
+                    .iter()
+                    .chain(extra)
+                    .chain(&["j.log"])
+                    .copied()
+                    .collect();
+                let out = connspy(d, &args);
+                assert_eq!(out.code, Some(0), "{out:#?}");
+                answers.push((
+                    out.stdout.clone(),
+                    out.stderr
+                        .lines()
+                        .next()
+                        .map(|l| l.split("; the first").next().unwrap().to_owned()),
+                ));
+            }
+            let piped = run_in(
+                d,
+                "connspy",
+                &["--to_host", "t", "--log_format", format],
+                log.as_bytes(),
+            );
+            assert_eq!(piped.code, Some(0), "{piped:#?}");
+            answers.push((
+                piped.stdout.clone(),
+                piped
+                    .stderr
+                    .lines()
+                    .next()
+                    .map(|l| l.split("; the first").next().unwrap().to_owned()),
+            ));
+        }
+        let hosts = match format {
+            "zeek-json" => "x1\ny1\nz1\n",
+            _ => "x1\ny1\n",
+        };
+        let expected = (
+            hosts.to_owned(),
+            Some("connspy: warning: skipped 2 malformed lines".to_owned()),
+        );
+        for answer in &answers {
+            assert_eq!(answer, &expected, "{format}");
+        }
+    }
+}

@@ -13,6 +13,9 @@ pub fn check(parser: Parser, data: &[u8]) {
         if let Outcome::Record(r) = o {
             assert!(!r.from.is_empty() && !r.to.is_empty());
             assert!(std::str::from_utf8(r.from).is_ok() && std::str::from_utf8(r.to).is_ok());
+            // A host is a run of non-whitespace bytes in every format.
+            let space = |h: &[u8]| h.iter().any(|b| b" \t\r\x0b\x0c".contains(b));
+            assert!(!space(r.from) && !space(r.to));
         }
         whole.push(format!("{o:?}"));
         true

@@ -510,16 +510,56 @@ fn line_starts_with_hash(data: &[u8], range: Range<usize>) -> Vec<usize> {
 }
 
 /// Checks a host field: not empty, not one of the format's `unset` markers,
-/// valid UTF-8 (as in connspy's format).
+/// free of whitespace, valid UTF-8 (as in connspy's format).
+///
+/// A host is a run of non-whitespace bytes in every format, as connspy's own
+/// format (whose fields whitespace separates), `--to_host`/`--from_host` and
+/// the partials' hosts have it: a Zeek, JSON, VPC or `--columns` host
+/// holding a space (`"a b"`) would be counted under a name no query can ask
+/// for. Whitespace is [`connspy::is_ws`]'s (space, `\t`, `\r`, `\v`, `\f`);
+/// `\n` ends lines before any format sees one. Other control bytes belong
+/// to hosts, as in connspy's format (output escapes them).
 #[inline(always)]
 fn host<'a>(field: &'a [u8], name: Field, unset: &[&[u8]]) -> Result<&'a [u8], LineError> {
     if field.is_empty() || unset.contains(&field) {
         return Err(LineError::Unset(name));
     }
-    if !field.is_ascii() && std::str::from_utf8(field).is_err() {
+    let (high, low) = high_and_low_bytes(field);
+    if low && field.iter().any(|&b| is_ws(b)) {
+        return Err(LineError::Space(name));
+    }
+    if high && std::str::from_utf8(field).is_err() {
         return Err(LineError::Utf8);
     }
     Ok(field)
+}
+
+/// Whether `bytes` hold a byte above 0x7f, and whether they may hold one
+/// below 0x21 (every whitespace byte is one): one pass for both checks a
+/// host needs, eight bytes at a time (the last eight overlapping the words
+/// before them), or a byte at a time for a host shorter than that.
+#[inline(always)]
+fn high_and_low_bytes(bytes: &[u8]) -> (bool, bool) {
+    use crate::hosts::fold::{HIGHS, ONES};
+    let Some(last) = bytes.last_chunk::<8>() else {
+        let (mut high, mut low) = (0u8, false);
+        for &b in bytes {
+            high |= b;
+            low |= b < 0x21;
+        }
+        return (high >= 0x80, low);
+    };
+    // Flags every byte below 0x21 (and perhaps bytes above one: a borrow
+    // only runs upward from a flagged byte).
+    let below = |x: u64| x.wrapping_sub(ONES * 0x21) & !x;
+    let last = u64::from_le_bytes(*last);
+    let (mut high, mut low) = (last, below(last));
+    for word in bytes.chunks_exact(8) {
+        let x = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+        high |= x;
+        low |= below(x);
+    }
+    (high & HIGHS != 0, low & HIGHS != 0)
 }
 
 #[cfg(test)]

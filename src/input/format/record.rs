@@ -48,10 +48,14 @@ pub enum LineError {
     /// A host field holds the format's marker for unset or empty (`-`,
     /// `(empty)`, `""`).
     Unset(Field),
+    /// A host field holds whitespace, which no host can (connspy's format
+    /// separates fields with it, and no query can name such a host).
+    Space(Field),
     /// A field holds a value of the wrong kind (a number where a string is
     /// needed, an escaped JSON string, a time that is not RFC 3339).
     BadValue(Field),
-    /// Not a single JSON object on one line.
+    /// Not a single JSON object on one line (anything but whitespace after
+    /// its closing brace included).
     Json,
     /// Zeek TSV: a data line before any `#fields` header, or a header without
     /// `ts`, `id.orig_h` or `id.resp_h`.
@@ -73,6 +77,7 @@ impl fmt::Display for LineError {
             }
             LineError::Missing(field) => write!(f, "no {field} field"),
             LineError::Unset(field) => write!(f, "{field} is unset or empty"),
+            LineError::Space(field) => write!(f, "{field} holds whitespace, which no host can"),
             LineError::BadValue(field) => write!(f, "{field} has a value of the wrong kind"),
             LineError::Json => f.write_str("not one JSON object"),
             LineError::NoFields => {

@@ -453,8 +453,14 @@ fn columns_with_delimiters() {
     let tsv: Columns = "1,2,3".parse().unwrap();
     let tsv = Parser::Columns(tsv.with_delimiter("\\t".parse().unwrap()));
     assert_eq!(
+        tsv.clone().parse_line(b"5\tmy-host\tb\r"),
+        rec(5000, "my-host", "b")
+    );
+    // A host is whitespace-free in every format (a query cannot name one
+    // that is not): inside a column, a space makes the line malformed.
+    assert_eq!(
         tsv.clone().parse_line(b"5\tmy host\tb\r"),
-        rec(5000, "my host", "b")
+        Outcome::Malformed(LineError::Space(Field::From))
     );
     for bad in ["1,2", "1,2,3,4", "0,1,2", "1,1,2", "a,b,c", ""] {
         assert!(bad.parse::<Columns>().is_err(), "{bad}");
@@ -506,4 +512,263 @@ fn a_vpc_header_mid_file_holds_across_blocks_and_chunks() {
     assert_eq!(next.clone().parse_line(b"30 w v OK"), rec(30_000, "v", "w"));
     assert_eq!(p.map(log, &|_| {}).at(cut), &next);
     assert_eq!(p.map(log, &|_| {}).at(3), &p);
+}
+
+/// Every JSON parser, on `line`.
+fn json_outcomes(line: &str) -> [Outcome<'_>; 2] {
+    [
+        Parser::ZeekJson.parse_line(line.as_bytes()),
+        Parser::Suricata.parse_line(line.as_bytes()),
+    ]
+}
+
+/// A line that counts in both JSON formats: Zeek's keys and Suricata's.
+const BOTH: &str = r#"{"ts":7,"event_type":"flow","id.orig_h":"a","src_ip":"a","id.resp_h":"b","dest_ip":"b","flow":{"start":"1970-01-01T00:00:07Z"}"#;
+
+/// docs/formats.md: a line that is not one object is malformed, trailing
+/// bytes included. Once the scanner had the keys it needs it only checked
+/// that the line ended with `}`, so a second object after the first, or a
+/// stray brace, was counted.
+#[test]
+fn json_bytes_after_the_object_make_the_line_malformed() {
+    let record = rec(7000, "a", "b");
+    let counted = [record, record];
+    let json = [
+        Outcome::Malformed(LineError::Json),
+        Outcome::Malformed(LineError::Json),
+    ];
+    // Keys early (the scanner stops reading keys) or last (it reads all).
+    for (head, rest) in [
+        (BOTH, r#","proto":"tcp","x":{"y":[1,{"z":"}"}]}"#),
+        (BOTH, ""),
+        (BOTH, r#","s":"}{\"}","t":[]"#),
+    ] {
+        let line = format!("{head}{rest}}}");
+        assert_eq!(json_outcomes(&line), counted, "{line}");
+        assert_eq!(json_outcomes(&format!("{line} \t\r")), counted, "{line}");
+        for tail in [r#"{"ts":1}"#, "}", " x", "]", ",", "{}"] {
+            let bad = format!("{line}{tail}");
+            assert_eq!(json_outcomes(&bad), json, "{bad}");
+        }
+        // Cut short, even where what is left ends with a brace.
+        let cut = format!("{head}{rest},\"q\":\"}}");
+        assert_eq!(json_outcomes(&cut), json, "{cut}");
+    }
+    let late = r#"{"proto":"tcp","x":{"y":"}"},"ts":7,"event_type":"flow","src_ip":"a","dest_ip":"b","id.orig_h":"a","id.resp_h":"b","flow":{"start":"1970-01-01T00:00:07Z"}}"#;
+    assert_eq!(json_outcomes(late), counted);
+    assert_eq!(json_outcomes(&format!("{late}{late}")), json);
+}
+
+/// A host holding whitespace is malformed in every format: connspy's own
+/// format cannot carry one, and `--to_host`/`--from_host` refuse one, so a
+/// Zeek JSON host `"a b"` was counted under a name no query could ask for.
+#[test]
+fn a_host_holding_whitespace_is_malformed_in_every_format() {
+    for space in [" ", "\t", "\r", "\u{b}", "\u{c}"] {
+        let host = format!("a{space}b");
+        let zeek_json = format!(r#"{{"ts":1,"id.orig_h":"{host}","id.resp_h":"c"}}"#);
+        assert_eq!(
+            Parser::ZeekJson.parse_line(zeek_json.as_bytes()),
+            Outcome::Malformed(LineError::Space(Field::IdOrigH)),
+            "{host:?}"
+        );
+        let eve = format!(
+            r#"{{"event_type":"flow","src_ip":"c","dest_ip":"{host}","flow":{{"start":"1970-01-01T00:00:01Z"}}}}"#
+        );
+        assert_eq!(
+            Parser::Suricata.parse_line(eve.as_bytes()),
+            Outcome::Malformed(LineError::Space(Field::DestIp)),
+            "{host:?}"
+        );
+        if space != "\t" {
+            let mut zeek = Parser::detect(ZEEK.as_bytes());
+            scan_all(&zeek, ZEEK.as_bytes());
+            for line in ZEEK.lines().take(8) {
+                zeek.parse_line(line.as_bytes());
+            }
+            let tsv = format!("1.5\tC1\t{host}\t1\tc\t2\ttcp");
+            assert_eq!(
+                zeek.parse_line(tsv.as_bytes()),
+                Outcome::Malformed(LineError::Space(Field::IdOrigH)),
+                "{host:?}"
+            );
+        }
+        let csv = Parser::Columns(
+            "1,2,3"
+                .parse::<Columns>()
+                .unwrap()
+                .with_delimiter(Delimiter::Byte(b',')),
+        );
+        let line = format!("1,c,{host}");
+        assert_eq!(
+            csv.clone().parse_line(line.as_bytes()),
+            Outcome::Malformed(LineError::Space(Field::To)),
+            "{host:?}"
+        );
+    }
+    // Other control bytes belong to hosts, as in connspy's format.
+    assert_eq!(
+        Parser::ZeekJson.parse_line(b"{\"ts\":1,\"id.orig_h\":\"a\x01b\",\"id.resp_h\":\"c\"}"),
+        Outcome::Record(Record {
+            ts: 1000,
+            from: b"a\x01b",
+            to: b"c"
+        })
+    );
+    // Hosts of every length, the whitespace anywhere in them.
+    for len in 1..40 {
+        for at in 0..len {
+            let mut host = vec![b'h'; len];
+            let line = |host: &[u8]| {
+                let mut l = b"{\"ts\":1,\"id.orig_h\":\"".to_vec();
+                l.extend_from_slice(host);
+                l.extend_from_slice(b"\",\"id.resp_h\":\"c\"}");
+                l
+            };
+            assert!(matches!(
+                Parser::ZeekJson.parse_line(&line(&host)),
+                Outcome::Record(_)
+            ));
+            host[at] = b' ';
+            let l = line(&host);
+            assert_eq!(
+                Parser::ZeekJson.parse_line(&l),
+                Outcome::Malformed(LineError::Space(Field::IdOrigH)),
+                "{len} {at}"
+            );
+        }
+    }
+}
+
+mod json_duplicates {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A read key given twice, as flat keys, nested ones, or both.
+    #[derive(Debug, Clone)]
+    enum Member {
+        Ts(u32),
+        Orig(u8),
+        Resp(u8),
+        Id(u8, u8),
+        Filler(u8),
+    }
+
+    fn member() -> impl Strategy<Value = Member> {
+        prop_oneof![
+            (1u32..99).prop_map(Member::Ts),
+            any::<u8>().prop_map(Member::Orig),
+            any::<u8>().prop_map(Member::Resp),
+            (any::<u8>(), any::<u8>()).prop_map(|(a, b)| Member::Id(a, b)),
+            any::<u8>().prop_map(Member::Filler),
+        ]
+    }
+
+    fn text(m: &Member) -> String {
+        match m {
+            Member::Ts(t) => format!(r#""ts":{t}"#),
+            Member::Orig(h) => format!(r#""id.orig_h":"o{h}""#),
+            Member::Resp(h) => format!(r#""id.resp_h":"r{h}""#),
+            Member::Id(a, b) => format!(r#""id":{{"orig_h":"o{a}","resp_h":"r{b}"}}"#),
+            Member::Filler(f) => format!(r#""f{f}":{{"x":["}}",{f}]}}"#),
+        }
+    }
+
+    proptest! {
+        /// Whatever the order of the members and wherever a key comes
+        /// again (before or after the scanner has every key it needs, flat
+        /// or under `id`), the first occurrence of each field is the one
+        /// read: the same line in any order of its other members gives the
+        /// same record. Before, the last one won while the scanner still
+        /// lacked a key, and the first once it had them all.
+        #[test]
+        fn zeek_json_reads_the_first_occurrence_of_each_field(
+            members in prop::collection::vec(member(), 1..9),
+        ) {
+            let line = format!(
+                "{{{}}}",
+                members.iter().map(text).collect::<Vec<_>>().join(",")
+            );
+            let (mut ts, mut from, mut to) = (None, None, None);
+            for m in &members {
+                match m {
+                    Member::Ts(t) => { ts.get_or_insert(*t); }
+                    Member::Orig(h) => { from.get_or_insert(format!("o{h}")); }
+                    Member::Resp(h) => { to.get_or_insert(format!("r{h}")); }
+                    Member::Id(a, b) => {
+                        from.get_or_insert(format!("o{a}"));
+                        to.get_or_insert(format!("r{b}"));
+                    }
+                    Member::Filler(_) => {}
+                }
+            }
+            let got = Parser::ZeekJson.parse_line(line.as_bytes());
+            match (ts, &from, &to) {
+                (Some(ts), Some(from), Some(to)) => prop_assert_eq!(
+                    got,
+                    Outcome::Record(Record {
+                        ts: i64::from(ts) * 1000,
+                        from: from.as_bytes(),
+                        to: to.as_bytes(),
+                    }),
+                    "{}", line
+                ),
+                _ => prop_assert!(matches!(got, Outcome::Malformed(LineError::Missing(_))), "{}", line),
+            }
+            // Bytes after the object make it malformed wherever the keys are.
+            let bad = format!("{line}{line}");
+            prop_assert_eq!(Parser::ZeekJson.parse_line(bad.as_bytes()), Outcome::Malformed(LineError::Json));
+        }
+
+        /// The same for Suricata: the first `event_type` decides (a flow
+        /// counts; any other event is skipped there), the first `src_ip`,
+        /// `dest_ip` and `flow.start` are read.
+        #[test]
+        fn suricata_reads_the_first_occurrence_of_each_field(
+            events in prop::collection::vec(prop::sample::select(vec!["flow", "dns"]), 1..3),
+            srcs in prop::collection::vec(any::<u8>(), 1..3),
+            starts in prop::collection::vec(1u32..59, 1..3),
+            order in Just(()).prop_perturb(|(), mut rng| rng.random::<u64>()),
+        ) {
+            let mut members: Vec<(u8, String)> = Vec::new();
+            members.extend(events.iter().map(|e| (0, format!(r#""event_type":"{e}""#))));
+            members.extend(srcs.iter().map(|s| (1, format!(r#""src_ip":"s{s}""#))));
+            members.push((2, r#""dest_ip":"d""#.to_owned()));
+            members.extend(starts.iter().map(|t| (3, format!(r#""flow":{{"start":"1970-01-01T00:00:{t:02}Z"}}"#))));
+            // A deterministic shuffle from the drawn seed.
+            let mut seed = order | 1;
+            let mut keyed: Vec<(u64, (u8, String))> = members
+                .into_iter()
+                .map(|m| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    (seed, m)
+                })
+                .collect();
+            keyed.sort_by_key(|(k, _)| *k);
+            let members: Vec<(u8, String)> = keyed.into_iter().map(|(_, m)| m).collect();
+            let line = format!(
+                "{{{}}}",
+                members.iter().map(|(_, t)| t.as_str()).collect::<Vec<_>>().join(",")
+            );
+            let first = |kind: u8| members.iter().find(|(k, _)| *k == kind).map(|(_, t)| t.clone()).unwrap();
+            let got = Parser::Suricata.parse_line(line.as_bytes());
+            if first(0).contains("dns") {
+                prop_assert_eq!(got, Outcome::Skipped(Skip::NonFlowEvent), "{}", line);
+            } else {
+                let src = first(1);
+                let src = &src[r#""src_ip":""#.len()..src.len() - 1];
+                let start = first(3);
+                let secs: i64 = start[start.len() - 5..start.len() - 3].parse().unwrap();
+                prop_assert_eq!(
+                    got,
+                    Outcome::Record(Record { ts: secs * 1000, from: src.as_bytes(), to: b"d" }),
+                    "{}", line
+                );
+                let bad = format!("{line} {line}");
+                prop_assert_eq!(Parser::Suricata.parse_line(bad.as_bytes()), Outcome::Malformed(LineError::Json));
+            }
+        }
+    }
 }
