@@ -6,7 +6,7 @@
 use std::fs::{self, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
@@ -52,29 +52,49 @@ struct Tail {
     child: Child,
     out: Receiver<String>,
     err: Receiver<String>,
+    /// Standard input, when it is what is followed: held open until the
+    /// child ends.
+    stdin: Option<ChildStdin>,
 }
 
 impl Tail {
     fn start(args: &[&str], path: &Path) -> Tail {
-        let mut child = connspy()
-            .args([
-                "--to_host",
-                "x",
-                "--busiest_from_host",
-                "--tail",
-                "--format",
-                "json",
-            ])
-            .args(["--max_log_late_seconds", &LATE.to_string()])
-            .args(args)
-            .arg(path)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start connspy --tail");
+        Tail::spawn(args, Some(path))
+    }
+
+    /// Follows standard input, which the test writes to (`Tail::stdin`).
+    fn piped(args: &[&str]) -> Tail {
+        Tail::spawn(args, None)
+    }
+
+    fn spawn(args: &[&str], path: Option<&Path>) -> Tail {
+        let mut cmd = connspy();
+        cmd.args([
+            "--to_host",
+            "x",
+            "--busiest_from_host",
+            "--tail",
+            "--format",
+            "json",
+        ])
+        .args(["--max_log_late_seconds", &LATE.to_string()])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        match path {
+            Some(path) => cmd.arg(path).stdin(Stdio::null()),
+            None => cmd.stdin(Stdio::piped()),
+        };
+        let mut child = cmd.spawn().expect("start connspy --tail");
         let out = lines_of(child.stdout.take().unwrap());
         let err = lines_of(child.stderr.take().unwrap());
-        Tail { child, out, err }
+        let stdin = child.stdin.take();
+        Tail {
+            child,
+            out,
+            err,
+            stdin,
+        }
     }
 
     /// The next record, within the deadline, and how long it took.
@@ -103,13 +123,21 @@ impl Tail {
     }
 
     /// Sends SIGTERM; returns the remaining records, the exit code and stderr.
-    fn terminate(mut self) -> (Vec<Value>, i32, Vec<String>) {
+    fn terminate(self) -> (Vec<Value>, i32, Vec<String>) {
+        self.stop("TERM")
+    }
+
+    /// Sends `signal` (`INT` or `TERM`); returns the remaining records, the
+    /// exit code and stderr. Standard input, when followed, stays open
+    /// until connspy has ended.
+    fn stop(mut self, signal: &str) -> (Vec<Value>, i32, Vec<String>) {
         let pid = self.child.id().to_string();
         Command::new("kill")
-            .args(["-TERM", &pid])
+            .args([&format!("-{signal}"), &pid])
             .status()
-            .expect("send SIGTERM");
+            .expect("send the signal");
         let status = self.child.wait().expect("connspy exits");
+        drop(self.stdin.take());
         let rest = self.out.iter().map(|l| parse(&l)).collect();
         let err = self.err.iter().collect();
         (rest, status.code().unwrap_or(-1), err)
@@ -137,6 +165,11 @@ fn line(ts: i64, from: &str, to: &str) -> String {
 
 /// The batch answer for `log`, keyed by window start.
 fn batch(dir: &Path, log: &str) -> Vec<Value> {
+    batch_and_stderr(dir, log).0
+}
+
+/// The batch answer for `log` (written to `batch.log`), and its stderr.
+fn batch_and_stderr(dir: &Path, log: &str) -> (Vec<Value>, String) {
     let path = dir.join("batch.log");
     fs::write(&path, log).unwrap();
     let out = connspy()
@@ -152,11 +185,12 @@ fn batch(dir: &Path, log: &str) -> Vec<Value> {
         .output()
         .unwrap();
     assert!(out.status.success());
-    String::from_utf8(out.stdout)
+    let records = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
         .map(parse)
-        .collect()
+        .collect();
+    (records, String::from_utf8(out.stderr).unwrap())
 }
 
 /// A record without the keys that only tail mode decides.
@@ -594,4 +628,82 @@ fn strict_stops_at_a_followed_line_too_long_before_it_ends() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert_eq!(status.code(), Some(2));
+}
+
+/// What a stopped tail (of `name`) and batch mode say about the same bytes:
+/// the records without the keys only tail mode decides, and the
+/// malformed-line warning with the input's name taken out.
+fn compare_with_batch(dir: &Path, log: &str, tail: Vec<Value>, tail_err: &[String], name: &str) {
+    let (expected, batch_err) = batch_and_stderr(dir, log);
+    let answers = |v: &[Value]| v.iter().map(answers).collect::<Vec<_>>();
+    assert_eq!(answers(&tail), answers(&expected));
+    let malformed = |lines: Vec<&str>, name: &str| -> Vec<String> {
+        lines
+            .into_iter()
+            .filter(|l| l.contains("malformed"))
+            .map(|l| l.replace(name, "LOG"))
+            .collect()
+    };
+    assert_eq!(
+        malformed(tail_err.iter().map(String::as_str).collect(), name),
+        malformed(
+            batch_err.lines().collect(),
+            &dir.join("batch.log").display().to_string()
+        ),
+    );
+}
+
+/// SIGINT or SIGTERM ends tail mode as the end of its input would end batch
+/// mode: the unterminated last line the follower holds is read as batch
+/// mode reads a file's last line (a record, or a malformed line counted and
+/// located), where it was dropped without a word.
+#[test]
+fn a_stop_counts_the_unterminated_last_line_as_batch_mode_does() {
+    let complete =
+        line(T0, "a", "x") + &line(T0 + 10, "b", "y") + &line(T0 + HOUR + LATE, "c", "x");
+    for (signal, last) in [
+        ("INT", format!("{} z x", T0 + HOUR + 100)),
+        ("TERM", "not a line".to_owned()),
+    ] {
+        let (dir, path) = tempdir();
+        // All of it written before the start, in fewer bytes than one read:
+        // once hour 0's record is out, the follower holds the last line.
+        let log = format!("{complete}{last}");
+        fs::write(&path, &log).unwrap();
+        let tail = Tail::start(&[], &path);
+        let (hour0, _) = tail.record();
+        let (rest, code, err) = tail.stop(signal);
+        assert_eq!(code, 0, "{err:?}");
+        assert!(rest.iter().all(|r| r["complete"] == false), "{rest:?}");
+        let got: Vec<Value> = std::iter::once(hour0).chain(rest).collect();
+        compare_with_batch(dir.path(), &log, got, &err, &path.display().to_string());
+    }
+}
+
+/// The same for standard input, followed while its writer keeps it open:
+/// its reader notices the stop and hands over its unterminated last line,
+/// as at the end of input.
+#[test]
+fn a_stop_counts_the_unterminated_last_line_of_standard_input_too() {
+    let complete =
+        line(T0, "a", "x") + &line(T0 + 10, "b", "y") + &line(T0 + HOUR + LATE, "c", "x");
+    for (signal, last) in [
+        ("TERM", format!("{} z x", T0 + HOUR + 100)),
+        ("INT", "not a line".to_owned()),
+    ] {
+        let (dir, _) = tempdir();
+        let log = format!("{complete}{last}");
+        let mut tail = Tail::piped(&[]);
+        // One write, far below a pipe's atomic size: read in one piece, so
+        // once hour 0's record is out, the reader holds the last line.
+        let stdin = tail.stdin.as_mut().unwrap();
+        stdin.write_all(log.as_bytes()).unwrap();
+        stdin.flush().unwrap();
+        let (hour0, _) = tail.record();
+        let (rest, code, err) = tail.stop(signal);
+        assert_eq!(code, 0, "{err:?}");
+        assert!(rest.iter().all(|r| r["complete"] == false), "{rest:?}");
+        let got: Vec<Value> = std::iter::once(hour0).chain(rest).collect();
+        compare_with_batch(dir.path(), &log, got, &err, "<stdin>");
+    }
 }

@@ -3,14 +3,16 @@
 //!
 //! Event time closes hours (the engine's
 //! [`Release::Watermark`](crate::engine::Release::Watermark)); this module
-//! only decides what to read next and when to stop: at a signal (open hours are
-//! printed as incomplete), when the watermark passes `--time_end`, or at the end
-//! of standard input. When `--max_idle_seconds` pass without a line, the wall
+//! only decides what to read next and when to stop: at a signal (what was
+//! read counts, the unterminated last line included, as batch mode counts it;
+//! open hours are printed as incomplete), when the watermark passes
+//! `--time_end`, or at the end of standard input. When `--max_idle_seconds` pass without a line, the wall
 //! clock moves the watermark instead, so hours close when the log falls quiet.
 
 use std::io::{self, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::config::TailOptions;
@@ -60,7 +62,10 @@ fn now_ms() -> i64 {
 }
 
 /// Runs tail mode over `inputs` with `engine`, until a signal sets `stop`, the
-/// watermark passes `--time_end`, or standard input ends.
+/// watermark passes `--time_end`, or standard input ends. After a signal,
+/// what was read counts, the unterminated last line included, as batch mode
+/// counts it (see [`Feed::rest`]); then the open hours are printed as
+/// incomplete.
 ///
 /// # Errors
 /// An input that cannot be opened or read (the followed file's own errors are
@@ -69,7 +74,7 @@ pub fn run<R: crate::reduce::Reducer>(
     mut engine: Engine<'_, R>,
     inputs: &[Input],
     opts: &TailOptions,
-    stop: &AtomicBool,
+    stop: &Arc<AtomicBool>,
     err: &mut impl Write,
 ) -> Result<Notes> {
     let Some((followed, before)) = inputs.split_last() else {
@@ -107,6 +112,7 @@ pub fn run<R: crate::reduce::Reducer>(
         batching.chunk_size,
         batching.max_line,
         engine.format_choice(),
+        stop,
     )
     .map_err(read_err)?;
     let input = engine.begin_input(followed);
@@ -116,6 +122,13 @@ pub fn run<R: crate::reduce::Reducer>(
             let _ = writeln!(err, "connspy: {}", ForTerminal(&notice.to_string()));
         }
         if stop.load(Ordering::Relaxed) {
+            while let Some(group) = feed.rest(batching.group) {
+                engine.feed(input, group)?;
+                if engine.stopped() {
+                    return engine.finish(true);
+                }
+            }
+            note_trailing_zeros(&mut engine, &feed, followed);
             return engine.finish(false);
         }
         if engine.past_end() {
@@ -124,10 +137,7 @@ pub fn run<R: crate::reduce::Reducer>(
         let group = match feed.next_group(TICK, batching.group) {
             Ok(group) => group,
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                let zeros = feed.trailing_zeros();
-                if zeros > 0 {
-                    engine.note_trailing_zeros(followed, zeros);
-                }
+                note_trailing_zeros(&mut engine, &feed, followed);
                 return engine.finish(true);
             }
             Err(e) => return Err(read_err(e)),
@@ -147,5 +157,18 @@ pub fn run<R: crate::reduce::Reducer>(
         if engine.stopped() {
             return engine.finish(true);
         }
+    }
+}
+
+/// Standard input, compressed, ended with zero bytes after its last gzip
+/// member: the notes say so.
+fn note_trailing_zeros<R: crate::reduce::Reducer>(
+    engine: &mut Engine<'_, R>,
+    feed: &Feed,
+    followed: &Input,
+) {
+    let zeros = feed.trailing_zeros();
+    if zeros > 0 {
+        engine.note_trailing_zeros(followed, zeros);
     }
 }

@@ -420,15 +420,26 @@ impl Follower {
         }
         self.clear_error();
         // The old file ended without a newline: its last line is complete
-        // now. A line being dropped for its length ends here too.
-        self.lines.reset();
-        let mut leftover = std::mem::take(&mut self.partial);
-        if leftover.is_empty() {
-            Step::Again
-        } else {
-            leftover.push(b'\n');
-            Step::Block(LineBlock::whole(leftover))
+        // now.
+        match self.take_unterminated() {
+            Some(line) => Step::Block(line),
+            None => Step::Again,
         }
+    }
+
+    /// The start of a line whose `\n` has not come, as a line of its own
+    /// (with its `\n`), as batch mode reads a file's unterminated last line;
+    /// `None` when there is none. A line being dropped for its length ends
+    /// here too. For the end of the open file: it was replaced, or the
+    /// follow is stopping and reads no further.
+    pub fn take_unterminated(&mut self) -> Option<LineBlock> {
+        self.lines.reset();
+        let mut line = std::mem::take(&mut self.partial);
+        if line.is_empty() {
+            return None;
+        }
+        line.push(b'\n');
+        Some(LineBlock::whole(line))
     }
 
     /// Blocks until a watch event, the next check, or `deadline`.
@@ -602,6 +613,28 @@ mod tests {
         assert_eq!(drain(&mut f), b"two\nthree\n");
         append(&p, b"ur\n");
         assert_eq!(drain(&mut f), b"four\n");
+    }
+
+    #[test]
+    fn follow_gives_up_the_unterminated_line_it_holds_as_a_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.log");
+        append(&p, b"one\ntw");
+        let mut f = Follower::new(&p, opts(4)).unwrap();
+        assert_eq!(drain(&mut f), b"one\n");
+        assert_eq!(f.take_unterminated().unwrap().bytes, b"tw\n");
+        assert_eq!(f.take_unterminated(), None, "given up once");
+        // A line being dropped for its length leaves nothing to give up.
+        let o = FollowOptions {
+            max_line: 100,
+            ..opts(64)
+        };
+        let q = dir.path().join("b.log");
+        append(&q, &[b'x'; 300]);
+        let mut g = Follower::new(&q, o).unwrap();
+        let marked = g.next_block(Duration::ZERO).unwrap().unwrap();
+        assert_eq!(marked.too_long, [0]);
+        assert_eq!(g.take_unterminated(), None);
     }
 
     #[test]
