@@ -363,6 +363,38 @@ mod tests {
     }
 
     #[test]
+    fn adding_to_a_first_seen_set_compares_a_constant_number_of_items() {
+        use std::cell::Cell;
+        use std::hash::{Hash, Hasher};
+        thread_local!(static COMPARED: Cell<u64> = const { Cell::new(0) });
+        /// An item that counts how often it is compared.
+        #[derive(Clone)]
+        struct Counted(u32);
+        impl PartialEq for Counted {
+            fn eq(&self, other: &Self) -> bool {
+                COMPARED.with(|c| c.set(c.get() + 1));
+                self.0 == other.0
+            }
+        }
+        impl Eq for Counted {}
+        impl Hash for Counted {
+            fn hash<H: Hasher>(&self, h: &mut H) {
+                self.0.hash(h);
+            }
+        }
+        let (mut all, mut part) = (FirstSeen::default(), FirstSeen::default());
+        for i in 0..20_000 {
+            all.insert(Counted(i));
+            part.insert(Counted(i + 10_000));
+        }
+        all.extend(part);
+        assert_eq!(all.len(), 30_000);
+        // A list searched item by item compared about 3 * 10^8 times.
+        let compared = COMPARED.with(Cell::get);
+        assert!(compared < 100_000, "{compared} comparisons");
+    }
+
+    #[test]
     fn other_paths_are_distinct_and_in_first_met_order() {
         // 80,000 distinct pairs, each met twice.
         let mut all = Notes::default();
