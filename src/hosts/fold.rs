@@ -37,6 +37,15 @@ pub(crate) const ONES: u64 = 0x0101_0101_0101_0101;
 /// The high bit of every lane.
 pub(crate) const HIGHS: u64 = 0x8080_8080_8080_8080;
 
+/// The high bit of each byte of `x` below `n`, and perhaps of bytes above
+/// one (a borrow only runs upward), so the lowest flag is exact: enough to
+/// say "none here" or to find the first, eight bytes at a time. Every
+/// whitespace byte of a log is below 0x21; a zero byte is below 1.
+#[inline(always)]
+pub(crate) fn bytes_below(x: u64, n: u8) -> u64 {
+    x.wrapping_sub(ONES * u64::from(n)) & !x & HIGHS
+}
+
 /// Lowercases ASCII letters into `buf`, leaving other bytes as they are: the
 /// normal form in which hosts are stored and compared. Eight bytes at a time.
 #[inline]

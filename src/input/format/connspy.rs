@@ -7,7 +7,7 @@
 use memchr::memchr;
 
 use super::record::{LineError, Record};
-use crate::hosts::fold::{HIGHS, ONES};
+use crate::hosts::fold::{bytes_below, HIGHS, ONES};
 use crate::timestamp::{ms_from_parts, parse_ts};
 
 /// ASCII whitespace as the log format defines it; `\n` ends lines before this is
@@ -43,7 +43,7 @@ fn field_end(line: &[u8], mut pos: usize, high_bits: &mut u64) -> usize {
         *high_bits |= x;
         // The lowest flagged byte is exactly the first byte below 0x21 (a
         // borrow can only flag bytes above it).
-        let below = x.wrapping_sub(ONES * 0x21) & !x & HIGHS;
+        let below = bytes_below(x, 0x21);
         if below == 0 {
             pos += 8;
             continue;
@@ -218,7 +218,7 @@ fn digits_value(x: u64, n: usize) -> u64 {
 #[inline(always)]
 fn ascii_field_end(buf: &[u8], mut pos: usize) -> Option<usize> {
     while let Some(x) = word_at(buf, pos) {
-        let stop = (x.wrapping_sub(ONES * 0x21) & !x & HIGHS) | (x & HIGHS);
+        let stop = bytes_below(x, 0x21) | (x & HIGHS);
         if stop != 0 {
             let at = pos + (stop.trailing_zeros() / 8) as usize;
             return (buf[at] < 0x80).then_some(at);

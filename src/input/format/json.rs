@@ -18,7 +18,7 @@
 //! first `event_type` is not `flow` is skipped there, unread beyond it.
 
 use super::{host, Outcome, Parser, Skip};
-use crate::hosts::fold::{HIGHS, ONES};
+use crate::hosts::fold::{bytes_below, HIGHS, ONES};
 use crate::input::format::{Field, LineError, Record};
 use crate::timestamp::{parse_rfc3339, parse_ts};
 
@@ -321,11 +321,11 @@ fn zero(v: u64) -> u64 {
 }
 
 /// The high bit of each byte of `v` that is zero, and perhaps of bytes
-/// above one (a borrow runs upward, so the lowest flag is exact): cheaper
-/// than [`zero`], and enough to say "none here" or to find the first.
+/// above one: cheaper than [`zero`], and enough to say "none here" or to
+/// find the first.
 #[inline(always)]
 fn some_zero(v: u64) -> u64 {
-    v.wrapping_sub(ONES) & !v & HIGHS
+    bytes_below(v, 1)
 }
 
 /// Not zero when the eight bytes of `x` may hold a bracket or a backslash;

@@ -540,7 +540,7 @@ fn host<'a>(field: &'a [u8], name: Field, unset: &[&[u8]]) -> Result<&'a [u8], L
 /// before them), or a byte at a time for a host shorter than that.
 #[inline(always)]
 fn high_and_low_bytes(bytes: &[u8]) -> (bool, bool) {
-    use crate::hosts::fold::{HIGHS, ONES};
+    use crate::hosts::fold::{bytes_below, HIGHS};
     let Some(last) = bytes.last_chunk::<8>() else {
         let (mut high, mut low) = (0u8, false);
         for &b in bytes {
@@ -549,17 +549,14 @@ fn high_and_low_bytes(bytes: &[u8]) -> (bool, bool) {
         }
         return (high >= 0x80, low);
     };
-    // Flags every byte below 0x21 (and perhaps bytes above one: a borrow
-    // only runs upward from a flagged byte).
-    let below = |x: u64| x.wrapping_sub(ONES * 0x21) & !x;
     let last = u64::from_le_bytes(*last);
-    let (mut high, mut low) = (last, below(last));
+    let (mut high, mut low) = (last, bytes_below(last, 0x21));
     for word in bytes.chunks_exact(8) {
         let x = u64::from_le_bytes(word.try_into().expect("eight bytes"));
         high |= x;
-        low |= below(x);
+        low |= bytes_below(x, 0x21);
     }
-    (high & HIGHS != 0, low & HIGHS != 0)
+    (high & HIGHS != 0, low != 0)
 }
 
 #[cfg(test)]
