@@ -10,19 +10,13 @@
 //! reaches the body decoders.
 #![no_main]
 
-use clap::Parser as _;
-use connspy::cli::Args;
-use connspy::config::Config;
 use libfuzzer_sys::fuzz_target;
 
 #[path = "bounded.rs"]
 mod bounded;
-#[path = "memfd.rs"]
-mod memfd;
 #[path = "sealed.rs"]
 mod sealed;
-use memfd::{fd_path, memfd};
-use sealed::seal;
+use sealed::{merge, seal};
 
 /// Each line of `data` with its digest and checksum made right: fields are
 /// KEY, FORMAT, DIGEST, PARAMS, body..., and a last `crc=` field is replaced.
@@ -46,19 +40,5 @@ fuzz_target!(|data: &[u8]| {
         rest.to_vec()
     };
     let format = ["text", "json", "tsv", "partial"][usize::from(flags >> 1 & 3)];
-    let file = memfd(&input);
-    let path = fd_path(&file);
-    let args = Args::try_parse_from([
-        "connspy".as_ref(),
-        "--merge".as_ref(),
-        "--format".as_ref(),
-        format.as_ref(),
-        path.as_os_str(),
-    ])
-    .expect("a valid command line");
-    let config = Config::from_args(args).expect("a valid merge configuration");
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    // An error is a fine answer to bad bytes; a panic or an unbounded
-    // allocation is not.
-    let _ = connspy::run::run(&config, &mut out, &mut err);
+    merge(&input, format);
 });

@@ -9,20 +9,14 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use clap::Parser as _;
-use connspy::cli::Args;
-use connspy::config::Config;
 use connspy::sketch::Hll;
 use libfuzzer_sys::fuzz_target;
 
 #[path = "bounded.rs"]
 mod bounded;
-#[path = "memfd.rs"]
-mod memfd;
 #[path = "sealed.rs"]
 mod sealed;
-use memfd::{fd_path, memfd};
-use sealed::seal;
+use sealed::{merge, seal};
 
 /// Settings connspy writes: exact and approximate, hourly or not, each
 /// query. The approximate ones have a 192-byte bloom filter, so that a
@@ -243,19 +237,5 @@ fuzz_target!(|data: &[u8]| {
         }
         input.extend_from_slice(&seal(fields));
     }
-    let file = memfd(&input);
-    let path = fd_path(&file);
-    let args = Args::try_parse_from([
-        "connspy".as_ref(),
-        "--merge".as_ref(),
-        "--format".as_ref(),
-        format.as_ref(),
-        path.as_os_str(),
-    ])
-    .expect("a valid command line");
-    let config = Config::from_args(args).expect("a valid merge configuration");
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    // Refusing a state no run writes is a fine answer; a panic, a hang or
-    // an unbounded allocation is not.
-    let _ = connspy::run::run(&config, &mut out, &mut err);
+    merge(&input, format);
 });

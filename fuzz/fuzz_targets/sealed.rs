@@ -1,8 +1,17 @@
 //! Shared by the partial targets: what makes a partial line pass its checks
-//! before its body is read (docs/partial.md).
+//! before its body is read (docs/partial.md), and `connspy --merge` run on
+//! the lines as a user runs it.
 
 // Each target includes this module and uses only its own part of it.
 #![allow(dead_code)]
+
+use clap::Parser as _;
+use connspy::cli::Args;
+use connspy::config::Config;
+
+#[path = "memfd.rs"]
+mod memfd;
+use memfd::{fd_path, memfd};
 
 /// The settings digest the format prescribes: FNV-1a (64 bits) of the
 /// PARAMS field, as 16 lowercase hex digits (docs/partial.md).
@@ -25,4 +34,23 @@ pub fn seal(mut fields: Vec<Vec<u8>>) -> Vec<u8> {
     let crc = crc32fast::hash(&line);
     line.extend_from_slice(format!("\tcrc={crc:08x}\n").as_bytes());
     line
+}
+
+/// `connspy --merge --format FORMAT` over `input`, in this process. An error
+/// is a fine answer to bad bytes; a panic, a hang or an allocation past the
+/// harness's bound is not.
+pub fn merge(input: &[u8], format: &str) {
+    let file = memfd(input);
+    let path = fd_path(&file);
+    let args = Args::try_parse_from([
+        "connspy".as_ref(),
+        "--merge".as_ref(),
+        "--format".as_ref(),
+        format.as_ref(),
+        path.as_os_str(),
+    ])
+    .expect("a valid command line");
+    let config = Config::from_args(args).expect("a valid merge configuration");
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let _ = connspy::run::run(&config, &mut out, &mut err);
 }
