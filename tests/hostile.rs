@@ -105,6 +105,33 @@ fn refused(text: &str, why: &str) {
     assert!(stdout.is_empty(), "{stdout}");
 }
 
+/// What connspy writes on standard output for `args` over `log` (as
+/// `s.log`), which must succeed: partial lines to take apart and forge from.
+fn written(log: &str, args: &[&str]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("s.log"), log).unwrap();
+    let out = run_in(dir.path(), "connspy", &[args, &["s.log"]].concat(), b"");
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    out.stdout
+}
+
+/// The line of `lines` whose key is `key`.
+fn line_of<'a>(lines: &'a str, key: &str) -> &'a str {
+    lines
+        .lines()
+        .find(|l| l.split('\t').next() == Some(key))
+        .unwrap()
+}
+
+/// The binary field `name` of a partial line.
+fn field_of(line: &str, name: &str) -> Vec<u8> {
+    let value = line
+        .split('\t')
+        .find_map(|f| f.strip_prefix(&format!("{name}=")))
+        .unwrap();
+    STANDARD.decode(value).unwrap()
+}
+
 #[test]
 fn a_bloom_filter_the_line_does_not_hold_is_never_allocated() {
     // 48 GiB of filter by the settings (a split of a large budget), in a
@@ -141,11 +168,8 @@ fn sketch_settings_no_budget_gives_are_refused() {
 
 #[test]
 fn the_largest_budget_writes_partials_that_merge() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("s.log"), "1565647200000 a t\n").unwrap();
-    let out = run_in(
-        dir.path(),
-        "connspy",
+    let partial = written(
+        "1565647200000 a t\n",
         &[
             "--approx",
             "--memory_limit",
@@ -155,12 +179,9 @@ fn the_largest_budget_writes_partials_that_merge() {
             "--busiest_from_host",
             "--format",
             "partial",
-            "s.log",
         ],
-        b"",
     );
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
-    let (code, stdout, stderr) = merge(&out.stdout);
+    let (code, stdout, stderr) = merge(&partial);
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stdout.contains("\"a\""), "{stdout}");
 }
@@ -185,26 +206,11 @@ fn counts_that_overflow_when_merged_are_refused() {
     );
     refused(&format!("{line}{line}"), "overflow");
     // A summary line as connspy writes it, with its malformed count raised.
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("s.log"), "1565647200000 a t\nbad\n").unwrap();
-    let out = run_in(
-        dir.path(),
-        "connspy",
-        &["--to_host", "t", "--format", "partial", "s.log"],
-        b"",
+    let partial = written(
+        "1565647200000 a t\nbad\n",
+        &["--to_host", "t", "--format", "partial"],
     );
-    let written = out
-        .stdout
-        .lines()
-        .find(|l| l.starts_with("summary\t"))
-        .unwrap();
-    let field = |name: &str| {
-        let value = written
-            .split('\t')
-            .find_map(|f| f.strip_prefix(&format!("{name}=")))
-            .unwrap();
-        Binary(STANDARD.decode(value).unwrap())
-    };
+    let field = |name: &str| Binary(field_of(line_of(&partial, "summary"), name));
     let summary = forge(
         "summary",
         EXACT_TO,
@@ -293,78 +299,35 @@ fn windows_and_times_no_run_writes_are_refused() {
 
 #[test]
 fn an_empty_hyperloglog_beside_tracked_hosts_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("s.log"), "1565647200000 a t\n").unwrap();
-    let out = run_in(
-        dir.path(),
-        "connspy",
-        &[
-            "--approx",
-            "--busiest_from_host",
-            "--format",
-            "partial",
-            "s.log",
-        ],
-        b"",
-    );
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
-    let line = out.stdout.lines().next().unwrap();
+    let q = ["--approx", "--busiest_from_host", "--format", "partial"];
+    let partial = written("1565647200000 a t\n", &q);
+    let line = line_of(&partial, "range");
     let params = line.split('\t').nth(3).unwrap();
-    let field = |name: &str| {
-        let value = line
-            .split('\t')
-            .find_map(|f| f.strip_prefix(&format!("{name}=")))
-            .unwrap();
-        STANDARD.decode(value).unwrap()
+    let with_hll = |hll: Vec<u8>| {
+        forge(
+            "range",
+            params,
+            &[
+                ("lines", Count(1)),
+                ("initiators", Binary(field_of(line, "initiators"))),
+                ("initiators_hll", Binary(hll)),
+            ],
+        )
     };
-    let written = forge(
-        "range",
-        params,
-        &[
-            ("lines", Count(1)),
-            ("initiators", Binary(field("initiators"))),
-            ("initiators_hll", Binary(field("initiators_hll"))),
-        ],
-    );
+    let same = with_hll(field_of(line, "initiators_hll"));
     assert_eq!(
-        written.trim_end(),
+        same.trim_end(),
         line,
         "the forger writes what connspy writes"
     );
-    // An empty sketch of the same precision, from connspy itself.
-    let empty = {
-        let none = run_in(
-            dir.path(),
-            "connspy",
-            &[
-                "--approx",
-                "--busiest_from_host",
-                "--format",
-                "partial",
-                "--time_init",
-                "1565647200001",
-                "s.log",
-            ],
-            b"",
-        );
-        let line = none.stdout.lines().next().unwrap().to_owned();
-        let value = line
-            .split('\t')
-            .find_map(|f| f.strip_prefix("initiators_hll="))
-            .unwrap()
-            .to_owned();
-        STANDARD.decode(value).unwrap()
-    };
-    let forged = forge(
-        "range",
-        params,
-        &[
-            ("lines", Count(1)),
-            ("initiators", Binary(field("initiators"))),
-            ("initiators_hll", Binary(empty)),
-        ],
+    // An empty sketch of the same precision, from connspy itself: a range
+    // that holds no line.
+    let none = written(
+        "1565647200000 a t\n",
+        &[&q[..], &["--time_init", "1565647200001"]].concat(),
     );
-    refused(&forged, "empty HyperLogLog");
+    let empty = field_of(line_of(&none, "range"), "initiators_hll");
+    refused(&with_hll(empty), "empty HyperLogLog");
 }
 
 #[test]
@@ -419,31 +382,6 @@ fn messages_name_the_real_limit() {
     assert!(help.contains("64 to 2^30"), "{help}");
 }
 
-/// A summary line as connspy writes it for a log with one malformed line.
-fn written_summary() -> String {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("s.log"), "1565647200000 a t\nbad\n").unwrap();
-    let out = run_in(
-        dir.path(),
-        "connspy",
-        &["--to_host", "t", "--format", "partial", "s.log"],
-        b"",
-    );
-    out.stdout
-        .lines()
-        .find(|l| l.starts_with("summary\t"))
-        .unwrap()
-        .to_owned()
-}
-
-fn field_of(line: &str, name: &str) -> Vec<u8> {
-    let value = line
-        .split('\t')
-        .find_map(|f| f.strip_prefix(&format!("{name}=")))
-        .unwrap();
-    STANDARD.decode(value).unwrap()
-}
-
 #[test]
 fn bytes_from_input_reach_stderr_escaped() {
     let evil = "\x1b]0;pwned\x07\x1b[2J\u{9b}31m";
@@ -465,7 +403,11 @@ fn bytes_from_input_reach_stderr_escaped() {
     );
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     // A partial's first malformed line, named by a path that is one.
-    let summary = written_summary();
+    let summary = written(
+        "1565647200000 a t\nbad\n",
+        &["--to_host", "t", "--format", "partial"],
+    );
+    let summary = line_of(&summary, "summary");
     let first = Enc::default()
         .bytes(evil.as_bytes())
         .uint(2)
@@ -477,8 +419,8 @@ fn bytes_from_input_reach_stderr_escaped() {
         &[
             ("malformed", Count(1)),
             ("first_malformed", Binary(first)),
-            ("skipped", Binary(field_of(&summary, "skipped"))),
-            ("other_paths", Binary(field_of(&summary, "other_paths"))),
+            ("skipped", Binary(field_of(summary, "skipped"))),
+            ("other_paths", Binary(field_of(summary, "other_paths"))),
             ("late", Count(0)),
         ],
     );
@@ -529,16 +471,9 @@ fn zeek_header_blocks_of_other_logs_make_one_note_with_a_count() {
 #[test]
 fn approximate_mode_keeps_a_bounded_form_of_long_hosts() {
     let long = format!("Long-{}", "x".repeat(1000));
-    let dir = tempfile::tempdir().unwrap();
     let log = format!("1565647200000 {long} t\n1565647200001 {long} t\n1565647200002 s t\n");
-    std::fs::write(dir.path().join("s.log"), &log).unwrap();
     let q = ["--approx", "--busiest_from_host", "--to_host", "t"];
-    let json = |args: &[&str]| {
-        let out = run_in(dir.path(), "connspy", args, b"");
-        assert_eq!(out.code, Some(0), "{}", out.stderr);
-        out.stdout
-    };
-    let direct = json(&[&q[..], &["--format", "json", "s.log"]].concat());
+    let direct = written(&log, &[&q[..], &["--format", "json"]].concat());
     let record: serde_json::Value = serde_json::from_str(direct.trim()).unwrap();
     let kept = record["busiest_from_host"]["host"].as_str().unwrap();
     let (head, hash) = kept.rsplit_once('…').unwrap();
@@ -556,7 +491,7 @@ fn approximate_mode_keeps_a_bounded_form_of_long_hosts() {
         "{direct}"
     );
     // The same form in partials, merged.
-    let partial = json(&[&q[..], &["--format", "partial", "s.log"]].concat());
+    let partial = written(&log, &[&q[..], &["--format", "partial"]].concat());
     let (code, merged, stderr) = merge(&partial);
     assert_eq!((code, merged), (Some(0), direct), "{stderr}");
     // A host longer than the form is not what a run writes.
