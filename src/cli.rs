@@ -114,7 +114,9 @@ pub struct Args {
     pub time_end: Option<TimeArg>,
 
     /// How much older than the newest line before it a line may be; lets the
-    /// time-range seek skip what cannot count [default: 300; for Zeek,
+    /// time-range seek skip what cannot count, and where hours are released
+    /// as they complete (--approx, --tail, --hourly over standard input, and
+    /// their partials) later lines are dropped and counted as late [default: 300; for Zeek,
     /// Suricata and VPC logs one day, and no seek unless given: see
     /// docs/formats.md]
     #[arg(

@@ -309,11 +309,11 @@ fn scan_options(args: &Args, formats: FormatChoice, late_ms: i64) -> ScanOptions
     let stdin = args.files.is_empty() || args.files.iter().any(|f| f.as_os_str() == "-");
     // A stream cannot be read twice, so with --hourly its hours are reported
     // as they complete instead of at end of input (`tail -F | connspy`).
-    // Exact partials are not reported but merged: they hold every hour to
-    // the end, as a run over files does, so that the merge of any split
-    // (Hadoop streaming feeds each split to standard input) equals it.
-    // Bounded memory needs a watermark in approximate mode, for every input.
-    let streamed = hourly && stdin && args.format != Format::Partial;
+    // Partials are released the same way as the run's own answer, so that
+    // merging a run's partials prints what that run prints, late lines
+    // included. Bounded memory needs a watermark in approximate mode, for
+    // every input.
+    let streamed = hourly && stdin;
     let release = if args.approx || args.tail || streamed {
         Release::Watermark { late_ms }
     } else {
