@@ -161,6 +161,11 @@ fn sketch_settings_no_budget_gives_are_refused() {
         // One item for a 10 MB filter: millions of hashes per host.
         (approx_params(4096, 3 << 22, 1, 1 << 22), "bloom_items=1"),
         (approx_params(63, 3 << 22, 1 << 22, 1 << 22), "top_k=63"),
+        // A host list's filter is never below 64 KiB.
+        (
+            approx_params(4096, 3 << 12, 1 << 12, 1 << 12),
+            "bloom_bytes=12288",
+        ),
     ] {
         refused(&forge("range", &params, &[("lines", Count(0))]), why);
     }

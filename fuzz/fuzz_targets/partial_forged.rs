@@ -19,15 +19,22 @@ mod sealed;
 use sealed::{merge, seal};
 
 /// Settings connspy writes: exact and approximate, hourly or not, each
-/// query. The approximate ones have a 192-byte bloom filter, so that a
-/// bloom list's bits fit in an input.
+/// query. The approximate ones have the smallest bloom filter a run writes
+/// for a host list, 192 KiB; its bits are the fuzzer's [`FILTER_DRAWN`] bytes
+/// repeated, so that a bloom list fits in an input.
 const SETTINGS: &[&str] = &[
     "mode=exact,hourly=1,init=-,end=-,to=74,from=61,busiest_from=1,busiest_to=1,top=2",
     "mode=exact,hourly=0,init=1565647200000,end=1565661600000,to=74,from=-,busiest_from=1,busiest_to=0,top=1",
     "mode=exact,hourly=1,init=1565647200000,end=1565661600000,to=-,from=-,busiest_from=0,busiest_to=1,top=3",
-    "mode=approx,hourly=1,init=-,end=-,to=74,from=61,busiest_from=1,busiest_to=1,top=2,top_k=64,hll_precision=4,bloom_bytes=192,bloom_items=100,spill_buffer=64",
-    "mode=approx,hourly=0,init=-,end=-,to=74,from=-,busiest_from=1,busiest_to=0,top=1,top_k=64,hll_precision=12,bloom_bytes=192,bloom_items=1000,spill_buffer=64",
+    "mode=approx,hourly=1,init=-,end=-,to=74,from=61,busiest_from=1,busiest_to=1,top=2,top_k=64,hll_precision=4,bloom_bytes=196608,bloom_items=40000,spill_buffer=65536",
+    "mode=approx,hourly=0,init=-,end=-,to=74,from=-,busiest_from=1,busiest_to=0,top=1,top_k=64,hll_precision=12,bloom_bytes=196608,bloom_items=400000,spill_buffer=65536",
 ];
+
+/// The bloom filter's bytes in [`SETTINGS`].
+const FILTER_BYTES: usize = 196_608;
+
+/// The filter bytes an input draws; the filter repeats them.
+const FILTER_DRAWN: usize = 192;
 
 /// Window keys: hours in and around the ranges above, the range key, and a
 /// few that no run writes.
@@ -142,7 +149,8 @@ fn body(d: &mut Draw<'_>, settings: &str) -> Vec<Vec<u8>> {
         }
         let mut e = Enc::default();
         if approx && d.byte() % 3 == 0 {
-            e.uint(1).bytes(&d.take(192)).bytes(&hll(d, precision));
+            let filter = d.take(FILTER_DRAWN).repeat(FILTER_BYTES / FILTER_DRAWN);
+            e.uint(1).bytes(&filter).bytes(&hll(d, precision));
         } else if approx {
             e.uint(0);
         }

@@ -157,7 +157,7 @@ impl Params {
             };
             // Sketches of these sizes are built for every window merged:
             // sizes no run writes are refused, not allocated.
-            settings.check_written()?;
+            settings.check_written(to_host.is_some() || from_host.is_some())?;
             Mode::Approx(settings)
         } else {
             Mode::Exact

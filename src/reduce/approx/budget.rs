@@ -131,10 +131,12 @@ impl ApproxSettings {
     /// Every split gives the bloom filter three times the spill buffer, and
     /// the filter's hosts follow from its bytes and a rate of at least
     /// [`MIN_FP_RATE`] (fewer hosts for the same bytes mean more hashes).
+    /// `lists` says whether the query asks host lists, whose filters are never
+    /// below [`MIN_BLOOM_BYTES`].
     ///
     /// # Errors
     /// A message naming the first size no run writes.
-    pub(crate) fn check_written(&self) -> Result<(), String> {
+    pub(crate) fn check_written(&self, lists: bool) -> Result<(), String> {
         let most_spill = (MAX_BUDGET_MIB << 20) / (1 + WAVES_IN_FLIGHT * HOURS_PER_WAVE) / 4;
         if !(MIN_TOP_K..=MAX_TOP_K).contains(&self.top_k) {
             return Err(format!(
@@ -148,6 +150,12 @@ impl ApproxSettings {
             return Err(format!(
                 "bloom_bytes={} and spill_buffer={} are not a split of any --memory_limit",
                 self.bloom_bytes, self.spill_buffer
+            ));
+        }
+        if lists && self.bloom_bytes < MIN_BLOOM_BYTES {
+            return Err(format!(
+                "bloom_bytes={} is below the {MIN_BLOOM_BYTES} bytes every host list gets",
+                self.bloom_bytes
             ));
         }
         let fewest = bloom_items_for(self.bloom_bytes, MIN_FP_RATE);
