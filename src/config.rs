@@ -170,7 +170,12 @@ impl Scan {
             Input::Stdin => None,
             Input::File(p) => match sniff_path(p) {
                 Ok(Encoding::Compressed(_)) => None,
-                _ => Some(sum + std::fs::metadata(p).map_or(0, |m| m.len())),
+                // A size of 0 may hide content (procfs), which is then read
+                // as a stream: its size is unknown.
+                _ => std::fs::metadata(p)
+                    .ok()
+                    .filter(|m| m.is_file() && m.len() > 0)
+                    .map(|m| sum + m.len()),
             },
         })
     }
@@ -398,5 +403,35 @@ impl Merge {
             expect,
             format: args.format,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+
+    fn scan_of(files: &[&str]) -> Scan {
+        let args = Args::try_parse_from(
+            ["connspy", "--busiest_from_host"]
+                .iter()
+                .chain(files)
+                .copied(),
+        )
+        .unwrap();
+        Scan::from_args(args).unwrap()
+    }
+
+    #[test]
+    fn input_size_is_unknown_for_files_that_state_no_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("a.log");
+        std::fs::write(&log, "1 a b\n").unwrap();
+        let log = log.to_str().unwrap();
+        assert_eq!(scan_of(&[log, log]).input_size(), Some(12));
+        // procfs states 0 bytes for files it fills when read.
+        assert_eq!(scan_of(&[log, "/proc/self/mountinfo"]).input_size(), None);
+        assert_eq!(scan_of(&[log, "-"]).input_size(), None);
     }
 }
