@@ -167,13 +167,28 @@ impl<R: Reducer> Scanner<'_, R> {
             }
         };
         match self.opts.release {
-            Release::AtEnd => vec![(0..group.len())
-                .into_par_iter()
-                .fold(Partial::default, |mut acc, i| {
-                    one(i, &mut acc);
-                    acc
-                })
-                .reduce(Partial::default, |a, b| a.merge(b, self.reducer))],
+            Release::AtEnd => {
+                // One partial per thread, each over a run of consecutive
+                // chunks: every partial holds tables as large as the hosts
+                // its lines bring, so more partials than threads cost fresh
+                // memory and merges, and that dominates on logs of tens of
+                // millions of hosts (docs/benchmarks.md, "Every cardinality").
+                let parts = self.opts.threads.clamp(1, group.len().max(1));
+                let partials: Vec<Partial<R::State>> = (0..parts)
+                    .into_par_iter()
+                    .map(|p| {
+                        let mut acc = Partial::default();
+                        for i in p * group.len() / parts..(p + 1) * group.len() / parts {
+                            one(i, &mut acc);
+                        }
+                        acc
+                    })
+                    .collect();
+                vec![partials
+                    .into_par_iter()
+                    .reduce_with(|a, b| a.merge(b, self.reducer))
+                    .unwrap_or_default()]
+            }
             Release::Watermark { .. } => (0..group.len().div_ceil(WAVE_CHUNKS))
                 .into_par_iter()
                 .map(|w| {
@@ -302,5 +317,116 @@ impl<S> Partial<S> {
         self.other_paths.extend(other.other_paths);
         self.parsers_changed.extend(other.parsers_changed);
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::format::Parser;
+    use crate::input::line_limit::LineBlock;
+    use crate::input::Block;
+    use crate::partial::{Body, BodyIn, DecodeError};
+    use crate::query::Query;
+    use crate::reduce::exact::ExactReducer;
+    use crate::report::Answer;
+
+    /// The exact reducer, counting the states it makes.
+    struct Counting {
+        exact: ExactReducer,
+        made: AtomicUsize,
+    }
+
+    type State = <ExactReducer as Reducer>::State;
+
+    impl Reducer for Counting {
+        type State = State;
+
+        fn new_state(&self) -> State {
+            self.made.fetch_add(1, Ordering::Relaxed);
+            self.exact.new_state()
+        }
+
+        fn add(&self, state: &mut State, rec: &crate::input::format::Record<'_>) -> io::Result<()> {
+            self.exact.add(state, rec)
+        }
+
+        fn lines(&self, state: &State) -> u64 {
+            self.exact.lines(state)
+        }
+
+        fn merge(&self, into: &mut State, other: State) -> io::Result<()> {
+            self.exact.merge(into, other)
+        }
+
+        fn merge_partials(&self, states: Vec<State>) -> io::Result<State> {
+            self.exact.merge_partials(states)
+        }
+
+        fn finish(&self, state: State) -> io::Result<Answer> {
+            self.exact.finish(state)
+        }
+
+        fn encode(&self, state: State) -> io::Result<Body> {
+            self.exact.encode(state)
+        }
+
+        fn decode(&self, body: BodyIn<'_>) -> Result<State, DecodeError> {
+            self.exact.decode(body)
+        }
+    }
+
+    #[test]
+    fn a_group_read_to_the_end_makes_one_state_a_thread() {
+        // Every state holds a table as large as the hosts its lines bring:
+        // on a log of tens of millions of hosts, each state more than the
+        // threads costs gigabytes of fresh memory and a merge of them.
+        let reducer = Counting {
+            exact: ExactReducer::new(Query::new(None, None, true)),
+            made: AtomicUsize::new(0),
+        };
+        let parser = Parser::Connspy;
+        let blocks = (0..64)
+            .map(|i| {
+                let lines = format!("1565647200000 h{i} t\n").repeat(10);
+                Block::new(LineBlock::whole(lines.into_bytes()), parser.clone())
+            })
+            .collect();
+        let group = Group::blocks(blocks);
+        let filter = Filter::default();
+        let progress = Progress::hidden();
+        for threads in [1, 2, 3] {
+            let opts = ScanOptions {
+                threads,
+                release: Release::AtEnd,
+                ..ScanOptions::default()
+            };
+            let scanner = Scanner {
+                reducer: &reducer,
+                filter: &filter,
+                opts: &opts,
+                progress: &progress,
+                future_limit: None,
+                late_ms: None,
+                drop_late: false,
+                strict_stop: AtomicUsize::new(usize::MAX),
+                failed: AtomicBool::new(false),
+            };
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            reducer.made.store(0, Ordering::Relaxed);
+            let partials = pool.install(|| scanner.scan_group(0, &group, false));
+            assert_eq!(partials.len(), 1);
+            let windows = partials.into_iter().next().unwrap().windows.into_sorted();
+            assert_eq!(windows.len(), 1);
+            assert_eq!(reducer.exact.lines(&windows[0].1), 640);
+            assert_eq!(
+                reducer.made.load(Ordering::Relaxed),
+                threads,
+                "{threads} threads"
+            );
+        }
     }
 }
