@@ -174,6 +174,9 @@ impl InlineCounts {
 
     /// Moves every key into a table of `size` slots, a power of two.
     fn resize(&mut self, size: usize) {
+        if size > self.slots.len() && self.grow_in_place(size) {
+            return;
+        }
         let old = std::mem::replace(&mut self.slots, Slots::empty(size));
         debug_assert!(size.is_power_of_two() && size > 1);
         self.shift = 64 - size.trailing_zeros();
@@ -187,6 +190,63 @@ impl InlineCounts {
             }
             self.slots[i] = slot;
         }
+    }
+
+    /// Grows a table in pages of its own to `size` slots where it lies: the
+    /// map is extended (the kernel may move it, copying no page) and keys
+    /// move up to their new homes, so that only the added pages are fresh
+    /// memory. Fresh pages cost more than anything else in a table of tens
+    /// of millions of hosts (docs/benchmarks.md, "Every cardinality"); a
+    /// table rebuilt elsewhere touches the old and the new in full.
+    ///
+    /// A new home is at least twice the old one, so keys are moved from the
+    /// top down, each to the first free slot from its new home on: the
+    /// slots from the one moved up are all in the new layout. The few keys
+    /// whose new home lies below their old slot (the first slots' runs, and
+    /// a run that wrapped past the end) wait aside, as do keys whose run
+    /// would wrap, and are inserted last. Returns false, having changed
+    /// nothing, when the table is on the heap or the map cannot grow.
+    fn grow_in_place(&mut self, size: usize) -> bool {
+        let old = self.slots.len();
+        debug_assert!(size.is_power_of_two() && size > old);
+        if !self.slots.extend(size) {
+            return false;
+        }
+        self.shift = 64 - size.trailing_zeros();
+        let mut aside = Vec::new();
+        for i in (0..old).rev() {
+            let slot = self.slots[i];
+            if slot.key == EMPTY {
+                continue;
+            }
+            self.slots[i] = EMPTY_SLOT;
+            let home = self.home(slot.key.table_hash());
+            if home < i {
+                aside.push(slot);
+                continue;
+            }
+            let mut j = home;
+            while j < size && self.slots[j].key != EMPTY {
+                j += 1;
+                #[cfg(test)]
+                self.probes.set(self.probes.get() + 1);
+            }
+            match self.slots.get_mut(j) {
+                Some(free) => *free = slot,
+                None => aside.push(slot),
+            }
+        }
+        let mask = self.mask();
+        for slot in aside {
+            let mut i = self.home(slot.key.table_hash());
+            while self.slots[i].key != EMPTY {
+                i = (i + 1) & mask;
+                #[cfg(test)]
+                self.probes.set(self.probes.get() + 1);
+            }
+            self.slots[i] = slot;
+        }
+        true
     }
 
     /// Every counted key and count in ascending order of (hash, key
@@ -298,6 +358,26 @@ impl Slots {
             // Out of address space or map count: the heap may still manage.
             Err(_) => Slots::Heap(vec![EMPTY_SLOT; n]),
         }
+    }
+}
+
+impl Slots {
+    /// Extends mapped slots to `n`, the new ones empty; false, having
+    /// changed nothing, for slots on the heap or a map that cannot grow.
+    fn extend(&mut self, n: usize) -> bool {
+        #[cfg(target_os = "linux")]
+        if let Slots::Mapped(map, len) = self {
+            let options = memmap2::RemapOptions::new().may_move(true);
+            // SAFETY: the map is anonymous, so the bytes it gains are zero
+            // (empty slots), not past the end of a file; nothing borrows it
+            // (`&mut self`), and `len` follows the new length.
+            if unsafe { map.remap(n * std::mem::size_of::<Slot>(), options) }.is_ok() {
+                *len = n;
+                return true;
+            }
+        }
+        let _ = n;
+        false
     }
 }
 

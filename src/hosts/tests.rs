@@ -317,6 +317,56 @@ fn hosts_that_share_a_home_list_in_order_without_quadratic_moves() {
 }
 
 #[test]
+fn a_mapped_table_grown_in_place_keeps_every_key_once() {
+    // Past a huge page a table grows where it lies. Keys homed in the first
+    // slots, a run wrapping past the end and a long run of one home all take
+    // the paths that wait aside; every key must then be found again (a
+    // second add counts 2, never a new key) and list in hash order.
+    let first: Vec<String> = (0u64..)
+        .map(|i| format!("f{i}"))
+        .filter(|h| inline_key(h.as_bytes()).table_hash() >> 53 == 0)
+        .take(300)
+        .collect();
+    let last: Vec<String> = (0u64..)
+        .map(|i| format!("l{i}"))
+        .filter(|h| inline_key(h.as_bytes()).table_hash() >> 53 == (1 << 11) - 1)
+        .take(300)
+        .collect();
+    let all: Vec<String> = first
+        .iter()
+        .chain(&last)
+        .cloned()
+        .chain(hosts("h", 150_000))
+        .collect();
+    let mut c = HostCounter::new();
+    for h in &all {
+        c.add(h.as_bytes());
+    }
+    c.flush();
+    assert!(matches!(c.inline.slots, Slots::Mapped(..)));
+    let before = c.inline.slots.len();
+    c.inline.probes.set(0);
+    c.reserve(4 * before);
+    let moved = c.inline.probes.get();
+    assert!(c.inline.slots.len() >= 4 * before);
+    assert!(matches!(c.inline.slots, Slots::Mapped(..)));
+    assert!(
+        moved < 4 * all.len() as u64,
+        "{moved} probes to move {}",
+        all.len()
+    );
+    for h in &all {
+        c.add(h.as_bytes());
+    }
+    c.flush();
+    assert_eq!(c.len(), all.len());
+    let listed = c.inline.by_hash();
+    assert!(listed.iter().all(|e| e.2 == 2));
+    let order: Vec<(u64, [u8; 16])> = listed.iter().map(|e| (e.0, e.1 .0)).collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]));
+}
+
+#[test]
 fn sorting_a_reversed_run_falls_back_within_its_budget() {
     let mut v: Vec<u32> = (0..10_000).rev().collect();
     let moves = sort_nearly_sorted(&mut v, |&x| x);
