@@ -23,9 +23,10 @@ use crate::report::Busiest;
 /// never yields and [`HostCounter`] stores elsewhere.
 pub(super) struct InlineCounts {
     pub(super) slots: Slots,
-    /// 64 minus log2 of the slot count: a key's home slot is the top bits
-    /// of its hash, so slot order follows hash order at every table size.
-    shift: u32,
+    /// The slot count. A key's home is its hash scaled to it (the top bits
+    /// when it is a power of two), so slot order follows hash order at
+    /// every size, and a table can be sized to the keys it will hold.
+    size: usize,
     /// Occupied slots.
     len: usize,
     /// Inserts waiting for their prefetched slot, oldest first.
@@ -45,7 +46,7 @@ const PIPELINE: usize = 16;
 /// A probe run this long grows a table that is at least 3/8 full.
 ///
 /// Keys that come in hash order (another table's slots, a partial's list)
-/// home by the same top bits here, so they arrive as a sweep over this
+/// home by the same scaled hash here, so they arrive as a sweep over this
 /// table. Where the sweep brings more keys than a region has slots, before
 /// the load alone would grow the table, one run lengthens with every insert:
 /// quadratic work. At the load this table keeps, a run this long is rare by
@@ -71,7 +72,7 @@ impl InlineCounts {
     fn new() -> Self {
         InlineCounts {
             slots: Slots::default(),
-            shift: 63,
+            size: 0,
             len: 0,
             queue: [(EMPTY, 0); PIPELINE],
             queued: 0,
@@ -81,15 +82,21 @@ impl InlineCounts {
         }
     }
 
-    fn mask(&self) -> usize {
-        self.slots.len().wrapping_sub(1)
-    }
-
     #[inline(always)]
     fn home(&self, hash: u64) -> usize {
-        // The top bits: folded multiplies mix the high half best, and slots
-        // in hash order make a canonical order cheap (see `by_hash`).
-        (hash >> self.shift) as usize
+        // The high half: folded multiplies mix it best, and slots in hash
+        // order make a canonical order cheap (see `by_hash`).
+        ((u128::from(hash) * self.size as u128) >> 64) as usize
+    }
+
+    /// The slot after `i`, wrapping past the end.
+    #[inline(always)]
+    fn next(&self, i: usize) -> usize {
+        if i + 1 == self.size {
+            0
+        } else {
+            i + 1
+        }
     }
 
     /// Queues `key` to be counted once, calling `wrapped` with it at the
@@ -127,7 +134,6 @@ impl InlineCounts {
         if (self.len + 1) * 4 > self.slots.len() * 3 {
             self.grow();
         }
-        let mask = self.mask();
         let home = self.home(hash);
         let mut i = home;
         loop {
@@ -145,13 +151,17 @@ impl InlineCounts {
             if slot.key == EMPTY {
                 *slot = Slot { key, count: n };
                 self.len += 1;
-                if (i.wrapping_sub(home) & mask) > LONG_RUN && self.len * 8 >= self.slots.len() * 3
-                {
+                let run = if i >= home {
+                    i - home
+                } else {
+                    i + self.size - home
+                };
+                if run > LONG_RUN && self.len * 8 >= self.slots.len() * 3 {
                     self.grow();
                 }
                 return;
             }
-            i = (i + 1) & mask;
+            i = self.next(i);
         }
     }
 
@@ -160,31 +170,32 @@ impl InlineCounts {
         self.resize((self.slots.len() * 2).max(64));
     }
 
-    /// Makes room for `more` keys without growing on the way.
+    /// Makes room for `more` keys without growing on the way: a table of
+    /// tens of millions of hosts is sized to them, not to the next power
+    /// of two (up to twice the memory, every page of it fresh).
     fn reserve(&mut self, more: usize) {
         let size = (self.len + more)
             .saturating_mul(4)
             .div_ceil(3)
-            .next_power_of_two()
+            .next_multiple_of(64)
             .max(64);
         if size > self.slots.len() {
             self.resize(size);
         }
     }
 
-    /// Moves every key into a table of `size` slots, a power of two.
+    /// Moves every key into a table of `size` slots.
     fn resize(&mut self, size: usize) {
         if size > self.slots.len() && self.grow_in_place(size) {
             return;
         }
         let old = std::mem::replace(&mut self.slots, Slots::empty(size));
-        debug_assert!(size.is_power_of_two() && size > 1);
-        self.shift = 64 - size.trailing_zeros();
-        let mask = self.mask();
+        debug_assert!(size > 1);
+        self.size = size;
         for &slot in old.iter().filter(|s| s.key != EMPTY) {
             let mut i = self.home(slot.key.table_hash());
             while self.slots[i].key != EMPTY {
-                i = (i + 1) & mask;
+                i = self.next(i);
                 #[cfg(test)]
                 self.probes.set(self.probes.get() + 1);
             }
@@ -199,7 +210,7 @@ impl InlineCounts {
     /// of millions of hosts (docs/benchmarks.md, "Every cardinality"); a
     /// table rebuilt elsewhere touches the old and the new in full.
     ///
-    /// A new home is at least twice the old one, so keys are moved from the
+    /// A new home is at least the old one scaled up, so keys are moved from the
     /// top down, each to the first free slot from its new home on: the
     /// slots from the one moved up are all in the new layout. The few keys
     /// whose new home lies below their old slot (the first slots' runs, and
@@ -208,11 +219,11 @@ impl InlineCounts {
     /// nothing, when the table is on the heap or the map cannot grow.
     fn grow_in_place(&mut self, size: usize) -> bool {
         let old = self.slots.len();
-        debug_assert!(size.is_power_of_two() && size > old);
+        debug_assert!(size > old);
         if !self.slots.extend(size) {
             return false;
         }
-        self.shift = 64 - size.trailing_zeros();
+        self.size = size;
         let mut aside = Vec::new();
         for i in (0..old).rev() {
             let slot = self.slots[i];
@@ -236,11 +247,10 @@ impl InlineCounts {
                 None => aside.push(slot),
             }
         }
-        let mask = self.mask();
         for slot in aside {
             let mut i = self.home(slot.key.table_hash());
             while self.slots[i].key != EMPTY {
-                i = (i + 1) & mask;
+                i = self.next(i);
                 #[cfg(test)]
                 self.probes.set(self.probes.get() + 1);
             }
@@ -252,7 +262,7 @@ impl InlineCounts {
     /// Every counted key and count in ascending order of (hash, key
     /// bytes), which depends on the keys alone.
     ///
-    /// Homes are the top bits of the hash, so the slots hold keys nearly in
+    /// Homes are the hash scaled to the slot count, so the slots hold keys nearly in
     /// that order already: only keys pushed along a cluster are out of
     /// place, by a few slots, and the cluster that wraps past the end
     /// starts the table. One pass lifts those out and an insertion pass
@@ -458,7 +468,9 @@ impl HostCounter {
     /// step takes fresh pages and rehashes every host.
     pub(crate) fn new_like(&self) -> Self {
         let mut counter = HostCounter::new();
-        counter.reserve(self.inline.len);
+        // An eighth more: a window a little larger than the last one then
+        // does not double its table for its last few hosts.
+        counter.reserve(self.inline.len + self.inline.len / 8);
         counter
     }
 
