@@ -201,7 +201,14 @@ impl<'a, R: Reducer> Engine<'a, R> {
             self.adopt_lateness(group.parser(0));
         }
         let first = self.next_chunk;
-        let partials = self.scanner.scan_group(first, &group, false);
+        // A stream's group is parsed once (its parsers always hold), so its
+        // first thread may count on into the run's windows; a mapped group
+        // may be parsed again, its first pass dropped.
+        let seed = match self.scanner.opts.release {
+            Release::AtEnd if group.is_stream() => std::mem::take(&mut self.open),
+            _ => Windows::default(),
+        };
+        let partials = self.scanner.scan_group(first, &group, false, seed);
         if !group.parsers_hold(first, partials.iter().flat_map(|p| &p.parsers_changed)) {
             // The first pass's windows go before the second pass builds its own.
             drop(partials);
@@ -220,7 +227,9 @@ impl<'a, R: Reducer> Engine<'a, R> {
             .strict_stop
             .store(usize::MAX, Ordering::Relaxed);
         group.with_every_header(|group| {
-            let partials = self.scanner.scan_group(first, group, true);
+            let partials = self
+                .scanner
+                .scan_group(first, group, true, Windows::default());
             self.absorb(partials, input, group)
         })
     }

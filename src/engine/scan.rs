@@ -152,12 +152,16 @@ impl<R: Reducer> Scanner<'_, R> {
     /// chunk.
     ///
     /// `again`: the group's chunks were parsed before (see [`Engine::feed`]),
-    /// so progress does not count their bytes twice.
+    /// so progress does not count their bytes twice. `seed`: under
+    /// [`Release::AtEnd`], windows the first thread goes on counting into,
+    /// so that the run's windows are not built again and merged for every
+    /// group of a stream (empty under [`Release::Watermark`]).
     pub(super) fn scan_group(
         &self,
         first: usize,
         group: &Group<'_>,
         again: bool,
+        seed: Windows<R::State>,
     ) -> Vec<Partial<R::State>> {
         let one = |i: usize, acc: &mut Partial<R::State>| {
             self.scan_chunk(acc, first + i, &group.chunk(i));
@@ -174,10 +178,13 @@ impl<R: Reducer> Scanner<'_, R> {
                 // memory and merges, and that dominates on logs of tens of
                 // millions of hosts (docs/benchmarks.md, "Every cardinality").
                 let parts = self.opts.threads.clamp(1, group.len().max(1));
-                let partials: Vec<Partial<R::State>> = (0..parts)
+                let mut accs: Vec<Partial<R::State>> =
+                    (0..parts).map(|_| Partial::default()).collect();
+                accs[0].windows = seed;
+                let partials: Vec<Partial<R::State>> = accs
                     .into_par_iter()
-                    .map(|p| {
-                        let mut acc = Partial::default();
+                    .enumerate()
+                    .map(|(p, mut acc)| {
                         for i in p * group.len() / parts..(p + 1) * group.len() / parts {
                             one(i, &mut acc);
                         }
@@ -189,16 +196,19 @@ impl<R: Reducer> Scanner<'_, R> {
                     .reduce_with(|a, b| a.merge(b, self.reducer))
                     .unwrap_or_default()]
             }
-            Release::Watermark { .. } => (0..group.len().div_ceil(WAVE_CHUNKS))
-                .into_par_iter()
-                .map(|w| {
-                    let mut acc = Partial::default();
-                    for i in w * WAVE_CHUNKS..((w + 1) * WAVE_CHUNKS).min(group.len()) {
-                        one(i, &mut acc);
-                    }
-                    acc
-                })
-                .collect(),
+            Release::Watermark { .. } => {
+                debug_assert!(seed.is_empty(), "waves start with no window");
+                (0..group.len().div_ceil(WAVE_CHUNKS))
+                    .into_par_iter()
+                    .map(|w| {
+                        let mut acc = Partial::default();
+                        for i in w * WAVE_CHUNKS..((w + 1) * WAVE_CHUNKS).min(group.len()) {
+                            one(i, &mut acc);
+                        }
+                        acc
+                    })
+                    .collect()
+            }
         }
     }
 }
@@ -417,7 +427,8 @@ mod tests {
                 .build()
                 .unwrap();
             reducer.made.store(0, Ordering::Relaxed);
-            let partials = pool.install(|| scanner.scan_group(0, &group, false));
+            let partials =
+                pool.install(|| scanner.scan_group(0, &group, false, Windows::default()));
             assert_eq!(partials.len(), 1);
             let windows = partials.into_iter().next().unwrap().windows.into_sorted();
             assert_eq!(windows.len(), 1);
@@ -425,6 +436,61 @@ mod tests {
             assert_eq!(
                 reducer.made.load(Ordering::Relaxed),
                 threads,
+                "{threads} threads"
+            );
+        }
+    }
+
+    #[test]
+    fn a_streams_groups_count_on_into_the_runs_windows() {
+        // Each group of a stream used to build every window again on each
+        // thread and merge it into the run's: now the first thread counts on
+        // into the run's windows, and only the others build their own.
+        use crate::engine::Engine;
+        use crate::input::Input;
+        use crate::output::sink::Answers;
+        let reducer = Counting {
+            exact: ExactReducer::new(Query::new(None, None, true)),
+            made: AtomicUsize::new(0),
+        };
+        let filter = Filter::default();
+        let progress = Progress::hidden();
+        let groups = 8;
+        for threads in [1, 2] {
+            let opts = ScanOptions {
+                threads,
+                release: Release::AtEnd,
+                ..ScanOptions::default()
+            };
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            reducer.made.store(0, Ordering::Relaxed);
+            let mut lines = 0;
+            pool.install(|| {
+                let mut sink = Answers::new(&reducer, |report| {
+                    lines += report.answer.lines;
+                    Ok(())
+                });
+                let mut engine = Engine::new(&reducer, &filter, &opts, &progress, &mut sink);
+                let input = engine.begin_input(&Input::Stdin);
+                for g in 0..groups {
+                    let blocks = (0..4)
+                        .map(|b| {
+                            let text = format!("1565647200000 h{g}-{b} t\n").repeat(10);
+                            Block::new(LineBlock::whole(text.into_bytes()), Parser::Connspy)
+                        })
+                        .collect();
+                    engine.feed(input, Group::blocks(blocks)).unwrap();
+                }
+                engine.finish(true).unwrap();
+            });
+            assert_eq!(lines, groups as u64 * 40);
+            let expect = if threads == 1 { 1 } else { groups + 1 };
+            assert_eq!(
+                reducer.made.load(Ordering::Relaxed),
+                expect,
                 "{threads} threads"
             );
         }

@@ -305,6 +305,13 @@ impl<'a> Group<'a> {
         self.len() == 0
     }
 
+    /// Whether the group is read from a stream (blocks) rather than mapped:
+    /// a stream's groups are parsed once, never again (see
+    /// [`Self::parsers_hold`]).
+    pub(crate) fn is_stream(&self) -> bool {
+        matches!(self.chunks, Chunks::Blocks(_))
+    }
+
     /// Chunk `i`: its whole lines, the parser in force at their start, and
     /// which of them are too long.
     #[inline]
