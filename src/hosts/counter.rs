@@ -193,14 +193,20 @@ impl InlineCounts {
         debug_assert!(size > 1);
         self.size = size;
         for &slot in old.iter().filter(|s| s.key != EMPTY) {
-            let mut i = self.home(slot.key.table_hash());
-            while self.slots[i].key != EMPTY {
-                i = self.next(i);
-                #[cfg(test)]
-                self.probes.set(self.probes.get() + 1);
-            }
-            self.slots[i] = slot;
+            self.place(slot);
         }
+    }
+
+    /// Puts a key this table does not hold in the first free slot from its
+    /// home on.
+    fn place(&mut self, slot: Slot) {
+        let mut i = self.home(slot.key.table_hash());
+        while self.slots[i].key != EMPTY {
+            i = self.next(i);
+            #[cfg(test)]
+            self.probes.set(self.probes.get() + 1);
+        }
+        self.slots[i] = slot;
     }
 
     /// Grows a table in pages of its own to `size` slots where it lies: the
@@ -248,13 +254,7 @@ impl InlineCounts {
             }
         }
         for slot in aside {
-            let mut i = self.home(slot.key.table_hash());
-            while self.slots[i].key != EMPTY {
-                i = self.next(i);
-                #[cfg(test)]
-                self.probes.set(self.probes.get() + 1);
-            }
-            self.slots[i] = slot;
+            self.place(slot);
         }
         true
     }

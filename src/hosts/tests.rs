@@ -298,17 +298,23 @@ fn merging_two_full_counters_of_one_size_does_linear_work() {
     assert_eq!(a.len(), 160_000);
 }
 
+/// `n` hosts named `tag` and a number whose hashes' top 11 bits are `top`:
+/// they home to the same 1/2048th of any table.
+fn homed(tag: &str, top: u64, n: usize) -> Vec<String> {
+    (0u64..)
+        .map(|i| format!("{tag}{i}"))
+        .filter(|h| inline_key(h.as_bytes()).table_hash() >> 53 == top)
+        .take(n)
+        .collect()
+}
+
 #[test]
 fn hosts_that_share_a_home_list_in_order_without_quadratic_moves() {
     // 1,500 hosts whose hashes share their top 11 bits: they all home
     // to slot 0 or 1, one run in the order they came, not hash order.
     // The long run grows the table once, to 2^12 slots, and no more:
     // growing cannot shorten it, and the load is then under 3/8.
-    let colliding: Vec<String> = (0u64..)
-        .map(|i| format!("c{i}"))
-        .filter(|h| inline_key(h.as_bytes()).table_hash() >> 53 == 0)
-        .take(1_500)
-        .collect();
+    let colliding = homed("c", 0, 1_500);
     let mut c = HostCounter::new();
     for h in &colliding {
         c.add(h.as_bytes());
@@ -330,16 +336,8 @@ fn a_mapped_table_grown_in_place_keeps_every_key_once() {
     // slots, a run wrapping past the end and a long run of one home all take
     // the paths that wait aside; every key must then be found again (a
     // second add counts 2, never a new key) and list in hash order.
-    let first: Vec<String> = (0u64..)
-        .map(|i| format!("f{i}"))
-        .filter(|h| inline_key(h.as_bytes()).table_hash() >> 53 == 0)
-        .take(300)
-        .collect();
-    let last: Vec<String> = (0u64..)
-        .map(|i| format!("l{i}"))
-        .filter(|h| inline_key(h.as_bytes()).table_hash() >> 53 == (1 << 11) - 1)
-        .take(300)
-        .collect();
+    let first = homed("f", 0, 300);
+    let last = homed("l", (1 << 11) - 1, 300);
     let all: Vec<String> = first
         .iter()
         .chain(&last)
