@@ -3,6 +3,8 @@
 
 use std::io::Write as _;
 
+use crate::hash::load_upto16;
+
 /// The most bytes of a host approximate mode keeps (DNS names have at most
 /// 253): what a sketch holds per host, and the cost of merging one, do not
 /// grow with what a log puts in a field.
@@ -30,6 +32,18 @@ fn abbreviate(buf: &mut Vec<u8>) {
     }
     buf.truncate(cut);
     let _ = write!(buf, "…{hash:016x}");
+}
+
+/// `host`, of at most 16 bytes, folded as [`sketch_form`] folds it, in a
+/// buffer on the stack: most hosts are this short, and they skip the copy
+/// into a vector.
+#[inline(always)]
+pub(crate) fn fold_short<'b>(host: &[u8], buf: &'b mut [u8; 16]) -> &'b [u8] {
+    debug_assert!(host.len() <= 16);
+    let (a, b) = load_upto16(host);
+    buf[..8].copy_from_slice(&fold_word(a).to_le_bytes());
+    buf[8..].copy_from_slice(&fold_word(b).to_le_bytes());
+    &buf[..host.len()]
 }
 
 /// A byte of ones in every lane.
@@ -91,6 +105,18 @@ mod tests {
         assert!(long.starts_with(head) && hash.len() == 16, "{kept}");
         let other = format!("{}Y", "é".repeat(200));
         assert_ne!(sketch_form(other.as_bytes(), &mut buf), kept.as_bytes());
+    }
+
+    #[test]
+    fn short_hosts_fold_on_the_stack_as_in_a_vector() {
+        let (mut buf, mut short) = (Vec::new(), [0u8; 16]);
+        for n in 0..=16 {
+            let host: Vec<u8> = (0..n)
+                .map(|i| [b'Q', b'z', 0xc3, b'@', b'[', b'Z', b'0', 0x80][i % 8])
+                .collect();
+            assert_eq!(fold_short(&host, &mut short), sketch_form(&host, &mut buf));
+            assert!(short[n..].iter().all(|&b| b == 0), "padding of {n} bytes");
+        }
     }
 
     #[test]

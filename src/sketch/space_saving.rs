@@ -36,6 +36,7 @@
 use hashbrown::HashTable;
 
 use super::hash_host;
+use crate::hash::load_upto16;
 
 /// "No counter" / "no bucket" in the index-linked lists.
 const NIL: u32 = u32::MAX;
@@ -44,6 +45,11 @@ const NIL: u32 = u32::MAX;
 /// after every replacement.
 const MIN_ARENA: usize = 256;
 
+/// Hosts up to this long live in their counter, zero padded: most hosts do,
+/// and then a lookup compares two words it already loaded instead of
+/// following an offset into the arena.
+const INLINE: usize = 16;
+
 /// One tracked host.
 #[derive(Debug, Clone, Copy)]
 struct Counter {
@@ -51,10 +57,11 @@ struct Counter {
     hash: u64,
     /// Upper bound on `count - true count`.
     error: u64,
-    /// Where the key's bytes start in the arena.
-    key_off: usize,
+    /// The key's bytes, zero padded, when it is at most [`INLINE`] bytes;
+    /// else where they start in the arena, as the first eight bytes.
+    key: [u8; INLINE],
     /// The key's length.
-    key_len: usize,
+    key_len: u32,
     /// The bucket holding this counter (its count is the bucket's).
     bucket: u32,
     /// Neighbours in the bucket's list.
@@ -107,7 +114,8 @@ pub struct SpaceSaving {
     max: u32,
     /// Counter indices, hashed by their host.
     table: HashTable<u32>,
-    /// Host bytes of the counters, plus those of replaced hosts (`garbage`).
+    /// Bytes of the counters' hosts longer than [`INLINE`], plus those of
+    /// replaced hosts (`garbage`).
     arena: Vec<u8>,
     garbage: usize,
 }
@@ -185,33 +193,30 @@ impl SpaceSaving {
     #[inline]
     pub fn add(&mut self, host: &[u8]) -> bool {
         let hash = hash_host(host);
+        let padded = pad(host);
         self.total += 1;
-        let (counters, arena) = (&self.counters, &self.arena);
-        if let Some(&id) = self.table.find(hash, |&id| {
-            let c = &counters[id as usize];
-            c.hash == hash && &arena[c.key_off..c.key_off + c.key_len] == host
-        }) {
+        if let Some(id) = self.find_padded(host, &padded, hash) {
             self.increment(id);
             return true;
         }
         if self.counters.len() < self.k {
-            self.insert_new(host, hash);
+            self.insert_new(host, padded, hash);
         } else {
-            self.replace_min(host, hash);
+            self.replace_min(host, padded, hash);
         }
         false
     }
 
     /// Tracks a new host with count 1 while counters are still free.
-    fn insert_new(&mut self, host: &[u8], hash: u64) {
+    fn insert_new(&mut self, host: &[u8], padded: [u8; INLINE], hash: u64) {
         let id = self.counters.len() as u32;
-        let key_off = self.push_key(host);
+        let key = self.store_key(host, padded);
         reserve_up_to(&mut self.counters, self.k);
         self.counters.push(Counter {
             hash,
             error: 0,
-            key_off,
-            key_len: host.len(),
+            key,
+            key_len: key_len(host),
             bucket: NIL,
             prev: NIL,
             next: NIL,
@@ -229,22 +234,24 @@ impl SpaceSaving {
 
     /// Gives the oldest smallest counter (count `m`) to `host`, with count
     /// `m + 1` and error `m`.
-    fn replace_min(&mut self, host: &[u8], hash: u64) {
+    fn replace_min(&mut self, host: &[u8], padded: [u8; INLINE], hash: u64) {
         let victim = self.buckets[self.min as usize].head;
         let m = self.buckets[self.min as usize].count;
         let old = self.counters[victim as usize];
         if let Ok(entry) = self.table.find_entry(old.hash, |&i| i == victim) {
             entry.remove();
         }
-        self.garbage += old.key_len;
+        if old.key_len as usize > INLINE {
+            self.garbage += old.key_len as usize;
+        }
         // Its bytes are garbage now: a compaction in `push_key` skips them.
         self.counters[victim as usize].key_len = 0;
-        let key_off = self.push_key(host);
+        let key = self.store_key(host, padded);
         let c = &mut self.counters[victim as usize];
         c.hash = hash;
         c.error = m;
-        c.key_off = key_off;
-        c.key_len = host.len();
+        c.key = key;
+        c.key_len = key_len(host);
         let counters = &self.counters;
         self.table
             .insert_unique(hash, victim, |&i| counters[i as usize].hash);
@@ -360,6 +367,18 @@ impl SpaceSaving {
         self.free = b;
     }
 
+    /// What a counter keeps of `host` (`padded` is [`pad`]`(host)`): the
+    /// padded bytes, or the offset where the arena now holds them.
+    #[inline]
+    fn store_key(&mut self, host: &[u8], padded: [u8; INLINE]) -> [u8; INLINE] {
+        if host.len() <= INLINE {
+            return padded;
+        }
+        let mut key = [0; INLINE];
+        key[..8].copy_from_slice(&(self.push_key(host) as u64).to_le_bytes());
+        key
+    }
+
     /// Stores `key` in the arena and returns its offset.
     ///
     /// When the arena is full and at least half of it is garbage, the live
@@ -374,9 +393,11 @@ impl SpaceSaving {
             if self.garbage > 0 && self.garbage >= live {
                 let mut fresh = Vec::with_capacity(cap);
                 for c in &mut self.counters {
-                    let off = fresh.len();
-                    fresh.extend_from_slice(&self.arena[c.key_off..c.key_off + c.key_len]);
-                    c.key_off = off;
+                    if let Some(off) = arena_offset(c) {
+                        let moved = fresh.len() as u64;
+                        fresh.extend_from_slice(&self.arena[off..off + c.key_len as usize]);
+                        c.key[..8].copy_from_slice(&moved.to_le_bytes());
+                    }
                 }
                 self.arena = fresh;
                 self.garbage = 0;
@@ -392,7 +413,10 @@ impl SpaceSaving {
     #[inline]
     fn key(&self, id: u32) -> &[u8] {
         let c = &self.counters[id as usize];
-        &self.arena[c.key_off..c.key_off + c.key_len]
+        match arena_offset(c) {
+            Some(off) => &self.arena[off..off + c.key_len as usize],
+            None => &c.key[..c.key_len as usize],
+        }
     }
 
     #[inline]
@@ -401,9 +425,24 @@ impl SpaceSaving {
     }
 
     fn find(&self, host: &[u8], hash: u64) -> Option<u32> {
+        self.find_padded(host, &pad(host), hash)
+    }
+
+    /// The counter of `host`, whose [`pad`] is `padded`: a host of at most
+    /// [`INLINE`] bytes is one 16-byte compare with its counter's key.
+    #[inline]
+    fn find_padded(&self, host: &[u8], padded: &[u8; INLINE], hash: u64) -> Option<u32> {
+        let (counters, arena) = (&self.counters, &self.arena);
+        let len = key_len(host);
         self.table
             .find(hash, |&id| {
-                self.counters[id as usize].hash == hash && self.key(id) == host
+                let c = &counters[id as usize];
+                c.hash == hash
+                    && c.key_len == len
+                    && match arena_offset(c) {
+                        None => c.key == *padded,
+                        Some(off) => &arena[off..off + host.len()] == host,
+                    }
             })
             .copied()
     }
@@ -557,18 +596,22 @@ impl SpaceSaving {
         out.buckets.reserve_exact(len);
         out.table
             .reserve(len, |_| unreachable!("the table is empty"));
-        out.arena = Vec::with_capacity(
-            (2 * entries.clone().map(|e| e.0.len()).sum::<usize>()).max(MIN_ARENA),
-        );
+        let long: usize = entries
+            .clone()
+            .map(|e| e.0.len())
+            .filter(|&n| n > INLINE)
+            .sum();
+        if long > 0 {
+            out.arena = Vec::with_capacity((2 * long).max(MIN_ARENA));
+        }
         for (host, hash, count, error) in entries {
             let id = out.counters.len() as u32;
-            let key_off = out.arena.len();
-            out.arena.extend_from_slice(host);
+            let key = out.store_key(host, pad(host));
             out.counters.push(Counter {
                 hash,
                 error,
-                key_off,
-                key_len: host.len(),
+                key,
+                key_len: key_len(host),
                 bucket: NIL,
                 prev: NIL,
                 next: NIL,
@@ -669,6 +712,34 @@ impl SpaceSaving {
             + 4 * (k * avg_host_len).max(MIN_ARENA)
             + 2 * avg_host_len
     }
+}
+
+/// `host` zero padded to [`INLINE`] bytes when it fits, else zeros.
+#[inline(always)]
+fn pad(host: &[u8]) -> [u8; INLINE] {
+    let mut padded = [0; INLINE];
+    if host.len() <= INLINE {
+        let (a, b) = load_upto16(host);
+        padded[..8].copy_from_slice(&a.to_le_bytes());
+        padded[8..].copy_from_slice(&b.to_le_bytes());
+    }
+    padded
+}
+
+/// A host's length as a counter keeps it. Hosts come from log lines and
+/// partials, both far below 4 GiB.
+#[inline(always)]
+fn key_len(host: &[u8]) -> u32 {
+    u32::try_from(host.len()).unwrap_or(u32::MAX)
+}
+
+/// Where counter `c`'s key starts in the arena, if it lives there.
+#[inline(always)]
+fn arena_offset(c: &Counter) -> Option<usize> {
+    (c.key_len as usize > INLINE).then(|| {
+        let off = u64::from_le_bytes(c.key[..8].try_into().expect("eight bytes"));
+        off as usize
+    })
 }
 
 /// Makes room for one more element, doubling but never past `k` elements
@@ -956,27 +1027,33 @@ mod tests {
 
     #[test]
     fn memory_stays_bounded_through_many_replacements() {
-        let k = 512;
-        let mut ss = SpaceSaving::new(k);
-        for i in 0..200_000u32 {
-            ss.add(format!("h{:010}", i % 100_003).as_bytes());
+        // Hosts of 21 bytes live in the arena, which compacts as they are
+        // replaced; those of 11 bytes live in their counters.
+        for width in [20, 10] {
+            let k = 512;
+            let len = width + 1;
+            let mut ss = SpaceSaving::new(k);
+            for i in 0..200_000u32 {
+                ss.add(format!("h{:0width$}", i % 100_003).as_bytes());
+            }
+            assert_eq!(ss.len(), k);
+            let arena = if len > INLINE { 2 * (k * len + len) } else { 0 };
+            assert!(
+                ss.arena.capacity() <= arena,
+                "arena {}",
+                ss.arena.capacity()
+            );
+            assert!(ss.memory_bytes() <= SpaceSaving::bytes_for(k, len));
+            // Keys survived the compactions.
+            let truth_tail = format!("h{:0width$}", (200_000 - 1) % 100_003);
+            assert!(ss.estimate(truth_tail.as_bytes()).is_some());
+            let mut seen = std::collections::HashSet::new();
+            for (h, _, _) in ss.iter() {
+                assert!(h.starts_with(b"h") && h.len() == len, "{h:?}");
+                assert!(seen.insert(h.to_vec()));
+            }
         }
-        assert_eq!(ss.len(), k);
-        assert!(
-            ss.arena.capacity() <= 2 * (k * 11 + 11),
-            "arena {}",
-            ss.arena.capacity()
-        );
-        assert!(ss.memory_bytes() <= SpaceSaving::bytes_for(k, 11));
         assert!(SpaceSaving::bytes_for(4096, 12) < 600 * 1024);
-        // Keys survived the compactions.
-        let truth_tail = format!("h{:010}", (200_000 - 1) % 100_003);
-        assert!(ss.estimate(truth_tail.as_bytes()).is_some());
-        let mut seen = std::collections::HashSet::new();
-        for (h, _, _) in ss.iter() {
-            assert!(h.starts_with(b"h") && h.len() == 11, "{h:?}");
-            assert!(seen.insert(h.to_vec()));
-        }
     }
 
     #[test]
@@ -1131,7 +1208,13 @@ mod tests {
         /// and merges, on a skewed pool of hosts.
         #[test]
         fn matches_the_naive_model(k in 1usize..6, ops in prop::collection::vec(op(), 0..300)) {
-            let host = |h: u8| format!("h{}", 40 / (h as u32 + 1)).into_bytes();
+            // Even ranks are long enough to live in the arena, odd ones
+            // in their counters.
+            let host = |h: u8| {
+                let rank = 40 / (h as u32 + 1);
+                let tail = if rank % 2 == 0 { ".a-long-name.example" } else { "" };
+                format!("h{rank}{tail}").into_bytes()
+            };
             let mut real: Vec<SpaceSaving> = (0..3).map(|_| SpaceSaving::new(k)).collect();
             let mut model: Vec<Model> = (0..3).map(|_| Model::new(k)).collect();
             let mut seq = 0;

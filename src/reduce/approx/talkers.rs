@@ -4,7 +4,7 @@
 use std::io;
 
 use super::{sketch_host, ApproxKit};
-use crate::hosts::fold::sketch_form;
+use crate::hosts::fold::{fold_short, sketch_form};
 use crate::hosts::rank::{best_unlisted, rank, Counted};
 use crate::partial::codec::{Decoder, Encoder};
 use crate::partial::{Body, DecodeError};
@@ -91,7 +91,12 @@ impl Part<ApproxKit> for Talkers {
 impl CountPart<ApproxKit> for Talkers {
     #[inline]
     fn add(&mut self, host: &[u8]) {
-        let host = sketch_form(host, &mut self.scratch);
+        let mut short = [0; 16];
+        let host = if host.len() <= 16 {
+            fold_short(host, &mut short)
+        } else {
+            sketch_form(host, &mut self.scratch)
+        };
         // Every host the summary tracks is already in the HyperLogLog (an
         // insert is idempotent, and merges carry both along), so only the
         // untracked ones pay for the HyperLogLog's own hash (DataSketches'
