@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
+use crate::hosts::net::Net;
 use crate::input::format::{Columns, Delimiter, LogFormat};
 use crate::input::line_limit::DEFAULT_MAX_LINE_LENGTH;
 use crate::output::Format;
@@ -64,6 +65,11 @@ Examples:
   # Q2b: follow a live log, printing each hour once it is complete
   connspy --to_host zyla --from_host aadvik --busiest_from_host --tail app.log
 
+  # The ten busiest initiators of 10.1.0.0/16 that reached 192.0.2.0/24 or
+  # 2001:db8::/32, per hour
+  connspy --busiest_from_host --top 10 --hourly --from_net 10.1.0.0/16 \
+          --to_net 192.0.2.0/24 --to_net 2001:db8::/32 conn.log
+
   # From standard input
   zcat big.log.gz | connspy --busiest_from_host
 
@@ -78,13 +84,29 @@ Exit status: 0 success, 2 usage or input error (bad flag, unreadable file,
 #[derive(Debug, Parser)]
 #[command(name = "connspy", version, about, after_help = EXAMPLES)]
 pub struct Args {
-    /// List every host that connected to HOST (lines `TS X HOST` give X)
+    /// List every host that connected to HOST (lines `TS X HOST` give X); a
+    /// network such as 10.1.0.0/16 lists those that connected to any address
+    /// in it
     #[arg(long = "to_host", visible_alias = "to-host", value_name = "HOST")]
     pub to_host: Option<String>,
 
-    /// List every host that HOST connected to (lines `TS HOST Y` give Y)
+    /// List every host that HOST (or any address in a network such as
+    /// 10.1.0.0/16) connected to (lines `TS HOST Y` give Y)
     #[arg(long = "from_host", visible_alias = "from-host", value_name = "HOST")]
     pub from_host: Option<String>,
+
+    /// Count only lines whose initiator is in the network CIDR (10.0.0.0/8,
+    /// 2001:db8::/32; an address is /32 or /128); repeat for any of several.
+    /// A host that is not an IP address is in no network
+    #[arg(long = "from_net", visible_alias = "from-net", value_name = "CIDR",
+          value_parser = Net::parse)]
+    pub from_net: Vec<Net>,
+
+    /// Count only lines whose responder is in the network CIDR; repeatable,
+    /// as --from_net
+    #[arg(long = "to_net", visible_alias = "to-net", value_name = "CIDR",
+          value_parser = Net::parse)]
+    pub to_net: Vec<Net>,
 
     /// Name the host that initiated the most connections (lines as FROM)
     #[arg(long = "busiest_from_host", visible_alias = "busiest-from-host")]

@@ -4,12 +4,13 @@
 use crate::cli::Args;
 use crate::engine::{Release, ScanOptions, DEFAULT_CHUNK_SIZE};
 use crate::error::{Error, Result};
+use crate::hosts::net::Nets;
 use crate::input::decompress::{sniff_path, Encoding};
 use crate::input::format::connspy::is_ws;
 use crate::input::format::{FormatChoice, LogFormat};
 use crate::input::Input;
 use crate::output::Format;
-use crate::query::{ApproxSettings, Filter, Mode, Query};
+use crate::query::{ApproxSettings, Filter, Mode, NetFilter, Query};
 use crate::reduce::approx::{SketchRequest, WAVES_IN_FLIGHT};
 use crate::timestamp::Rfc3339Ms;
 
@@ -81,6 +82,8 @@ pub struct Expect {
     pub end: Option<(i64, String)>,
     /// `--hourly` was given.
     pub hourly: bool,
+    /// `--from_net` and `--to_net` as given (each empty when not given).
+    pub nets: NetFilter,
     /// `--approx` was given.
     pub approx: bool,
     /// `--top_k`.
@@ -236,6 +239,10 @@ fn filter(args: &Args) -> Result<Filter> {
         init: args.time_init.as_ref().map(|t| t.ms),
         end: args.time_end.as_ref().map(|t| t.ms),
         hourly: args.hourly || args.tail,
+        nets: NetFilter {
+            from: Nets::new(args.from_net.clone()),
+            to: Nets::new(args.to_net.clone()),
+        },
     })
 }
 
@@ -393,6 +400,10 @@ impl Merge {
             init: args.time_init.clone().map(|t| (t.ms, t.text)),
             end: args.time_end.clone().map(|t| (t.ms, t.text)),
             hourly: args.hourly,
+            nets: NetFilter {
+                from: Nets::new(args.from_net.clone()),
+                to: Nets::new(args.to_net.clone()),
+            },
             approx: args.approx,
             top_k: args.top_k.map(|k| usize::try_from(k).unwrap_or(usize::MAX)),
             hll_precision: args.hll_precision,

@@ -62,6 +62,8 @@ pub struct GenConfig {
     pub capitalise: bool,
     /// The fewest syllables (two letters each) in a host name.
     pub name_syllables: usize,
+    /// Host names, or IP addresses in place of them.
+    pub addresses: Addresses,
     /// Random seed.
     pub seed: u64,
     /// The log format (`Auto` writes connspy's own).
@@ -82,6 +84,7 @@ impl Default for GenConfig {
             unit: Unit::Millis,
             capitalise: true,
             name_syllables: 3,
+            addresses: Addresses::None,
             seed: 1,
             format: LogFormat::Connspy,
         }
@@ -147,6 +150,45 @@ fn host_name(index: u64, min_syllables: usize, capitalise: bool, out: &mut Vec<u
     }
     if capitalise {
         out[start] = out[start].to_ascii_uppercase();
+    }
+}
+
+/// What hosts are written as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Addresses {
+    /// Names made of syllables.
+    #[default]
+    None,
+    /// IPv4 addresses: host `i` is `10.a.b.c` with `i` in the last three
+    /// octets (and above 2^24, in the first).
+    Ipv4,
+    /// IPv6 addresses in 2001:db8::/32.
+    Ipv6,
+    /// Even hosts IPv4, odd ones IPv6.
+    Mixed,
+}
+
+/// Writes host `index` as `cfg` asks: a name, or an address.
+fn host(index: u64, cfg: &GenConfig, out: &mut Vec<u8>) {
+    let v4 = |i: u64, out: &mut Vec<u8>| {
+        let _ = write!(
+            out,
+            "{}.{}.{}.{}",
+            10 + (i >> 24) % 246,
+            (i >> 16) & 255,
+            (i >> 8) & 255,
+            i & 255
+        );
+    };
+    let v6 = |i: u64, out: &mut Vec<u8>| {
+        let _ = write!(out, "2001:db8:{:x}::{:x}", i >> 16, i & 0xffff);
+    };
+    match cfg.addresses {
+        Addresses::None => host_name(index, cfg.name_syllables, cfg.capitalise, out),
+        Addresses::Ipv4 => v4(index, out),
+        Addresses::Ipv6 => v6(index, out),
+        Addresses::Mixed if index % 2 == 0 => v4(index / 2, out),
+        Addresses::Mixed => v6(index / 2, out),
     }
 }
 
@@ -223,15 +265,15 @@ pub fn generate(cfg: &GenConfig, mut out: impl Write) -> io::Result<()> {
                 Unit::Millis => write!(buf, "{ts} ")?,
                 Unit::Seconds => write!(buf, "{} ", ts / 1000)?,
             }
-            host_name(from, cfg.name_syllables, cfg.capitalise, &mut buf);
+            host(from, cfg, &mut buf);
             buf.push(b' ');
-            host_name(to, cfg.name_syllables, cfg.capitalise, &mut buf);
+            host(to, cfg, &mut buf);
             buf.push(b'\n');
         } else {
             from_name.clear();
             to_name.clear();
-            host_name(from, cfg.name_syllables, cfg.capitalise, &mut from_name);
-            host_name(to, cfg.name_syllables, cfg.capitalise, &mut to_name);
+            host(from, cfg, &mut from_name);
+            host(to, cfg, &mut to_name);
             fmt.line(&mut buf, i, ts, &from_name, &to_name)?;
         }
         if buf.len() >= (1 << 20) - 512 {

@@ -4,6 +4,8 @@
 //! settings, and shared by every layer that needs it.
 
 use crate::hosts::fold::fold_case_into;
+use crate::hosts::net::{Net, Nets};
+use crate::input::format::Record;
 use crate::timestamp::hour_start;
 
 /// The longest `--top` list: far more than anyone reads, and small enough
@@ -13,10 +15,14 @@ pub(crate) const MAX_TOP: u64 = 1 << 20;
 /// What was asked: only what a query needs is kept per window.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Query {
-    /// `--to_host`, case folded.
+    /// `--to_host`, case folded (a network as given).
     pub to_host: Option<Vec<u8>>,
-    /// `--from_host`, case folded.
+    /// `--from_host`, case folded (a network as given).
     pub from_host: Option<Vec<u8>>,
+    /// The network `--to_host` names, when it names one.
+    pub to_net: Option<Net>,
+    /// The network `--from_host` names, when it names one.
+    pub from_net: Option<Net>,
     /// `--busiest_from_host`.
     pub busiest_from: bool,
     /// `--busiest_to_host`.
@@ -33,15 +39,41 @@ impl Query {
         Query {
             to_host: to_host.map(Query::host),
             from_host: from_host.map(Query::host),
+            to_net: to_host.and_then(|h| Query::net(h.as_bytes())),
+            from_net: from_host.and_then(|h| Query::net(h.as_bytes())),
             busiest_from: busiest,
             busiest_to: false,
             top: 1,
         }
     }
 
-    /// A host as queries hold it: case folded, as every host is counted.
+    /// A host as queries hold it: case folded, as every host is counted; a
+    /// network as given, since the answer names it so.
     pub(crate) fn host(host: &str) -> Vec<u8> {
+        if Query::net(host.as_bytes()).is_some() {
+            return host.as_bytes().to_vec();
+        }
         fold_case_into(host.as_bytes(), &mut Vec::new()).to_vec()
+    }
+
+    /// The network a `--to_host`/`--from_host` value names: one written with
+    /// a prefix length (`10.1.0.0/16`). A bare address stays a host, matched
+    /// by its name as before networks were asked for.
+    pub(crate) fn net(host: &[u8]) -> Option<Net> {
+        if !host.contains(&b'/') {
+            return None;
+        }
+        Net::parse(std::str::from_utf8(host).ok()?).ok()
+    }
+
+    /// Whether `host` is the one `--to_host` names (`to`) or `--from_host`
+    /// names: the same name in any ASCII case, or an address in its network.
+    #[inline(always)]
+    pub(crate) fn names(wanted: &[u8], net: Option<&Net>, host: &[u8]) -> bool {
+        match net {
+            None => host.eq_ignore_ascii_case(wanted),
+            Some(net) => net.contains(host),
+        }
     }
 
     /// The same query, asking `--busiest_to_host` too when `ask`.
@@ -72,7 +104,7 @@ impl Query {
 }
 
 /// Which lines count and how they are grouped into windows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Filter {
     /// Inclusive lower bound, Unix milliseconds.
     pub init: Option<i64>,
@@ -80,9 +112,43 @@ pub struct Filter {
     pub end: Option<i64>,
     /// One window per UTC hour instead of one for the whole range.
     pub hourly: bool,
+    /// `--from_net` and `--to_net`.
+    pub nets: NetFilter,
+}
+
+/// `--from_net` and `--to_net`: a line counts only when its initiator is in
+/// one of the first networks (if any are given) and its responder in one of
+/// the second.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NetFilter {
+    /// `--from_net`.
+    pub from: Nets,
+    /// `--to_net`.
+    pub to: Nets,
+}
+
+impl NetFilter {
+    /// Whether no network was given: every line passes.
+    pub fn is_empty(&self) -> bool {
+        self.from.is_empty() && self.to.is_empty()
+    }
+
+    /// Whether `rec`'s hosts are in the networks asked.
+    #[inline(never)]
+    fn passes(&self, rec: &Record<'_>) -> bool {
+        (self.from.is_empty() || self.from.contains(rec.from))
+            && (self.to.is_empty() || self.to.contains(rec.to))
+    }
 }
 
 impl Filter {
+    /// Whether `rec` passes the host filters; the time range is
+    /// [`Self::window_of`]'s. A line that fails is not counted anywhere.
+    #[inline]
+    pub fn passes(&self, rec: &Record<'_>) -> bool {
+        self.nets.is_empty() || self.nets.passes(rec)
+    }
+
     /// The key of the window a line at `ts` belongs to, or `None` when the line
     /// is outside the range.
     #[inline]
@@ -127,7 +193,7 @@ mod tests {
         let f = Filter {
             init: Some(1000),
             end: Some(2000),
-            hourly: false,
+            ..Filter::default()
         };
         assert_eq!(f.window_of(999), None);
         assert_eq!(f.window_of(1000), Some(0));
@@ -138,5 +204,47 @@ mod tests {
             ..Filter::default()
         };
         assert_eq!(h.window_of(3_600_000 * 5 + 7), Some(3_600_000 * 5));
+    }
+
+    #[test]
+    fn net_filters_pass_lines_whose_hosts_are_in_any_network() {
+        let nets = |n: &[&str]| Nets::new(n.iter().map(|n| Net::parse(n).unwrap()).collect());
+        let f = Filter {
+            nets: NetFilter {
+                from: nets(&["10.0.0.0/8", "2001:db8::/32"]),
+                to: nets(&["192.0.2.0/24"]),
+            },
+            ..Filter::default()
+        };
+        assert!(f.passes(&Record::of(0, "10.9.9.9", "192.0.2.1")));
+        assert!(f.passes(&Record::of(0, "2001:db8::5", "192.0.2.1")));
+        assert!(!f.passes(&Record::of(0, "11.0.0.1", "192.0.2.1")));
+        assert!(!f.passes(&Record::of(0, "10.0.0.1", "192.0.3.1")));
+        assert!(!f.passes(&Record::of(0, "web", "192.0.2.1")));
+        assert!(Filter::default().passes(&Record::of(0, "web", "db")));
+    }
+
+    #[test]
+    fn a_queried_host_with_a_prefix_names_a_network() {
+        let q = Query::new(Some("10.1.0.0/16"), Some("Web-01"), false);
+        assert_eq!(q.to_host.as_deref(), Some(b"10.1.0.0/16".as_slice()));
+        assert_eq!(
+            q.to_net.map(|n| n.to_string()).as_deref(),
+            Some("10.1.0.0/16")
+        );
+        assert_eq!(
+            (q.from_host.as_deref(), q.from_net),
+            (Some(b"web-01".as_slice()), None)
+        );
+        assert!(Query::names(b"10.1.0.0/16", q.to_net.as_ref(), b"10.1.7.7"));
+        assert!(!Query::names(
+            b"10.1.0.0/16",
+            q.to_net.as_ref(),
+            b"10.2.7.7"
+        ));
+        assert!(Query::names(b"web-01", None, b"WEB-01"));
+        // A bare address is a host, matched by name.
+        assert_eq!(Query::new(Some("10.0.0.1"), None, false).to_net, None);
+        assert_eq!(Query::new(Some("a/b"), None, false).to_net, None);
     }
 }

@@ -7,11 +7,12 @@ use std::path::PathBuf;
 use proptest::prelude::*;
 
 use connspy::engine::{Release, ScanOptions};
+use connspy::hosts::net::{Net, Nets};
 use connspy::input::Input;
 use connspy::notes::Notes;
 use connspy::output::sink::Answers;
 use connspy::progress::Progress;
-use connspy::query::{ApproxSettings, Filter, Query};
+use connspy::query::{ApproxSettings, Filter, NetFilter, Query};
 use connspy::reduce::approx::ApproxReducer;
 use connspy::reduce::exact::ExactReducer;
 use connspy::reduce::Reducer;
@@ -27,6 +28,10 @@ const HOSTS: &[&str] = &[
     "bob",
     "web-01.example.com",
     "10.0.0.7",
+    "10.1.2.3",
+    "192.0.2.9",
+    "2001:db8::1",
+    "2001:DB8:0::1",
     "Zoë",
     "zoë",
     "db_02",
@@ -97,8 +102,23 @@ fn lines(max: usize) -> impl Strategy<Value = Vec<Line>> {
     )
 }
 
+/// Networks for `--from_net`/`--to_net`, and (those with a prefix) for
+/// `--to_host`/`--from_host`.
+const NETS: &[&str] = &[
+    "10.0.0.0/8",
+    "10.1.2.3",
+    "192.0.2.0/24",
+    "2001:db8::/32",
+    "::/0",
+];
+
 fn query() -> impl Strategy<Value = Query> {
-    let host = prop::option::of(prop::sample::select(HOSTS));
+    let named: Vec<&str> = HOSTS
+        .iter()
+        .chain(NETS.iter().filter(|n| n.contains('/')))
+        .copied()
+        .collect();
+    let host = prop::option::of(prop::sample::select(named));
     (host.clone(), host, any::<bool>(), any::<bool>(), 1usize..9)
         .prop_filter("a query", |(t, f, b, r, _)| {
             t.is_some() || f.is_some() || *b || *r
@@ -141,9 +161,18 @@ fn naive_busiest<'a>(hosts: impl Iterator<Item = &'a str>, n: usize) -> Option<B
     })
 }
 
+/// Mostly no networks, sometimes one or two.
+fn nets() -> impl Strategy<Value = Nets> {
+    prop_oneof![
+        2 => Just(Vec::new()),
+        1 => prop::collection::vec(prop::sample::select(NETS), 1..3),
+    ]
+    .prop_map(|n| Nets::new(n.iter().map(|n| Net::parse(n).unwrap()).collect()))
+}
+
 fn filter() -> impl Strategy<Value = Filter> {
     let bound = prop::option::of(-HOUR_MS..6 * HOUR_MS);
-    (bound.clone(), bound, any::<bool>()).prop_map(|(a, b, hourly)| {
+    (bound.clone(), bound, any::<bool>(), nets(), nets()).prop_map(|(a, b, hourly, from, to)| {
         let (init, end) = match (a, b) {
             (Some(a), Some(b)) if a >= b => (Some(b), Some(a + 1)),
             other => other,
@@ -152,8 +181,53 @@ fn filter() -> impl Strategy<Value = Filter> {
             init: init.map(|t| BASE_MS + t),
             end: end.map(|t| BASE_MS + t),
             hourly,
+            nets: NetFilter { from, to },
         }
     })
+}
+
+/// Whether `host` is an address in `net` (`ADDR/PREFIX` or `ADDR`), the
+/// obvious way: the first PREFIX bits of both addresses, one by one.
+fn in_net(host: &str, net: &str) -> bool {
+    use std::net::IpAddr;
+    let (addr, prefix) = net.split_once('/').unwrap_or((net, ""));
+    let bits = |ip: IpAddr| -> Vec<bool> {
+        let bytes = match ip {
+            IpAddr::V4(a) => a.octets().to_vec(),
+            IpAddr::V6(a) => a.octets().to_vec(),
+        };
+        bytes
+            .iter()
+            .flat_map(|b| (0..8).rev().map(move |i| b >> i & 1 == 1))
+            .collect()
+    };
+    match (host.parse::<IpAddr>(), addr.parse::<IpAddr>()) {
+        (Ok(h), Ok(n)) if h.is_ipv4() == n.is_ipv4() => {
+            let (h, n) = (bits(h), bits(n));
+            let p = prefix.parse().unwrap_or(h.len());
+            h[..p] == n[..p]
+        }
+        _ => false,
+    }
+}
+
+/// Whether `host` passes one network flag (given as `Nets`).
+fn in_any(host: &str, nets: &Nets) -> bool {
+    nets.is_empty() || nets.join("+").split('+').any(|n| in_net(host, n))
+}
+
+/// Whether `line` passes `--from_net` and `--to_net`.
+fn nets_pass(line: &Line, filter: &Filter) -> bool {
+    in_any(line.from, &filter.nets.from) && in_any(line.to, &filter.nets.to)
+}
+
+/// Whether `host` is the one a `--to_host`/`--from_host` value names.
+fn named(host: &str, query_host: &str) -> bool {
+    if query_host.contains('/') {
+        in_net(host, query_host)
+    } else {
+        host.to_ascii_lowercase() == query_host
+    }
 }
 
 /// The answers computed the obvious way.
@@ -165,6 +239,9 @@ fn model(lines: &[Line], query: &Query, filter: &Filter) -> Vec<Report> {
     }
     for l in lines {
         if filter.init.is_some_and(|i| l.ts < i) || filter.end.is_some_and(|e| l.ts >= e) {
+            continue;
+        }
+        if !nets_pass(l, filter) {
             continue;
         }
         let key = if filter.hourly {
@@ -195,10 +272,9 @@ fn model(lines: &[Line], query: &Query, filter: &Filter) -> Vec<Report> {
                     }
                 })
             };
-            let to_host = list(&to_q, &|l| (Some(fold(l.to)) == to_q).then(|| fold(l.from)));
-            let from_host = list(&from_q, &|l| {
-                (Some(fold(l.from)) == from_q).then(|| fold(l.to))
-            });
+            let names = |host: &str, q: &Option<String>| q.as_ref().is_some_and(|q| named(host, q));
+            let to_host = list(&to_q, &|l| names(l.to, &to_q).then(|| fold(l.from)));
+            let from_host = list(&from_q, &|l| names(l.from, &from_q).then(|| fold(l.to)));
             let busiest_from = query
                 .busiest_from
                 .then(|| naive_busiest(ls.iter().map(|l| l.from), query.top));
@@ -357,6 +433,7 @@ proptest! {
             init: Some(BASE_MS + (span as f64 * lo) as i64),
             end: Some(BASE_MS + (span as f64 * hi) as i64 + 1),
             hourly,
+            ..Filter::default()
         };
         let dir = tempfile::tempdir().unwrap();
         let files = write_files(&dir, &[log]);
@@ -367,7 +444,7 @@ proptest! {
         let seek = ScanOptions { seek_late_ms: Some(late_s * 1000), ..full };
         let expected = scan_exact(&files, &query, &filter, &full).0;
         prop_assert_eq!(scan_exact(&files, &query, &filter, &seek).0, expected);
-        for open in [Filter { init: None, ..filter }, Filter { end: None, ..filter }] {
+        for open in [Filter { init: None, ..filter.clone() }, Filter { end: None, ..filter.clone() }] {
             let expected = scan_exact(&files, &query, &open, &full).0;
             prop_assert_eq!(&scan_exact(&files, &query, &open, &seek).0, &expected);
             // Released behind the watermark, in waves, the same hours come out,
@@ -452,7 +529,7 @@ proptest! {
                     continue;
                 };
                 let in_window: Vec<&Line> = lines.iter()
-                    .filter(|l| filter.window_of(l.ts).is_some())
+                    .filter(|l| filter.window_of(l.ts).is_some() && nets_pass(l, &filter))
                     .filter(|l| a.start.is_none_or(|s| l.ts >= s) && a.end.is_none_or(|e| l.ts < e))
                     .collect();
                 let truth = |host: &str| in_window.iter()
@@ -790,6 +867,7 @@ proptest! {
             init: range.then_some(BASE_MS + HOUR_MS / 2),
             end: None,
             hourly: true,
+            ..Filter::default()
         };
         let text = |ls: &[Line]| -> String { ls.iter().map(|l| format!("{} {} {}\n", l.ts, l.from, l.to)).collect() };
         let split = split.min(lines.len());

@@ -454,6 +454,30 @@ fn tail_works_in_approximate_mode_too() {
 }
 
 #[test]
+fn tail_counts_only_lines_of_the_networks_asked() {
+    let (_dir, path) = tempdir();
+    let log = line(T0, "10.0.0.1", "x")
+        + &line(T0 + 1, "192.0.2.1", "x")
+        + &line(T0 + 2, "2001:db8::7", "x")
+        + &line(T0 + 3, "web-01", "x");
+    fs::write(&path, log).unwrap();
+    let tail = Tail::start(
+        &["--from_net", "10.0.0.0/8", "--from_net", "2001:db8::/32"],
+        &path,
+    );
+    append(&path, &line(T0 + HOUR + LATE, "10.0.0.9", "y"));
+    let (hour0, _) = tail.record();
+    assert_eq!(hour0["lines"], 2);
+    assert_eq!(
+        hour0["to_host"]["hosts"],
+        serde_json::json!(["10.0.0.1", "2001:db8::7"])
+    );
+    let (rest, code, _) = tail.terminate();
+    assert_eq!(code, 0);
+    assert_eq!(rest[0]["lines"], 1);
+}
+
+#[test]
 fn tail_ranks_the_busiest_receivers_and_initiators_hour_by_hour() {
     let (_dir, path) = tempdir();
     let log: String = [("a", "x"), ("b", "x"), ("a", "y"), ("c", "z"), ("a", "x")]

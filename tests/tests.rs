@@ -4,6 +4,7 @@
 
 mod support;
 
+mod analyst;
 mod cli;
 mod compressed;
 mod follow;

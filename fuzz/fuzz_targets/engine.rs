@@ -98,6 +98,7 @@ fuzz_target!(|data: &[u8]| {
         init: None,
         end: None,
         hourly: flags & 1 == 1,
+        ..Filter::default()
     };
     // The reference: the whole log as one block in memory, one thread.
     let one = reports(1, 1 << 20, &query, &filter, |engine| {

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use connspy::gen::{generate, GenConfig, Unit};
+use connspy::gen::{generate, Addresses, GenConfig, Unit};
 use connspy::input::format::LogFormat;
 use connspy::timestamp::parse_time_arg;
 
@@ -63,6 +63,9 @@ struct Args {
     /// The fewest two-letter syllables in a host name (longer names, longer lines)
     #[arg(long, visible_alias = "name-syllables", default_value_t = 3)]
     name_syllables: usize,
+    /// Write hosts as IP addresses (10.0.0.0/8, 2001:db8::/32, or both) instead of names
+    #[arg(long, value_enum, default_value_t = Addresses::None)]
+    addresses: Addresses,
     /// Random seed
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -118,6 +121,7 @@ fn main() -> ExitCode {
         unit: a.unit,
         capitalise: !a.lowercase,
         name_syllables: a.name_syllables,
+        addresses: a.addresses,
         seed: a.seed,
         format: a.log_format,
     };

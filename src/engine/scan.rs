@@ -64,7 +64,8 @@ impl<R: Reducer> Scanner<'_, R> {
             };
             match outcome {
                 Outcome::Record(rec) => {
-                    if let Some(key) = self.filter.window_of(rec.ts) {
+                    let key = self.filter.window_of(rec.ts);
+                    if let Some(key) = key.filter(|_| self.filter.passes(&rec)) {
                         if key < acc.cut {
                             acc.late_line();
                         } else {

@@ -17,6 +17,7 @@
 mod counter;
 pub(crate) mod fold;
 mod key;
+pub mod net;
 pub(crate) mod rank;
 mod set;
 #[cfg(test)]

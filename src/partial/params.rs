@@ -4,7 +4,8 @@
 
 use std::fmt::Write as _;
 
-use crate::query::{ApproxSettings, Filter, Mode, Query};
+use crate::hosts::net::{Net, Nets};
+use crate::query::{ApproxSettings, Filter, Mode, NetFilter, Query};
 use crate::timestamp::{MAX_MS, MIN_MS};
 
 /// The settings a partial was written under.
@@ -58,6 +59,13 @@ impl Params {
                 ",top_k={},hll_precision={},bloom_bytes={},bloom_items={},spill_buffer={}",
                 a.top_k, a.hll_precision, a.bloom_bytes, a.bloom_items, a.spill_buffer
             );
+        }
+        // Only runs that filter by network say so, so that every other
+        // run's settings read as they always have.
+        for (name, nets) in [("from_net", &f.nets.from), ("to_net", &f.nets.to)] {
+            if !nets.is_empty() {
+                let _ = write!(s, ",{name}={}", nets.join(NET_SEP));
+            }
         }
         s
     }
@@ -162,10 +170,29 @@ impl Params {
         } else {
             Mode::Exact
         };
-        if let Some(Ok((name, _))) = pairs.next() {
-            return Err(format!("unknown setting '{name}'"));
+        let mut rest = pairs.peekable();
+        let mut nets = |name: &str| -> Result<Nets, String> {
+            match rest.next_if(|p| matches!(p, Ok((n, _)) if *n == name)) {
+                Some(Ok((_, v))) => v
+                    .split(NET_SEP)
+                    .map(|n| Net::parse(n).map_err(|e| format!("{name}: {e}")))
+                    .collect::<Result<Vec<Net>, String>>()
+                    .map(Nets::new),
+                _ => Ok(Nets::default()),
+            }
+        };
+        let net_filter = NetFilter {
+            from: nets("from_net")?,
+            to: nets("to_net")?,
+        };
+        match rest.next() {
+            Some(Ok((name, _))) => return Err(format!("unknown setting '{name}'")),
+            Some(Err(e)) => return Err(e),
+            None => {}
         }
         let query = Query {
+            to_net: to_host.as_deref().and_then(Query::net),
+            from_net: from_host.as_deref().and_then(Query::net),
             to_host,
             from_host,
             busiest_from,
@@ -182,11 +209,19 @@ impl Params {
         }
         Ok(Params {
             query,
-            filter: Filter { init, end, hourly },
+            filter: Filter {
+                init,
+                end,
+                hourly,
+                nets: net_filter,
+            },
             mode,
         })
     }
 }
+
+/// Separates the networks of one setting (a comma separates settings).
+const NET_SEP: &str = "+";
 
 /// The 16 hexadecimal digits of FNV-1a (64 bits) over `text`: a short, fixed
 /// and documented check that two lines were written under the same settings.
@@ -207,6 +242,7 @@ mod tests {
                 init: Some(1_565_647_200_000),
                 end: None,
                 hourly: true,
+                ..Filter::default()
             },
             mode: Mode::Exact,
         }
@@ -235,6 +271,43 @@ mod tests {
         assert_eq!(Params::parse(&a.to_text()).unwrap(), a);
         assert_eq!(digest(&text), digest(&exact().to_text()));
         assert_ne!(digest(&text), digest(&a.to_text()));
+    }
+
+    #[test]
+    fn networks_are_said_only_when_asked_and_round_trip() {
+        let net = |n: &str| Net::parse(n).unwrap();
+        let mut p = exact();
+        p.filter.nets = NetFilter {
+            from: Nets::new(vec![net("2001:db8::/32"), net("10.1.2.3/8")]),
+            to: Nets::new(vec![net("192.0.2.7")]),
+        };
+        let text = p.to_text();
+        assert!(
+            text.ends_with("top=10,from_net=10.0.0.0/8+2001:db8::/32,to_net=192.0.2.7/32"),
+            "{text}"
+        );
+        assert_eq!(Params::parse(&text).unwrap(), p);
+        p.filter.nets.from = Nets::default();
+        assert!(p.to_text().ends_with("top=10,to_net=192.0.2.7/32"));
+        assert_eq!(Params::parse(&p.to_text()).unwrap(), p);
+        // A network as --to_host is read back as one.
+        let q = Query::new(Some("10.1.0.0/16"), None, false);
+        let p = Params {
+            query: q.clone(),
+            ..exact()
+        };
+        assert_eq!(Params::parse(&p.to_text()).unwrap().query, q);
+        let text = exact().to_text();
+        for bad in [
+            format!("{text},from_net=10.0.0.0/33"),
+            format!("{text},from_net="),
+            format!("{text},to_net=10.0.0.0/8,from_net=10.0.0.0/8"),
+            format!("{text},to_net=10.0.0.0/8,to_net=10.0.0.0/8"),
+            format!("{text},from_net=web"),
+            format!("{text},junk"),
+        ] {
+            assert!(Params::parse(&bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -98,13 +98,14 @@ impl<K: Kit, L: ListPart<K>, C: CountPart<K>> Reducer for Parts<K, L, C> {
     #[inline]
     fn add(&self, state: &mut Window<L, C>, rec: &Record<'_>) -> io::Result<()> {
         state.lines += 1;
-        if let (Some(list), Some(q)) = (&mut state.to, &self.query.to_host) {
-            if rec.to.eq_ignore_ascii_case(q) {
+        let q = &self.query;
+        if let (Some(list), Some(wanted)) = (&mut state.to, &q.to_host) {
+            if Query::names(wanted, q.to_net.as_ref(), rec.to) {
                 list.insert(&self.kit, rec.from)?;
             }
         }
-        if let (Some(list), Some(q)) = (&mut state.from, &self.query.from_host) {
-            if rec.from.eq_ignore_ascii_case(q) {
+        if let (Some(list), Some(wanted)) = (&mut state.from, &q.from_host) {
+            if Query::names(wanted, q.from_net.as_ref(), rec.from) {
                 list.insert(&self.kit, rec.to)?;
             }
         }

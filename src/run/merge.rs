@@ -75,6 +75,26 @@ fn disagreement(expect: &Expect, p: &Params) -> Option<String> {
             ));
         }
     }
+    let nets = &p.filter.nets;
+    for (flag, given, theirs) in [
+        ("--from_net", &expect.nets.from, &nets.from),
+        ("--to_net", &expect.nets.to, &nets.to),
+    ] {
+        if !given.is_empty() && given != theirs {
+            let said = |n: &crate::hosts::net::Nets| {
+                if n.is_empty() {
+                    "no network".to_owned()
+                } else {
+                    n.join(" ")
+                }
+            };
+            return Some(format!(
+                "{flag} {} disagrees with the partials, which count {flag} {}",
+                said(given),
+                said(theirs)
+            ));
+        }
+    }
     if let Some(top) = expect.top.filter(|&t| t != q.top) {
         return Some(format!(
             "--top {top} disagrees with the partials, which list --top {}",
@@ -573,7 +593,8 @@ impl<'r, R: Reducer> Merger<'r, R> {
             .filter(|&ms| hour_start(ms) == ms && window_key(ms) == key)
             .ok_or_else(|| format!("window key '{key}' is not the start of a UTC hour"))?;
         // An hour holds lines of the range only if it overlaps the range.
-        let Filter { init, end, .. } = self.settings.params.filter;
+        let Filter { init, end, .. } = &self.settings.params.filter;
+        let (init, end) = (*init, *end);
         if init.is_some_and(|i| ms < hour_start(i)) || end.is_some_and(|e| ms >= e) {
             return Err(format!(
                 "window key '{key}' is an hour outside the partials' range"
@@ -622,7 +643,7 @@ impl<'r, R: Reducer> Merger<'r, R> {
                 self.reducer.merge_partials(states).map_err(Error::spill)?
             }
         };
-        let filter = self.settings.params.filter;
+        let filter = &self.settings.params.filter;
         let (start, end) = if filter.hourly {
             (Some(key), Some(key + HOUR_MS))
         } else {

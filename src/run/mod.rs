@@ -52,7 +52,7 @@ pub fn run(config: &Config, out: impl Write + Send, mut err: impl Write) -> Resu
 fn scan_with<R: Reducer>(reducer: &R, config: &Scan, out: impl Write + Send) -> Result<Notes> {
     let params = Params {
         query: config.query.clone(),
-        filter: config.filter,
+        filter: config.filter.clone(),
         mode: config.mode,
     };
     let tail = config.tail.is_some();

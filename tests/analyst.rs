@@ -1,0 +1,228 @@
+//! The analyst's filters end to end: `--from_net`, `--to_net` and a network
+//! as `--to_host`/`--from_host`, on logs of IPv4 and IPv6 addresses that
+//! `connspy-gen` writes in every format, read by the real binary.
+
+use std::net::IpAddr;
+use std::path::Path;
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+use crate::support::run::{run_in, Out};
+
+fn connspy(dir: &Path, args: &[&str]) -> Out {
+    run_in(dir, "connspy", args, b"")
+}
+
+/// A log of 300 hosts, half IPv4 (10.0.0.0-10.0.0.149), half IPv6
+/// (2001:db8:0::0-2001:db8:0::95), in `format`, maybe compressed.
+fn gen(dir: &Path, name: &str, more: &[&str]) -> String {
+    let mut args = vec![
+        "--lines",
+        "4000",
+        "--hosts",
+        "300",
+        "--rate",
+        "0.5",
+        "--unit",
+        "seconds",
+        "--addresses",
+        "mixed",
+        "-o",
+        name,
+    ];
+    args.extend_from_slice(more);
+    let out = run_in(dir, "connspy-gen", &args, b"");
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    name.to_owned()
+}
+
+/// Initiators in the low half of each family's range, responders IPv4
+/// only, and the hosts that reached 10.0.0.64/26.
+const NETS: &[&str] = &[
+    "--from_net",
+    "10.0.0.0/25",
+    "--from_net",
+    "2001:db8::/121",
+    "--to_net",
+    "10.0.0.0/24",
+    "--to_host",
+    "10.0.0.64/26",
+    "--busiest_from_host",
+    "--top",
+    "5",
+    "--hourly",
+];
+
+/// Whether `host` is in `net`, through the standard library.
+fn in_net(host: &str, net: &str) -> bool {
+    let (addr, prefix) = net.split_once('/').unwrap();
+    let (Ok(h), Ok(n)) = (host.parse::<IpAddr>(), addr.parse::<IpAddr>()) else {
+        return false;
+    };
+    let prefix: u32 = prefix.parse().unwrap();
+    match (h, n) {
+        (IpAddr::V4(h), IpAddr::V4(n)) => {
+            prefix == 0 || (u32::from(h) ^ u32::from(n)) >> (32 - prefix) == 0
+        }
+        (IpAddr::V6(h), IpAddr::V6(n)) => {
+            prefix == 0 || (u128::from(h) ^ u128::from(n)) >> (128 - prefix) == 0
+        }
+        _ => false,
+    }
+}
+
+fn records(out: &Out) -> Vec<Value> {
+    out.stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// The filters count exactly the lines whose hosts are in the networks (the
+/// plain log read line by line here), list only such hosts, and answer the
+/// same in every format, compressed or not, from a file or standard input,
+/// on one thread or two, and through partials and `--merge`.
+#[test]
+fn network_filters_answer_alike_in_every_format() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    let plain = gen(d, "plain.log", &[]);
+    let args = |more: &[&str]| -> Vec<String> {
+        NETS.iter().chain(more).map(|s| (*s).to_owned()).collect()
+    };
+    let run = |more: &[&str]| {
+        let mut a = args(more);
+        if !more.contains(&"partial") {
+            a.extend(["--format".into(), "json".into()]);
+        }
+        connspy(d, &a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let expected = run(&[&plain]);
+    assert_eq!(expected.code, Some(0), "{expected:#?}");
+
+    // The model: the plain log's lines that pass, by hour.
+    let text = std::fs::read_to_string(d.join(&plain)).unwrap();
+    let mut lines = std::collections::BTreeMap::<i64, (u64, Vec<String>)>::new();
+    for line in text.lines() {
+        let f: Vec<&str> = line.split(' ').collect();
+        let (ts, from, to) = (f[0].parse::<i64>().unwrap(), f[1], f[2]);
+        let from_ok = in_net(from, "10.0.0.0/25") || in_net(from, "2001:db8::/121");
+        if from_ok && in_net(to, "10.0.0.0/24") {
+            let hour = lines.entry(ts / 3600 * 3600).or_default();
+            hour.0 += 1;
+            if in_net(to, "10.0.0.64/26") {
+                hour.1.push(from.to_owned());
+            }
+        }
+    }
+    let got = records(&expected);
+    assert_eq!(got.len(), lines.len());
+    for (r, (_, (n, to_hosts))) in got.iter().zip(&lines) {
+        assert_eq!(r["lines"], *n);
+        let mut want = to_hosts.clone();
+        want.sort();
+        want.dedup();
+        assert_eq!(r["to_host"]["host"], "10.0.0.64/26");
+        assert_eq!(r["to_host"]["hosts"], serde_json::json!(want));
+        for t in r["busiest_from_host"]["top"].as_array().unwrap() {
+            let h = t["host"].as_str().unwrap();
+            assert!(
+                in_net(h, "10.0.0.0/25") || in_net(h, "2001:db8::/121"),
+                "{h}"
+            );
+        }
+    }
+    assert!(got.iter().any(|r| r["busiest_from_host"]["top"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["host"].as_str().unwrap().contains(':'))));
+
+    for format in ["zeek", "zeek-json", "vpc", "suricata"] {
+        for compress in [None, Some("gz"), Some("zst")] {
+            let name = format!("{format}-{}.log", compress.unwrap_or("plain"));
+            let mut more = vec!["--log_format", format];
+            if let Some(c) = compress {
+                more.extend(["--compress", c]);
+            }
+            let file = gen(d, &name, &more);
+            for extra in [vec![], vec!["--threads", "1", "--chunk_size", "500"]] {
+                let mut a = extra.clone();
+                a.push(&file);
+                let out = run(&a);
+                assert_eq!(out.code, Some(0), "{name} {extra:?}: {out:#?}");
+                assert_eq!(out.stdout, expected.stdout, "{name} {extra:?}");
+            }
+            let bytes = std::fs::read(d.join(&file)).unwrap();
+            let a = args(&["--chunk_size", "3000", "--format", "json"]);
+            let a: Vec<&str> = a.iter().map(String::as_str).collect();
+            let piped = run_in(d, "connspy", &a, &bytes);
+            assert_eq!(piped.stdout, expected.stdout, "{name} on stdin");
+        }
+    }
+
+    // Partials carry the networks, and the merge answers as the run.
+    let partial = run(&["--format", "partial", &plain]);
+    assert_eq!(partial.code, Some(0), "{partial:#?}");
+    assert!(partial
+        .stdout
+        .contains(",from_net=10.0.0.0/25+2001:db8::/121,to_net=10.0.0.0/24"));
+    std::fs::write(d.join("p.part"), &partial.stdout).unwrap();
+    let merged = connspy(d, &["--merge", "--format", "json", "p.part"]);
+    assert_eq!(merged.stdout, expected.stdout);
+    let other = connspy(d, &["--merge", "--to_net", "10.0.0.0/16", "p.part"]);
+    assert_eq!(other.code, Some(2));
+    assert!(
+        other.stderr.contains("--to_net 10.0.0.0/16 disagrees"),
+        "{other:#?}"
+    );
+}
+
+/// Approximate mode counts the same lines: the same `lines`, and top lists
+/// drawn from the networks only.
+#[test]
+fn approximate_mode_filters_the_same_lines() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    let plain = gen(d, "plain.log", &[]);
+    let mut a: Vec<&str> = NETS.to_vec();
+    a.extend(["--format", "json", &plain]);
+    let exact = records(&connspy(d, &a));
+    a.insert(0, "--approx");
+    let approx = connspy(d, &a);
+    assert_eq!(approx.code, Some(0), "{approx:#?}");
+    let approx = records(&approx);
+    assert_eq!(approx.len(), exact.len());
+    for (x, e) in approx.iter().zip(&exact) {
+        assert_eq!(x["lines"], e["lines"]);
+        assert_eq!(x["to_host"]["hosts"], e["to_host"]["hosts"]);
+        assert_eq!(
+            x["busiest_from_host"]["host"],
+            e["busiest_from_host"]["host"]
+        );
+    }
+}
+
+/// A bad network is exit 2 before any output, naming the flag and the rule.
+#[test]
+fn bad_networks_are_usage_errors() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("a.log"), "1 10.0.0.1 10.0.0.2\n").unwrap();
+    for (flag, value, says) in [
+        ("--to_net", "10.0.0.0/33", "0 to 32"),
+        ("--from_net", "2001:db8::/129", "0 to 128"),
+        ("--from_net", "10.0.0", "not an IP network"),
+        ("--to_net", "web-01", "not an IP network"),
+    ] {
+        let out = connspy(d, &["--busiest_from_host", flag, value, "a.log"]);
+        assert_eq!(out.code, Some(2), "{flag} {value}");
+        assert_eq!(out.stdout, "");
+        assert!(
+            out.stderr.contains(flag) && out.stderr.contains(says),
+            "{flag} {value}: {}",
+            out.stderr
+        );
+    }
+}
