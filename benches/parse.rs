@@ -58,7 +58,7 @@ fn scan(c: &mut Criterion) {
     ] {
         let reducer = ExactReducer::new(query);
         let filter = Filter {
-            hourly,
+            bin: hourly.then_some(connspy::timestamp::HOUR_MS),
             ..Filter::default()
         };
         g.bench_function(name, |b| {

@@ -11,7 +11,7 @@ use crate::hosts::net::Net;
 use crate::input::format::{Columns, Delimiter, LogFormat};
 use crate::input::line_limit::DEFAULT_MAX_LINE_LENGTH;
 use crate::output::Format;
-use crate::query::MAX_TOP;
+use crate::query::{parse_bin, MAX_TOP};
 use crate::reduce::approx::MIN_FP_RATE;
 use crate::timestamp::parse_time_arg;
 
@@ -121,9 +121,15 @@ pub struct Args {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=MAX_TOP))]
     pub top: Option<u64>,
 
-    /// One result per UTC hour instead of one for the whole range
+    /// One result per UTC hour instead of one for the whole range (--bin 1h)
     #[arg(long)]
     pub hourly: bool,
+
+    /// One result per bin of this width instead of one for the whole range:
+    /// 30s, 5m, 15m, 1h, 1d or plain seconds, dividing a day, so that bins
+    /// align to UTC midnight
+    #[arg(long, value_name = "DURATION", value_parser = parse_bin)]
+    pub bin: Option<i64>,
 
     /// Count lines with TS >= T: Unix seconds or milliseconds, RFC 3339, or a date
     #[arg(long = "time_init", visible_alias = "time-init", value_name = "T",

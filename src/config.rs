@@ -12,7 +12,7 @@ use crate::input::Input;
 use crate::output::Format;
 use crate::query::{ApproxSettings, Filter, Mode, NetFilter, Query};
 use crate::reduce::approx::{SketchRequest, WAVES_IN_FLIGHT};
-use crate::timestamp::Rfc3339Ms;
+use crate::timestamp::{Rfc3339Ms, HOUR_MS};
 
 /// `--memory_limit` when it is not given, in MiB.
 const DEFAULT_MEMORY_LIMIT_MIB: u64 = 256;
@@ -80,8 +80,8 @@ pub struct Expect {
     pub init: Option<(i64, String)>,
     /// `--time_end`, in milliseconds and as typed.
     pub end: Option<(i64, String)>,
-    /// `--hourly` was given.
-    pub hourly: bool,
+    /// The bin width given (`--bin`, or an hour for `--hourly`).
+    pub bin: Option<i64>,
     /// `--from_net` and `--to_net` as given (each empty when not given).
     pub nets: NetFilter,
     /// `--approx` was given.
@@ -151,7 +151,7 @@ impl Scan {
             return usage("--max_idle_seconds goes with --tail".into());
         }
         let late_ms = late_ms(&args, &formats);
-        let mode = mode(&args, &query, filter.hourly, late_ms)?;
+        let mode = mode(&args, &query, filter.bin, late_ms)?;
         let scan = scan_options(&args, formats, late_ms);
         Ok(Scan {
             inputs: inputs_of(args.files),
@@ -222,7 +222,8 @@ fn query(args: &Args) -> Result<Query> {
 }
 
 /// The range and window flags: `--time_init`, `--time_end`, `--hourly`
-/// (which `--tail` implies: it reports hour by hour).
+/// (which `--tail` implies, without `--bin`: it reports hour by hour),
+/// `--bin`.
 fn filter(args: &Args) -> Result<Filter> {
     if let (Some(init), Some(end)) = (&args.time_init, &args.time_end) {
         if end.ms <= init.ms {
@@ -238,12 +239,24 @@ fn filter(args: &Args) -> Result<Filter> {
     Ok(Filter {
         init: args.time_init.as_ref().map(|t| t.ms),
         end: args.time_end.as_ref().map(|t| t.ms),
-        hourly: args.hourly || args.tail,
+        bin: bin(args)?,
         nets: NetFilter {
             from: Nets::new(args.from_net.clone()),
             to: Nets::new(args.to_net.clone()),
         },
     })
+}
+
+/// The bin width: `--bin`, else an hour with `--hourly` or `--tail`.
+fn bin(args: &Args) -> Result<Option<i64>> {
+    match args.bin {
+        Some(bin) if args.hourly && bin != HOUR_MS => usage(format!(
+            "--hourly is --bin 1h, and --bin {} asks another width: give one of them",
+            bin / 1000
+        )),
+        Some(bin) => Ok(Some(bin)),
+        None => Ok((args.hourly || args.tail).then_some(HOUR_MS)),
+    }
 }
 
 /// The log format flags: `--log_format`, `--columns`, `--delimiter`.
@@ -284,7 +297,7 @@ fn late_ms(args: &Args, formats: &FormatChoice) -> i64 {
 
 /// The mode flags: `--approx` and the sketch knobs `--memory_limit`,
 /// `--top_k`, `--hll_precision`, `--bloom_fp_rate`.
-fn mode(args: &Args, query: &Query, hourly: bool, late_ms: i64) -> Result<Mode> {
+fn mode(args: &Args, query: &Query, bin: Option<i64>, late_ms: i64) -> Result<Mode> {
     if !args.approx {
         for (flag, given) in [
             ("--top_k", args.top_k.is_some()),
@@ -300,7 +313,7 @@ fn mode(args: &Args, query: &Query, hourly: bool, late_ms: i64) -> Result<Mode> 
     let budget = usize::try_from(args.memory_limit.unwrap_or(DEFAULT_MEMORY_LIMIT_MIB) << 20)
         .unwrap_or(usize::MAX);
     let request = SketchRequest {
-        hourly,
+        bin,
         late_ms,
         query,
         top_k: args.top_k.map(|k| usize::try_from(k).unwrap_or(usize::MAX)),
@@ -317,7 +330,7 @@ fn mode(args: &Args, query: &Query, hourly: bool, late_ms: i64) -> Result<Mode> 
 fn scan_options(args: &Args, formats: FormatChoice, late_ms: i64) -> ScanOptions {
     let threads = threads(args);
     let late_given = args.max_log_late_seconds.is_some();
-    let hourly = args.hourly || args.tail;
+    let binned = args.hourly || args.tail || args.bin.is_some();
     let stdin = args.files.is_empty() || args.files.iter().any(|f| f.as_os_str() == "-");
     // A stream cannot be read twice, so with --hourly its hours are reported
     // as they complete instead of at end of input (`tail -F | connspy`).
@@ -325,7 +338,7 @@ fn scan_options(args: &Args, formats: FormatChoice, late_ms: i64) -> ScanOptions
     // merging a run's partials prints what that run prints, late lines
     // included. Bounded memory needs a watermark in approximate mode, for
     // every input.
-    let streamed = hourly && stdin;
+    let streamed = binned && stdin;
     let release = if args.approx || args.tail || streamed {
         Release::Watermark { late_ms }
     } else {
@@ -399,7 +412,7 @@ impl Merge {
             top: args.top.map(|t| usize::try_from(t).unwrap_or(usize::MAX)),
             init: args.time_init.clone().map(|t| (t.ms, t.text)),
             end: args.time_end.clone().map(|t| (t.ms, t.text)),
-            hourly: args.hourly,
+            bin: args.bin.or(args.hourly.then_some(HOUR_MS)),
             nets: NetFilter {
                 from: Nets::new(args.from_net.clone()),
                 to: Nets::new(args.to_net.clone()),

@@ -6,7 +6,7 @@
 use crate::hosts::fold::fold_case_into;
 use crate::hosts::net::{Net, Nets};
 use crate::input::format::Record;
-use crate::timestamp::hour_start;
+use crate::timestamp::HOUR_MS;
 
 /// The longest `--top` list: far more than anyone reads, and small enough
 /// that a list never weighs on memory.
@@ -110,8 +110,10 @@ pub struct Filter {
     pub init: Option<i64>,
     /// Exclusive upper bound, Unix milliseconds.
     pub end: Option<i64>,
-    /// One window per UTC hour instead of one for the whole range.
-    pub hourly: bool,
+    /// One window per bin of this many milliseconds (`--bin`; an hour for
+    /// `--hourly`), aligned to the Unix epoch, instead of one for the whole
+    /// range.
+    pub bin: Option<i64>,
     /// `--from_net` and `--to_net`.
     pub nets: NetFilter,
 }
@@ -141,7 +143,79 @@ impl NetFilter {
     }
 }
 
+/// `ts` rounded down to a multiple of `bin`. Hours, the common width, divide
+/// by a constant (a multiply), not by a run-time divisor (a division on every
+/// line).
+#[inline(always)]
+fn floor_to(ts: i64, bin: i64) -> i64 {
+    if bin == HOUR_MS {
+        ts.div_euclid(HOUR_MS) * HOUR_MS
+    } else {
+        ts.div_euclid(bin) * bin
+    }
+}
+
+/// The longest bin, and the one every bin divides: a day, so that bins
+/// align to UTC midnight.
+pub const DAY_MS: i64 = 86_400_000;
+
+/// Reads a `--bin` width: `30s`, `5m`, `15m`, `1h`, `1d` or plain seconds,
+/// a whole number of seconds from 1 to 86,400 that divides 86,400. Returns
+/// milliseconds.
+///
+/// # Errors
+/// A message that quotes `text` and states the rule.
+pub fn parse_bin(text: &str) -> Result<i64, String> {
+    let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let per = match unit {
+        "s" => Some(1),
+        "m" => Some(60),
+        "h" => Some(3600),
+        "d" => Some(86_400),
+        _ => None,
+    };
+    let seconds = per.and_then(|per| digits.parse::<i64>().ok()?.checked_mul(per));
+    match seconds {
+        Some(s) if (1..=86_400).contains(&s) && 86_400 % s == 0 => Ok(s * 1000),
+        _ => Err(format!(
+            "'{text}' is not a bin width: give a whole number of seconds from 1 to 86400 \
+             that divides a day (86400 s), so that bins align to UTC midnight, such as \
+             30s, 5m, 15m, 1h, 1d or 600"
+        )),
+    }
+}
+
 impl Filter {
+    /// Whether windows are bins (`--bin`, `--hourly`), not the whole range.
+    pub fn binned(&self) -> bool {
+        self.bin.is_some()
+    }
+
+    /// The start of the bin holding `ts` (`ts` itself without bins).
+    #[inline]
+    pub fn bin_start(&self, ts: i64) -> i64 {
+        match self.bin {
+            Some(bin) => floor_to(ts, bin),
+            None => ts,
+        }
+    }
+
+    /// The start and end of window `key`: its bin, or the whole range.
+    pub fn span(&self, key: i64) -> (Option<i64>, Option<i64>) {
+        match self.bin {
+            Some(bin) => (Some(key), Some(key.saturating_add(bin))),
+            None => (self.init, self.end),
+        }
+    }
+
+    /// Whether the bins are hours, as `--hourly` asks.
+    pub fn hourly(&self) -> bool {
+        self.bin == Some(HOUR_MS)
+    }
+
     /// Whether `rec` passes the host filters; the time range is
     /// [`Self::window_of`]'s. A line that fails is not counted anywhere.
     #[inline]
@@ -156,7 +230,10 @@ impl Filter {
         if self.init.is_some_and(|i| ts < i) || self.end.is_some_and(|e| ts >= e) {
             return None;
         }
-        Some(if self.hourly { hour_start(ts) } else { 0 })
+        Some(match self.bin {
+            Some(bin) => floor_to(ts, bin),
+            None => 0,
+        })
     }
 }
 
@@ -200,10 +277,20 @@ mod tests {
         assert_eq!(f.window_of(1999), Some(0));
         assert_eq!(f.window_of(2000), None);
         let h = Filter {
-            hourly: true,
+            bin: Some(HOUR_MS),
             ..Filter::default()
         };
         assert_eq!(h.window_of(3_600_000 * 5 + 7), Some(3_600_000 * 5));
+        let b = Filter {
+            bin: Some(300_000),
+            ..Filter::default()
+        };
+        assert_eq!(
+            b.window_of(3_600_000 * 5 + 300_007),
+            Some(3_600_000 * 5 + 300_000)
+        );
+        assert_eq!(b.window_of(-1), Some(-300_000));
+        assert_eq!(b.span(600_000), (Some(600_000), Some(900_000)));
     }
 
     #[test]
@@ -246,5 +333,43 @@ mod tests {
         // A bare address is a host, matched by name.
         assert_eq!(Query::new(Some("10.0.0.1"), None, false).to_net, None);
         assert_eq!(Query::new(Some("a/b"), None, false).to_net, None);
+    }
+
+    #[test]
+    fn bins_divide_a_day_into_whole_seconds() {
+        for (text, ms) in [
+            ("30s", 30_000),
+            ("5m", 300_000),
+            ("15m", 900_000),
+            ("1h", HOUR_MS),
+            ("1d", DAY_MS),
+            ("600", 600_000),
+            ("1", 1000),
+            ("86400", DAY_MS),
+            ("24h", DAY_MS),
+        ] {
+            assert_eq!(parse_bin(text), Ok(ms), "{text}");
+        }
+        for bad in [
+            "0",
+            "7m",
+            "2d",
+            "1.5s",
+            "90000",
+            "",
+            "m",
+            "5 m",
+            "-5",
+            "+5",
+            "5M",
+            "1w",
+            "99999999999999999999",
+        ] {
+            let e = parse_bin(bad).unwrap_err();
+            assert!(
+                e.contains("divides a day") && e.contains(&format!("'{bad}'")),
+                "{bad}: {e}"
+            );
+        }
     }
 }

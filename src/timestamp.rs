@@ -317,12 +317,6 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-/// The start of the UTC hour holding `ms`.
-#[inline]
-pub(crate) fn hour_start(ms: i64) -> i64 {
-    ms.div_euclid(HOUR_MS) * HOUR_MS
-}
-
 /// Writes `ms` as RFC 3339 in UTC (`2019-08-13T00:00:00Z`), with milliseconds only
 /// when they are not zero (`2019-08-12T22:01:04.445Z`).
 pub struct Rfc3339Ms(pub i64);
@@ -513,14 +507,6 @@ mod tests {
     }
 
     #[test]
-    fn hours_floor_toward_minus_infinity() {
-        assert_eq!(hour_start(0), 0);
-        assert_eq!(hour_start(HOUR_MS - 1), 0);
-        assert_eq!(hour_start(HOUR_MS), HOUR_MS);
-        assert_eq!(hour_start(-1), -HOUR_MS);
-    }
-
-    #[test]
     fn rfc3339_output() {
         assert_eq!(
             Rfc3339Ms(1_565_654_400_000).to_string(),
@@ -533,7 +519,7 @@ mod tests {
         assert_eq!(Rfc3339Ms(5).to_string(), "1970-01-01T00:00:00.005Z");
         assert_eq!(Rfc3339Ms(MAX_MS).to_string(), "9999-12-31T22:59:59.999Z");
         assert_eq!(
-            Rfc3339Ms(hour_start(MAX_MS) + HOUR_MS).to_string(),
+            Rfc3339Ms(MAX_MS.div_euclid(HOUR_MS) * HOUR_MS + HOUR_MS).to_string(),
             "9999-12-31T23:00:00Z"
         );
         assert_eq!(

@@ -226,3 +226,150 @@ fn bad_networks_are_usage_errors() {
         );
     }
 }
+
+/// `--bin 1h` is `--hourly`, byte for byte, in every output format.
+#[test]
+fn a_bin_of_an_hour_is_hourly() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    let plain = gen(d, "plain.log", &[]);
+    for format in ["text", "json", "tsv", "partial"] {
+        for (mode, bin) in [(None, "1h"), (Some("--approx"), "3600")] {
+            let run = |window: &[&str]| {
+                let mut a: Vec<&str> = mode.into_iter().collect();
+                a.extend([
+                    "--busiest_from_host",
+                    "--to_host",
+                    "10.0.0.4",
+                    "--format",
+                    format,
+                ]);
+                a.extend(window);
+                a.push(&plain);
+                connspy(d, &a)
+            };
+            let (hourly, binned) = (run(&["--hourly"]), run(&["--bin", bin]));
+            assert_eq!(hourly.code, Some(0), "{hourly:#?}");
+            assert_eq!(hourly.stdout, binned.stdout, "{format} {mode:?}");
+        }
+    }
+}
+
+/// Windows of any width that divides a day hold the lines of their bin (the
+/// plain log read line by line here), in every format, from a file or
+/// standard input, exact or approximate, and through partials and
+/// `--merge`; partials of other widths do not merge.
+#[test]
+fn bins_of_any_width_hold_their_lines() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    let plain = gen(d, "plain.log", &[]);
+    let text = std::fs::read_to_string(d.join(&plain)).unwrap();
+    for (bin, secs) in [("30s", 30), ("5m", 300), ("7200", 7200), ("1d", 86_400)] {
+        let run = |more: &[&str]| {
+            let mut a = vec!["--busiest_from_host", "--top", "3", "--bin", bin];
+            a.extend(more);
+            connspy(d, &a)
+        };
+        let json = run(&["--format", "json", &plain]);
+        assert_eq!(json.code, Some(0), "{json:#?}");
+        let mut model = std::collections::BTreeMap::<i64, u64>::new();
+        for line in text.lines() {
+            let ts: i64 = line.split(' ').next().unwrap().parse().unwrap();
+            *model.entry(ts.div_euclid(secs) * secs).or_default() += 1;
+        }
+        let parse = |t: &str| {
+            time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                .unwrap()
+                .unix_timestamp()
+        };
+        let got: Vec<(i64, u64)> = records(&json)
+            .iter()
+            .map(|r| {
+                (
+                    parse(r["start"].as_str().unwrap()),
+                    r["lines"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(got, model.into_iter().collect::<Vec<_>>(), "--bin {bin}");
+        for r in records(&json) {
+            let (s, e) = (r["start"].as_str().unwrap(), r["end"].as_str().unwrap());
+            assert_eq!(parse(e) - parse(s), secs);
+        }
+        let tsv = run(&["--format", "tsv", &plain]);
+        let zeek = gen(
+            d,
+            "zeek.log.zst",
+            &["--log_format", "zeek", "--compress", "zst"],
+        );
+        assert_eq!(
+            run(&["--format", "tsv", &zeek]).stdout,
+            tsv.stdout,
+            "--bin {bin} zeek"
+        );
+        let bytes = std::fs::read(d.join(&plain)).unwrap();
+        let piped = run_in(
+            d,
+            "connspy",
+            &[
+                "--busiest_from_host",
+                "--top",
+                "3",
+                "--bin",
+                bin,
+                "--format",
+                "tsv",
+            ],
+            &bytes,
+        );
+        assert_eq!(piped.stdout, tsv.stdout, "--bin {bin} on stdin");
+        let partial = run(&["--format", "partial", &plain]);
+        let name = format!("{secs}.part");
+        std::fs::write(d.join(&name), &partial.stdout).unwrap();
+        let merged = connspy(d, &["--merge", "--format", "tsv", &name]);
+        assert_eq!(merged.stdout, tsv.stdout, "--bin {bin} merged");
+        let approx = run(&["--approx", "--format", "json", &plain]);
+        assert_eq!(approx.code, Some(0), "{approx:#?}");
+        let lines =
+            |o: &Out| -> Vec<Value> { records(o).iter().map(|r| r["lines"].clone()).collect() };
+        assert_eq!(lines(&approx), lines(&json), "--bin {bin} approx");
+    }
+    // Partials of different widths do not merge.
+    let mixed = format!(
+        "{}{}",
+        std::fs::read_to_string(d.join("30.part")).unwrap(),
+        std::fs::read_to_string(d.join("300.part")).unwrap()
+    );
+    std::fs::write(d.join("mixed.part"), mixed).unwrap();
+    let out = connspy(d, &["--merge", "mixed.part"]);
+    assert_eq!(out.code, Some(2));
+    assert!(out.stderr.contains("bin=300"), "{}", out.stderr);
+    let out = connspy(d, &["--merge", "--bin", "1m", "300.part"]);
+    assert_eq!(out.code, Some(2));
+    assert!(out.stderr.contains("--bin 60 disagrees"), "{}", out.stderr);
+}
+
+/// A width that does not divide a day, or `--hourly` with another width,
+/// is exit 2 naming `--bin`.
+#[test]
+fn bad_bins_are_usage_errors() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("a.log"), "1 10.0.0.1 10.0.0.2\n").unwrap();
+    for bad in [
+        &["--bin", "7m"][..],
+        &["--bin", "0"],
+        &["--bin", "2d"],
+        &["--bin", "1.5s"],
+        &["--bin", "5m", "--hourly"],
+    ] {
+        let mut a = vec!["--busiest_from_host"];
+        a.extend(bad);
+        a.push("a.log");
+        let out = connspy(d, &a);
+        assert_eq!(out.code, Some(2), "{bad:?}");
+        assert_eq!(out.stdout, "");
+        assert!(out.stderr.contains("--bin"), "{bad:?}: {}", out.stderr);
+    }
+}

@@ -172,7 +172,16 @@ fn nets() -> impl Strategy<Value = Nets> {
 
 fn filter() -> impl Strategy<Value = Filter> {
     let bound = prop::option::of(-HOUR_MS..6 * HOUR_MS);
-    (bound.clone(), bound, any::<bool>(), nets(), nets()).prop_map(|(a, b, hourly, from, to)| {
+    // No bins, hours, and other widths that divide a day.
+    let bin = prop::sample::select(vec![
+        None,
+        Some(HOUR_MS),
+        Some(1000),
+        Some(900_000),
+        Some(7_200_000),
+        Some(86_400_000),
+    ]);
+    (bound.clone(), bound, bin, nets(), nets()).prop_map(|(a, b, bin, from, to)| {
         let (init, end) = match (a, b) {
             (Some(a), Some(b)) if a >= b => (Some(b), Some(a + 1)),
             other => other,
@@ -180,7 +189,7 @@ fn filter() -> impl Strategy<Value = Filter> {
         Filter {
             init: init.map(|t| BASE_MS + t),
             end: end.map(|t| BASE_MS + t),
-            hourly,
+            bin,
             nets: NetFilter { from, to },
         }
     })
@@ -234,7 +243,7 @@ fn named(host: &str, query_host: &str) -> bool {
 fn model(lines: &[Line], query: &Query, filter: &Filter) -> Vec<Report> {
     let fold = |h: &str| h.to_ascii_lowercase();
     let mut windows: BTreeMap<i64, Vec<&Line>> = BTreeMap::new();
-    if !filter.hourly {
+    if filter.bin.is_none() {
         windows.insert(0, Vec::new());
     }
     for l in lines {
@@ -244,8 +253,8 @@ fn model(lines: &[Line], query: &Query, filter: &Filter) -> Vec<Report> {
         if !nets_pass(l, filter) {
             continue;
         }
-        let key = if filter.hourly {
-            l.ts.div_euclid(HOUR_MS) * HOUR_MS
+        let key = if let Some(bin) = filter.bin {
+            l.ts.div_euclid(bin) * bin
         } else {
             0
         };
@@ -281,8 +290,8 @@ fn model(lines: &[Line], query: &Query, filter: &Filter) -> Vec<Report> {
             let busiest_to = query
                 .busiest_to
                 .then(|| naive_busiest(ls.iter().map(|l| l.to), query.top));
-            let (start, end) = if filter.hourly {
-                (Some(key), Some(key + HOUR_MS))
+            let (start, end) = if let Some(bin) = filter.bin {
+                (Some(key), Some(key + bin))
             } else {
                 (filter.init, filter.end)
             };
@@ -432,7 +441,7 @@ proptest! {
         let filter = Filter {
             init: Some(BASE_MS + (span as f64 * lo) as i64),
             end: Some(BASE_MS + (span as f64 * hi) as i64 + 1),
-            hourly,
+            bin: hourly.then_some(HOUR_MS),
             ..Filter::default()
         };
         let dir = tempfile::tempdir().unwrap();
@@ -866,7 +875,7 @@ proptest! {
         let filter = Filter {
             init: range.then_some(BASE_MS + HOUR_MS / 2),
             end: None,
-            hourly: true,
+            bin: Some(HOUR_MS),
             ..Filter::default()
         };
         let text = |ls: &[Line]| -> String { ls.iter().map(|l| format!("{} {} {}\n", l.ts, l.from, l.to)).collect() };

@@ -478,6 +478,25 @@ fn tail_counts_only_lines_of_the_networks_asked() {
 }
 
 #[test]
+fn tail_prints_each_bin_once_it_is_complete() {
+    let (_dir, path) = tempdir();
+    fs::write(&path, line(T0, "a", "x") + &line(T0 + 10, "b", "x")).unwrap();
+    let tail = Tail::start(&["--bin", "5m"], &path);
+    append(&path, &line(T0 + 300, "c", "x"));
+    append(&path, &line(T0 + 300 + LATE, "d", "y"));
+    let (bin0, _) = tail.record();
+    assert_eq!(bin0["start"], "2019-08-12T22:00:00Z");
+    assert_eq!(bin0["end"], "2019-08-12T22:05:00Z");
+    assert_eq!(bin0["lines"], 2);
+    assert_eq!(bin0["complete"], true);
+    let (rest, code, _) = tail.terminate();
+    assert_eq!(code, 0);
+    assert_eq!(rest[0]["lines"], 2);
+    assert_eq!(rest[0]["to_host"]["hosts"], serde_json::json!(["c"]));
+    assert_eq!(rest[0]["complete"], false);
+}
+
+#[test]
 fn tail_ranks_the_busiest_receivers_and_initiators_hour_by_hour() {
     let (_dir, path) = tempdir();
     let log: String = [("a", "x"), ("b", "x"), ("a", "y"), ("c", "z"), ("a", "x")]

@@ -97,7 +97,7 @@ fuzz_target!(|data: &[u8]| {
     let filter = Filter {
         init: None,
         end: None,
-        hourly: flags & 1 == 1,
+        bin: (flags & 1 == 1).then_some(HOUR_MS),
         ..Filter::default()
     };
     // The reference: the whole log as one block in memory, one thread.
@@ -134,7 +134,7 @@ fuzz_target!(|data: &[u8]| {
     let mut to_t: BTreeMap<i64, BTreeSet<String>> = BTreeMap::new();
     for line in log.split(|&b| b == b'\n') {
         if let Ok(Some(rec)) = parse_line(line) {
-            let key = if filter.hourly {
+            let key = if filter.binned() {
                 rec.ts.div_euclid(HOUR_MS) * HOUR_MS
             } else {
                 0
@@ -155,7 +155,7 @@ fuzz_target!(|data: &[u8]| {
     let expect: Vec<u64> = lines.values().copied().collect();
     assert_eq!(counted, expect);
     for r in &one {
-        let key = if filter.hourly { r.start.unwrap() } else { 0 };
+        let key = if filter.binned() { r.start.unwrap() } else { 0 };
         let listed = r.answer.to_host.as_ref().unwrap().hosts.to_vec().unwrap();
         let model: Vec<String> = to_t
             .get(&key)

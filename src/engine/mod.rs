@@ -37,7 +37,6 @@ use crate::output::sink::{Closed, Sink};
 use crate::progress::Progress;
 use crate::query::Filter;
 use crate::reduce::{Reducer, Windows};
-use crate::timestamp::{hour_start, HOUR_MS};
 
 mod options;
 mod scan;
@@ -102,7 +101,7 @@ impl<'a, R: Reducer> Engine<'a, R> {
                     Release::Watermark { late_ms } => Some(late_ms),
                     Release::AtEnd => None,
                 },
-                drop_late: filter.hourly,
+                drop_late: filter.binned(),
                 strict_stop: AtomicUsize::new(usize::MAX),
                 failed: AtomicBool::new(false),
             },
@@ -386,10 +385,10 @@ impl<'a, R: Reducer> Engine<'a, R> {
         let Some(watermark) = self.watermark() else {
             return Ok(());
         };
-        if !self.scanner.filter.hourly {
+        if !self.scanner.filter.binned() {
             return Ok(());
         }
-        let boundary = hour_start(watermark);
+        let boundary = self.scanner.filter.bin_start(watermark);
         if boundary <= self.released_before {
             return Ok(());
         }
@@ -412,11 +411,7 @@ impl<'a, R: Reducer> Engine<'a, R> {
             .map(|(key, state)| {
                 let later = pending.split_off(&key.saturating_add(1));
                 let late = std::mem::replace(pending, later).into_values().sum();
-                let (start, end) = if filter.hourly {
-                    (Some(key), Some(key + HOUR_MS))
-                } else {
-                    (filter.init, filter.end)
-                };
+                let (start, end) = filter.span(key);
                 Closed {
                     key,
                     start,
@@ -452,7 +447,7 @@ impl<'a, R: Reducer> Engine<'a, R> {
             });
         }
         let reducer = self.scanner.reducer;
-        if !self.scanner.filter.hourly {
+        if !self.scanner.filter.binned() {
             // The whole-range window is reported even when no line counted.
             self.open.get(0, |_| reducer.new_state());
         }

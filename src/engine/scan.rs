@@ -15,7 +15,6 @@ use crate::notes::FirstSeen;
 use crate::progress::Progress;
 use crate::query::Filter;
 use crate::reduce::{Reducer, Windows};
-use crate::timestamp::{hour_start, HOUR_MS};
 
 /// What every worker reads during a wave.
 pub(super) struct Scanner<'a, R> {
@@ -81,7 +80,7 @@ impl<R: Reducer> Scanner<'_, R> {
                     if acc.newest.is_none_or(|n| rec.ts > n) {
                         acc.newest = Some(rec.ts);
                         if let (true, Some(late_ms)) = (self.drop_late, self.late_ms) {
-                            acc.raise_cut(rec.ts, late_ms);
+                            acc.raise_cut(rec.ts, late_ms, self.filter);
                         }
                     }
                 }
@@ -297,12 +296,14 @@ impl<S> Partial<S> {
     }
 
     /// A line stamped `ts`, the newest yet, moves the watermark to `ts`
-    /// minus `late_ms`, and with it the cut once per hour.
+    /// minus `late_ms`, and with it the cut once per bin of `filter`.
     #[inline(always)]
-    fn raise_cut(&mut self, ts: i64, late_ms: i64) {
+    fn raise_cut(&mut self, ts: i64, late_ms: i64, filter: &Filter) {
         let watermark = ts.saturating_sub(late_ms);
-        if watermark >= self.cut.saturating_add(HOUR_MS) {
-            self.cut = hour_start(watermark);
+        if let Some(bin) = filter.bin {
+            if watermark >= self.cut.saturating_add(bin) {
+                self.cut = filter.bin_start(watermark);
+            }
         }
     }
 

@@ -49,12 +49,12 @@ pub(crate) struct Writer<W: Write> {
 
 impl<W: Write> Writer<W> {
     /// A writer for the answers to `query`, one window per report or hourly.
-    pub fn new(out: W, format: Format, query: &Query, hourly: bool) -> Self {
+    pub fn new(out: W, format: Format, query: &Query, binned: bool) -> Self {
         let lists = usize::from(query.to_host.is_some()) + usize::from(query.from_host.is_some());
         Writer {
             out,
             format,
-            bare_hosts: !hourly && lists == 1 && !query.any_busiest(),
+            bare_hosts: !binned && lists == 1 && !query.any_busiest(),
             top_table: query.top > 1,
         }
     }

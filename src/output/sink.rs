@@ -68,7 +68,7 @@ pub(crate) fn for_format<'r, R: Reducer, W: Write + Send + 'r>(
             out,
         }),
         format => {
-            let mut writer = Writer::new(out, format, &params.query, params.filter.hourly);
+            let mut writer = Writer::new(out, format, &params.query, params.filter.binned());
             let mut answers = Answers::new(reducer, move |report: Report| writer.write(&report));
             answers.warn_late = tail;
             Box::new(answers)

@@ -5,7 +5,8 @@
 use std::fmt::Write as _;
 
 use crate::hosts::net::{Net, Nets};
-use crate::query::{ApproxSettings, Filter, Mode, NetFilter, Query};
+use crate::query::{parse_bin, ApproxSettings, Filter, Mode, NetFilter, Query};
+use crate::timestamp::HOUR_MS;
 use crate::timestamp::{MAX_MS, MIN_MS};
 
 /// The settings a partial was written under.
@@ -44,7 +45,7 @@ impl Params {
                 Mode::Exact => "exact",
                 Mode::Approx(_) => "approx",
             },
-            u8::from(f.hourly),
+            u8::from(f.binned()),
             time(f.init),
             time(f.end),
             host(&q.to_host),
@@ -60,8 +61,12 @@ impl Params {
                 a.top_k, a.hll_precision, a.bloom_bytes, a.bloom_items, a.spill_buffer
             );
         }
-        // Only runs that filter by network say so, so that every other
-        // run's settings read as they always have.
+        // Only runs with bins other than hours, or that filter by network,
+        // say so, so that every other run's settings read as they always
+        // have.
+        if let Some(bin) = f.bin.filter(|&b| b != HOUR_MS) {
+            let _ = write!(s, ",bin={}", bin / 1000);
+        }
         for (name, nets) in [("from_net", &f.nets.from), ("to_net", &f.nets.to)] {
             if !nets.is_empty() {
                 let _ = write!(s, ",{name}={}", nets.join(NET_SEP));
@@ -171,6 +176,16 @@ impl Params {
             Mode::Exact
         };
         let mut rest = pairs.peekable();
+        let bin = match rest.next_if(|p| matches!(p, Ok(("bin", _)))) {
+            // Plain seconds, and never an hour (written as no `bin`): one
+            // text for one width.
+            Some(Ok((_, v))) if hourly => match parse_bin(v) {
+                Ok(bin) if bin != HOUR_MS && v.bytes().all(|b| b.is_ascii_digit()) => Some(bin),
+                _ => return Err(format!("bin={v} is not a bin width connspy writes")),
+            },
+            Some(_) => return Err("bin= in settings without bins (hourly=0)".into()),
+            None => hourly.then_some(HOUR_MS),
+        };
         let mut nets = |name: &str| -> Result<Nets, String> {
             match rest.next_if(|p| matches!(p, Ok((n, _)) if *n == name)) {
                 Some(Ok((_, v))) => v
@@ -212,7 +227,7 @@ impl Params {
             filter: Filter {
                 init,
                 end,
-                hourly,
+                bin,
                 nets: net_filter,
             },
             mode,
@@ -241,7 +256,7 @@ mod tests {
             filter: Filter {
                 init: Some(1_565_647_200_000),
                 end: None,
-                hourly: true,
+                bin: Some(HOUR_MS),
                 ..Filter::default()
             },
             mode: Mode::Exact,
@@ -305,6 +320,29 @@ mod tests {
             format!("{text},to_net=10.0.0.0/8,to_net=10.0.0.0/8"),
             format!("{text},from_net=web"),
             format!("{text},junk"),
+        ] {
+            assert!(Params::parse(&bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn bins_other_than_hours_are_said_and_round_trip() {
+        let mut p = exact();
+        p.filter.bin = Some(300_000);
+        let text = p.to_text();
+        assert!(text.ends_with("top=10,bin=300"), "{text}");
+        assert_eq!(Params::parse(&text).unwrap(), p);
+        p.filter.nets.to = Nets::new(vec![Net::parse("10.0.0.0/8").unwrap()]);
+        assert!(p.to_text().ends_with("top=10,bin=300,to_net=10.0.0.0/8"));
+        assert_eq!(Params::parse(&p.to_text()).unwrap(), p);
+        let hourly = exact().to_text();
+        for bad in [
+            format!("{hourly},bin=420"),
+            format!("{hourly},bin=0"),
+            format!("{hourly},bin=5m"),
+            format!("{hourly},bin=3600"),
+            format!("{hourly},bin=300,bin=300"),
+            format!("{},bin=300", hourly.replace("hourly=1", "hourly=0")),
         ] {
             assert!(Params::parse(&bad).is_err(), "{bad}");
         }

@@ -12,7 +12,7 @@ use crate::timestamp::Rfc3339Ms;
 pub(crate) struct Stamp {
     params: String,
     digest: String,
-    hourly: bool,
+    binned: bool,
 }
 
 impl Stamp {
@@ -22,14 +22,14 @@ impl Stamp {
         Stamp {
             digest: super::params::digest(&text),
             params: text,
-            hourly: params.filter.hourly,
+            binned: params.filter.binned(),
         }
     }
 
-    /// The line of window `key` (an hour's start, or 0 for the whole range)
+    /// The line of window `key` (a bin's start, or 0 for the whole range)
     /// holding a state encoded as `body`.
     pub(crate) fn window(&self, key: i64, body: &Body) -> Vec<u8> {
-        let key = if self.hourly {
+        let key = if self.binned {
             window_key(key)
         } else {
             RANGE_KEY.to_owned()
@@ -49,8 +49,9 @@ impl Stamp {
     }
 }
 
-/// The key of the hour starting at `start_ms`: RFC 3339 in UTC, to the
-/// second, so that keys sort as text in the order of their hours.
+/// The key of the bin starting at `start_ms`: RFC 3339 in UTC, to the
+/// second (bins are whole seconds), so that keys sort as text in the order
+/// of their bins.
 pub(crate) fn window_key(start_ms: i64) -> String {
     Rfc3339Ms(start_ms).to_string()
 }

@@ -27,11 +27,11 @@ use crate::notes::Notes;
 use crate::output::sink::{self, Closed, Sink};
 use crate::output::Format;
 use crate::partial::{self as line, digest, window_key, Params, Parsed, RANGE_KEY, SUMMARY_KEY};
-use crate::query::{Filter, Mode};
+use crate::query::Mode;
 use crate::reduce::approx::ApproxReducer;
 use crate::reduce::exact::ExactReducer;
 use crate::reduce::Reducer;
-use crate::timestamp::{hour_start, parse_rfc3339, Rfc3339Ms, HOUR_MS};
+use crate::timestamp::{parse_rfc3339, Rfc3339Ms, HOUR_MS};
 
 /// The longest partial line read: far above what one window of the largest
 /// sketches needs, so that a line without an end cannot take all memory.
@@ -66,7 +66,6 @@ fn disagreement(expect: &Expect, p: &Params) -> Option<String> {
             q.busiest_from,
         ),
         ("--busiest_to_host", expect.query.busiest_to, q.busiest_to),
-        ("--hourly", expect.hourly, p.filter.hourly),
         ("--approx", expect.approx, matches!(p.mode, Mode::Approx(_))),
     ] {
         if given && !theirs {
@@ -94,6 +93,20 @@ fn disagreement(expect: &Expect, p: &Params) -> Option<String> {
                 said(theirs)
             ));
         }
+    }
+    if let Some(bin) = expect.bin.filter(|&b| Some(b) != p.filter.bin) {
+        let flag = if bin == HOUR_MS {
+            "--hourly".to_owned()
+        } else {
+            format!("--bin {}", bin / 1000)
+        };
+        return Some(match p.filter.bin {
+            None => format!("{flag} was given, and the partials were written without it"),
+            Some(theirs) => format!(
+                "{flag} disagrees with the partials, whose bins are {} s",
+                theirs / 1000
+            ),
+        });
     }
     if let Some(top) = expect.top.filter(|&t| t != q.top) {
         return Some(format!(
@@ -570,7 +583,7 @@ impl<'r, R: Reducer> Merger<'r, R> {
         let theirs = Params::parse(parsed.params).map_err(|e| at.bad(&e))?;
         Err(Error::Usage(format!(
             "{}:{}: this partial was written for other settings than {}:{} ({}); merge only \
-             partials of one query, range, mode and sketch size",
+             partials of one query, range, bin width, network filter, mode and sketch size",
             at.path,
             at.line,
             s.first.path,
@@ -581,23 +594,26 @@ impl<'r, R: Reducer> Merger<'r, R> {
 
     /// The window a key names.
     fn window_of(&self, key: &str) -> std::result::Result<i64, String> {
-        if !self.settings.params.filter.hourly {
+        let filter = &self.settings.params.filter;
+        if !filter.binned() {
             return if key == RANGE_KEY {
                 Ok(0)
             } else {
-                Err(format!("window key '{key}' in a partial without --hourly"))
+                Err(format!(
+                    "window key '{key}' in a partial without --hourly or --bin"
+                ))
             };
         }
+        let bin = if filter.hourly() { "UTC hour" } else { "bin" };
         let ms = parse_rfc3339(key.as_bytes())
             .ok()
-            .filter(|&ms| hour_start(ms) == ms && window_key(ms) == key)
-            .ok_or_else(|| format!("window key '{key}' is not the start of a UTC hour"))?;
-        // An hour holds lines of the range only if it overlaps the range.
-        let Filter { init, end, .. } = &self.settings.params.filter;
-        let (init, end) = (*init, *end);
-        if init.is_some_and(|i| ms < hour_start(i)) || end.is_some_and(|e| ms >= e) {
+            .filter(|&ms| filter.bin_start(ms) == ms && window_key(ms) == key)
+            .ok_or_else(|| format!("window key '{key}' is not the start of a {bin}"))?;
+        // A bin holds lines of the range only if it overlaps the range.
+        let (init, end) = (filter.init, filter.end);
+        if init.is_some_and(|i| ms < filter.bin_start(i)) || end.is_some_and(|e| ms >= e) {
             return Err(format!(
-                "window key '{key}' is an hour outside the partials' range"
+                "window key '{key}' is a {bin} outside the partials' range"
             ));
         }
         Ok(ms)
@@ -644,11 +660,7 @@ impl<'r, R: Reducer> Merger<'r, R> {
             }
         };
         let filter = &self.settings.params.filter;
-        let (start, end) = if filter.hourly {
-            (Some(key), Some(key + HOUR_MS))
-        } else {
-            (filter.init, filter.end)
-        };
+        let (start, end) = filter.span(key);
         self.sink.windows(vec![Closed {
             key,
             start,

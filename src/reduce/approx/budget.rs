@@ -5,8 +5,9 @@ use crate::query::{ApproxSettings, Query};
 use crate::sketch::{Hll, SpaceSaving};
 use crate::timestamp::HOUR_MS;
 
-/// Hours a wave's partial may touch at once, for sizing: a wave is 64 MiB of
-/// log, which spans one or two hours in any log large enough to matter.
+/// Hours of log a wave's partial may touch at once, for sizing: a wave is
+/// 64 MiB of log, which spans one or two hours in any log large enough to
+/// matter.
 const HOURS_PER_WAVE: usize = 2;
 /// Waves whose partial states approximate mode holds at once, whatever the
 /// thread count: the engine parses at most this many side by side, and the
@@ -37,8 +38,9 @@ const DEFAULT_FP_RATE: f64 = 1e-3;
 /// [`ApproxSettings::from_budget`].
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SketchRequest<'q> {
-    /// One window per hour (`--hourly`, `--tail`).
-    pub hourly: bool,
+    /// The bin width in milliseconds (`--bin`, `--hourly`, `--tail`), or
+    /// `None` for one window over the range.
+    pub bin: Option<i64>,
     /// `--max_log_late_seconds` in milliseconds.
     pub late_ms: i64,
     /// The queries asked.
@@ -67,10 +69,10 @@ impl ApproxSettings {
     /// sketches at once: the open windows and the partials of the waves in
     /// flight.
     ///
-    /// Under the watermark at most `2 + late / 1 h` hourly windows are open
-    /// (one whole run's window without `--hourly`), and each of the
-    /// [`WAVES_IN_FLIGHT`] waves parsed side by side holds a partial state for
-    /// each hour it touches (two, for sizing); any of them may grow to full
+    /// Under the watermark at most `2 + late / bin` windows are open (one
+    /// whole run's window without bins), and each of the [`WAVES_IN_FLIGHT`]
+    /// waves parsed side by side holds a partial state for each bin it
+    /// touches (those of two hours, and at least two, for sizing); any of them may grow to full
     /// size (a wave's list is promoted to a bloom filter when it outgrows its
     /// share). Each of these holders gets an equal share. The thread count
     /// plays no part. In a share, each busiest side takes a Space-Saving
@@ -174,12 +176,17 @@ impl ApproxSettings {
         let query = req.query;
         let hll_precision = req.hll_precision.unwrap_or(15);
         let hll = Hll::memory_bytes(hll_precision);
-        let open = if req.hourly {
-            2 + usize::try_from(req.late_ms.max(0) / HOUR_MS).unwrap_or(usize::MAX / 4)
-        } else {
-            1
+        // A wave touches the bins of two hours, and at least two bins.
+        let (open, per_wave) = match req.bin {
+            Some(bin) => (
+                2 + usize::try_from(req.late_ms.max(0) / bin).unwrap_or(usize::MAX / 4),
+                (HOURS_PER_WAVE * HOUR_MS as usize)
+                    .div_ceil(usize::try_from(bin.max(1)).unwrap_or(usize::MAX))
+                    .max(2),
+            ),
+            None => (1, HOURS_PER_WAVE),
         };
-        let holders = open.saturating_add(WAVES_IN_FLIGHT * HOURS_PER_WAVE);
+        let holders = open.saturating_add(WAVES_IN_FLIGHT.saturating_mul(per_wave));
         let share = budget / holders;
         let sides = usize::from(query.busiest_from) + usize::from(query.busiest_to);
         // Ranking `--top` hosts takes at least that many counters, past the

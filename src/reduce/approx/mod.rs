@@ -114,7 +114,7 @@ mod tests {
 
     fn request(query: &Query) -> SketchRequest<'_> {
         SketchRequest {
-            hourly: true,
+            bin: Some(crate::timestamp::HOUR_MS),
             late_ms: 300_000,
             query,
             top_k: None,
