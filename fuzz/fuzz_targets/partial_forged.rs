@@ -18,8 +18,8 @@ mod bounded;
 mod sealed;
 use sealed::{merge, seal};
 
-/// Settings connspy writes: exact and approximate, hourly or not, each
-/// query. The approximate ones have the smallest bloom filter a run writes
+/// Settings connspy writes: exact and approximate, hourly, in bins of other
+/// widths or not, each query, with and without networks. The approximate ones have the smallest bloom filter a run writes
 /// for a host list, 192 KiB; its bits are the fuzzer's [`FILTER_DRAWN`] bytes
 /// repeated, so that a bloom list fits in an input.
 const SETTINGS: &[&str] = &[
@@ -28,6 +28,8 @@ const SETTINGS: &[&str] = &[
     "mode=exact,hourly=1,init=1565647200000,end=1565661600000,to=-,from=-,busiest_from=0,busiest_to=1,top=3",
     "mode=approx,hourly=1,init=-,end=-,to=74,from=61,busiest_from=1,busiest_to=1,top=2,top_k=64,hll_precision=4,bloom_bytes=196608,bloom_items=40000,spill_buffer=65536",
     "mode=approx,hourly=0,init=-,end=-,to=74,from=-,busiest_from=1,busiest_to=0,top=1,top_k=64,hll_precision=12,bloom_bytes=196608,bloom_items=400000,spill_buffer=65536",
+    "mode=exact,hourly=1,init=-,end=-,to=31302e302e302e302f38,from=-,busiest_from=1,busiest_to=1,top=2,bin=300,from_net=10.0.0.0/8+2001:db8::/32,to_net=192.0.2.0/24",
+    "mode=approx,hourly=1,init=-,end=-,to=74,from=-,busiest_from=1,busiest_to=0,top=1,top_k=64,hll_precision=4,bloom_bytes=196608,bloom_items=40000,spill_buffer=65536,bin=1800",
 ];
 
 /// The bloom filter's bytes in [`SETTINGS`].
@@ -47,6 +49,7 @@ const KEYS: &[&str] = &[
     "range",
     "summary",
     "2019-08-12T22:30:00Z",
+    "2019-08-12T22:05:00Z",
 ];
 
 /// The fuzzer's bytes, read as choices.
