@@ -11,7 +11,7 @@ use crate::hosts::net::Net;
 use crate::input::format::{Columns, Delimiter, LogFormat};
 use crate::input::line_limit::DEFAULT_MAX_LINE_LENGTH;
 use crate::output::Format;
-use crate::query::{parse_bin, MAX_TOP};
+use crate::query::{parse_bin, parse_port_range, parse_proto, MAX_TOP};
 use crate::reduce::approx::MIN_FP_RATE;
 use crate::timestamp::parse_time_arg;
 
@@ -107,6 +107,19 @@ pub struct Args {
     #[arg(long = "to_net", visible_alias = "to-net", value_name = "CIDR",
           value_parser = Net::parse)]
     pub to_net: Vec<Net>,
+
+    /// Count only lines whose responder port is P, a port or a range
+    /// (1024-65535); repeat for any of several. Zeek, VPC and Suricata logs
+    /// only; a line without a port does not pass
+    #[arg(long = "to_port", visible_alias = "to-port", value_name = "P",
+          value_parser = parse_port_range)]
+    pub to_port: Vec<(u16, u16)>,
+
+    /// Count only lines of the IP protocol NAME: tcp, udp, icmp (ICMPv6 too)
+    /// or a protocol number; repeat for any of several. Zeek, VPC and
+    /// Suricata logs only
+    #[arg(long, value_name = "NAME", value_parser = parse_proto)]
+    pub proto: Vec<Vec<u8>>,
 
     /// Name the host that initiated the most connections (lines as FROM)
     #[arg(long = "busiest_from_host", visible_alias = "busiest-from-host")]

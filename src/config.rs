@@ -10,7 +10,7 @@ use crate::input::format::connspy::is_ws;
 use crate::input::format::{FormatChoice, LogFormat};
 use crate::input::Input;
 use crate::output::Format;
-use crate::query::{ApproxSettings, Filter, Mode, NetFilter, Query};
+use crate::query::{ApproxSettings, Filter, FlowFilter, Mode, NetFilter, Query};
 use crate::reduce::approx::{SketchRequest, WAVES_IN_FLIGHT};
 use crate::timestamp::{Rfc3339Ms, HOUR_MS};
 
@@ -84,6 +84,8 @@ pub struct Expect {
     pub bin: Option<i64>,
     /// `--from_net` and `--to_net` as given (each empty when not given).
     pub nets: NetFilter,
+    /// `--to_port` and `--proto` as given (each empty when not given).
+    pub flows: FlowFilter,
     /// `--approx` was given.
     pub approx: bool,
     /// `--top_k`.
@@ -244,6 +246,7 @@ fn filter(args: &Args) -> Result<Filter> {
             from: Nets::new(args.from_net.clone()),
             to: Nets::new(args.to_net.clone()),
         },
+        flows: FlowFilter::new(args.to_port.clone(), args.proto.clone()),
     })
 }
 
@@ -417,6 +420,7 @@ impl Merge {
                 from: Nets::new(args.from_net.clone()),
                 to: Nets::new(args.to_net.clone()),
             },
+            flows: FlowFilter::new(args.to_port.clone(), args.proto.clone()),
             approx: args.approx,
             top_k: args.top_k.map(|k| usize::try_from(k).unwrap_or(usize::MAX)),
             hll_precision: args.hll_precision,

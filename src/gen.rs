@@ -353,6 +353,13 @@ impl FormatWriter {
             [22, 53, 80, 443, 3389][(r >> 20) as usize % 5],
         );
         let (obytes, rbytes) = ((r >> 24) % 100_000, (r >> 40) % 1_000_000);
+        // DNS over UDP, the rest over TCP: filters by protocol have two to
+        // tell apart.
+        let (proto, proto_number, proto_upper) = if dport == 53 {
+            ("udp", 17, "UDP")
+        } else {
+            ("tcp", 6, "TCP")
+        };
         let duration_ms = (r >> 8) % 30_000;
         let (from, to) = (String::from_utf8_lossy(from), String::from_utf8_lossy(to));
         let (secs, ms) = (ts.div_euclid(1000), ts.rem_euclid(1000));
@@ -360,7 +367,7 @@ impl FormatWriter {
             LogFormat::Auto | LogFormat::Connspy => unreachable!("written by generate"),
             LogFormat::Zeek => writeln!(
                 buf,
-                "{secs}.{ms:03}{:03}\tC{r:016x}\t{from}\t{sport}\t{to}\t{dport}\ttcp\t-\t\
+                "{secs}.{ms:03}{:03}\tC{r:016x}\t{from}\t{sport}\t{to}\t{dport}\t{proto}\t-\t\
                  {}.{:03}\t{obytes}\t{rbytes}\tSF\tShADadFf",
                 r % 1000,
                 duration_ms / 1000,
@@ -370,7 +377,7 @@ impl FormatWriter {
                 buf,
                 "{{\"ts\":{secs}.{ms:03}{:03},\"uid\":\"C{r:016x}\",\"id.orig_h\":\"{from}\",\
                  \"id.orig_p\":{sport},\"id.resp_h\":\"{to}\",\"id.resp_p\":{dport},\
-                 \"proto\":\"tcp\",\"duration\":{}.{:03},\"orig_bytes\":{obytes},\
+                 \"proto\":\"{proto}\",\"duration\":{}.{:03},\"orig_bytes\":{obytes},\
                  \"resp_bytes\":{rbytes},\"conn_state\":\"SF\",\"local_orig\":true}}",
                 r % 1000,
                 duration_ms / 1000,
@@ -379,7 +386,7 @@ impl FormatWriter {
             LogFormat::Vpc => {
                 writeln!(
                     buf,
-                    "2 123456789012 eni-{:017x} {from} {to} {sport} {dport} 6 {} {obytes} {secs} {} \
+                    "2 123456789012 eni-{:017x} {from} {to} {sport} {dport} {proto_number} {} {obytes} {secs} {} \
                      ACCEPT OK",
                     r >> 4 & 0xf_ffff,
                     1 + r % 50,
@@ -402,7 +409,7 @@ impl FormatWriter {
                     buf,
                     "{{\"timestamp\":\"{end}\",\"flow_id\":{},\"in_iface\":\"eth0\",\
                      \"event_type\":\"flow\",\"src_ip\":\"{from}\",\"src_port\":{sport},\
-                     \"dest_ip\":\"{to}\",\"dest_port\":{dport},\"proto\":\"TCP\",\
+                     \"dest_ip\":\"{to}\",\"dest_port\":{dport},\"proto\":\"{proto_upper}\",\
                      \"flow\":{{\"pkts_toserver\":{},\"pkts_toclient\":{},\"bytes_toserver\":{obytes},\
                      \"bytes_toclient\":{rbytes},\"start\":\"{start}\",\"end\":\"{end}\",\"age\":{},\
                      \"state\":\"closed\",\"reason\":\"timeout\",\"alerted\":false}},\

@@ -5,7 +5,7 @@
 
 use crate::hosts::fold::fold_case_into;
 use crate::hosts::net::{Net, Nets};
-use crate::input::format::Record;
+use crate::input::format::{proto_number, Needs, Record};
 use crate::timestamp::HOUR_MS;
 
 /// The longest `--top` list: far more than anyone reads, and small enough
@@ -116,6 +116,105 @@ pub struct Filter {
     pub bin: Option<i64>,
     /// `--from_net` and `--to_net`.
     pub nets: NetFilter,
+    /// `--to_port` and `--proto`.
+    pub flows: FlowFilter,
+}
+
+/// `--to_port` and `--proto`: a line counts only when its responder port is
+/// in one of the ranges (if any are given) and its protocol one of those
+/// given. A line whose port or protocol is unset does not pass.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FlowFilter {
+    /// Inclusive port ranges, sorted, without repeats.
+    pub to_ports: Vec<(u16, u16)>,
+    /// IP protocol numbers, sorted, without repeats.
+    pub protos: Vec<u8>,
+}
+
+impl FlowFilter {
+    /// The filter of `to_ports` and `protos` in one canonical form.
+    pub fn new(mut to_ports: Vec<(u16, u16)>, protos: Vec<Vec<u8>>) -> Self {
+        to_ports.sort_unstable();
+        to_ports.dedup();
+        let mut protos: Vec<u8> = protos.into_iter().flatten().collect();
+        protos.sort_unstable();
+        protos.dedup();
+        FlowFilter { to_ports, protos }
+    }
+
+    /// Whether no port or protocol was given: every line passes.
+    pub fn is_empty(&self) -> bool {
+        self.to_ports.is_empty() && self.protos.is_empty()
+    }
+
+    /// The flow fields a line must give for this filter.
+    pub fn needs(&self) -> Needs {
+        Needs {
+            to_port: !self.to_ports.is_empty(),
+            proto: !self.protos.is_empty(),
+        }
+    }
+
+    #[inline(never)]
+    fn passes(&self, rec: &Record<'_>) -> bool {
+        let port_ok = self.to_ports.is_empty()
+            || rec
+                .flow
+                .to_port
+                .is_some_and(|p| self.to_ports.iter().any(|&(lo, hi)| (lo..=hi).contains(&p)));
+        let proto_ok =
+            self.protos.is_empty() || rec.flow.proto.is_some_and(|p| self.protos.contains(&p));
+        port_ok && proto_ok
+    }
+}
+
+/// Reads a `--to_port` value: a port (`443`) or an inclusive range
+/// (`1024-65535`).
+///
+/// # Errors
+/// A message that quotes `text` and states the rule.
+pub fn parse_port_range(text: &str) -> Result<(u16, u16), String> {
+    let bad = || {
+        format!(
+            "'{text}' is not a port or a range of ports: give a number from 0 to 65535, \
+             or LOW-HIGH such as 1024-65535"
+        )
+    };
+    let port = |p: &str| -> Result<u16, String> {
+        if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        p.parse().map_err(|_| bad())
+    };
+    match text.split_once('-') {
+        None => port(text).map(|p| (p, p)),
+        Some((lo, hi)) => match (port(lo)?, port(hi)?) {
+            (lo, hi) if lo <= hi => Ok((lo, hi)),
+            _ => Err(format!(
+                "'{text}': a range of ports goes from the lower to the higher"
+            )),
+        },
+    }
+}
+
+/// Reads a `--proto` value: `tcp`, `udp`, `icmp` (which covers ICMPv6, 1 and
+/// 58), another name [`proto_number`] knows, or a protocol number from 0 to
+/// 255. Returns the protocol numbers it stands for.
+///
+/// # Errors
+/// A message that quotes `text` and states the rule.
+pub fn parse_proto(text: &str) -> Result<Vec<u8>, String> {
+    if text.eq_ignore_ascii_case("icmp") {
+        return Ok(vec![1, 58]);
+    }
+    proto_number(text.as_bytes())
+        .map(|p| vec![p])
+        .ok_or_else(|| {
+            format!(
+                "'{text}' is not a protocol: give tcp, udp, icmp (ICMP and ICMPv6), sctp, gre, \
+             esp, ah, ipv6-icmp, or an IP protocol number from 0 to 255"
+            )
+        })
 }
 
 /// `--from_net` and `--to_net`: a line counts only when its initiator is in
@@ -216,11 +315,17 @@ impl Filter {
         self.bin == Some(HOUR_MS)
     }
 
-    /// Whether `rec` passes the host filters; the time range is
+    /// Whether `rec` passes the host and flow filters; the time range is
     /// [`Self::window_of`]'s. A line that fails is not counted anywhere.
     #[inline]
     pub fn passes(&self, rec: &Record<'_>) -> bool {
-        self.nets.is_empty() || self.nets.passes(rec)
+        (self.nets.is_empty() || self.nets.passes(rec))
+            && (self.flows.is_empty() || self.flows.passes(rec))
+    }
+
+    /// The flow fields the parsers must read for this filter.
+    pub fn needs(&self) -> Needs {
+        self.flows.needs()
     }
 
     /// The key of the window a line at `ts` belongs to, or `None` when the line

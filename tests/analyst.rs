@@ -373,3 +373,209 @@ fn bad_bins_are_usage_errors() {
         assert!(out.stderr.contains("--bin"), "{bad:?}: {}", out.stderr);
     }
 }
+
+/// `--to_port` and `--proto` count exactly the lines whose responder port
+/// and protocol match (the Zeek TSV log read line by line here), and answer
+/// the same from Zeek JSON, VPC and Suricata logs of the same connections,
+/// compressed or not, from a file or standard input, exact or approximate,
+/// and through partials and `--merge`.
+#[test]
+fn ports_and_protocols_filter_alike_in_every_flow_format() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    let zeek = gen(d, "zeek.log", &["--log_format", "zeek"]);
+    let text = std::fs::read_to_string(d.join(&zeek)).unwrap();
+    // (port, protocol, responder) of each connection.
+    let conns: Vec<(u16, String, String)> = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (f[5].parse().unwrap(), f[6].to_owned(), f[4].to_owned())
+        })
+        .collect();
+    let others: Vec<String> = [
+        ("zeek-json", None),
+        ("vpc", Some("gz")),
+        ("suricata", Some("zst")),
+        ("zeek", Some("gz")),
+    ]
+    .iter()
+    .map(|(format, compress)| {
+        let name = format!("{format}-{}.log", compress.unwrap_or("plain"));
+        let mut more = vec!["--log_format", format];
+        more.extend(compress.iter().flat_map(|c| ["--compress", c]));
+        gen(d, &name, &more)
+    })
+    .collect();
+    type Rule = fn(u16, &str) -> bool;
+    let cases: [(&[&str], Rule); 5] = [
+        (&["--to_port", "443"], |p, _| p == 443),
+        (&["--to_port", "22", "--to_port", "80-443"], |p, _| {
+            p == 22 || (80..=443).contains(&p)
+        }),
+        (&["--proto", "udp"], |_, t| t == "udp"),
+        (&["--proto", "tcp", "--to_port", "3389"], |p, t| {
+            t == "tcp" && p == 3389
+        }),
+        (&["--proto", "icmp", "--proto", "47"], |_, _| false),
+    ];
+    for (flags, rule) in cases {
+        let run_on = |file: &str, more: &[&str]| {
+            let mut a = vec!["--busiest_to_host", "--top", "3", "--format", "json"];
+            a.extend(flags);
+            a.extend(more);
+            a.push(file);
+            connspy(d, &a)
+        };
+        let out = run_on(&zeek, &[]);
+        assert_eq!(out.code, Some(0), "{flags:?}: {out:#?}");
+        let r = &records(&out)[0];
+        let passing: Vec<&String> = conns
+            .iter()
+            .filter(|c| rule(c.0, &c.1))
+            .map(|c| &c.2)
+            .collect();
+        assert_eq!(r["lines"], passing.len(), "{flags:?}");
+        if let Some(top) = r["busiest_to_host"]["top"].as_array() {
+            for t in top {
+                let h = t["host"].as_str().unwrap();
+                let n = passing.iter().filter(|p| p.as_str() == h).count();
+                assert_eq!(t["connections"], n, "{flags:?} {h}");
+            }
+        } else {
+            assert!(passing.is_empty(), "{flags:?}");
+        }
+        for file in &others {
+            let other = run_on(file, &["--threads", "2", "--chunk_size", "700"]);
+            assert_eq!(other.code, Some(0), "{flags:?} {file}: {other:#?}");
+            assert_eq!(other.stdout, out.stdout, "{flags:?} {file}");
+        }
+        let bytes = std::fs::read(d.join(&others[1])).unwrap();
+        let mut a = vec!["--busiest_to_host", "--top", "3", "--format", "json"];
+        a.extend(flags);
+        let piped = run_in(d, "connspy", &a, &bytes);
+        assert_eq!(piped.stdout, out.stdout, "{flags:?} on stdin");
+        let mut a = vec!["--busiest_to_host", "--top", "3", "--format", "partial"];
+        a.extend(flags);
+        a.push(&zeek);
+        let partial = connspy(d, &a);
+        assert_eq!(partial.code, Some(0), "{partial:#?}");
+        std::fs::write(d.join("p.part"), &partial.stdout).unwrap();
+        let merged = connspy(d, &["--merge", "--format", "json", "p.part"]);
+        assert_eq!(merged.stdout, out.stdout, "{flags:?} merged");
+        let approx = run_on(&zeek, &["--approx"]);
+        assert_eq!(records(&approx)[0]["lines"], r["lines"], "{flags:?} approx");
+    }
+}
+
+/// A port or protocol filter on a log that cannot answer it is exit 2
+/// before any output, naming the flag and the file; a line whose port or
+/// protocol is unset or absent does not pass, and is not malformed.
+#[test]
+fn ports_and_protocols_need_logs_that_carry_them() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("plain.log"), "1565647200 10.0.0.1 10.0.0.2\n").unwrap();
+    std::fs::write(d.join("cols.csv"), "1565647200,10.0.0.1,10.0.0.2\n").unwrap();
+    let zeek_head = "#separator \\x09\n#unset_field\t-\n#path\tconn\n";
+    std::fs::write(
+        d.join("noport.log"),
+        format!("{zeek_head}#fields\tts\tid.orig_h\tid.resp_h\tproto\n1565647200.0\ta\tb\ttcp\n"),
+    )
+    .unwrap();
+    for (flag, value, file, more) in [
+        ("--to_port", "22", "plain.log", vec![]),
+        ("--proto", "tcp", "plain.log", vec![]),
+        (
+            "--to_port",
+            "22",
+            "cols.csv",
+            vec!["--columns", "1,2,3", "--delimiter", ","],
+        ),
+        ("--to_port", "22", "noport.log", vec![]),
+    ] {
+        let mut a = vec!["--busiest_from_host", flag, value];
+        a.extend(more);
+        a.push(file);
+        let out = connspy(d, &a);
+        assert_eq!(out.code, Some(2), "{flag} {file}: {out:#?}");
+        assert_eq!(out.stdout, "");
+        assert!(
+            out.stderr.contains(flag) && out.stderr.contains(file),
+            "{}",
+            out.stderr
+        );
+    }
+    // The same Zeek log answers --proto.
+    let out = connspy(
+        d,
+        &[
+            "--busiest_from_host",
+            "--proto",
+            "TCP",
+            "--format",
+            "json",
+            "noport.log",
+        ],
+    );
+    assert_eq!(records(&out)[0]["lines"], 1, "{out:#?}");
+
+    // Unset ports and protocols, absent fields and values of another kind.
+    std::fs::write(
+        d.join("unset.log"),
+        format!(
+            "{zeek_head}#fields\tts\tid.orig_h\tid.resp_h\tid.resp_p\tproto\n\
+             1565647200.0\ta\tb\t22\ttcp\n1565647201.0\ta\tb\t-\t-\n1565647202.0\ta\tb\n\
+             1565647203.0\ta\tb\tssh\tquic\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("unset.json"),
+        "{\"ts\":1565647200.0,\"id.orig_h\":\"a\",\"id.resp_h\":\"b\",\"id.resp_p\":22,\"proto\":\"tcp\"}\n\
+         {\"ts\":1565647201.0,\"id.orig_h\":\"a\",\"id.resp_h\":\"b\"}\n\
+         {\"ts\":1565647202.0,\"id.orig_h\":\"a\",\"id.resp_h\":\"b\",\"id.resp_p\":null,\"proto\":\"-\"}\n\
+         {\"ts\":1565647203.0,\"id\":{\"orig_h\":\"a\",\"resp_h\":\"b\",\"resp_p\":22},\"proto\":\"TCP\"}\n",
+    )
+    .unwrap();
+    for (file, port_lines, all) in [("unset.log", 1, 4), ("unset.json", 2, 4)] {
+        for (flags, want) in [
+            (vec!["--to_port", "22"], port_lines),
+            (vec!["--proto", "tcp"], port_lines),
+            (vec![], all),
+        ] {
+            let mut a = vec!["--busiest_from_host", "--format", "json"];
+            a.extend(&flags);
+            a.push(file);
+            let out = connspy(d, &a);
+            assert_eq!(out.code, Some(0), "{file} {flags:?}: {out:#?}");
+            assert_eq!(records(&out)[0]["lines"], want, "{file} {flags:?}");
+            assert_eq!(out.stderr, "", "{file} {flags:?}: not malformed");
+        }
+    }
+}
+
+/// Bad ports and protocols are exit 2 naming the flag and the rule.
+#[test]
+fn bad_ports_and_protocols_are_usage_errors() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("a.log"), "1 10.0.0.1 10.0.0.2\n").unwrap();
+    for (flag, value, says) in [
+        ("--to_port", "65536", "0 to 65535"),
+        ("--to_port", "443-80", "lower to the higher"),
+        ("--to_port", "http", "0 to 65535"),
+        ("--to_port", "1.5", "0 to 65535"),
+        ("--proto", "quic", "not a protocol"),
+        ("--proto", "256", "not a protocol"),
+    ] {
+        let out = connspy(d, &["--busiest_from_host", flag, value, "a.log"]);
+        assert_eq!(out.code, Some(2), "{flag} {value}");
+        assert!(
+            out.stderr.contains(flag) && out.stderr.contains(says),
+            "{flag} {value}: {}",
+            out.stderr
+        );
+    }
+}

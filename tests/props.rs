@@ -191,6 +191,7 @@ fn filter() -> impl Strategy<Value = Filter> {
             end: end.map(|t| BASE_MS + t),
             bin,
             nets: NetFilter { from, to },
+            ..Filter::default()
         }
     })
 }

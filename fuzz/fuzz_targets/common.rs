@@ -1,11 +1,13 @@
 //! Shared by the format fuzz targets: a parser must never panic, must give
 //! one outcome per line, and must agree with itself read line by line, read
-//! by chunk starts (a mapped file) and read block by block (a stream).
+//! by chunk starts (a mapped file) and read block by block (a stream). Asked
+//! for the flow fields too (`--to_port`, `--proto`), it gives the same
+//! outcomes but for them.
 
 // Each target includes this module and uses only its own part of it.
 #![allow(dead_code)]
 
-use connspy::input::format::{Outcome, Parser, Sequence};
+use connspy::input::format::{Flow, Needs, Outcome, Parser, Sequence};
 
 pub fn check(parser: Parser, data: &[u8]) {
     let mut whole = Vec::new();
@@ -22,6 +24,24 @@ pub fn check(parser: Parser, data: &[u8]) {
     });
     let lines = data.split(|&b| b == b'\n').count() - usize::from(data.ends_with(b"\n"));
     assert_eq!(whole.len(), if data.is_empty() { 0 } else { lines });
+    // Reading the flow fields changes nothing else of any line.
+    let all = Needs {
+        to_port: true,
+        proto: true,
+    };
+    let mut with_flow = Vec::new();
+    parser.clone().scan_with(data, all, |o| {
+        let o = match o {
+            Outcome::Record(mut r) => {
+                r.flow = Flow::default();
+                Outcome::Record(r)
+            }
+            other => other,
+        };
+        with_flow.push(format!("{o:?}"));
+        true
+    });
+    assert_eq!(with_flow, whole);
     // Cut at every line start after the midpoint: the parser in force there
     // (from the map, and from `after`) reads the rest as the whole did.
     let map = parser.map(data, &|_| {});

@@ -7,7 +7,8 @@ use libfuzzer_sys::fuzz_target;
 mod common;
 
 fuzz_target!(|data: &[u8]| {
-    let mut log = b"#separator \\x09\n#fields\tts\tid.orig_h\tid.resp_h\n".to_vec();
+    let mut log =
+        b"#separator \\x09\n#fields\tts\tid.orig_h\tid.resp_h\tid.resp_p\tproto\n".to_vec();
     log.extend_from_slice(data);
     common::check(Parser::choose(LogFormat::Zeek, None, &log), &log);
     common::check(Parser::choose(LogFormat::Zeek, None, data), data);

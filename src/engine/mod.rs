@@ -102,6 +102,7 @@ impl<'a, R: Reducer> Engine<'a, R> {
                     Release::AtEnd => None,
                 },
                 drop_late: filter.binned(),
+                filtering: !filter.nets.is_empty() || !filter.flows.is_empty(),
                 strict_stop: AtomicUsize::new(usize::MAX),
                 failed: AtomicBool::new(false),
             },
@@ -208,6 +209,7 @@ impl<'a, R: Reducer> Engine<'a, R> {
             _ => Windows::default(),
         };
         let partials = self.scanner.scan_group(first, &group, false, seed);
+        self.check_answers(input, &group, &partials)?;
         if !group.parsers_hold(first, partials.iter().flat_map(|p| &p.parsers_changed)) {
             // The first pass's windows go before the second pass builds its own.
             drop(partials);
@@ -231,6 +233,38 @@ impl<'a, R: Reducer> Engine<'a, R> {
                 .scan_group(first, group, true, Windows::default());
             self.absorb(partials, input, group)
         })
+    }
+
+    /// Fails the run when a parser of `group` (in force at a chunk's start,
+    /// or after a header line in one) cannot give a field a filter needs:
+    /// `--to_port` on connspy's own format, `--proto` on a Zeek log whose
+    /// `#fields` has no `proto`. Checked before any of the group's windows
+    /// is absorbed, so before its lines can be printed.
+    fn check_answers(
+        &self,
+        input: usize,
+        group: &Group<'_>,
+        partials: &[Partial<R::State>],
+    ) -> Result<()> {
+        let needs = self.scanner.filter.needs();
+        if !needs.any() {
+            return Ok(());
+        }
+        let changed = partials
+            .iter()
+            .flat_map(|p| p.parsers_changed.iter().map(|(_, p)| p));
+        let lacking = (0..group.len())
+            .map(|i| group.parser(i))
+            .chain(changed)
+            .find_map(|p| p.lacks(needs).map(|(flag, what)| (flag, what, p.name())));
+        match lacking {
+            None => Ok(()),
+            Some((flag, what, format)) => Err(Error::Usage(format!(
+                "{flag} cannot be answered from {}: it is read as a {format} log, with {what}; \
+                 {flag} reads Zeek, VPC and Suricata logs that carry it",
+                self.inputs[input].path.display()
+            ))),
+        }
     }
 
     /// Raises the watermark's lateness to the format's own (see

@@ -9,7 +9,7 @@ use rayon::prelude::*;
 
 use super::options::{Release, ScanOptions, WAVE_CHUNKS};
 use crate::input::format::LineError;
-use crate::input::format::{Outcome, Parser, Skip};
+use crate::input::format::{Needs, Outcome, Parser, Skip};
 use crate::input::{Chunk, Group};
 use crate::notes::FirstSeen;
 use crate::progress::Progress;
@@ -31,6 +31,9 @@ pub(super) struct Scanner<'a, R> {
     /// Whether lines behind the watermark are dropped as late (hourly
     /// windows).
     pub(super) drop_late: bool,
+    /// Whether any network, port or protocol filter was given: without one,
+    /// the per-line loop asks nothing more than the time range.
+    pub(super) filtering: bool,
     /// With `strict`, the lowest chunk index known to hold a malformed line;
     /// later chunks need not be parsed.
     pub(super) strict_stop: AtomicUsize,
@@ -64,7 +67,7 @@ impl<R: Reducer> Scanner<'_, R> {
             match outcome {
                 Outcome::Record(rec) => {
                     let key = self.filter.window_of(rec.ts);
-                    if let Some(key) = key.filter(|_| self.filter.passes(&rec)) {
+                    if let Some(key) = key.filter(|_| !self.filtering || self.filter.passes(&rec)) {
                         if key < acc.cut {
                             acc.late_line();
                         } else {
@@ -89,10 +92,11 @@ impl<R: Reducer> Scanner<'_, R> {
             }
             true
         };
+        let needs = self.filter.needs();
         if piece.too_long.is_empty() {
-            parser.scan(piece.bytes, &mut each);
+            parser.scan_with(piece.bytes, needs, &mut each);
         } else {
-            scan_around(&mut parser, piece, &mut each);
+            scan_around(&mut parser, piece, needs, &mut each);
         }
         acc.chunk_lines.push((chunk, lines));
         if parser != *piece.parser {
@@ -218,17 +222,22 @@ impl<R: Reducer> Scanner<'_, R> {
 /// common path, where a chunk has no such line.
 #[cold]
 #[inline(never)]
-fn scan_around(parser: &mut Parser, piece: &Chunk<'_>, each: &mut impl FnMut(Outcome<'_>) -> bool) {
+fn scan_around(
+    parser: &mut Parser,
+    piece: &Chunk<'_>,
+    needs: Needs,
+    each: &mut impl FnMut(Outcome<'_>) -> bool,
+) {
     let mut from = 0;
     for long in piece.too_long.iter() {
-        if !parser.scan(&piece.bytes[from..long.start], &mut *each)
+        if !parser.scan_with(&piece.bytes[from..long.start], needs, &mut *each)
             || !each(Outcome::Malformed(LineError::TooLong))
         {
             return;
         }
         from = long.end;
     }
-    parser.scan(&piece.bytes[from..], each);
+    parser.scan_with(&piece.bytes[from..], needs, each);
 }
 
 pub(super) fn min_bad(
@@ -421,6 +430,7 @@ mod tests {
                 future_limit: None,
                 late_ms: None,
                 drop_late: false,
+                filtering: false,
                 strict_stop: AtomicUsize::new(usize::MAX),
                 failed: AtomicBool::new(false),
             };

@@ -5,7 +5,9 @@
 use std::fmt::Write as _;
 
 use crate::hosts::net::{Net, Nets};
-use crate::query::{parse_bin, ApproxSettings, Filter, Mode, NetFilter, Query};
+use crate::query::{
+    parse_bin, parse_port_range, ApproxSettings, Filter, FlowFilter, Mode, NetFilter, Query,
+};
 use crate::timestamp::HOUR_MS;
 use crate::timestamp::{MAX_MS, MIN_MS};
 
@@ -71,6 +73,25 @@ impl Params {
             if !nets.is_empty() {
                 let _ = write!(s, ",{name}={}", nets.join(NET_SEP));
             }
+        }
+        let flows = &f.flows;
+        if !flows.to_ports.is_empty() {
+            let ports: Vec<String> = flows
+                .to_ports
+                .iter()
+                .map(|&(lo, hi)| {
+                    if lo == hi {
+                        lo.to_string()
+                    } else {
+                        format!("{lo}-{hi}")
+                    }
+                })
+                .collect();
+            let _ = write!(s, ",to_port={}", ports.join(NET_SEP));
+        }
+        if !flows.protos.is_empty() {
+            let protos: Vec<String> = flows.protos.iter().map(u8::to_string).collect();
+            let _ = write!(s, ",proto={}", protos.join(NET_SEP));
         }
         s
     }
@@ -200,6 +221,33 @@ impl Params {
             from: nets("from_net")?,
             to: nets("to_net")?,
         };
+        let mut list = |name: &str| -> Option<&str> {
+            match rest.next_if(|p| matches!(p, Ok((n, _)) if *n == name)) {
+                Some(Ok((_, v))) => Some(v),
+                _ => None,
+            }
+        };
+        let to_ports = match list("to_port") {
+            Some(v) => v
+                .split(NET_SEP)
+                .map(|p| parse_port_range(p).map_err(|e| format!("to_port: {e}")))
+                .collect::<Result<Vec<_>, String>>()?,
+            None => Vec::new(),
+        };
+        let protos = match list("proto") {
+            Some(v) => v
+                .split(NET_SEP)
+                .map(|p| {
+                    p.parse::<u8>()
+                        .ok()
+                        .filter(|_| p.bytes().all(|b| b.is_ascii_digit()))
+                        .map(|p| vec![p])
+                        .ok_or_else(|| format!("proto={v} is not a list of protocol numbers"))
+                })
+                .collect::<Result<Vec<_>, String>>()?,
+            None => Vec::new(),
+        };
+        let flows = FlowFilter::new(to_ports, protos);
         match rest.next() {
             Some(Ok((name, _))) => return Err(format!("unknown setting '{name}'")),
             Some(Err(e)) => return Err(e),
@@ -229,13 +277,15 @@ impl Params {
                 end,
                 bin,
                 nets: net_filter,
+                flows,
             },
             mode,
         })
     }
 }
 
-/// Separates the networks of one setting (a comma separates settings).
+/// Separates the networks, ports or protocols of one setting (a comma
+/// separates settings).
 const NET_SEP: &str = "+";
 
 /// The 16 hexadecimal digits of FNV-1a (64 bits) over `text`: a short, fixed
@@ -343,6 +393,29 @@ mod tests {
             format!("{hourly},bin=3600"),
             format!("{hourly},bin=300,bin=300"),
             format!("{},bin=300", hourly.replace("hourly=1", "hourly=0")),
+        ] {
+            assert!(Params::parse(&bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ports_and_protocols_are_said_only_when_asked_and_round_trip() {
+        let mut p = exact();
+        p.filter.flows = FlowFilter::new(vec![(1024, 65535), (22, 22)], vec![vec![1, 58], vec![6]]);
+        let text = p.to_text();
+        assert!(
+            text.ends_with("top=10,to_port=22+1024-65535,proto=1+6+58"),
+            "{text}"
+        );
+        assert_eq!(Params::parse(&text).unwrap(), p);
+        let plain = exact().to_text();
+        for bad in [
+            format!("{plain},to_port=70000"),
+            format!("{plain},to_port=9-1"),
+            format!("{plain},proto=tcp"),
+            format!("{plain},proto=256"),
+            format!("{plain},proto=6,to_port=22"),
+            format!("{plain},to_port="),
         ] {
             assert!(Params::parse(&bad).is_err(), "{bad}");
         }

@@ -94,6 +94,13 @@ fn disagreement(expect: &Expect, p: &Params) -> Option<String> {
             ));
         }
     }
+    let (given, theirs) = (&expect.flows, &p.filter.flows);
+    if !given.to_ports.is_empty() && given.to_ports != theirs.to_ports {
+        return Some("--to_port disagrees with the ports the partials count".into());
+    }
+    if !given.protos.is_empty() && given.protos != theirs.protos {
+        return Some("--proto disagrees with the protocols the partials count".into());
+    }
     if let Some(bin) = expect.bin.filter(|&b| Some(b) != p.filter.bin) {
         let flag = if bin == HOUR_MS {
             "--hourly".to_owned()

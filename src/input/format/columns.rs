@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use super::{host, Outcome};
 use crate::input::format::connspy::is_ws;
-use crate::input::format::{Field, LineError, Record};
+use crate::input::format::{Field, Flow, LineError, Record};
 use crate::timestamp::parse_ts;
 
 /// How columns are separated.
@@ -148,7 +148,12 @@ impl Columns {
             Err(e) => return Outcome::Malformed(LineError::Timestamp(e)),
         };
         match (host(from, NAMES[1], &[]), host(to, NAMES[2], &[])) {
-            (Ok(from), Ok(to)) => Outcome::Record(Record { ts, from, to }),
+            (Ok(from), Ok(to)) => Outcome::Record(Record {
+                ts,
+                from,
+                to,
+                flow: Flow::default(),
+            }),
             (Err(e), _) | (_, Err(e)) => Outcome::Malformed(e),
         }
     }

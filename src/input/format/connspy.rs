@@ -6,7 +6,7 @@
 
 use memchr::memchr;
 
-use super::record::{LineError, Record};
+use super::record::{Flow, LineError, Record};
 use crate::hosts::fold::{bytes_below, HIGHS, ONES};
 use crate::timestamp::{ms_from_parts, parse_ts};
 
@@ -107,6 +107,7 @@ pub fn parse_line(line: &[u8]) -> Result<Option<Record<'_>>, LineError> {
         ts,
         from: fields[1],
         to: fields[2],
+        flow: Flow::default(),
     }))
 }
 
@@ -164,6 +165,7 @@ fn fast_line(buf: &[u8], pos: usize) -> Option<(Record<'_>, usize)> {
             ts,
             from: &buf[p..from_end],
             to: &buf[to_start..to_end],
+            flow: Flow::default(),
         },
         next,
     ))

@@ -19,7 +19,8 @@
 
 use super::{host, Outcome, Parser, Skip};
 use crate::hosts::fold::{bytes_below, HIGHS, ONES};
-use crate::input::format::{Field, LineError, Record};
+use crate::input::format::record::port_number;
+use crate::input::format::{proto_number, Field, Flow, LineError, Needs, Record};
 use crate::timestamp::{parse_rfc3339, parse_ts};
 
 /// A value as the scanner saw it.
@@ -346,7 +347,7 @@ pub(super) fn detect(line: &[u8]) -> Option<Parser> {
             b"id.resp_h" => resp = true,
             b"event_type" => event = true,
             b"id" if c.at_object() => {
-                return nested_id(c, &mut None, &mut None).map(|()| {
+                return nested_id(c, &mut None, &mut None, &mut None).map(|()| {
                     orig = true;
                     resp = true;
                     true
@@ -365,22 +366,40 @@ pub(super) fn detect(line: &[u8]) -> Option<Parser> {
     }
 }
 
-/// Reads a nested `"id": {"orig_h": ..., "resp_h": ...}` object.
+/// Reads a nested `"id": {"orig_h": ..., "resp_h": ..., "resp_p": ...}`
+/// object.
 fn nested_id<'a>(
     c: &mut Cursor<'a>,
     from: &mut Option<Value<'a>>,
     to: &mut Option<Value<'a>>,
+    port: &mut Option<Value<'a>>,
 ) -> Option<()> {
     c.object(|key, c| {
         let v = c.value()?;
         match key {
             b"orig_h" => first(from, v),
             b"resp_h" => first(to, v),
+            b"resp_p" => first(port, v),
             _ => {}
         }
         Some(true)
     })
     .map(|_| ())
+}
+
+/// The [`Flow`] of a port and a protocol value, as JSON logs write them
+/// (numbers, or a protocol's name as a string).
+fn flow_of<'a>(port: Option<Value<'a>>, proto: Option<Value<'a>>) -> Flow {
+    fn text<'a>(v: Option<Value<'a>>) -> &'a [u8] {
+        match v {
+            Some(Value::Num(t) | Value::Str(t, false)) => t,
+            _ => &[],
+        }
+    }
+    Flow {
+        to_port: port_number(text(port)),
+        proto: proto_number(text(proto)),
+    }
 }
 
 #[inline(always)]
@@ -393,20 +412,22 @@ fn string_of<'a>(v: Option<Value<'a>>, name: Field) -> Result<&'a [u8], LineErro
 }
 
 /// One Zeek JSON line: `ts` (seconds, or an RFC 3339 string), `id.orig_h`,
-/// `id.resp_h` (flat, as Zeek writes them, or nested under `id`).
+/// `id.resp_h` (flat, as Zeek writes them, or nested under `id`), and the
+/// flow fields `needs` asks for (`id.resp_p`, `proto`).
 #[inline]
-pub(super) fn zeek_line(line: &[u8]) -> Outcome<'_> {
+pub(super) fn zeek_line(line: &[u8], needs: Needs) -> Outcome<'_> {
     if super::is_blank(line) {
         return Outcome::Blank;
     }
-    match zeek_record(line) {
+    match zeek_record(line, needs) {
         Ok(rec) => Outcome::Record(rec),
         Err(e) => Outcome::Malformed(e),
     }
 }
 
-fn zeek_record(line: &[u8]) -> Result<Record<'_>, LineError> {
+fn zeek_record(line: &[u8], needs: Needs) -> Result<Record<'_>, LineError> {
     let (mut ts, mut from, mut to) = (None, None, None);
+    let (mut port, mut proto) = (None, None);
     let mut c = Cursor { s: line, i: 0 };
     let whole = c
         .object(|key, c| {
@@ -414,12 +435,20 @@ fn zeek_record(line: &[u8]) -> Result<Record<'_>, LineError> {
                 b"ts" => first(&mut ts, c.value()?),
                 b"id.orig_h" => first(&mut from, c.value()?),
                 b"id.resp_h" => first(&mut to, c.value()?),
-                b"id" if c.at_object() => nested_id(c, &mut from, &mut to)?,
+                b"id.resp_p" => first(&mut port, c.value()?),
+                b"proto" => first(&mut proto, c.value()?),
+                b"id" if c.at_object() => nested_id(c, &mut from, &mut to, &mut port)?,
                 _ => {
                     c.value()?;
                 }
             }
-            Some(ts.is_none() || from.is_none() || to.is_none())
+            Some(
+                ts.is_none()
+                    || from.is_none()
+                    || to.is_none()
+                    || (needs.to_port && port.is_none())
+                    || (needs.proto && proto.is_none()),
+            )
         })
         .ok_or(LineError::Json)?;
     if !whole {
@@ -436,25 +465,31 @@ fn zeek_record(line: &[u8]) -> Result<Record<'_>, LineError> {
     };
     let from = host(string_of(from, Field::IdOrigH)?, Field::IdOrigH, &[b"-"])?;
     let to = host(string_of(to, Field::IdRespH)?, Field::IdRespH, &[b"-"])?;
-    Ok(Record { ts, from, to })
+    let flow = flow_of(
+        port.filter(|_| needs.to_port),
+        proto.filter(|_| needs.proto),
+    );
+    Ok(Record { ts, from, to, flow })
 }
 
 /// One Suricata EVE line: `flow` events count, stamped with `flow.start`,
-/// from `src_ip` to `dest_ip`; any other event is skipped.
+/// from `src_ip` to `dest_ip`, with the flow fields `needs` asks for
+/// (`dest_port`, `proto`); any other event is skipped.
 #[inline]
-pub(super) fn suricata_line(line: &[u8]) -> Outcome<'_> {
+pub(super) fn suricata_line(line: &[u8], needs: Needs) -> Outcome<'_> {
     if super::is_blank(line) {
         return Outcome::Blank;
     }
-    match suricata_record(line) {
+    match suricata_record(line, needs) {
         Ok(Some(rec)) => Outcome::Record(rec),
         Ok(None) => Outcome::Skipped(Skip::NonFlowEvent),
         Err(e) => Outcome::Malformed(e),
     }
 }
 
-fn suricata_record(line: &[u8]) -> Result<Option<Record<'_>>, LineError> {
+fn suricata_record(line: &[u8], needs: Needs) -> Result<Option<Record<'_>>, LineError> {
     let (mut event, mut from, mut to, mut start) = (None, None, None, None);
+    let (mut port, mut proto) = (None, None);
     let mut c = Cursor { s: line, i: 0 };
     let whole = c
         .object(|key, c| {
@@ -468,6 +503,8 @@ fn suricata_record(line: &[u8]) -> Result<Option<Record<'_>>, LineError> {
                 }
                 b"src_ip" => first(&mut from, c.value()?),
                 b"dest_ip" => first(&mut to, c.value()?),
+                b"dest_port" => first(&mut port, c.value()?),
+                b"proto" => first(&mut proto, c.value()?),
                 b"flow" if c.at_object() => {
                     c.object(|key, c| {
                         let v = c.value()?;
@@ -481,7 +518,14 @@ fn suricata_record(line: &[u8]) -> Result<Option<Record<'_>>, LineError> {
                     c.value()?;
                 }
             }
-            Some(event.is_none() || from.is_none() || to.is_none() || start.is_none())
+            Some(
+                event.is_none()
+                    || from.is_none()
+                    || to.is_none()
+                    || start.is_none()
+                    || (needs.to_port && port.is_none())
+                    || (needs.proto && proto.is_none()),
+            )
         })
         .ok_or(LineError::Json)?;
     match event {
@@ -500,7 +544,11 @@ fn suricata_record(line: &[u8]) -> Result<Option<Record<'_>>, LineError> {
     let ts = parse_rfc3339(string_of(start, Field::FlowStart)?).map_err(LineError::Timestamp)?;
     let from = host(string_of(from, Field::SrcIp)?, Field::SrcIp, &[])?;
     let to = host(string_of(to, Field::DestIp)?, Field::DestIp, &[])?;
-    Ok(Some(Record { ts, from, to }))
+    let flow = flow_of(
+        port.filter(|_| needs.to_port),
+        proto.filter(|_| needs.proto),
+    );
+    Ok(Some(Record { ts, from, to, flow }))
 }
 
 #[cfg(test)]

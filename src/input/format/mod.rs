@@ -25,7 +25,7 @@ mod vpc;
 mod zeek;
 
 pub use columns::{Columns, Delimiter};
-pub use record::{Field, LineError, Record};
+pub use record::{proto_number, Field, Flow, LineError, Needs, Record};
 pub use vpc::VpcLayout;
 pub use zeek::ZeekTsv;
 
@@ -362,16 +362,43 @@ impl Parser {
         matches!(self.parse_line(line), Outcome::Header(_) | Outcome::Blank)
     }
 
-    /// Parses one line (without its `\n`).
+    /// Parses one line (without its `\n`), reading no flow field.
     #[inline]
     pub fn parse_line<'a>(&mut self, line: &'a [u8]) -> Outcome<'a> {
+        self.parse_line_with(line, Needs::default())
+    }
+
+    /// Parses one line (without its `\n`), reading the flow fields `needs`
+    /// asks for.
+    #[inline]
+    pub fn parse_line_with<'a>(&mut self, line: &'a [u8], needs: Needs) -> Outcome<'a> {
         match self {
             Parser::Connspy => connspy_outcome(connspy::parse_line(line)),
             Parser::Columns(c) => c.parse_line(trim_cr(line)),
-            Parser::Zeek(z) => z.parse_line(trim_cr(line)),
-            Parser::ZeekJson => json::zeek_line(trim_cr(line)),
-            Parser::Suricata => json::suricata_line(trim_cr(line)),
-            Parser::Vpc(v) => v.parse_line(line),
+            Parser::Zeek(z) => z.parse_line(trim_cr(line), needs),
+            Parser::ZeekJson => json::zeek_line(trim_cr(line), needs),
+            Parser::Suricata => json::suricata_line(trim_cr(line), needs),
+            Parser::Vpc(v) => v.parse_line(line, needs),
+        }
+    }
+
+    /// The first flag of `needs` this format (in the header state in force)
+    /// cannot answer, with what it lacks: connspy's own format and
+    /// `--columns` have no ports or protocols; a Zeek `#fields` line or a
+    /// VPC layout may lack them. JSON formats give what each line holds.
+    pub fn lacks(&self, needs: Needs) -> Option<(&'static str, &'static str)> {
+        let flags = [(needs.to_port, "--to_port"), (needs.proto, "--proto")];
+        let asked = |k: usize| flags[k].0.then_some(flags[k].1);
+        match self {
+            Parser::Connspy | Parser::Columns(_) => (0..2).find_map(asked).map(|flag| {
+                (
+                    flag,
+                    "no ports or protocols (it holds TS, FROM and TO only)",
+                )
+            }),
+            Parser::Zeek(z) => z.lacks(needs).map(|(k, what)| (flags[k].1, what)),
+            Parser::Vpc(v) => v.lacks(needs).map(|(k, what)| (flags[k].1, what)),
+            Parser::ZeekJson | Parser::Suricata => None,
         }
     }
 
@@ -380,7 +407,18 @@ impl Parser {
     /// stop. Returns whether every line was handed over. The format is
     /// matched once here, not per line.
     #[inline]
-    pub fn scan(&mut self, data: &[u8], mut each: impl FnMut(Outcome<'_>) -> bool) -> bool {
+    pub fn scan(&mut self, data: &[u8], each: impl FnMut(Outcome<'_>) -> bool) -> bool {
+        self.scan_with(data, Needs::default(), each)
+    }
+
+    /// [`Self::scan`], reading the flow fields `needs` asks for.
+    #[inline]
+    pub fn scan_with(
+        &mut self,
+        data: &[u8],
+        needs: Needs,
+        mut each: impl FnMut(Outcome<'_>) -> bool,
+    ) -> bool {
         match self {
             Parser::Connspy => {
                 let mut pos = 0;
@@ -394,10 +432,10 @@ impl Parser {
                 true
             }
             Parser::Columns(c) => each_line(data, |l| c.parse_line(trim_cr(l)), each),
-            Parser::Zeek(z) => each_line(data, |l| z.parse_line(trim_cr(l)), each),
-            Parser::ZeekJson => each_line(data, |l| json::zeek_line(trim_cr(l)), each),
-            Parser::Suricata => each_line(data, |l| json::suricata_line(trim_cr(l)), each),
-            Parser::Vpc(v) => each_line(data, |l| v.parse_line(l), each),
+            Parser::Zeek(z) => each_line(data, |l| z.parse_line(trim_cr(l), needs), each),
+            Parser::ZeekJson => each_line(data, |l| json::zeek_line(trim_cr(l), needs), each),
+            Parser::Suricata => each_line(data, |l| json::suricata_line(trim_cr(l), needs), each),
+            Parser::Vpc(v) => each_line(data, |l| v.parse_line(l, needs), each),
         }
     }
 }

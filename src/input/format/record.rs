@@ -15,6 +15,71 @@ pub struct Record<'a> {
     pub from: &'a [u8],
     /// The host it connected to.
     pub to: &'a [u8],
+    /// What a flow log says of the connection beyond its hosts, read only
+    /// when a filter asks for it.
+    pub flow: Flow,
+}
+
+/// A connection's responder port and IP protocol, where the log gives them
+/// and the run asked for them ([`Needs`]); `None` when unset, absent, not
+/// asked, or not a port or protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Flow {
+    /// The responder's port: Zeek `id.resp_p`, VPC `dstport`, Suricata
+    /// `dest_port`.
+    pub to_port: Option<u16>,
+    /// The IP protocol number: Zeek `proto`, VPC `protocol`, Suricata
+    /// `proto` (names read as [`proto_number`] reads them).
+    pub proto: Option<u8>,
+}
+
+/// Which [`Flow`] fields a run reads: the others cost nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Needs {
+    /// `--to_port` was given.
+    pub to_port: bool,
+    /// `--proto` was given.
+    pub proto: bool,
+}
+
+impl Needs {
+    /// Whether any flow field is read.
+    pub fn any(self) -> bool {
+        self.to_port || self.proto
+    }
+}
+
+/// A port as a log writes it: decimal digits, at most 65535.
+#[inline]
+pub(crate) fn port_number(text: &[u8]) -> Option<u16> {
+    if text.is_empty() || text.len() > 5 || !text.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(text).ok()?.parse().ok()
+}
+
+/// An IP protocol as a log writes it: a number from 0 to 255, or a name in
+/// any case (`tcp` 6, `udp` 17, `icmp` 1, `ipv6-icmp`/`icmpv6`/`icmp6` 58,
+/// `sctp` 132, `gre` 47, `esp` 50, `ah` 51).
+pub fn proto_number(text: &[u8]) -> Option<u8> {
+    if !text.is_empty() && text.len() <= 3 && text.iter().all(u8::is_ascii_digit) {
+        return std::str::from_utf8(text).ok()?.parse().ok();
+    }
+    let mut lower = [0u8; 9];
+    let name = lower.get_mut(..text.len())?;
+    name.copy_from_slice(text);
+    name.make_ascii_lowercase();
+    Some(match &*name {
+        b"tcp" => 6,
+        b"udp" => 17,
+        b"icmp" => 1,
+        b"ipv6-icmp" | b"icmpv6" | b"icmp6" => 58,
+        b"sctp" => 132,
+        b"gre" => 47,
+        b"esp" => 50,
+        b"ah" => 51,
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -25,6 +90,7 @@ impl<'a> Record<'a> {
             ts,
             from: from.as_bytes(),
             to: to.as_bytes(),
+            flow: Flow::default(),
         }
     }
 }

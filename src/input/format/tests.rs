@@ -612,7 +612,8 @@ fn a_host_holding_whitespace_is_malformed_in_every_format() {
         Outcome::Record(Record {
             ts: 1000,
             from: b"a\x01b",
-            to: b"c"
+            to: b"c",
+            flow: Flow::default(),
         })
     );
     // Hosts of every length, the whitespace anywhere in them.
@@ -710,6 +711,7 @@ mod json_duplicates {
                         ts: i64::from(ts) * 1000,
                         from: from.as_bytes(),
                         to: to.as_bytes(),
+                        flow: Flow::default(),
                     }),
                     "{}", line
                 ),
@@ -763,7 +765,7 @@ mod json_duplicates {
                 let secs: i64 = start[start.len() - 5..start.len() - 3].parse().unwrap();
                 prop_assert_eq!(
                     got,
-                    Outcome::Record(Record { ts: secs * 1000, from: src.as_bytes(), to: b"d" }),
+                    Outcome::Record(Record { ts: secs * 1000, from: src.as_bytes(), to: b"d", flow: Flow::default() }),
                     "{}", line
                 );
                 let bad = format!("{line} {line}");

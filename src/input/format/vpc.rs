@@ -3,7 +3,8 @@
 
 use super::{host, Outcome, Skip};
 use crate::input::format::connspy::is_ws;
-use crate::input::format::{Field, LineError, Record};
+use crate::input::format::record::port_number;
+use crate::input::format::{proto_number, Field, Flow, LineError, Needs, Record};
 use crate::timestamp::parse_ts;
 
 /// Where the fields connspy reads are in a record.
@@ -14,6 +15,9 @@ pub struct VpcLayout {
     dst: usize,
     /// `log-status`, when the layout has it.
     status: Option<usize>,
+    /// `dstport` and `protocol`, when the layout has them.
+    port: Option<usize>,
+    proto: Option<usize>,
 }
 
 /// The most fields a record may need to be split into (AWS defines about 30).
@@ -28,6 +32,8 @@ impl VpcLayout {
         src: 3,
         dst: 4,
         status: Some(13),
+        port: Some(6),
+        proto: Some(7),
     };
 
     /// The layout a header line of field names gives, if it names `srcaddr`,
@@ -35,6 +41,7 @@ impl VpcLayout {
     /// string).
     pub(crate) fn from_header(line: &[u8]) -> Option<VpcLayout> {
         let (mut start, mut src, mut dst, mut status) = (None, None, None, None);
+        let (mut port, mut proto) = (None, None);
         for (i, name) in fields(line).enumerate().take(MAX_FIELDS) {
             let name = name
                 .strip_prefix(b"${")
@@ -45,6 +52,8 @@ impl VpcLayout {
                 b"srcaddr" => &mut src,
                 b"dstaddr" => &mut dst,
                 b"log-status" => &mut status,
+                b"dstport" => &mut port,
+                b"protocol" => &mut proto,
                 _ => continue,
             };
             slot.get_or_insert(i);
@@ -54,6 +63,8 @@ impl VpcLayout {
             src: src?,
             dst: dst?,
             status,
+            port,
+            proto,
         })
     }
 
@@ -66,21 +77,43 @@ impl VpcLayout {
             && f.count() == 11
     }
 
-    /// Parses one line (without `\n`). A header line (again, as concatenated
-    /// files have) is read and sets the layout.
+    /// The first flow field `needs` asks for that this layout lacks (0 the
+    /// port, 1 the protocol), with what is missing.
+    pub(crate) fn lacks(&self, needs: Needs) -> Option<(usize, &'static str)> {
+        [
+            (needs.to_port, self.port, "no dstport in its header"),
+            (needs.proto, self.proto, "no protocol in its header"),
+        ]
+        .into_iter()
+        .enumerate()
+        .find(|&(_, (asked, col, _))| asked && col.is_none())
+        .map(|(k, (_, _, what))| (k, what))
+    }
+
+    /// Parses one line (without `\n`), reading the flow fields `needs` asks
+    /// for. A header line (again, as concatenated files have) is read and
+    /// sets the layout.
     #[inline]
-    pub fn parse_line<'a>(&mut self, line: &'a [u8]) -> Outcome<'a> {
-        let mut got: [&[u8]; 4] = [&[]; 4];
+    pub fn parse_line<'a>(&mut self, line: &'a [u8], needs: Needs) -> Outcome<'a> {
+        let mut got: [&[u8]; 6] = [&[]; 6];
+        let flow_col =
+            |asked: bool, col: Option<usize>| col.filter(|_| asked).unwrap_or(usize::MAX);
         let want = [
             self.start,
             self.src,
             self.dst,
             self.status.unwrap_or(usize::MAX),
+            flow_col(needs.to_port, self.port),
+            flow_col(needs.proto, self.proto),
         ];
         let last = want[0]
             .max(want[1])
             .max(want[2])
             .max(self.status.unwrap_or(0));
+        let flow_last = want[4..]
+            .iter()
+            .filter(|&&c| c != usize::MAX)
+            .fold(last, |a, &c| a.max(c));
         let mut n = 0;
         for (i, f) in fields(line).enumerate() {
             for (k, w) in want.iter().enumerate() {
@@ -89,7 +122,7 @@ impl VpcLayout {
                 }
             }
             n = i + 1;
-            if i == last {
+            if i == flow_last {
                 break;
             }
         }
@@ -129,7 +162,15 @@ impl VpcLayout {
             host(got[1], Field::SrcAddr, &[]),
             host(got[2], Field::DstAddr, &[]),
         ) {
-            (Ok(from), Ok(to)) => Outcome::Record(Record { ts, from, to }),
+            (Ok(from), Ok(to)) => Outcome::Record(Record {
+                ts,
+                from,
+                to,
+                flow: Flow {
+                    to_port: port_number(got[4]),
+                    proto: proto_number(got[5]),
+                },
+            }),
             (Err(e), _) | (_, Err(e)) => Outcome::Malformed(e),
         }
     }

@@ -4,7 +4,8 @@
 use memchr::memchr;
 
 use super::{host, Outcome};
-use crate::input::format::{Field, LineError, Record};
+use crate::input::format::record::port_number;
+use crate::input::format::{proto_number, Field, Flow, LineError, Needs, Record};
 use crate::timestamp::parse_ts;
 
 /// The header state of a Zeek TSV log: separator, unset and empty markers,
@@ -17,6 +18,9 @@ pub struct ZeekTsv {
     /// Field indices of ts, id.orig_h, id.resp_h; `None` before a usable
     /// `#fields` line.
     cols: Option<[usize; 3]>,
+    /// Field indices of id.resp_p and proto, `usize::MAX` when the
+    /// `#fields` line has none.
+    flow_cols: [usize; 2],
 }
 
 impl Default for ZeekTsv {
@@ -27,35 +31,83 @@ impl Default for ZeekTsv {
             unset: b"-".to_vec(),
             empty: b"(empty)".to_vec(),
             cols: None,
+            flow_cols: [usize::MAX; 2],
         }
     }
 }
 
 const NAMES: [Field; 3] = [Field::Ts, Field::IdOrigH, Field::IdRespH];
-const FIELDS: [&[u8]; 3] = [b"ts", b"id.orig_h", b"id.resp_h"];
+/// The fields read: those of every record, then those of [`Flow`].
+const FIELDS: [&[u8]; 5] = [b"ts", b"id.orig_h", b"id.resp_h", b"id.resp_p", b"proto"];
 
 impl ZeekTsv {
     /// Parses one line (without `\n` or `\r`), updating the header state on
-    /// a header line.
+    /// a header line, reading the flow fields `needs` asks for.
     #[inline]
-    pub fn parse_line<'a>(&mut self, line: &'a [u8]) -> Outcome<'a> {
+    pub fn parse_line<'a>(&mut self, line: &'a [u8], needs: Needs) -> Outcome<'a> {
         if line.first() == Some(&b'#') {
             return self.header(line);
         }
         if super::is_blank(line) {
             return Outcome::Blank;
         }
-        match self.record(line) {
+        let rec = if needs.any() {
+            self.record::<true>(line, needs)
+        } else {
+            self.record::<false>(line, needs)
+        };
+        match rec {
             Ok(rec) => Outcome::Record(rec),
             Err(e) => Outcome::Malformed(e),
         }
     }
 
+    /// The first flow field `needs` asks for that the `#fields` line in
+    /// force lacks (0 the port, 1 the protocol), with what is missing; before
+    /// any `#fields` line, nothing is known to be missing.
+    pub(crate) fn lacks(&self, needs: Needs) -> Option<(usize, &'static str)> {
+        self.cols?;
+        [
+            (needs.to_port, "no id.resp_p in its #fields"),
+            (needs.proto, "no proto in its #fields"),
+        ]
+        .into_iter()
+        .enumerate()
+        .find(|&(k, (asked, _))| asked && self.flow_cols[k] == usize::MAX)
+        .map(|(k, (_, what))| (k, what))
+    }
+
+    /// One record; `FLOW` says whether any flow field is read, so that the
+    /// loop of a run without flow filters compares no more than it did.
     #[inline]
-    fn record<'a>(&self, line: &'a [u8]) -> Result<Record<'a>, LineError> {
+    fn record<'a, const FLOW: bool>(
+        &self,
+        line: &'a [u8],
+        needs: Needs,
+    ) -> Result<Record<'a>, LineError> {
         let cols = self.cols.ok_or(LineError::NoFields)?;
         let mut got: [&[u8]; 3] = [&[]; 3];
-        let max = cols[0].max(cols[1]).max(cols[2]);
+        let required = cols[0].max(cols[1]).max(cols[2]);
+        // The flow fields asked for, and how far the line must be split.
+        let port_col = if needs.to_port {
+            self.flow_cols[0]
+        } else {
+            usize::MAX
+        };
+        let proto_col = if needs.proto {
+            self.flow_cols[1]
+        } else {
+            usize::MAX
+        };
+        let (mut port, mut proto): (&[u8], &[u8]) = (&[], &[]);
+        let max = if FLOW {
+            [port_col, proto_col]
+                .into_iter()
+                .filter(|&c| c != usize::MAX)
+                .fold(required, usize::max)
+        } else {
+            required
+        };
         let mut start = 0;
         let mut seps = match self.sep.as_slice() {
             [b] => Some(ByteFinder::new(line, *b)),
@@ -74,9 +126,18 @@ impl ZeekTsv {
                     }
                 }
             }
+            if FLOW && i == port_col {
+                port = &line[start..end];
+            }
+            if FLOW && i == proto_col {
+                proto = &line[start..end];
+            }
             if end == line.len() && i < max {
-                let k = (0..3).find(|&k| cols[k] > i).unwrap_or(0);
-                return Err(LineError::Missing(NAMES[k]));
+                // A line short of a flow field only lacks that field.
+                match (0..3).find(|&k| cols[k] > i) {
+                    Some(k) => return Err(LineError::Missing(NAMES[k])),
+                    None => break,
+                }
             }
             start = end + self.sep.len();
         }
@@ -84,7 +145,15 @@ impl ZeekTsv {
         let unset: [&[u8]; 2] = [&self.unset, &self.empty];
         let from = host(got[1], NAMES[1], &unset)?;
         let to = host(got[2], NAMES[2], &unset)?;
-        Ok(Record { ts, from, to })
+        let flow = if FLOW {
+            Flow {
+                to_port: port_number(port),
+                proto: proto_number(proto),
+            }
+        } else {
+            Flow::default()
+        };
+        Ok(Record { ts, from, to, flow })
     }
 
     /// The end of the field starting at `start`: the next separator or the
@@ -126,7 +195,7 @@ impl ZeekTsv {
             b"#empty_field" => self.empty = value.to_vec(),
             b"#path" if value != b"conn" => return Outcome::Header(Some(value)),
             b"#fields" => {
-                let mut cols = [usize::MAX; 3];
+                let mut cols = [usize::MAX; 5];
                 let mut start = 0;
                 let mut i = 0;
                 while start <= value.len() {
@@ -139,7 +208,12 @@ impl ZeekTsv {
                     i += 1;
                     start = end + self.sep.len();
                 }
-                self.cols = cols.iter().all(|&c| c != usize::MAX).then_some(cols);
+                let required = [cols[0], cols[1], cols[2]];
+                self.cols = required
+                    .iter()
+                    .all(|&c| c != usize::MAX)
+                    .then_some(required);
+                self.flow_cols = [cols[3], cols[4]];
             }
             _ => {}
         }
