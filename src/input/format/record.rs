@@ -52,10 +52,18 @@ impl Needs {
 /// A port as a log writes it: decimal digits, at most 65535.
 #[inline]
 pub(crate) fn port_number(text: &[u8]) -> Option<u16> {
-    if text.is_empty() || text.len() > 5 || !text.iter().all(u8::is_ascii_digit) {
+    if text.is_empty() || text.len() > 5 {
         return None;
     }
-    std::str::from_utf8(text).ok()?.parse().ok()
+    let mut port = 0u32;
+    for &b in text {
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 {
+            return None;
+        }
+        port = port * 10 + u32::from(digit);
+    }
+    u16::try_from(port).ok()
 }
 
 /// An IP protocol as a log writes it: a number from 0 to 255, or a name in
@@ -207,5 +215,45 @@ impl fmt::Display for Field {
             Field::From => "FROM",
             Field::To => "TO",
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_and_protocols_read_as_logs_write_them() {
+        for (text, port) in [
+            ("0", Some(0)),
+            ("443", Some(443)),
+            ("00022", Some(22)),
+            ("65535", Some(65535)),
+            ("65536", None),
+            ("99999", None),
+            ("123456", None),
+            ("", None),
+            ("-", None),
+            ("4a", None),
+            ("+1", None),
+        ] {
+            assert_eq!(port_number(text.as_bytes()), port, "{text}");
+        }
+        for (text, proto) in [
+            ("tcp", Some(6)),
+            ("TCP", Some(6)),
+            ("udp", Some(17)),
+            ("icmp", Some(1)),
+            ("IPv6-ICMP", Some(58)),
+            ("58", Some(58)),
+            ("255", Some(255)),
+            ("256", None),
+            ("quic", None),
+            ("-", None),
+            ("", None),
+            ("unknown_transport", None),
+        ] {
+            assert_eq!(proto_number(text.as_bytes()), proto, "{text}");
+        }
     }
 }
