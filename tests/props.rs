@@ -12,7 +12,7 @@ use connspy::input::Input;
 use connspy::notes::Notes;
 use connspy::output::sink::Answers;
 use connspy::progress::Progress;
-use connspy::query::{ApproxSettings, Filter, NetFilter, Query};
+use connspy::query::{ApproxSettings, Filter, FlowFilter, NetFilter, Query};
 use connspy::reduce::approx::ApproxReducer;
 use connspy::reduce::exact::ExactReducer;
 use connspy::reduce::Reducer;
@@ -228,7 +228,49 @@ fn in_any(host: &str, nets: &Nets) -> bool {
 
 /// Whether `line` passes `--from_net` and `--to_net`.
 fn nets_pass(line: &Line, filter: &Filter) -> bool {
-    in_any(line.from, &filter.nets.from) && in_any(line.to, &filter.nets.to)
+    in_any(line.from, &filter.nets.from)
+        && in_any(line.to, &filter.nets.to)
+        && flows_pass(line, filter)
+}
+
+/// The responder port and protocol a flow log says of `line` (drawn from
+/// its timestamp, so every format writes the same): `None` is unset.
+fn flow_of(line: &Line) -> (Option<u16>, Option<&'static str>) {
+    let port = [
+        Some(22),
+        Some(53),
+        Some(443),
+        None,
+        Some(1024),
+        Some(65535),
+        Some(0),
+    ];
+    let proto = [
+        Some("tcp"),
+        Some("udp"),
+        Some("icmp"),
+        None,
+        Some("47"),
+        Some("ipv6-icmp"),
+    ];
+    let k = (line.ts / 1000) as usize;
+    (port[k % port.len()], proto[k / 7 % proto.len()])
+}
+
+/// Whether `line` passes `--to_port` and `--proto`, the obvious way.
+fn flows_pass(line: &Line, filter: &Filter) -> bool {
+    let (port, proto) = flow_of(line);
+    let f = &filter.flows;
+    let number = |p: &str| match p {
+        "tcp" => 6,
+        "udp" => 17,
+        "icmp" => 1,
+        "ipv6-icmp" => 58,
+        n => n.parse().unwrap(),
+    };
+    (f.to_ports.is_empty()
+        || port.is_some_and(|p| f.to_ports.iter().any(|&(lo, hi)| lo <= p && p <= hi)))
+        && (f.protos.is_empty() || proto.is_some_and(|p| f.protos.contains(&number(p))))
 }
 
 /// Whether `host` is the one a `--to_host`/`--from_host` value names.
@@ -911,5 +953,153 @@ proptest! {
         let (expected, late) = model_released(&lines, &query, &filter, late_ms);
         prop_assert_eq!(summary.late, late);
         prop_assert_eq!(reports, expected);
+    }
+}
+
+/// Port and protocol filters: one of `--to_port` ranges and `--proto` names.
+fn flow_filter() -> impl Strategy<Value = FlowFilter> {
+    let ports = prop::collection::vec(
+        prop::sample::select(vec![(22, 22), (53, 53), (0, 1024), (443, 65535), (1, 21)]),
+        0..3,
+    );
+    let protos = prop::collection::vec(
+        prop::sample::select(vec!["tcp", "udp", "icmp", "47", "132"]),
+        0..3,
+    );
+    (ports, protos)
+        .prop_filter("a flow filter", |(p, t)| !p.is_empty() || !t.is_empty())
+        .prop_map(|(ports, protos)| {
+            let protos = protos
+                .iter()
+                .map(|p| connspy::query::parse_proto(p).unwrap())
+                .collect();
+            FlowFilter::new(ports, protos)
+        })
+}
+
+/// `lines` in one of the flow formats, each line with the port and protocol
+/// of [`flow_of`] (unset ones as the format writes them: `-`, or absent).
+fn render_flow(lines: &[Line], format: u8) -> String {
+    let mut out = String::new();
+    match format {
+        0 => out.push_str(
+            "#separator \x5cx09\n#unset_field\t-\n#path\tconn\n\
+             #fields\tts\tid.orig_h\tid.resp_h\tid.resp_p\tproto\n",
+        ),
+        2 => out.push_str(
+            "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets \
+             bytes start end action log-status\n",
+        ),
+        _ => {}
+    }
+    for line in lines {
+        let (port, proto) = flow_of(line);
+        let secs = line.ts / 1000;
+        let json = |key: &str, v: Option<String>| {
+            v.map_or_else(String::new, |v| format!(",\"{key}\":{v}"))
+        };
+        out.push_str(&match format {
+            0 => format!(
+                "{secs}.{:03}\t{}\t{}\t{}\t{}\n",
+                line.ts % 1000,
+                line.from,
+                line.to,
+                port.map_or("-".into(), |p| p.to_string()),
+                proto.unwrap_or("-")
+            ),
+            1 => format!(
+                "{{\"ts\":{secs}.{:03},\"id.orig_h\":\"{}\",\"id.resp_h\":\"{}\"{}{}}}\n",
+                line.ts % 1000,
+                line.from,
+                line.to,
+                json("id.resp_p", port.map(|p| p.to_string())),
+                json("proto", proto.map(|p| format!("\"{p}\""))),
+            ),
+            2 => {
+                let number = match proto {
+                    Some("tcp") => "6",
+                    Some("udp") => "17",
+                    Some("icmp") => "1",
+                    Some("ipv6-icmp") => "58",
+                    Some(n) => n,
+                    None => "-",
+                };
+                format!(
+                    "2 123456789012 eni-0a {} {} 40000 {} {number} 1 60 {secs} {} ACCEPT OK\n",
+                    line.from,
+                    line.to,
+                    port.map_or("-".into(), |p| p.to_string()),
+                    secs + 60
+                )
+            }
+            _ => format!(
+                "{{\"timestamp\":\"{}\",\"event_type\":\"flow\",\"src_ip\":\"{}\",\"dest_ip\":\"{}\"{}{},\
+                 \"flow\":{{\"start\":\"{}\"}}}}\n",
+                rfc3339(line.ts, true),
+                line.from,
+                line.to,
+                json("dest_port", port.map(|p| p.to_string())),
+                json("proto", proto.map(|p| format!("\"{}\"", p.to_ascii_uppercase()))),
+                rfc3339(line.ts, false),
+            ),
+        });
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// `--to_port` and `--proto` (with any networks, bins and range) give the
+    /// model's answers on Zeek TSV, Zeek JSON, VPC and Suricata logs, plain
+    /// or compressed, for any split into files, thread count and chunk size;
+    /// unset and absent ports and protocols never pass, and are not
+    /// malformed.
+    #[test]
+    fn port_and_protocol_filters_equal_the_model(
+        lines in lines(90),
+        file_of in prop::collection::vec(0usize..3, 90),
+        formats in prop::collection::vec(0u8..4, 3),
+        compress in prop::collection::vec(0u8..3, 3),
+        query in query(),
+        filter in filter(),
+        flows in flow_filter(),
+        threads in 1usize..4,
+        chunk_size in 1usize..400,
+    ) {
+        // VPC start times are whole seconds.
+        let lines: Vec<Line> = lines.into_iter().map(|l| Line { ts: l.ts / 1000 * 1000, ..l }).collect();
+        let filter = Filter { flows, ..filter };
+        let mut per_file = vec![Vec::new(); 3];
+        for (i, line) in lines.iter().enumerate() {
+            per_file[file_of[i]].push(line.clone());
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let files: Vec<PathBuf> = per_file
+            .iter()
+            .enumerate()
+            .map(|(i, ls)| {
+                use std::io::Write;
+                let text = render_flow(ls, formats[i]);
+                let bytes = match compress[i] {
+                    0 => text.into_bytes(),
+                    1 => {
+                        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                        gz.write_all(text.as_bytes()).unwrap();
+                        gz.finish().unwrap()
+                    }
+                    _ => zstd::encode_all(text.as_bytes(), 1).unwrap(),
+                };
+                let path = dir.path().join(format!("part{i}.log"));
+                std::fs::write(&path, bytes).unwrap();
+                path
+            })
+            .collect();
+        let opts = ScanOptions {
+            threads, waves: threads, chunk_size, seek_late_ms: None, ..ScanOptions::default()
+        };
+        let (reports, summary) = scan_exact(&files, &query, &filter, &opts);
+        prop_assert_eq!(summary.malformed, 0, "{:?}", summary.first_malformed);
+        prop_assert_eq!(reports, model(&lines, &query, &filter));
     }
 }
