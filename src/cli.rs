@@ -67,8 +67,13 @@ Examples:
 
   # The ten busiest initiators of 10.1.0.0/16 that reached 192.0.2.0/24 or
   # 2001:db8::/32, per hour
-  connspy --busiest_from_host --top 10 --hourly --from_net 10.1.0.0/16 \
+  connspy --busiest_from_host --top 10 --hourly --from_net 10.1.0.0/16 \\
           --to_net 192.0.2.0/24 --to_net 2001:db8::/32 conn.log
+
+  # Every 15 minutes, the hosts that reached SSH or RDP over TCP (Zeek, VPC and
+  # Suricata logs carry ports and protocols)
+  connspy --to_port 22 --to_port 3389 --proto tcp --busiest_from_host --top 10 \\
+          --bin 15m conn.log
 
   # From standard input
   zcat big.log.gz | connspy --busiest_from_host
