@@ -539,6 +539,42 @@ fn ports_and_protocols_need_logs_that_carry_them() {
          {\"ts\":1565647203.0,\"id\":{\"orig_h\":\"a\",\"resp_h\":\"b\",\"resp_p\":22},\"proto\":\"TCP\"}\n",
     )
     .unwrap();
+    // A run that prints windows as they complete (approximate, hourly) has
+    // printed nothing when a later file cannot answer, compressed or not.
+    let plain = std::fs::read(d.join("plain.log")).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &plain).unwrap();
+    std::fs::write(d.join("plain.log.gz"), gz.finish().unwrap()).unwrap();
+    let hours: String = (0..4)
+        .map(|h| format!("{}.0\ta\tb\t22\ttcp\n", 1_565_647_200 + h * 3600))
+        .collect();
+    std::fs::write(
+        d.join("hours.log"),
+        format!("{zeek_head}#fields\tts\tid.orig_h\tid.resp_h\tid.resp_p\tproto\n{hours}"),
+    )
+    .unwrap();
+    for second in ["plain.log", "plain.log.gz"] {
+        let out = connspy(
+            d,
+            &[
+                "--approx",
+                "--hourly",
+                "--max_log_late_seconds",
+                "60",
+                "--busiest_from_host",
+                "--to_port",
+                "22",
+                "hours.log",
+                second,
+            ],
+        );
+        assert_eq!(
+            (out.code, out.stdout.as_str()),
+            (Some(2), ""),
+            "{second}: {out:#?}"
+        );
+        assert!(out.stderr.contains(second), "{}", out.stderr);
+    }
     for (file, port_lines, all) in [("unset.log", 1, 4), ("unset.json", 2, 4)] {
         for (flags, want) in [
             (vec!["--to_port", "22"], port_lines),

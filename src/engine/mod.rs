@@ -31,7 +31,7 @@ use scan::{min_bad, Partial, Scanner};
 use crate::error::{Error, Result};
 use crate::input::format::LineError;
 use crate::input::format::{FormatChoice, Parser};
-use crate::input::{read_all, Batching, Group, Input, TimeRange};
+use crate::input::{leading_parser, read_all, Batching, Group, Input, TimeRange};
 use crate::notes::{FirstMalformed, Notes};
 use crate::output::sink::{Closed, Sink};
 use crate::progress::Progress;
@@ -142,6 +142,7 @@ impl<'a, R: Reducer> Engine<'a, R> {
             }),
             _ => None,
         };
+        self.check_files_answer(inputs)?;
         let first = self.inputs.len();
         for input in inputs {
             self.begin_input(input);
@@ -259,12 +260,36 @@ impl<'a, R: Reducer> Engine<'a, R> {
             .find_map(|p| p.lacks(needs).map(|(flag, what)| (flag, what, p.name())));
         match lacking {
             None => Ok(()),
-            Some((flag, what, format)) => Err(Error::Usage(format!(
-                "{flag} cannot be answered from {}: it is read as a {format} log, with {what}; \
-                 {flag} reads Zeek, VPC and Suricata logs that carry it",
-                self.inputs[input].path.display()
-            ))),
+            Some((flag, what, format)) => {
+                Err(cannot_answer(&self.inputs[input].path, flag, what, format))
+            }
         }
+    }
+
+    /// Fails the run before it reads anything for its answer when a file's
+    /// format, after its leading header lines, cannot give a field a filter
+    /// needs: a run that releases windows as it goes would otherwise print
+    /// some before it met such a file. Streams are checked at their first
+    /// block ([`Self::check_answers`]).
+    fn check_files_answer(&self, inputs: &[Input]) -> Result<()> {
+        let needs = self.scanner.filter.needs();
+        if !needs.any() {
+            return Ok(());
+        }
+        let (formats, max_line) = (&self.scanner.opts.formats, self.batching().max_line);
+        for input in inputs {
+            if let Some(parser) = leading_parser(input, formats, max_line)? {
+                if let Some((flag, what)) = parser.lacks(needs) {
+                    return Err(cannot_answer(
+                        input.display_path(),
+                        flag,
+                        what,
+                        parser.name(),
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Raises the watermark's lateness to the format's own (see
@@ -489,4 +514,14 @@ impl<'a, R: Reducer> Engine<'a, R> {
         self.emit(open.into_sorted(), complete)?;
         Ok(self.notes)
     }
+}
+
+/// The error of a filter (`flag`) that the log at `path`, read as `format`,
+/// cannot answer because it has `what`.
+fn cannot_answer(path: &std::path::Path, flag: &str, what: &str, format: &str) -> Error {
+    Error::Usage(format!(
+        "{flag} cannot be answered from {}: it is read as a {format} log, with {what}; \
+         {flag} reads Zeek, VPC and Suricata logs that carry it",
+        path.display()
+    ))
 }

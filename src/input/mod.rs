@@ -558,6 +558,50 @@ impl Source {
     }
 }
 
+/// The most of an input [`leading_parser`] reads: far more than any header
+/// block.
+const HEAD_BYTES: usize = 1 << 20;
+
+/// The parser a file will be read with after its leading header lines,
+/// from its first bytes (decompressed), without reading it for the run:
+/// what a run checks its filters against before it prints anything. `None`
+/// for standard input and other streams, which can be read only once.
+///
+/// # Errors
+/// The input cannot be opened or its first bytes decoded.
+pub(crate) fn leading_parser(
+    input: &Input,
+    choice: &FormatChoice,
+    max_line: usize,
+) -> Result<Option<Parser>> {
+    if matches!(input, Input::Stdin) {
+        return Ok(None);
+    }
+    let head = match Source::open(input)? {
+        Source::Mapped(map) => {
+            let data = map.bytes();
+            let head = &data[..data.len().min(HEAD_BYTES)];
+            return Ok(Some(parser_after_head(head, choice, max_line)));
+        }
+        Source::Stream(_) => return Ok(None),
+        Source::Decoded(reader, _) => {
+            let mut head = Vec::new();
+            io::Read::read_to_end(&mut io::Read::take(reader, HEAD_BYTES as u64), &mut head)
+                .map_err(|e| Error::reading(input.display_path(), e))?;
+            head
+        }
+    };
+    Ok(Some(parser_after_head(&head, choice, max_line)))
+}
+
+/// The parser chosen for a file starting with `head`, after the header
+/// lines among its whole lines.
+fn parser_after_head(head: &[u8], choice: &FormatChoice, max_line: usize) -> Parser {
+    let parser = choice.parser_for(line_limit::from_first_usable_line(head, max_line));
+    let whole = &head[..head.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)];
+    parser.after(whole).unwrap_or(parser)
+}
+
 /// Reads one opened input, group by group.
 fn read(
     input: &Input,
