@@ -66,8 +66,9 @@ impl Query {
         Net::parse(std::str::from_utf8(host).ok()?).ok()
     }
 
-    /// Whether `host` is the one `--to_host` names (`to`) or `--from_host`
-    /// names: the same name in any ASCII case, or an address in its network.
+    /// Whether `host` is what a `--to_host`/`--from_host` value names:
+    /// `wanted` in any ASCII case, or, when the value is the network `net`,
+    /// an address in it. Always inlined: the call is on every counted line.
     #[inline(always)]
     pub(crate) fn names(wanted: &[u8], net: Option<&Net>, host: &[u8]) -> bool {
         match net {
