@@ -575,6 +575,43 @@ fn ports_and_protocols_need_logs_that_carry_them() {
         );
         assert!(out.stderr.contains(second), "{}", out.stderr);
     }
+    // Empty and blank files, and empty standard input, have no format to
+    // fail on: they add nothing.
+    std::fs::write(d.join("empty.log"), "").unwrap();
+    std::fs::write(d.join("blank.log"), "\n  \n\t\n").unwrap();
+    let alone = connspy(
+        d,
+        &[
+            "--busiest_from_host",
+            "--to_port",
+            "22",
+            "--format",
+            "json",
+            "hours.log",
+        ],
+    );
+    let with = connspy(
+        d,
+        &[
+            "--busiest_from_host",
+            "--to_port",
+            "22",
+            "--format",
+            "json",
+            "empty.log",
+            "hours.log",
+            "blank.log",
+        ],
+    );
+    assert_eq!(with.code, Some(0), "{with:#?}");
+    assert_eq!(with.stdout, alone.stdout);
+    let piped = run_in(
+        d,
+        "connspy",
+        &["--busiest_from_host", "--proto", "tcp"],
+        b"\n\n",
+    );
+    assert_eq!(piped.code, Some(0), "{piped:#?}");
     for (file, port_lines, all) in [("unset.log", 1, 4), ("unset.json", 2, 4)] {
         for (flags, want) in [
             (vec!["--to_port", "22"], port_lines),

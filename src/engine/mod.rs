@@ -254,7 +254,16 @@ impl<'a, R: Reducer> Engine<'a, R> {
         let changed = partials
             .iter()
             .flat_map(|p| p.parsers_changed.iter().map(|(_, p)| p));
+        // A chunk of blank lines has a parser, but nothing to answer from.
+        let blank = |i: usize| {
+            group
+                .chunk(i)
+                .bytes
+                .iter()
+                .all(|&b| b == b'\n' || crate::input::format::connspy::is_ws(b))
+        };
         let lacking = (0..group.len())
+            .filter(|&i| !blank(i))
             .map(|i| group.parser(i))
             .chain(changed)
             .find_map(|p| p.lacks(needs).map(|(flag, what)| (flag, what, p.name())));

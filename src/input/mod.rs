@@ -565,7 +565,8 @@ const HEAD_BYTES: usize = 1 << 20;
 /// The parser a file will be read with after its leading header lines,
 /// from its first bytes (decompressed), without reading it for the run:
 /// what a run checks its filters against before it prints anything. `None`
-/// for standard input and other streams, which can be read only once.
+/// for standard input and other streams, which can be read only once, and
+/// for a file without a line to tell its format by.
 ///
 /// # Errors
 /// The input cannot be opened or its first bytes decoded.
@@ -581,7 +582,7 @@ pub(crate) fn leading_parser(
         Source::Mapped(map) => {
             let data = map.bytes();
             let head = &data[..data.len().min(HEAD_BYTES)];
-            return Ok(Some(parser_after_head(head, choice, max_line)));
+            return Ok(parser_after_head(head, choice, max_line));
         }
         Source::Stream(_) => return Ok(None),
         Source::Decoded(reader, _) => {
@@ -591,15 +592,20 @@ pub(crate) fn leading_parser(
             head
         }
     };
-    Ok(Some(parser_after_head(&head, choice, max_line)))
+    Ok(parser_after_head(&head, choice, max_line))
 }
 
 /// The parser chosen for a file starting with `head`, after the header
-/// lines among its whole lines.
-fn parser_after_head(head: &[u8], choice: &FormatChoice, max_line: usize) -> Parser {
-    let parser = choice.parser_for(line_limit::from_first_usable_line(head, max_line));
+/// lines among its whole lines; `None` when `head` holds no line to decide
+/// the format from (an empty or blank file has no format to check).
+fn parser_after_head(head: &[u8], choice: &FormatChoice, max_line: usize) -> Option<Parser> {
+    let first = line_limit::from_first_usable_line(head, max_line);
+    if first.is_empty() {
+        return None;
+    }
+    let parser = choice.parser_for(first);
     let whole = &head[..head.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)];
-    parser.after(whole).unwrap_or(parser)
+    Some(parser.after(whole).unwrap_or(parser))
 }
 
 /// Reads one opened input, group by group.
