@@ -67,10 +67,13 @@ impl Net {
     /// networks stays as small as it was.
     #[inline(never)]
     pub fn contains(&self, host: &[u8]) -> bool {
-        match parse_ip(host) {
-            Some((v6, bits)) => v6 == self.v6 && bits & self.mask() == self.bits,
-            None => false,
-        }
+        parse_ip(host).is_some_and(|(v6, bits)| self.holds(v6, bits))
+    }
+
+    /// Whether the address `bits` of family `v6` is inside.
+    #[inline]
+    fn holds(&self, v6: bool, bits: u128) -> bool {
+        v6 == self.v6 && bits & self.mask() == self.bits
     }
 
     fn mask(&self) -> u128 {
@@ -104,10 +107,23 @@ fn mask(prefix: u8, width: u8) -> u128 {
 /// most lines must cost less than counting them.
 #[inline]
 pub(crate) fn parse_ip(host: &[u8]) -> Option<(bool, u128)> {
-    if host.contains(&b':') {
-        parse_v6(host).map(|a| (true, a))
+    let v6 = is_v6_form(host);
+    parse_as(host, v6).map(|bits| (v6, bits))
+}
+
+/// Whether `host` can only be an IPv6 address, if an address at all.
+#[inline]
+fn is_v6_form(host: &[u8]) -> bool {
+    host.contains(&b':')
+}
+
+/// `host` read as an address of the family `v6` says.
+#[inline]
+fn parse_as(host: &[u8], v6: bool) -> Option<u128> {
+    if v6 {
+        parse_v6(host)
     } else {
-        parse_v4(host).map(|a| (false, u128::from(a)))
+        parse_v4(host).map(u128::from)
     }
 }
 
@@ -242,16 +258,11 @@ impl Nets {
     /// [`Net::contains`]). A host of a family no network has is not read.
     #[inline(never)]
     pub fn contains(&self, host: &[u8]) -> bool {
-        let v6 = host.contains(&b':');
+        let v6 = is_v6_form(host);
         if !self.0.iter().any(|n| n.v6 == v6) {
             return false;
         }
-        let Some((v6, bits)) = parse_ip(host) else {
-            return false;
-        };
-        self.0
-            .iter()
-            .any(|n| n.v6 == v6 && bits & n.mask() == n.bits)
+        parse_as(host, v6).is_some_and(|bits| self.0.iter().any(|n| n.holds(v6, bits)))
     }
 
     /// The networks in their canonical form, joined by `sep`.
