@@ -207,46 +207,19 @@ impl Params {
             Some(_) => return Err("bin= in settings without bins (hourly=0)".into()),
             None => hourly.then_some(HOUR_MS),
         };
-        let mut nets = |name: &str| -> Result<Nets, String> {
-            match rest.next_if(|p| matches!(p, Ok((n, _)) if *n == name)) {
-                Some(Ok((_, v))) => v
-                    .split(NET_SEP)
-                    .map(|n| Net::parse(n).map_err(|e| format!("{name}: {e}")))
-                    .collect::<Result<Vec<Net>, String>>()
-                    .map(Nets::new),
-                _ => Ok(Nets::default()),
-            }
-        };
+        let net_list = |n: &str| Net::parse(n);
         let net_filter = NetFilter {
-            from: nets("from_net")?,
-            to: nets("to_net")?,
+            from: Nets::new(optional_list(&mut rest, "from_net", net_list)?),
+            to: Nets::new(optional_list(&mut rest, "to_net", net_list)?),
         };
-        let mut list = |name: &str| -> Option<&str> {
-            match rest.next_if(|p| matches!(p, Ok((n, _)) if *n == name)) {
-                Some(Ok((_, v))) => Some(v),
-                _ => None,
-            }
-        };
-        let to_ports = match list("to_port") {
-            Some(v) => v
-                .split(NET_SEP)
-                .map(|p| parse_port_range(p).map_err(|e| format!("to_port: {e}")))
-                .collect::<Result<Vec<_>, String>>()?,
-            None => Vec::new(),
-        };
-        let protos = match list("proto") {
-            Some(v) => v
-                .split(NET_SEP)
-                .map(|p| {
-                    p.parse::<u8>()
-                        .ok()
-                        .filter(|_| p.bytes().all(|b| b.is_ascii_digit()))
-                        .map(|p| vec![p])
-                        .ok_or_else(|| format!("proto={v} is not a list of protocol numbers"))
-                })
-                .collect::<Result<Vec<_>, String>>()?,
-            None => Vec::new(),
-        };
+        let to_ports = optional_list(&mut rest, "to_port", parse_port_range)?;
+        let protos = optional_list(&mut rest, "proto", |p| {
+            p.parse::<u8>()
+                .ok()
+                .filter(|_| p.bytes().all(|b| b.is_ascii_digit()))
+                .map(|p| vec![p])
+                .ok_or_else(|| format!("'{p}' is not a protocol number"))
+        })?;
         let flows = FlowFilter::new(to_ports, protos);
         match rest.next() {
             Some(Ok((name, _))) => return Err(format!("unknown setting '{name}'")),
@@ -281,6 +254,23 @@ impl Params {
             },
             mode,
         })
+    }
+}
+
+/// The setting `name` if it comes next in `rest`, as a list separated by
+/// [`NET_SEP`] of items `parse` reads; an empty list when it does not come
+/// (only runs that ask say so).
+fn optional_list<'t, T>(
+    rest: &mut std::iter::Peekable<impl Iterator<Item = Result<(&'t str, &'t str), String>>>,
+    name: &str,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<Vec<T>, String> {
+    match rest.next_if(|p| matches!(p, Ok((n, _)) if *n == name)) {
+        Some(Ok((_, v))) => v
+            .split(NET_SEP)
+            .map(|item| parse(item).map_err(|e| format!("{name}: {e}")))
+            .collect(),
+        _ => Ok(Vec::new()),
     }
 }
 
