@@ -8,11 +8,7 @@ use std::path::Path;
 use serde_json::Value;
 use tempfile::TempDir;
 
-use crate::support::run::{run_in, Out};
-
-fn connspy(dir: &Path, args: &[&str]) -> Out {
-    run_in(dir, "connspy", args, b"")
-}
+use crate::support::run::{connspy, run_in, Out};
 
 /// A log of 300 hosts, half IPv4 (10.0.0.0-10.0.0.149), half IPv6
 /// (2001:db8:0::0-2001:db8:0::95), in `format`, maybe compressed.

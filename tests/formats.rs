@@ -6,14 +6,10 @@ use std::path::Path;
 
 use tempfile::TempDir;
 
-use crate::support::run::{run_in, Out};
+use crate::support::run::{connspy, run_in, Out};
 
 /// 2019-08-12T22:00:00Z in Unix seconds.
 const T0: i64 = 1_565_647_200;
-
-fn connspy(dir: &Path, args: &[&str]) -> Out {
-    run_in(dir, "connspy", args, b"")
-}
 
 /// `connspy-gen` with the shared settings and `more`; returns the file name.
 fn gen(dir: &Path, name: &str, more: &[&str]) -> String {

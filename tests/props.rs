@@ -401,6 +401,24 @@ fn scan_with<R: Reducer>(
     (reports, summary)
 }
 
+/// `text` written as `part{i}.log` in `dir`: plain (`how` 0), gzip (1) or
+/// zstd (anything else).
+fn write_compressed(dir: &tempfile::TempDir, i: usize, text: &str, how: u8) -> PathBuf {
+    use std::io::Write;
+    let bytes = match how {
+        0 => text.as_bytes().to_vec(),
+        1 => {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(text.as_bytes()).unwrap();
+            gz.finish().unwrap()
+        }
+        _ => zstd::encode_all(text.as_bytes(), 1).unwrap(),
+    };
+    let path = dir.path().join(format!("part{i}.log"));
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
 fn write_files(dir: &tempfile::TempDir, parts: &[String]) -> Vec<PathBuf> {
     parts
         .iter()
@@ -825,21 +843,7 @@ proptest! {
             .iter()
             .zip(&compress)
             .enumerate()
-            .map(|(i, (text, how))| {
-                use std::io::Write;
-                let path = dir.path().join(format!("part{i}.log"));
-                let bytes = match how {
-                    0 => text.as_bytes().to_vec(),
-                    1 => {
-                        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-                        gz.write_all(text.as_bytes()).unwrap();
-                        gz.finish().unwrap()
-                    }
-                    _ => zstd::encode_all(text.as_bytes(), 1).unwrap(),
-                };
-                std::fs::write(&path, bytes).unwrap();
-                path
-            })
+            .map(|(i, (text, how))| write_compressed(&dir, i, text, *how))
             .collect();
         let opts = ScanOptions {
             threads, waves: threads, chunk_size, seek_late_ms: None, ..ScanOptions::default()
@@ -1078,22 +1082,7 @@ proptest! {
         let files: Vec<PathBuf> = per_file
             .iter()
             .enumerate()
-            .map(|(i, ls)| {
-                use std::io::Write;
-                let text = render_flow(ls, formats[i]);
-                let bytes = match compress[i] {
-                    0 => text.into_bytes(),
-                    1 => {
-                        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-                        gz.write_all(text.as_bytes()).unwrap();
-                        gz.finish().unwrap()
-                    }
-                    _ => zstd::encode_all(text.as_bytes(), 1).unwrap(),
-                };
-                let path = dir.path().join(format!("part{i}.log"));
-                std::fs::write(&path, bytes).unwrap();
-                path
-            })
+            .map(|(i, ls)| write_compressed(&dir, i, &render_flow(ls, formats[i]), compress[i]))
             .collect();
         let opts = ScanOptions {
             threads, waves: threads, chunk_size, seek_late_ms: None, ..ScanOptions::default()

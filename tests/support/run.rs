@@ -20,6 +20,11 @@ pub struct Out {
     pub stderr: String,
 }
 
+/// Runs `connspy` in `dir` with `args` and nothing on standard input.
+pub fn connspy(dir: &Path, args: &[&str]) -> Out {
+    run_in(dir, "connspy", args, b"")
+}
+
 /// Runs `bin` in `dir` with `args` and `stdin`.
 pub fn run_in(dir: &Path, bin: &str, args: &[&str], stdin: &[u8]) -> Out {
     let out = Command::cargo_bin(bin)
