@@ -6,6 +6,8 @@
 //!   lines, every host with more than `N / k` connections is tracked, and
 //!   every estimate overcounts its true count by at most its stated error,
 //!   itself at most `N / k`; both survive merges.
+//! - [`WeightedSpaceSaving`] does the same by bytes or packets: each line adds
+//!   its weight to a host, and the bounds hold with `N` the total weight.
 //! - [`Hll`] estimates how many distinct hosts were seen (an Apache
 //!   DataSketches HLL sketch), with a relative standard error of about
 //!   `1.04 / sqrt(2^precision)`. Every sketch hashes as DataSketches does,
@@ -27,11 +29,13 @@ pub(crate) mod bloom_list;
 pub mod hll;
 mod runs;
 pub mod space_saving;
+pub mod weighted;
 
 pub use bloom_list::BloomList;
 pub use hll::Hll;
 pub use runs::SortedHosts;
 pub use space_saving::{Leader, SpaceSaving};
+pub use weighted::WeightedSpaceSaving;
 
 /// Fixed seeds, distinct from those of the exact tables: every sketch in
 /// every thread hashes a host to the same value.
@@ -80,6 +84,7 @@ mod tests {
     fn sketches_are_send() {
         fn send<T: Send>() {}
         send::<SpaceSaving>();
+        send::<WeightedSpaceSaving>();
         send::<Hll>();
         send::<BloomList>();
         send::<SortedHosts>();

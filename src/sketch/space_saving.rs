@@ -39,16 +39,16 @@ use super::hash_host;
 use crate::hash::load_upto16;
 
 /// "No counter" / "no bucket" in the index-linked lists.
-const NIL: u32 = u32::MAX;
+pub(super) const NIL: u32 = u32::MAX;
 
 /// The smallest key arena allocated, so that tiny summaries do not compact
 /// after every replacement.
-const MIN_ARENA: usize = 256;
+pub(super) const MIN_ARENA: usize = 256;
 
 /// Hosts up to this long live in their counter, zero padded: most hosts do,
 /// and then a lookup compares two words it already loaded instead of
 /// following an offset into the arena.
-const INLINE: usize = 16;
+pub(super) const INLINE: usize = 16;
 
 /// One tracked host.
 #[derive(Debug, Clone, Copy)]
@@ -557,17 +557,7 @@ impl SpaceSaving {
                 self.key(id)
             }
         };
-        // The k largest, ties to the smallest key; then ascending count so the
-        // buckets can be built in order (equal counts by ascending key, so the
-        // oldest counter of a bucket is the same whichever side was `self`).
-        let largest_first = |a: &(bool, u32, u64, u64), b: &(bool, u32, u64, u64)| {
-            b.2.cmp(&a.2).then_with(|| key(a).cmp(key(b)))
-        };
-        if merged.len() > self.k {
-            merged.select_nth_unstable_by(self.k - 1, largest_first);
-            merged.truncate(self.k);
-        }
-        merged.sort_unstable_by(|a, b| a.2.cmp(&b.2).then_with(|| key(a).cmp(key(b))));
+        keep_largest(&mut merged, self.k, |e| e.2, key);
 
         let entries = merged.iter().map(|e| {
             let hash = if e.0 {
@@ -652,33 +642,7 @@ impl SpaceSaving {
         total: u64,
         counters: &[(&[u8], u64, u64)],
     ) -> Result<SpaceSaving, String> {
-        if k == 0 || k >= NIL as usize {
-            return Err(format!("{k} counters is outside 1 to 2^32-2"));
-        }
-        if counters.len() > k {
-            return Err(format!("{} counters in a summary of {k}", counters.len()));
-        }
-        for pair in counters.windows(2) {
-            if (pair[0].1, pair[0].0) >= (pair[1].1, pair[1].0) {
-                return Err("counters out of order or repeated".into());
-            }
-        }
-        let mut tracked = 0u64;
-        for &(_, count, error) in counters {
-            // No counter counts more than every item: so no merge of
-            // summaries whose totals add up can overflow a count.
-            if count == 0 || error > count || count > total {
-                return Err(format!(
-                    "a counter of {count} with error {error} in a summary of {total} items"
-                ));
-            }
-            // Each counter's true part (count - error) was counted once in
-            // `total`; more than that is no summary's state.
-            tracked = tracked
-                .checked_add(count - error)
-                .filter(|&t| t <= total)
-                .ok_or("counters add up to more than the items counted")?;
-        }
+        check_parts(k, total, counters, false, "items")?;
         let entries = counters
             .iter()
             .map(|&(host, count, error)| (host, hash_host(host), count, error));
@@ -714,9 +678,80 @@ impl SpaceSaving {
     }
 }
 
+/// Keeps the `k` entries of `merged` with the largest `count`, ties to the
+/// smallest `host`, and sorts them by ascending count, equal counts by
+/// ascending host: the counters a merge keeps, in the order it rebuilds them.
+///
+/// Equal counts go by host, not by which side a counter came from, so the
+/// counter that is replaced first among equals is the same whichever side
+/// was `self`.
+pub(super) fn keep_largest<'h, E>(
+    merged: &mut Vec<E>,
+    k: usize,
+    count: impl Fn(&E) -> u64,
+    host: impl Fn(&E) -> &'h [u8],
+) {
+    if merged.len() > k {
+        merged.select_nth_unstable_by(k - 1, |a, b| {
+            count(b).cmp(&count(a)).then_with(|| host(a).cmp(host(b)))
+        });
+        merged.truncate(k);
+    }
+    merged.sort_unstable_by(|a, b| count(a).cmp(&count(b)).then_with(|| host(a).cmp(host(b))));
+}
+
+/// Checks counters (host, estimate, error) read from a partial, which
+/// another machine wrote, against what a summary of `k` counters over a
+/// total of `total` could hold, before anything is allocated for them.
+/// `zero_counts` allows an estimate of 0 (a weighted summary tracks hosts
+/// whose lines weighed nothing); `unit` names what `total` counts, for the
+/// messages.
+///
+/// # Errors
+///
+/// A `k` outside 1 to 2^32-2; more than `k` counters; counters out of order
+/// or repeated; an error above its estimate; an estimate above `total`, or
+/// of 0 unless allowed; or estimates adding up to more than `total` allows.
+pub(super) fn check_parts(
+    k: usize,
+    total: u64,
+    counters: &[(&[u8], u64, u64)],
+    zero_counts: bool,
+    unit: &str,
+) -> Result<(), String> {
+    if k == 0 || k >= NIL as usize {
+        return Err(format!("{k} counters is outside 1 to 2^32-2"));
+    }
+    if counters.len() > k {
+        return Err(format!("{} counters in a summary of {k}", counters.len()));
+    }
+    for pair in counters.windows(2) {
+        if (pair[0].1, pair[0].0) >= (pair[1].1, pair[1].0) {
+            return Err("counters out of order or repeated".into());
+        }
+    }
+    let mut tracked = 0u64;
+    for &(_, count, error) in counters {
+        // No counter counts more than the whole total: so no merge of
+        // summaries whose totals add up can overflow a count.
+        if (count == 0 && !zero_counts) || error > count || count > total {
+            return Err(format!(
+                "a counter of {count} with error {error} in a summary of {total} {unit}"
+            ));
+        }
+        // Each counter's true part (count - error) was counted once in
+        // `total`; more than that is no summary's state.
+        tracked = tracked
+            .checked_add(count - error)
+            .filter(|&t| t <= total)
+            .ok_or_else(|| format!("counters add up to more than the {unit} counted"))?;
+    }
+    Ok(())
+}
+
 /// `host` zero padded to [`INLINE`] bytes when it fits, else zeros.
 #[inline(always)]
-fn pad(host: &[u8]) -> [u8; INLINE] {
+pub(super) fn pad(host: &[u8]) -> [u8; INLINE] {
     let mut padded = [0; INLINE];
     if host.len() <= INLINE {
         let (a, b) = load_upto16(host);
@@ -729,7 +764,7 @@ fn pad(host: &[u8]) -> [u8; INLINE] {
 /// A host's length as a counter keeps it. Hosts come from log lines and
 /// partials, both far below 4 GiB.
 #[inline(always)]
-fn key_len(host: &[u8]) -> u32 {
+pub(super) fn key_len(host: &[u8]) -> u32 {
     u32::try_from(host.len()).unwrap_or(u32::MAX)
 }
 
@@ -745,7 +780,7 @@ fn arena_offset(c: &Counter) -> Option<usize> {
 /// Makes room for one more element, doubling but never past `k` elements
 /// (neither counters nor live buckets ever outnumber the `k` counters).
 #[inline]
-fn reserve_up_to<T>(v: &mut Vec<T>, k: usize) {
+pub(super) fn reserve_up_to<T>(v: &mut Vec<T>, k: usize) {
     if v.len() == v.capacity() {
         let room = k.saturating_sub(v.len()).max(1);
         v.reserve_exact(v.capacity().max(8).min(room));
@@ -755,7 +790,7 @@ fn reserve_up_to<T>(v: &mut Vec<T>, k: usize) {
 /// Heap bytes of a `hashbrown` table of `u32` sized for `items`: a power of
 /// two of buckets at most 7/8 full, four bytes and one control byte each,
 /// plus a group of trailing control bytes.
-fn table_bytes(items: usize) -> usize {
+pub(super) fn table_bytes(items: usize) -> usize {
     if items == 0 {
         return 0;
     }
