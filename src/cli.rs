@@ -11,7 +11,7 @@ use crate::hosts::net::Net;
 use crate::input::format::{Columns, Delimiter, LogFormat};
 use crate::input::line_limit::DEFAULT_MAX_LINE_LENGTH;
 use crate::output::Format;
-use crate::query::{parse_bin, parse_port_range, parse_proto, MAX_TOP};
+use crate::query::{parse_bin, parse_port_range, parse_proto, Measure, MAX_TOP};
 use crate::reduce::approx::MIN_FP_RATE;
 use crate::timestamp::parse_time_arg;
 
@@ -133,6 +133,12 @@ pub struct Args {
     /// Name the host that received the most connections (lines as TO)
     #[arg(long = "busiest_to_host", visible_alias = "busiest-to-host")]
     pub busiest_to_host: bool,
+
+    /// What the busiest queries rank hosts by: their connections, or the
+    /// bytes or packets of their connections (both ways; Zeek, VPC and
+    /// Suricata logs) [default: connections]
+    #[arg(long, value_enum, value_name = "MEASURE")]
+    pub by: Option<Measure>,
 
     /// How many hosts the busiest queries list, with counts and shares
     /// [default: 1]

@@ -10,7 +10,7 @@ use crate::input::format::connspy::is_ws;
 use crate::input::format::{FormatChoice, LogFormat};
 use crate::input::Input;
 use crate::output::Format;
-use crate::query::{ApproxSettings, Filter, FlowFilter, Mode, NetFilter, Query};
+use crate::query::{ApproxSettings, Filter, FlowFilter, Measure, Mode, NetFilter, Query};
 use crate::reduce::approx::{SketchRequest, WAVES_IN_FLIGHT};
 use crate::timestamp::{Rfc3339Ms, HOUR_MS};
 
@@ -76,6 +76,8 @@ pub struct Expect {
     pub query: Query,
     /// `--top`, when given.
     pub top: Option<usize>,
+    /// `--by`, when given.
+    pub by: Option<Measure>,
     /// `--time_init`, in milliseconds and as typed.
     pub init: Option<(i64, String)>,
     /// `--time_end`, in milliseconds and as typed.
@@ -207,7 +209,8 @@ fn query(args: &Args) -> Result<Query> {
         args.busiest_from_host,
     )
     .with_busiest_to(args.busiest_to_host)
-    .with_top(usize::try_from(args.top.unwrap_or(1)).unwrap_or(usize::MAX));
+    .with_top(usize::try_from(args.top.unwrap_or(1)).unwrap_or(usize::MAX))
+    .with_measure(args.by.unwrap_or_default());
     if query.is_empty() {
         return usage(
             "nothing to answer: give --to_host HOST, --from_host HOST, --busiest_from_host \
@@ -218,6 +221,12 @@ fn query(args: &Args) -> Result<Query> {
     if let Some(top) = args.top.filter(|&t| t > 1 && !query.any_busiest()) {
         return usage(format!(
             "--top {top} lists the busiest hosts: add --busiest_from_host or --busiest_to_host"
+        ));
+    }
+    if query.by.weighted() && !query.any_busiest() {
+        return usage(format!(
+            "--by {} ranks the busiest hosts: add --busiest_from_host or --busiest_to_host",
+            query.by.name()
         ));
     }
     Ok(query)
@@ -413,6 +422,7 @@ impl Merge {
             )
             .with_busiest_to(args.busiest_to_host),
             top: args.top.map(|t| usize::try_from(t).unwrap_or(usize::MAX)),
+            by: args.by,
             init: args.time_init.clone().map(|t| (t.ms, t.text)),
             end: args.time_end.clone().map(|t| (t.ms, t.text)),
             bin: args.bin.or(args.hourly.then_some(HOUR_MS)),

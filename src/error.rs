@@ -111,6 +111,9 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A window's bytes or packets add up past 64 bits.
+    #[error("{0}")]
+    TooMuch(#[from] crate::reduce::TooMuch),
     /// Writing the results failed (other than a closed pipe).
     #[error("writing results: {0}")]
     Output(io::Error),
@@ -126,12 +129,24 @@ impl Error {
             | Error::Decompress { .. }
             | Error::Unsupported { .. }
             | Error::Malformed { .. }
-            | Error::Partial { .. } => 2,
+            | Error::Partial { .. }
+            | Error::TooMuch(_) => 2,
             Error::Setup(_)
             | Error::Changed { .. }
             | Error::Read { .. }
             | Error::Spill { .. }
             | Error::Output(_) => 1,
+        }
+    }
+
+    /// A reducer's failure: a window's sum past 64 bits, or a spill.
+    pub fn reducing(source: io::Error) -> Error {
+        match source
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<crate::reduce::TooMuch>())
+        {
+            Some(&crate::reduce::TooMuch(by)) => Error::TooMuch(crate::reduce::TooMuch(by)),
+            None => Error::spill(source),
         }
     }
 

@@ -317,9 +317,9 @@ impl FormatWriter {
                 "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n\
                  #path\tconn\n#open\t{}\n\
                  #fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\t\
-                 duration\torig_bytes\tresp_bytes\tconn_state\thistory\n\
+                 duration\torig_bytes\tresp_bytes\tconn_state\thistory\torig_pkts\tresp_pkts\n\
                  #types\ttime\tstring\taddr\tport\taddr\tport\tenum\tstring\tinterval\tcount\t\
-                 count\tstring\tstring\n",
+                 count\tstring\tstring\tcount\tcount\n",
                 zeek_time(self.start_ms)
             ),
             LogFormat::Vpc => buf.write_all(
@@ -352,7 +352,9 @@ impl FormatWriter {
             1024 + r % 60_000,
             [22, 53, 80, 443, 3389][(r >> 20) as usize % 5],
         );
+        // Each way; flow logs that give one number give the sum.
         let (obytes, rbytes) = ((r >> 24) % 100_000, (r >> 40) % 1_000_000);
+        let (opkts, rpkts) = (1 + r % 50, 1 + (r >> 6) % 50);
         // DNS over UDP, the rest over TCP: filters by protocol have two to
         // tell apart.
         let (proto, proto_number, proto_upper) = if dport == 53 {
@@ -368,7 +370,7 @@ impl FormatWriter {
             LogFormat::Zeek => writeln!(
                 buf,
                 "{secs}.{ms:03}{:03}\tC{r:016x}\t{from}\t{sport}\t{to}\t{dport}\t{proto}\t-\t\
-                 {}.{:03}\t{obytes}\t{rbytes}\tSF\tShADadFf",
+                 {}.{:03}\t{obytes}\t{rbytes}\tSF\tShADadFf\t{opkts}\t{rpkts}",
                 r % 1000,
                 duration_ms / 1000,
                 duration_ms % 1000
@@ -378,7 +380,8 @@ impl FormatWriter {
                 "{{\"ts\":{secs}.{ms:03}{:03},\"uid\":\"C{r:016x}\",\"id.orig_h\":\"{from}\",\
                  \"id.orig_p\":{sport},\"id.resp_h\":\"{to}\",\"id.resp_p\":{dport},\
                  \"proto\":\"{proto}\",\"duration\":{}.{:03},\"orig_bytes\":{obytes},\
-                 \"resp_bytes\":{rbytes},\"conn_state\":\"SF\",\"local_orig\":true}}",
+                 \"resp_bytes\":{rbytes},\"conn_state\":\"SF\",\"local_orig\":true,\
+                 \"orig_pkts\":{opkts},\"resp_pkts\":{rpkts}}}",
                 r % 1000,
                 duration_ms / 1000,
                 duration_ms % 1000
@@ -386,10 +389,11 @@ impl FormatWriter {
             LogFormat::Vpc => {
                 writeln!(
                     buf,
-                    "2 123456789012 eni-{:017x} {from} {to} {sport} {dport} {proto_number} {} {obytes} {secs} {} \
+                    "2 123456789012 eni-{:017x} {from} {to} {sport} {dport} {proto_number} {} {} {secs} {} \
                      ACCEPT OK",
                     r >> 4 & 0xf_ffff,
-                    1 + r % 50,
+                    opkts + rpkts,
+                    obytes + rbytes,
                     secs + 60
                 )?;
                 if i % 50 == 49 {
@@ -410,13 +414,11 @@ impl FormatWriter {
                     "{{\"timestamp\":\"{end}\",\"flow_id\":{},\"in_iface\":\"eth0\",\
                      \"event_type\":\"flow\",\"src_ip\":\"{from}\",\"src_port\":{sport},\
                      \"dest_ip\":\"{to}\",\"dest_port\":{dport},\"proto\":\"{proto_upper}\",\
-                     \"flow\":{{\"pkts_toserver\":{},\"pkts_toclient\":{},\"bytes_toserver\":{obytes},\
+                     \"flow\":{{\"pkts_toserver\":{opkts},\"pkts_toclient\":{rpkts},\"bytes_toserver\":{obytes},\
                      \"bytes_toclient\":{rbytes},\"start\":\"{start}\",\"end\":\"{end}\",\"age\":{},\
                      \"state\":\"closed\",\"reason\":\"timeout\",\"alerted\":false}},\
                      \"tcp\":{{\"tcp_flags\":\"1b\",\"syn\":true,\"fin\":true}}}}",
                     r >> 14,
-                    1 + r % 50,
-                    1 + (r >> 6) % 50,
                     duration_ms / 1000
                 )?;
                 if i % 20 == 19 {

@@ -29,6 +29,64 @@ pub struct Query {
     pub busiest_to: bool,
     /// `--top`: how many hosts the busiest queries list (at least 1).
     pub top: usize,
+    /// `--by`: what the busiest queries rank by.
+    pub by: Measure,
+}
+
+/// What the busiest queries rank hosts by (`--by`): the sum over each
+/// host's counted connections of one per connection, or of its bytes or
+/// packets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Measure {
+    /// Connections (lines).
+    #[default]
+    Connections,
+    /// Bytes both ways.
+    Bytes,
+    /// Packets both ways.
+    Packets,
+}
+
+impl Measure {
+    /// The measure's name, as `--by` and the output write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Measure::Connections => "connections",
+            Measure::Bytes => "bytes",
+            Measure::Packets => "packets",
+        }
+    }
+
+    /// Whether hosts are ranked by a weight other than one per line.
+    pub fn weighted(self) -> bool {
+        self != Measure::Connections
+    }
+
+    /// What `rec` adds to its hosts' sums.
+    #[inline(always)]
+    pub(crate) fn weight(self, rec: &Record<'_>) -> u64 {
+        match self {
+            Measure::Connections => 1,
+            Measure::Bytes => rec.flow.bytes,
+            Measure::Packets => rec.flow.packets,
+        }
+    }
+
+    /// The flow fields a parser must read for this measure.
+    pub(crate) fn needs(self) -> Needs {
+        Needs {
+            bytes: self == Measure::Bytes,
+            packets: self == Measure::Packets,
+            ..Needs::default()
+        }
+    }
+
+    /// Reads a measure's name, as partials write it.
+    pub(crate) fn from_name(name: &str) -> Option<Measure> {
+        [Measure::Connections, Measure::Bytes, Measure::Packets]
+            .into_iter()
+            .find(|m| m.name() == name)
+    }
 }
 
 impl Query {
@@ -44,6 +102,7 @@ impl Query {
             busiest_from: busiest,
             busiest_to: false,
             top: 1,
+            by: Measure::Connections,
         }
     }
 
@@ -91,6 +150,11 @@ impl Query {
             top: top.max(1),
             ..self
         }
+    }
+
+    /// The same query, ranking by `by`.
+    pub fn with_measure(self, by: Measure) -> Self {
+        Query { by, ..self }
     }
 
     /// Whether a busiest query (from or to) was asked.
@@ -153,6 +217,7 @@ impl FlowFilter {
         Needs {
             to_port: !self.to_ports.is_empty(),
             proto: !self.protos.is_empty(),
+            ..Needs::default()
         }
     }
 

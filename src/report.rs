@@ -4,6 +4,8 @@ use std::cell::RefCell;
 use std::fmt;
 use std::io;
 
+use crate::query::Measure;
+
 /// A list's hosts, sorted ascending by bytes: in memory, or streamed from an
 /// approximate list's spilled runs, so that printing a huge list does not
 /// hold it all at once.
@@ -109,23 +111,24 @@ pub struct HostList {
 /// holds at least one line.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Busiest {
-    /// The host with the most connections on its side (smallest name among
+    /// The host with the highest value on its side (smallest name among
     /// equals): `top[0].host`.
     pub host: String,
-    /// Its connections (an overestimate in approximate mode).
-    pub connections: u64,
-    /// Approximate mode: the most by which `connections` may exceed the truth.
+    /// Its value: connections, or bytes or packets with `--by` (an
+    /// overestimate in approximate mode).
+    pub value: u64,
+    /// Approximate mode: the most by which `value` may exceed the truth.
     pub error: Option<u64>,
-    /// How many other hosts have as many connections as the leader (tracked
-    /// hosts, in approximate mode).
+    /// How many other hosts have the leader's value (tracked hosts, in
+    /// approximate mode).
     pub tied: u64,
     /// How many distinct hosts are on that side of the window's lines:
     /// initiators or receivers (an estimate in approximate mode).
     pub distinct: u64,
-    /// The `--top` busiest hosts, by connections descending, then name
-    /// ascending (bytes); fewer when fewer hosts exist.
+    /// The `--top` busiest hosts, by value descending, then name ascending
+    /// (bytes); fewer when fewer hosts exist.
     pub top: Vec<Talker>,
-    /// How many unlisted hosts have as many connections as the last listed one.
+    /// How many unlisted hosts have the last listed one's value.
     pub cut_tied: u64,
 }
 
@@ -134,10 +137,10 @@ pub struct Busiest {
 pub struct Talker {
     /// The host, case folded.
     pub host: String,
-    /// Its connections on the list's side (an overestimate in approximate
-    /// mode).
-    pub connections: u64,
-    /// Approximate mode: the most by which `connections` may exceed the truth,
+    /// Its value on the list's side: connections, or bytes or packets (an
+    /// overestimate in approximate mode).
+    pub value: u64,
+    /// Approximate mode: the most by which `value` may exceed the truth,
     /// and whether the sketch's bounds prove the host is in the true top list.
     pub bounds: Option<Bounds>,
 }
@@ -145,7 +148,7 @@ pub struct Talker {
 /// What the heavy-hitter sketch proves about one listed host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bounds {
-    /// `connections - error <= true count <= connections`.
+    /// `value - error <= true value <= value`.
     pub error: u64,
     /// True when no host outside the list can rank above this one.
     pub guaranteed: bool,
@@ -156,6 +159,10 @@ pub struct Bounds {
 pub struct Answer {
     /// Counted lines: well formed and inside the time range.
     pub lines: u64,
+    /// What the busiest answers rank by (`--by`).
+    pub measure: Measure,
+    /// The window's sum of `measure`: `lines` for connections.
+    pub total: u64,
     /// Present when `--to_host` was asked.
     pub to_host: Option<HostList>,
     /// Present when `--from_host` was asked.

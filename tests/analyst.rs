@@ -648,3 +648,320 @@ fn bad_ports_and_protocols_are_usage_errors() {
         );
     }
 }
+
+/// Each Zeek TSV connection of a `connspy-gen` log: initiator, responder,
+/// port, bytes and packets both ways.
+struct Conn {
+    from: String,
+    to: String,
+    port: u16,
+    bytes: u64,
+    packets: u64,
+}
+
+fn zeek_conns(text: &str) -> Vec<Conn> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            let n = |i: usize| f[i].parse::<u64>().unwrap();
+            Conn {
+                from: f[2].to_owned(),
+                to: f[4].to_owned(),
+                port: f[5].parse().unwrap(),
+                bytes: n(9) + n(10),
+                packets: n(13) + n(14),
+            }
+        })
+        .collect()
+}
+
+/// `--by bytes` and `--by packets` rank by the sums of the connections'
+/// bytes and packets both ways (checked against the log read here), each
+/// window carries its sum and every share is of it, and every flow format,
+/// compressed or not, from a file or standard input, through partials and a
+/// merge, answers alike; approximate mode with counters to spare gives the
+/// same sums with error 0.
+#[test]
+fn measures_rank_alike_in_every_flow_format() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    let zeek = gen(d, "zeek.log", &["--log_format", "zeek"]);
+    let conns = zeek_conns(&std::fs::read_to_string(d.join(&zeek)).unwrap());
+    let others: Vec<String> = [
+        ("zeek-json", None),
+        ("vpc", Some("gz")),
+        ("suricata", Some("zst")),
+        ("zeek", Some("gz")),
+    ]
+    .iter()
+    .map(|(format, compress)| {
+        let name = format!("{format}-{}.log", compress.unwrap_or("plain"));
+        let mut more = vec!["--log_format", format];
+        more.extend(compress.iter().flat_map(|c| ["--compress", c]));
+        gen(d, &name, &more)
+    })
+    .collect();
+    // Ports 22, 53, 80 and 443 count; 3389 does not.
+    let counted: Vec<&Conn> = conns.iter().filter(|c| c.port <= 443).collect();
+    type Pick = fn(&Conn) -> u64;
+    type Side = fn(&Conn) -> &str;
+    let measures: [(&str, Pick); 2] = [("bytes", |c| c.bytes), ("packets", |c| c.packets)];
+    for (by, pick) in measures {
+        let args = |more: &[&'static str]| {
+            let mut a = vec![
+                "--busiest_from_host",
+                "--busiest_to_host",
+                "--top",
+                "4",
+                "--by",
+                by,
+                "--to_port",
+                "22-443",
+                "--format",
+                "json",
+            ];
+            a.extend(more);
+            a
+        };
+        let mut a = args(&[]);
+        a.push(&zeek);
+        let out = connspy(d, &a);
+        assert_eq!(out.code, Some(0), "{by}: {out:#?}");
+        let r = &records(&out)[0];
+        let total: u64 = counted.iter().map(|c| pick(c)).sum();
+        assert_eq!(
+            (&r["lines"], &r[by]),
+            (&counted.len().into(), &total.into())
+        );
+        let sides: [(&str, Side); 2] = [
+            ("busiest_from_host", |c| &c.from),
+            ("busiest_to_host", |c| &c.to),
+        ];
+        for (side, host_of) in sides {
+            let mut sums: std::collections::BTreeMap<&str, u64> = Default::default();
+            for c in &counted {
+                *sums.entry(host_of(c)).or_default() += pick(c);
+            }
+            let mut ranked: Vec<(&str, u64)> = sums.into_iter().collect();
+            ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+            let b = &r[side];
+            assert!(b.get("connections").is_none(), "{by}: {b}");
+            assert_eq!(
+                (&b["host"], &b[by]),
+                (&ranked[0].0.into(), &ranked[0].1.into())
+            );
+            let top: Vec<(String, u64, f64)> = b["top"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| {
+                    let host = t["host"].as_str().unwrap().to_owned();
+                    (host, t[by].as_u64().unwrap(), t["share"].as_f64().unwrap())
+                })
+                .collect();
+            let want: Vec<(String, u64, f64)> = ranked[..4]
+                .iter()
+                .map(|&(h, v)| (h.to_owned(), v, v as f64 / total as f64))
+                .collect();
+            assert_eq!(top, want, "{by} {side}");
+        }
+        for file in &others {
+            let mut a = args(&["--threads", "2", "--chunk_size", "700"]);
+            a.push(file);
+            let other = connspy(d, &a);
+            assert_eq!(other.code, Some(0), "{by} {file}: {other:#?}");
+            assert_eq!(other.stdout, out.stdout, "{by} {file}");
+        }
+        let bytes = std::fs::read(d.join(&others[1])).unwrap();
+        let piped = run_in(d, "connspy", &args(&[]), &bytes);
+        assert_eq!(piped.stdout, out.stdout, "{by} on stdin");
+        let mut a = args(&[]);
+        *a.last_mut().unwrap() = "partial";
+        a.push(&zeek);
+        let partial = connspy(d, &a);
+        assert_eq!(partial.code, Some(0), "{partial:#?}");
+        assert!(
+            partial.stdout.contains(&format!(",by={by}\t")),
+            "{}",
+            partial.stdout
+        );
+        std::fs::write(d.join("p.part"), &partial.stdout).unwrap();
+        let merged = connspy(d, &["--merge", "--format", "json", "p.part"]);
+        assert_eq!(merged.stdout, out.stdout, "{by} merged");
+        let mut a = args(&["--approx"]);
+        a.push(&zeek);
+        let approx = records(&connspy(d, &a))[0].clone();
+        assert_eq!(approx[by], r[by], "{by} approx total");
+        for side in ["busiest_from_host", "busiest_to_host"] {
+            let pairs = approx[side]["top"].as_array().unwrap().iter();
+            for (at, et) in pairs.zip(r[side]["top"].as_array().unwrap()) {
+                assert_eq!(
+                    (&at["host"], &at[by], &at["error"]),
+                    (&et["host"], &et[by], &0.into())
+                );
+            }
+        }
+    }
+}
+
+/// `--by bytes` or `--by packets` on a log without them is exit 2 before any
+/// output, naming the flag and the file; an unknown measure, or one without
+/// a busiest query, is a usage error; an unset count is 0 and a count that is
+/// not a number makes its line malformed (counted, with its place).
+#[test]
+fn measures_need_logs_that_carry_them() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("plain.log"), "1565647200 10.0.0.1 10.0.0.2\n").unwrap();
+    let zeek_head = "#separator \\x09\n#unset_field\t-\n#path\tconn\n";
+    std::fs::write(
+        d.join("nopkts.log"),
+        format!(
+            "{zeek_head}#fields\tts\tid.orig_h\tid.resp_h\torig_bytes\tresp_bytes\n\
+             1565647200.0\ta\tb\t10\t-\n1565647201.0\ta\tc\t-\t-\n1565647202.0\td\tb\t7\t5\n\
+             1565647203.0\td\tb\tlots\t5\n"
+        ),
+    )
+    .unwrap();
+    for (by, file, what) in [
+        (
+            "bytes",
+            "plain.log",
+            "no ports, protocols, bytes or packets",
+        ),
+        (
+            "packets",
+            "plain.log",
+            "no ports, protocols, bytes or packets",
+        ),
+        ("packets", "nopkts.log", "no orig_pkts and resp_pkts"),
+    ] {
+        let out = connspy(d, &["--busiest_from_host", "--by", by, file]);
+        assert_eq!(out.code, Some(2), "{by} {file}: {out:#?}");
+        assert_eq!(out.stdout, "");
+        assert!(
+            out.stderr.contains(&format!("--by {by}"))
+                && out.stderr.contains(file)
+                && out.stderr.contains(what),
+            "{}",
+            out.stderr
+        );
+    }
+    let out = connspy(d, &["--to_host", "b", "--by", "bytes", "nopkts.log"]);
+    assert_eq!(out.code, Some(2));
+    assert!(out.stderr.contains("--busiest_from_host"), "{}", out.stderr);
+    let out = connspy(d, &["--busiest_from_host", "--by", "octets", "nopkts.log"]);
+    assert_eq!(out.code, Some(2));
+    assert!(out.stderr.contains("--by"), "{}", out.stderr);
+
+    // `a` sent 10 bytes (and one connection of unset bytes), `d` 12; the
+    // last line's bytes are not a number.
+    let out = connspy(
+        d,
+        &[
+            "--busiest_from_host",
+            "--top",
+            "2",
+            "--by",
+            "bytes",
+            "--format",
+            "json",
+            "nopkts.log",
+        ],
+    );
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    let r = &records(&out)[0];
+    assert_eq!((&r["lines"], &r["bytes"]), (&3.into(), &22.into()));
+    let top: Vec<(&str, u64)> = r["busiest_from_host"]["top"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["host"].as_str().unwrap(), t["bytes"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(top, [("d", 12), ("a", 10)]);
+    assert!(
+        out.stderr.contains("1 malformed") && out.stderr.contains("nopkts.log:8"),
+        "{}",
+        out.stderr
+    );
+    // A window whose every connection carried 0 bytes: shares are 0.
+    std::fs::write(
+        d.join("zero.log"),
+        format!("{zeek_head}#fields\tts\tid.orig_h\tid.resp_h\torig_bytes\tresp_bytes\n1.0\ta\tb\t0\t-\n"),
+    )
+    .unwrap();
+    let out = connspy(
+        d,
+        &[
+            "--busiest_to_host",
+            "--by",
+            "bytes",
+            "--format",
+            "json",
+            "zero.log",
+        ],
+    );
+    let r = &records(&out)[0];
+    assert_eq!(
+        (&r["bytes"], &r["busiest_to_host"]["top"][0]["share"]),
+        (&0.into(), &0.0.into())
+    );
+}
+
+/// Text shows a measure with its unit and the exact number, TSV rows carry
+/// the measure's value, and without `--by` nothing changes.
+#[test]
+fn measures_read_in_text_and_tsv() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    let zeek_head = "#separator \\x09\n#unset_field\t-\n#path\tconn\n";
+    std::fs::write(
+        d.join("z.log"),
+        format!(
+            "{zeek_head}#fields\tts\tid.orig_h\tid.resp_h\torig_bytes\tresp_bytes\torig_pkts\tresp_pkts\n\
+             0.5\ta\tb\t1200000\t34567\t10\t20\n1.5\tc\tb\t500\t0\t1\t1\n"
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = connspy(d, args);
+        assert_eq!(out.code, Some(0), "{out:#?}");
+        out.stdout
+    };
+    assert_eq!(
+        run(&["--busiest_from_host", "--by", "bytes", "z.log"]),
+        "* .. *  lines 2  bytes 1235067 (1.2 MB)\n  \
+         busiest_from_host: a (1.2 MB, 1234567 bytes; 0 tied; 2 initiators)\n"
+    );
+    assert_eq!(
+        run(&[
+            "--busiest_from_host",
+            "--by",
+            "packets",
+            "--top",
+            "2",
+            "z.log"
+        ]),
+        "* .. *  lines 2  packets 32\n  \
+         busiest_from_host: top 2 of 2 initiators; 0 unlisted tied at the cut\n    \
+         #  host  packets    share\n    \
+         1  a          30   93.75%\n    \
+         2  c           2    6.25%\n"
+    );
+    assert_eq!(
+        run(&[
+            "--busiest_to_host",
+            "--by",
+            "bytes",
+            "--format",
+            "tsv",
+            "z.log"
+        ]),
+        "\tbusiest_to_host\tb\t1235067\n"
+    );
+    assert_eq!(
+        run(&["--busiest_to_host", "--format", "tsv", "z.log"]),
+        "\tbusiest_to_host\tb\t2\n"
+    );
+}

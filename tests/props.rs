@@ -12,7 +12,7 @@ use connspy::input::Input;
 use connspy::notes::Notes;
 use connspy::output::sink::Answers;
 use connspy::progress::Progress;
-use connspy::query::{ApproxSettings, Filter, FlowFilter, NetFilter, Query};
+use connspy::query::{ApproxSettings, Filter, FlowFilter, Measure, NetFilter, Query};
 use connspy::reduce::approx::ApproxReducer;
 use connspy::reduce::exact::ExactReducer;
 use connspy::reduce::Reducer;
@@ -131,9 +131,15 @@ type SideOf = fn(&Line) -> &str;
 
 /// The `n` busiest of `hosts` (one entry per line), ranked the obvious way.
 fn naive_busiest<'a>(hosts: impl Iterator<Item = &'a str>, n: usize) -> Option<Busiest> {
+    naive_weighted(hosts.map(|h| (h, 1)), n)
+}
+
+/// The `n` busiest of `hosts` (one entry per line, with its weight), ranked
+/// by the sum of their weights the obvious way.
+fn naive_weighted<'a>(hosts: impl Iterator<Item = (&'a str, u64)>, n: usize) -> Option<Busiest> {
     let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-    for h in hosts {
-        *counts.entry(h.to_ascii_lowercase()).or_default() += 1;
+    for (h, w) in hosts {
+        *counts.entry(h.to_ascii_lowercase()).or_default() += w;
     }
     let mut ranked: Vec<(String, u64)> = counts.clone().into_iter().collect();
     ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
@@ -142,7 +148,7 @@ fn naive_busiest<'a>(hosts: impl Iterator<Item = &'a str>, n: usize) -> Option<B
     let last = listed.last()?.1;
     Some(Busiest {
         host: leader,
-        connections: best,
+        value: best,
         error: None,
         tied: counts.values().filter(|c| **c == best).count() as u64 - 1,
         distinct: counts.len() as u64,
@@ -150,7 +156,7 @@ fn naive_busiest<'a>(hosts: impl Iterator<Item = &'a str>, n: usize) -> Option<B
             .iter()
             .map(|(h, c)| Talker {
                 host: h.clone(),
-                connections: *c,
+                value: *c,
                 bounds: None,
             })
             .collect(),
@@ -257,6 +263,37 @@ fn flow_of(line: &Line) -> (Option<u16>, Option<&'static str>) {
     (port[k % port.len()], proto[k / 7 % proto.len()])
 }
 
+/// What a flow log says a line's connection carried, each way (initiator
+/// to responder, then back), drawn from its timestamp like [`flow_of`]:
+/// `None` is unset. Some sums pass 2^32.
+fn counts_of(line: &Line) -> ([Option<u64>; 2], [Option<u64>; 2]) {
+    let bytes = [
+        Some(60),
+        None,
+        Some(0),
+        Some(1500),
+        Some(3_000_000_000),
+        Some(70_000),
+    ];
+    let packets = [Some(1), Some(0), None, Some(12), Some(7)];
+    let k = (line.ts / 1000) as usize;
+    (
+        [bytes[k / 3 % 6], bytes[k / 5 % 6]],
+        [packets[k / 2 % 5], packets[k / 11 % 5]],
+    )
+}
+
+/// What `line` adds to its hosts' sums under `by`: unset counts are 0.
+fn weight_of(line: &Line, by: Measure) -> u64 {
+    let (bytes, packets) = counts_of(line);
+    let sum = |c: [Option<u64>; 2]| c.iter().map(|v| v.unwrap_or(0)).sum();
+    match by {
+        Measure::Connections => 1,
+        Measure::Bytes => sum(bytes),
+        Measure::Packets => sum(packets),
+    }
+}
+
 /// Whether `line` passes `--to_port` and `--proto`, the obvious way.
 fn flows_pass(line: &Line, filter: &Filter) -> bool {
     let (port, proto) = flow_of(line);
@@ -327,12 +364,13 @@ fn model(lines: &[Line], query: &Query, filter: &Filter) -> Vec<Report> {
             let names = |host: &str, q: &Option<String>| q.as_ref().is_some_and(|q| named(host, q));
             let to_host = list(&to_q, &|l| names(l.to, &to_q).then(|| fold(l.from)));
             let from_host = list(&from_q, &|l| names(l.from, &from_q).then(|| fold(l.to)));
+            let weight = |l: &Line| weight_of(l, query.by);
             let busiest_from = query
                 .busiest_from
-                .then(|| naive_busiest(ls.iter().map(|l| l.from), query.top));
+                .then(|| naive_weighted(ls.iter().map(|l| (l.from, weight(l))), query.top));
             let busiest_to = query
                 .busiest_to
-                .then(|| naive_busiest(ls.iter().map(|l| l.to), query.top));
+                .then(|| naive_weighted(ls.iter().map(|l| (l.to, weight(l))), query.top));
             let (start, end) = if let Some(bin) = filter.bin {
                 (Some(key), Some(key + bin))
             } else {
@@ -343,6 +381,8 @@ fn model(lines: &[Line], query: &Query, filter: &Filter) -> Vec<Report> {
                 end,
                 answer: Answer {
                     lines: ls.len() as u64,
+                    measure: query.by,
+                    total: ls.iter().map(|l| weight_of(l, query.by)).sum(),
                     to_host,
                     from_host,
                     busiest_from,
@@ -608,11 +648,11 @@ proptest! {
                 // The true top list: every host, ranked exactly.
                 let true_top = naive_busiest(in_window.iter().map(|l| side(l)), query.top).unwrap();
                 prop_assert_eq!(ab.top.len(), true_top.top.len().min(top_k));
-                prop_assert_eq!((&ab.host, ab.connections), (&ab.top[0].host, ab.top[0].connections));
+                prop_assert_eq!((&ab.host, ab.value), (&ab.top[0].host, ab.top[0].value));
                 for t in &ab.top {
                     let bounds = t.bounds.unwrap();
                     let real = truth(&t.host);
-                    prop_assert!(t.connections >= real && t.connections - bounds.error <= real,
+                    prop_assert!(t.value >= real && t.value - bounds.error <= real,
                         "{:?} truth {}", t, real);
                     prop_assert!(bounds.error <= a.answer.lines / top_k as u64);
                     if bounds.guaranteed {
@@ -624,7 +664,7 @@ proptest! {
                 // The true leader is named when its lead exceeds the error:
                 // the reported host's estimate cannot overtake it otherwise.
                 let error = ab.error.unwrap();
-                if eb.tied == 0 && eb.connections > truth(&ab.host) + error {
+                if eb.tied == 0 && eb.value > truth(&ab.host) + error {
                     prop_assert_eq!(&ab.host, &eb.host);
                 }
             }
@@ -988,7 +1028,8 @@ fn render_flow(lines: &[Line], format: u8) -> String {
     match format {
         0 => out.push_str(
             "#separator \x5cx09\n#unset_field\t-\n#path\tconn\n\
-             #fields\tts\tid.orig_h\tid.resp_h\tid.resp_p\tproto\n",
+             #fields\tts\tid.orig_h\tid.resp_h\tid.resp_p\tproto\torig_bytes\tresp_bytes\t\
+             orig_pkts\tresp_pkts\n",
         ),
         2 => out.push_str(
             "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets \
@@ -998,26 +1039,37 @@ fn render_flow(lines: &[Line], format: u8) -> String {
     }
     for line in lines {
         let (port, proto) = flow_of(line);
+        let ([ob, rb], [op, rp]) = counts_of(line);
         let secs = line.ts / 1000;
         let json = |key: &str, v: Option<String>| {
             v.map_or_else(String::new, |v| format!(",\"{key}\":{v}"))
         };
+        let tsv = |v: Option<u64>| v.map_or("-".into(), |v| v.to_string());
+        let num = |v: Option<u64>| v.map(|v| v.to_string());
         out.push_str(&match format {
             0 => format!(
-                "{secs}.{:03}\t{}\t{}\t{}\t{}\n",
+                "{secs}.{:03}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
                 line.ts % 1000,
                 line.from,
                 line.to,
                 port.map_or("-".into(), |p| p.to_string()),
-                proto.unwrap_or("-")
+                proto.unwrap_or("-"),
+                tsv(ob),
+                tsv(rb),
+                tsv(op),
+                tsv(rp),
             ),
             1 => format!(
-                "{{\"ts\":{secs}.{:03},\"id.orig_h\":\"{}\",\"id.resp_h\":\"{}\"{}{}}}\n",
+                "{{\"ts\":{secs}.{:03},\"id.orig_h\":\"{}\",\"id.resp_h\":\"{}\"{}{}{}{}{}{}}}\n",
                 line.ts % 1000,
                 line.from,
                 line.to,
                 json("id.resp_p", port.map(|p| p.to_string())),
                 json("proto", proto.map(|p| format!("\"{p}\""))),
+                json("orig_bytes", num(ob)),
+                json("resp_bytes", num(rb)),
+                json("orig_pkts", num(op)),
+                json("resp_pkts", num(rp)),
             ),
             2 => {
                 let number = match proto {
@@ -1028,23 +1080,34 @@ fn render_flow(lines: &[Line], format: u8) -> String {
                     Some(n) => n,
                     None => "-",
                 };
+                // One column each way: the sums (unset when both are).
+                let both = |a: Option<u64>, b: Option<u64>| match (a, b) {
+                    (None, None) => "-".to_string(),
+                    _ => (a.unwrap_or(0) + b.unwrap_or(0)).to_string(),
+                };
                 format!(
-                    "2 123456789012 eni-0a {} {} 40000 {} {number} 1 60 {secs} {} ACCEPT OK\n",
+                    "2 123456789012 eni-0a {} {} 40000 {} {number} {} {} {secs} {} ACCEPT OK\n",
                     line.from,
                     line.to,
                     port.map_or("-".into(), |p| p.to_string()),
+                    both(op, rp),
+                    both(ob, rb),
                     secs + 60
                 )
             }
             _ => format!(
                 "{{\"timestamp\":\"{}\",\"event_type\":\"flow\",\"src_ip\":\"{}\",\"dest_ip\":\"{}\"{}{},\
-                 \"flow\":{{\"start\":\"{}\"}}}}\n",
+                 \"flow\":{{\"start\":\"{}\"{}{}{}{}}}}}\n",
                 rfc3339(line.ts, true),
                 line.from,
                 line.to,
                 json("dest_port", port.map(|p| p.to_string())),
                 json("proto", proto.map(|p| format!("\"{}\"", p.to_ascii_uppercase()))),
                 rfc3339(line.ts, false),
+                json("bytes_toserver", num(ob)),
+                json("bytes_toclient", num(rb)),
+                json("pkts_toserver", num(op)),
+                json("pkts_toclient", num(rp)),
             ),
         });
     }
@@ -1090,5 +1153,96 @@ proptest! {
         let (reports, summary) = scan_exact(&files, &query, &filter, &opts);
         prop_assert_eq!(summary.malformed, 0, "{:?}", summary.first_malformed);
         prop_assert_eq!(reports, model(&lines, &query, &filter));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// `--by connections|bytes|packets` (with any flow filter, networks,
+    /// bins and range) gives the model's sums on Zeek TSV, Zeek JSON, VPC and
+    /// Suricata logs, plain or compressed, for any split into files, thread
+    /// count and chunk size; unset counts are 0, and sums pass 2^32. The
+    /// approximate mode's weighted summary keeps its bounds in the measure's
+    /// unit.
+    #[test]
+    fn measures_equal_the_model(
+        lines in lines(90),
+        file_of in prop::collection::vec(0usize..3, 90),
+        formats in prop::collection::vec(0u8..4, 3),
+        compress in prop::collection::vec(0u8..3, 3),
+        query in query(),
+        filter in filter(),
+        flows in prop::option::of(flow_filter()),
+        by in prop::sample::select(vec![Measure::Connections, Measure::Bytes, Measure::Packets]),
+        threads in 1usize..4,
+        chunk_size in 1usize..400,
+        top_k in 1usize..12,
+    ) {
+        let lines: Vec<Line> = lines.into_iter().map(|l| Line { ts: l.ts / 1000 * 1000, ..l }).collect();
+        let query = query.with_measure(by);
+        let filter = Filter { flows: flows.unwrap_or_default(), ..filter };
+        let mut per_file = vec![Vec::new(); 3];
+        for (i, line) in lines.iter().enumerate() {
+            per_file[file_of[i]].push(line.clone());
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let files: Vec<PathBuf> = per_file
+            .iter()
+            .enumerate()
+            .map(|(i, ls)| write_compressed(&dir, i, &render_flow(ls, formats[i]), compress[i]))
+            .collect();
+        let opts = ScanOptions {
+            threads, waves: threads, chunk_size, seek_late_ms: None, ..ScanOptions::default()
+        };
+        let (reports, summary) = scan_exact(&files, &query, &filter, &opts);
+        prop_assert_eq!(summary.malformed, 0, "{:?}", summary.first_malformed);
+        let exact = model(&lines, &query, &filter);
+        prop_assert_eq!(&reports, &exact);
+
+        let settings = ApproxSettings {
+            top_k,
+            hll_precision: 12,
+            bloom_bytes: 64 << 10,
+            bloom_items: 30_000,
+            spill_buffer: 1 << 20,
+        };
+        let opts = ScanOptions {
+            release: Release::Watermark { late_ms: 10 * HOUR_MS },
+            ..opts
+        };
+        let (approx, _) = scan_with(&ApproxReducer::new(query.clone(), settings), &files, &filter, &opts);
+        prop_assert_eq!(approx.len(), exact.len());
+        for (a, e) in approx.iter().zip(&exact) {
+            prop_assert_eq!((a.answer.lines, a.answer.total), (e.answer.lines, e.answer.total));
+            let sides: [(_, _, SideOf); 2] = [
+                (&a.answer.busiest_from, &e.answer.busiest_from, |l| l.from),
+                (&a.answer.busiest_to, &e.answer.busiest_to, |l| l.to),
+            ];
+            for (ab, eb, side) in sides {
+                let (Some(Some(ab)), Some(Some(eb))) = (ab, eb) else {
+                    prop_assert_eq!(ab.as_ref().map(Option::is_some), eb.as_ref().map(Option::is_some));
+                    continue;
+                };
+                // Every host's true sum: the model's ranking at full length.
+                let window: Vec<&Line> = lines.iter()
+                    .filter(|l| filter.window_of(l.ts).is_some() && nets_pass(l, &filter))
+                    .filter(|l| a.start.is_none_or(|s| l.ts >= s) && a.end.is_none_or(|t| l.ts < t))
+                    .collect();
+                let weighed = || window.iter().map(|l| (side(l), weight_of(l, by)));
+                let all = naive_weighted(weighed(), usize::MAX).unwrap();
+                let truth = |h: &str| all.top.iter().find(|t| t.host == h).map_or(0, |t| t.value);
+                for t in &ab.top {
+                    let bounds = t.bounds.unwrap();
+                    let real = truth(&t.host);
+                    prop_assert!(t.value >= real && t.value - bounds.error <= real, "{:?} truth {}", t, real);
+                    prop_assert!(bounds.error <= a.answer.total / top_k as u64);
+                    if bounds.guaranteed {
+                        prop_assert!(eb.top.iter().any(|x| x.host == t.host),
+                            "{:?} is not in the true top {:?}", t, eb.top);
+                    }
+                }
+            }
+        }
     }
 }

@@ -624,6 +624,46 @@ fn vpc_flow_logs_through_rotation() {
     assert!(!err.iter().any(|l| l.contains("malformed")), "{err:?}");
 }
 
+/// `--by bytes` in tail mode: each hour ranks its initiators by the bytes
+/// of their connections and carries its sum.
+#[test]
+fn tail_ranks_by_bytes_hour_by_hour() {
+    let (_dir, path) = tempdir();
+    let flow = |ts: i64, from: &str, bytes: u64| {
+        format!(
+            "2 123456789012 eni-0a1b2c {from} x 1 2 6 1 {bytes} {ts} {} ACCEPT OK\n",
+            ts + 60
+        )
+    };
+    fs::write(
+        &path,
+        flow(T0, "a", 100) + &flow(T0 + 1, "b", 60) + &flow(T0 + 2, "b", 50),
+    )
+    .unwrap();
+    let tail = Tail::start(&["--by", "bytes", "--top", "2"], &path);
+    append(&path, &flow(T0 + HOUR + LATE, "c", 7));
+    let (hour0, _) = tail.record();
+    assert_eq!(
+        (&hour0["lines"], &hour0["bytes"]),
+        (&3.into(), &210.into()),
+        "{hour0}"
+    );
+    let top = &hour0["busiest_from_host"]["top"];
+    assert_eq!(
+        (
+            &top[0]["host"],
+            &top[0]["bytes"],
+            &top[1]["host"],
+            &top[1]["bytes"]
+        ),
+        (&"b".into(), &110.into(), &"a".into(), &100.into()),
+        "{hour0}"
+    );
+    let (rest, code, _) = tail.terminate();
+    assert_eq!(code, 0);
+    assert_eq!(rest[0]["bytes"], 7);
+}
+
 #[test]
 fn a_line_longer_than_the_maximum_is_malformed_and_the_rest_still_counts() {
     let (_dir, path) = tempdir();

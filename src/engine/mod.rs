@@ -103,6 +103,7 @@ impl<'a, R: Reducer> Engine<'a, R> {
                 },
                 drop_late: filter.binned(),
                 filtering: !filter.nets.is_empty() || !filter.flows.is_empty(),
+                needs: filter.needs().with(reducer.needs()),
                 strict_stop: AtomicUsize::new(usize::MAX),
                 failed: AtomicBool::new(false),
             },
@@ -247,7 +248,7 @@ impl<'a, R: Reducer> Engine<'a, R> {
         group: &Group<'_>,
         partials: &[Partial<R::State>],
     ) -> Result<()> {
-        let needs = self.scanner.filter.needs();
+        let needs = self.scanner.needs;
         if !needs.any() {
             return Ok(());
         }
@@ -281,7 +282,7 @@ impl<'a, R: Reducer> Engine<'a, R> {
     /// some before it met such a file. Streams are checked at their first
     /// block ([`Self::check_answers`]).
     fn check_files_answer(&self, inputs: &[Input]) -> Result<()> {
-        let needs = self.scanner.filter.needs();
+        let needs = self.scanner.needs;
         if !needs.any() {
             return Ok(());
         }
@@ -401,7 +402,7 @@ impl<'a, R: Reducer> Engine<'a, R> {
         // The reducer's failure ends the run before any window it touched
         // is printed as if it were whole.
         if let Some(e) = partials.iter_mut().find_map(|p| p.failure.take()) {
-            return Err(Error::spill(e));
+            return Err(Error::reducing(e));
         }
         for mut partial in partials {
             self.notes.malformed += partial.malformed;
@@ -431,7 +432,7 @@ impl<'a, R: Reducer> Engine<'a, R> {
             }
             self.open
                 .merge(partial.windows, |a, b| reducer.merge(a, b))
-                .map_err(Error::spill)?;
+                .map_err(Error::reducing)?;
             // The watermark moves per wave, in wave order.
             self.newest = self.newest.max(partial.newest);
             self.release()?;

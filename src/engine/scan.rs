@@ -34,6 +34,8 @@ pub(super) struct Scanner<'a, R> {
     /// Whether any network, port or protocol filter was given: without one,
     /// the per-line loop asks nothing more than the time range.
     pub(super) filtering: bool,
+    /// The flow fields the filter and the reducer read from each line.
+    pub(super) needs: Needs,
     /// With `strict`, the lowest chunk index known to hold a malformed line;
     /// later chunks need not be parsed.
     pub(super) strict_stop: AtomicUsize,
@@ -92,7 +94,7 @@ impl<R: Reducer> Scanner<'_, R> {
             }
             true
         };
-        let needs = self.filter.needs();
+        let needs = self.needs;
         if piece.too_long.is_empty() {
             parser.scan_with(piece.bytes, needs, &mut each);
         } else {
@@ -376,6 +378,10 @@ mod tests {
             self.exact.lines(state)
         }
 
+        fn total(&self, state: &State) -> u64 {
+            self.exact.total(state)
+        }
+
         fn merge(&self, into: &mut State, other: State) -> io::Result<()> {
             self.exact.merge(into, other)
         }
@@ -431,6 +437,7 @@ mod tests {
                 late_ms: None,
                 drop_late: false,
                 filtering: false,
+                needs: Needs::default(),
                 strict_stop: AtomicUsize::new(usize::MAX),
                 failed: AtomicBool::new(false),
             };

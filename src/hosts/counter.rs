@@ -29,8 +29,9 @@ pub(super) struct InlineCounts {
     size: usize,
     /// Occupied slots.
     len: usize,
-    /// Inserts waiting for their prefetched slot, oldest first.
-    queue: [(Key, u64); PIPELINE],
+    /// Inserts waiting for their prefetched slot, oldest first: key, hash
+    /// and what to add.
+    queue: [(Key, u64, u32); PIPELINE],
     queued: usize,
     head: usize,
     /// Slots looked at by inserts and moves: tests bound it to prove that
@@ -74,7 +75,7 @@ impl InlineCounts {
             slots: Slots::default(),
             size: 0,
             len: 0,
-            queue: [(EMPTY, 0); PIPELINE],
+            queue: [(EMPTY, 0, 0); PIPELINE],
             queued: 0,
             head: 0,
             #[cfg(test)]
@@ -99,21 +100,21 @@ impl InlineCounts {
         }
     }
 
-    /// Queues `key` to be counted once, calling `wrapped` with it at the
-    /// moment its count passes 2^32 (possibly during a later call).
+    /// Queues `n` to be added to `key`'s count, calling `wrapped` with it
+    /// at the moment its count passes 2^32 (possibly during a later call).
     #[inline(always)]
-    fn add(&mut self, key: Key, wrapped: impl FnMut(Key)) {
+    fn add(&mut self, key: Key, n: u32, wrapped: impl FnMut(Key)) {
         let hash = key.table_hash();
         if !self.slots.is_empty() {
             prefetch(&self.slots[self.home(hash)]);
         }
         if self.queued == PIPELINE {
-            let (old, old_hash) = self.queue[self.head];
-            self.queue[self.head] = (key, hash);
+            let (old, old_hash, old_n) = self.queue[self.head];
+            self.queue[self.head] = (key, hash, n);
             self.head = (self.head + 1) % PIPELINE;
-            self.insert(old, old_hash, 1, wrapped);
+            self.insert(old, old_hash, old_n, wrapped);
         } else {
-            self.queue[(self.head + self.queued) % PIPELINE] = (key, hash);
+            self.queue[(self.head + self.queued) % PIPELINE] = (key, hash, n);
             self.queued += 1;
         }
     }
@@ -121,10 +122,10 @@ impl InlineCounts {
     /// Counts every queued key.
     fn flush(&mut self, mut wrapped: impl FnMut(Key)) {
         while self.queued > 0 {
-            let (key, hash) = self.queue[self.head];
+            let (key, hash, n) = self.queue[self.head];
             self.head = (self.head + 1) % PIPELINE;
             self.queued -= 1;
-            self.insert(key, hash, 1, &mut wrapped);
+            self.insert(key, hash, n, &mut wrapped);
         }
     }
 
@@ -477,15 +478,35 @@ impl HostCounter {
     /// Counts one connection of `host` (case folded here).
     #[inline(always)]
     pub fn add(&mut self, host: &[u8]) {
+        self.add_low(host, 1);
+    }
+
+    /// Adds `n` to `host`'s count (case folded here): a connection's bytes
+    /// or packets, or a partial's count. A host added with 0 is counted as
+    /// seen, with 0.
+    #[inline(always)]
+    pub fn add_weighted(&mut self, host: &[u8], n: u64) {
+        // The low 32 bits go through the table; the rest, rare, straight to
+        // the carries, as 2^32 wraps of the low part would have put them.
+        let high = n >> 32;
+        if high > 0 {
+            carry(&mut self.carries, host, high);
+        }
+        self.add_low(host, n as u32);
+    }
+
+    /// Adds `n` to `host`'s count, through the pipeline for inline hosts.
+    #[inline(always)]
+    fn add_low(&mut self, host: &[u8], n: u32) {
         if (1..=INLINE_MAX).contains(&host.len()) {
             let carries = &mut self.carries;
             self.inline
-                .add(inline_key(host), |key| carry(carries, key.bytes(&[]), 1));
+                .add(inline_key(host), n, |key| carry(carries, key.bytes(&[]), 1));
             return;
         }
         let mut wrapped = false;
-        self.long.upsert_raw(host, 1, |c| {
-            (*c, wrapped) = c.overflowing_add(1);
+        self.long.upsert_raw(host, n, |c| {
+            (*c, wrapped) = c.overflowing_add(n);
         });
         if wrapped {
             carry(&mut self.carries, host, 1);
@@ -538,32 +559,6 @@ impl HostCounter {
     /// does not rehash the table again and again as it grows.
     pub(crate) fn reserve(&mut self, more: usize) {
         self.inline.reserve(more);
-    }
-
-    /// Adds `n` connections of `host` (case folded here) at once: a
-    /// partial's counts, merged without replaying them one by one.
-    pub(crate) fn add_count(&mut self, host: &[u8], n: u64) {
-        // The low 32 bits go to the table; the rest, and a wrap of the low
-        // part, to the carries, as a one-by-one count would have put them.
-        let (low, high) = (n as u32, n >> 32);
-        if (1..=INLINE_MAX).contains(&host.len()) {
-            let key = inline_key(host);
-            let carries = &mut self.carries;
-            self.inline.insert(key, key.table_hash(), low, |key| {
-                carry(carries, key.bytes(&[]), 1);
-            });
-        } else {
-            let mut wrapped = false;
-            self.long.upsert_raw(host, low, |c| {
-                (*c, wrapped) = c.overflowing_add(low);
-            });
-            if wrapped {
-                carry(&mut self.carries, host, 1);
-            }
-        }
-        if high > 0 {
-            carry(&mut self.carries, host, high);
-        }
     }
 
     /// Calls `f` with every counted host and its count, in a partial's

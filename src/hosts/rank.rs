@@ -133,14 +133,14 @@ impl<E> Ranking<'_, E> {
             .iter()
             .map(|c| Talker {
                 host: String::from_utf8_lossy(c.host).into_owned(),
-                connections: c.count,
+                value: c.count,
                 bounds: bounds(c),
             })
             .collect();
         let leader = &top[0];
         Busiest {
             host: leader.host.clone(),
-            connections: leader.connections,
+            value: leader.value,
             error: leader.bounds.map(|b| b.error),
             tied: self.tied,
             distinct,

@@ -64,7 +64,7 @@ fn inline_and_long_hosts_mix_in_one_table() {
 
 /// The leader's host, count and ties.
 fn leader(c: &mut HostCounter) -> Option<(String, u64, u64)> {
-    c.busiest(1).map(|b| (b.host, b.connections, b.tied))
+    c.busiest(1).map(|b| (b.host, b.value, b.tied))
 }
 
 #[test]
@@ -91,7 +91,7 @@ fn counts_past_u32_stay_exact() {
     );
     let busiest = a.busiest(3).unwrap();
     assert_eq!(busiest.top[1].host, long);
-    assert_eq!(busiest.top[1].connections, u64::from(u32::MAX) + 1);
+    assert_eq!(busiest.top[1].value, u64::from(u32::MAX) + 1);
 }
 
 #[test]
@@ -116,11 +116,7 @@ fn counters_of_many_hosts_equal_a_naive_count_through_growth_and_merges() {
     let got = a.busiest(naive.len()).unwrap();
     let mut expect: Vec<(String, u64)> = naive.into_iter().collect();
     expect.sort_by(|x, y| y.1.cmp(&x.1).then_with(|| x.0.cmp(&y.0)));
-    let got: Vec<(String, u64)> = got
-        .top
-        .into_iter()
-        .map(|t| (t.host, t.connections))
-        .collect();
+    let got: Vec<(String, u64)> = got.top.into_iter().map(|t| (t.host, t.value)).collect();
     assert_eq!(got, expect);
 }
 
@@ -408,8 +404,8 @@ proptest::proptest! {
         }
         for &(i, n) in &big {
             if let Some(h) = hosts.get(i) {
-                whole.add_count(h, n);
-                b.add_count(h, n);
+                whole.add_weighted(h, n);
+                b.add_weighted(h, n);
                 *model.entry(h.to_ascii_lowercase()).or_default() += n;
             }
         }

@@ -4,6 +4,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
+use crate::query::Measure;
 use crate::report::{Busiest as Answer, HostList, Hosts, Report};
 use crate::timestamp::Rfc3339Ms;
 
@@ -21,8 +22,35 @@ struct Window<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     busiest_to_host: Option<Option<Busiest<'a>>>,
     lines: u64,
+    /// `--by bytes` or `--by packets`: the window's sum.
+    #[serde(flatten)]
+    total: Measured,
     late: u64,
     complete: bool,
+}
+
+/// A value under the name of its measure (`connections`, `bytes` or
+/// `packets`), or nothing.
+#[derive(Serialize, Default)]
+struct Measured {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    connections: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    packets: Option<u64>,
+}
+
+impl Measured {
+    fn new(measure: Measure, value: u64) -> Self {
+        let mut m = Measured::default();
+        *match measure {
+            Measure::Connections => &mut m.connections,
+            Measure::Bytes => &mut m.bytes,
+            Measure::Packets => &mut m.packets,
+        } = Some(value);
+        m
+    }
 }
 
 #[derive(Serialize)]
@@ -37,7 +65,8 @@ struct List<'a> {
 #[derive(Serialize)]
 struct Busiest<'a> {
     host: &'a str,
-    connections: u64,
+    #[serde(flatten)]
+    value: Measured,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<u64>,
     tied: u64,
@@ -53,7 +82,8 @@ struct Busiest<'a> {
 #[derive(Serialize)]
 struct Talker<'a> {
     host: &'a str,
-    connections: u64,
+    #[serde(flatten)]
+    value: Measured,
     share: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<u64>,
@@ -68,10 +98,11 @@ enum Side {
     To,
 }
 
-fn busiest(b: &Answer, side: Side, lines: u64) -> Busiest<'_> {
+/// `b` ranked by `measure`, whose sum over the window is `total`.
+fn busiest(b: &Answer, side: Side, measure: Measure, total: u64) -> Busiest<'_> {
     Busiest {
         host: &b.host,
-        connections: b.connections,
+        value: Measured::new(measure, b.value),
         error: b.error,
         tied: b.tied,
         initiators: matches!(side, Side::From).then_some(b.distinct),
@@ -81,8 +112,8 @@ fn busiest(b: &Answer, side: Side, lines: u64) -> Busiest<'_> {
             .iter()
             .map(|t| Talker {
                 host: &t.host,
-                connections: t.connections,
-                share: super::share(t.connections, lines),
+                value: Measured::new(measure, t.value),
+                share: super::share(t.value, total),
                 error: t.bounds.map(|b| b.error),
                 guaranteed: t.bounds.map(|b| b.guaranteed),
             })
@@ -131,15 +162,20 @@ pub fn write(out: &mut impl Write, report: &Report) -> io::Result<()> {
         mode: if a.approximate { "approx" } else { "exact" },
         to_host: a.to_host.as_ref().map(list),
         from_host: a.from_host.as_ref().map(list),
-        busiest_from_host: a
-            .busiest_from
-            .as_ref()
-            .map(|b| b.as_ref().map(|b| busiest(b, Side::From, a.lines))),
+        busiest_from_host: a.busiest_from.as_ref().map(|b| {
+            b.as_ref()
+                .map(|b| busiest(b, Side::From, a.measure, a.total))
+        }),
         busiest_to_host: a
             .busiest_to
             .as_ref()
-            .map(|b| b.as_ref().map(|b| busiest(b, Side::To, a.lines))),
+            .map(|b| b.as_ref().map(|b| busiest(b, Side::To, a.measure, a.total))),
         lines: a.lines,
+        total: if a.measure.weighted() {
+            Measured::new(a.measure, a.total)
+        } else {
+            Measured::default()
+        },
         late: report.late,
         complete: report.complete,
     };

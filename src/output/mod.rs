@@ -27,13 +27,14 @@ pub enum Format {
     Partial,
 }
 
-/// A host's share of a window's counted lines (0 for an empty window, which
-/// lists no host anyway).
-fn share(connections: u64, lines: u64) -> f64 {
-    if lines == 0 {
+/// A host's share of a window's sum of the measure: its connections of the
+/// window's lines, or its bytes or packets of the window's (0 when the
+/// window's sum is 0).
+fn share(value: u64, total: u64) -> f64 {
+    if total == 0 {
         0.0
     } else {
-        connections as f64 / lines as f64
+        value as f64 / total as f64
     }
 }
 

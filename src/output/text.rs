@@ -3,6 +3,7 @@
 use std::io::{self, Write};
 
 use crate::escape::Escaped;
+use crate::query::Measure;
 use crate::report::{Busiest, HostList, Hosts, Report};
 use crate::timestamp::Rfc3339Ms;
 
@@ -28,6 +29,13 @@ pub fn write(out: &mut impl Write, report: &Report, table: bool) -> io::Result<(
         bound(report.end),
         a.lines
     )?;
+    match a.measure {
+        Measure::Bytes if a.total >= 1000 => {
+            write!(out, "  bytes {} ({})", a.total, human_bytes(a.total))?;
+        }
+        Measure::Bytes | Measure::Packets => write!(out, "  {} {}", a.measure.name(), a.total)?,
+        Measure::Connections => {}
+    }
     if report.late > 0 {
         write!(out, "  late {}", report.late)?;
     }
@@ -46,8 +54,8 @@ pub fn write(out: &mut impl Write, report: &Report, table: bool) -> io::Result<(
         ("busiest_to_host", "receivers", &a.busiest_to),
     ] {
         match busiest {
-            Some(Some(b)) if table => top_table(out, query, side, b, a.lines)?,
-            Some(Some(b)) => leader(out, query, side, b)?,
+            Some(Some(b)) if table => top_table(out, query, side, b, a.measure, a.total)?,
+            Some(Some(b)) => leader(out, query, side, b, a.measure)?,
             Some(None) => writeln!(out, "  {query}: none")?,
             None => {}
         }
@@ -55,38 +63,75 @@ pub fn write(out: &mut impl Write, report: &Report, table: bool) -> io::Result<(
     Ok(())
 }
 
+/// `value` of `measure` as text reads it: `C connections`, `P packets`, or
+/// bytes with a unit and exactly (`1.2 MB, 1234567 bytes`); `mark` (`~`)
+/// before each number of an estimate.
+fn with_unit(measure: Measure, value: u64, mark: &str) -> String {
+    match measure {
+        Measure::Bytes if value >= 1000 => {
+            format!("{mark}{}, {mark}{value} bytes", human_bytes(value))
+        }
+        _ => format!("{mark}{value} {}", measure.name()),
+    }
+}
+
+/// Bytes in the largest decimal unit (kB, MB, GB, ...) that keeps the
+/// number at least 1, to one decimal; plain bytes below a kilobyte.
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["kB", "MB", "GB", "TB", "PB", "EB"];
+    if bytes < 1000 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1000.0;
+    let mut unit = 0;
+    // 999.95 would print as 1000.0 of this unit: the next one reads better.
+    while value >= 999.95 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
 /// `  QUERY: HOST (C connections; T tied; D SIDE)`, marked as estimates in
-/// approximate mode.
-fn leader(out: &mut impl Write, query: &str, side: &str, b: &Busiest) -> io::Result<()> {
+/// approximate mode; bytes or packets in place of connections with `--by`.
+fn leader(
+    out: &mut impl Write,
+    query: &str,
+    side: &str,
+    b: &Busiest,
+    measure: Measure,
+) -> io::Result<()> {
     match b.error {
         None => writeln!(
             out,
-            "  {query}: {} ({} connections; {} tied; {} {side})",
+            "  {query}: {} ({}; {} tied; {} {side})",
             Escaped(&b.host),
-            b.connections,
+            with_unit(measure, b.value, ""),
             b.tied,
             b.distinct
         ),
         Some(error) => writeln!(
             out,
-            "  {query}: {} (~{} connections, error <= {error}; {} tied; ~{} {side})",
+            "  {query}: {} ({}, error <= {error}; {} tied; ~{} {side})",
             Escaped(&b.host),
-            b.connections,
+            with_unit(measure, b.value, "~"),
             b.tied,
             b.distinct
         ),
     }
 }
 
-/// A heading, then one aligned row per listed host: rank, host, connections,
-/// share of the window's lines, and in approximate mode the error and whether
+/// A heading, then one aligned row per listed host: rank, host, value
+/// (connections, or bytes or packets with `--by`; bytes with a unit too),
+/// share of the window's sum, and in approximate mode the error and whether
 /// the host is guaranteed to belong to the list.
 fn top_table(
     out: &mut impl Write,
     query: &str,
     side: &str,
     b: &Busiest,
-    lines: u64,
+    measure: Measure,
+    total: u64,
 ) -> io::Result<()> {
     let approx = b.error.is_some();
     let mark = if approx { "~" } else { "" };
@@ -105,13 +150,17 @@ fn top_table(
         .max()
         .unwrap_or(0)
         .max(4);
+    let cell = |value: u64| match measure {
+        Measure::Bytes if value >= 1000 => format!("{mark}{value} ({})", human_bytes(value)),
+        _ => format!("{mark}{value}"),
+    };
     let count_w = b
         .top
         .iter()
-        .map(|t| t.connections.to_string().len() + mark.len())
+        .map(|t| cell(t.value).len())
         .max()
         .unwrap_or(0)
-        .max("connections".len());
+        .max(measure.name().len());
     let error_w = b
         .top
         .iter()
@@ -122,7 +171,9 @@ fn top_table(
     write!(
         out,
         "    {:>rank_w$}  {:<host_w$}  {:>count_w$}",
-        "#", "host", "connections"
+        "#",
+        "host",
+        measure.name()
     )?;
     if approx {
         write!(out, "  {:>error_w$}", "error")?;
@@ -133,7 +184,7 @@ fn top_table(
     }
     writeln!(out)?;
     for (i, t) in b.top.iter().enumerate() {
-        let count = format!("{mark}{}", t.connections);
+        let count = cell(t.value);
         write!(
             out,
             "    {:>rank_w$}  {:<host_w$}  {count:>count_w$}",
@@ -143,7 +194,7 @@ fn top_table(
         if let Some(bounds) = t.bounds {
             write!(out, "  {:>error_w$}", bounds.error)?;
         }
-        let share = format!("{:.2}%", super::share(t.connections, lines) * 100.0);
+        let share = format!("{:.2}%", super::share(t.value, total) * 100.0);
         write!(out, "  {share:>7}")?;
         if let Some(bounds) = t.bounds {
             write!(out, "  {}", if bounds.guaranteed { "yes" } else { "no" })?;
@@ -213,6 +264,29 @@ mod tests {
             distinct: n as u64,
             missed_rate: None,
         }
+    }
+
+    #[test]
+    fn bytes_read_in_decimal_units_with_one_decimal() {
+        for (bytes, text) in [
+            (0, "0 B"),
+            (999, "999 B"),
+            (1000, "1.0 kB"),
+            (1_234_567, "1.2 MB"),
+            (999_949, "999.9 kB"),
+            (999_950, "1.0 MB"),
+            (1_500_000_000, "1.5 GB"),
+            (u64::MAX, "18.4 EB"),
+        ] {
+            assert_eq!(human_bytes(bytes), text, "{bytes}");
+        }
+        assert_eq!(
+            with_unit(Measure::Bytes, 1_234_567, "~"),
+            "~1.2 MB, ~1234567 bytes"
+        );
+        assert_eq!(with_unit(Measure::Bytes, 12, ""), "12 bytes");
+        assert_eq!(with_unit(Measure::Packets, 7, ""), "7 packets");
+        assert_eq!(with_unit(Measure::Connections, 3, ""), "3 connections");
     }
 
     #[test]

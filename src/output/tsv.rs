@@ -8,7 +8,7 @@ use crate::report::Report;
 use crate::timestamp::Rfc3339Ms;
 
 /// Writes one row per listed host, and one per host of each busiest list in
-/// list order.
+/// list order, with its value (connections, or bytes or packets with `--by`).
 pub fn write(out: &mut impl Write, report: &Report) -> io::Result<()> {
     let start = report
         .start
@@ -27,12 +27,7 @@ pub fn write(out: &mut impl Write, report: &Report) -> io::Result<()> {
     ] {
         if let Some(Some(b)) = busiest {
             for t in &b.top {
-                writeln!(
-                    out,
-                    "{start}\t{query}\t{}\t{}",
-                    Escaped(&t.host),
-                    t.connections
-                )?;
+                writeln!(out, "{start}\t{query}\t{}\t{}", Escaped(&t.host), t.value)?;
             }
         }
     }

@@ -6,7 +6,8 @@ use std::fmt::Write as _;
 
 use crate::hosts::net::{Net, Nets};
 use crate::query::{
-    parse_bin, parse_port_range, ApproxSettings, Filter, FlowFilter, Mode, NetFilter, Query,
+    parse_bin, parse_port_range, ApproxSettings, Filter, FlowFilter, Measure, Mode, NetFilter,
+    Query,
 };
 use crate::timestamp::HOUR_MS;
 use crate::timestamp::{MAX_MS, MIN_MS};
@@ -92,6 +93,9 @@ impl Params {
         if !flows.protos.is_empty() {
             let protos: Vec<String> = flows.protos.iter().map(u8::to_string).collect();
             let _ = write!(s, ",proto={}", protos.join(NET_SEP));
+        }
+        if q.by.weighted() {
+            let _ = write!(s, ",by={}", q.by.name());
         }
         s
     }
@@ -221,6 +225,12 @@ impl Params {
                 .ok_or_else(|| format!("'{p}' is not a protocol number"))
         })?;
         let flows = FlowFilter::new(to_ports, protos);
+        let by = match rest.next_if(|p| matches!(p, Ok(("by", _)))) {
+            Some(Ok((_, v))) => Measure::from_name(v)
+                .filter(|m| m.weighted())
+                .ok_or_else(|| format!("by={v} is not a measure connspy writes"))?,
+            _ => Measure::Connections,
+        };
         match rest.next() {
             Some(Ok((name, _))) => return Err(format!("unknown setting '{name}'")),
             Some(Err(e)) => return Err(e),
@@ -234,6 +244,7 @@ impl Params {
             busiest_from,
             busiest_to,
             top,
+            by,
         };
         if query.is_empty() {
             return Err("no query asked".into());

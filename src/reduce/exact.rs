@@ -110,12 +110,19 @@ impl Part<()> for HostCounter {
         Ok(())
     }
 
+    /// Counts are connections, or bytes or packets (then a host may have
+    /// 0): either way they add up to the window's sum, and there are no more
+    /// hosts than lines.
     fn decode((): &(), slot: CountSlot, from: &mut Fields) -> Result<Self, DecodeError> {
-        let (name, lines) = (slot.field(), from.lines());
+        let (name, lines, want) = (slot.field(), from.lines(), from.total());
+        let zero_ok = from.weighted();
         let bytes = from.take(name)?;
         let mut total = 0u64;
         let mut d = Decoder::new(&bytes);
         let hosts = d.count(2)?;
+        if hosts as u64 > lines {
+            return Err(format!("{name}: {hosts} hosts from {lines} lines").into());
+        }
         let mut counter = HostCounter::new();
         counter.reserve(hosts);
         for _ in 0..hosts {
@@ -123,12 +130,14 @@ impl Part<()> for HostCounter {
             let n = d.uint()?;
             total = total
                 .checked_add(n)
-                .filter(|&t| n > 0 && t <= lines)
-                .ok_or_else(|| format!("{name}: counts do not add up to {lines} lines"))?;
-            counter.add_count(host, n);
+                .filter(|&t| (n > 0 || zero_ok) && t <= want)
+                .ok_or_else(|| format!("{name}: counts do not add up to the window's {want}"))?;
+            counter.add_weighted(host, n);
         }
-        if total != lines {
-            return Err(format!("{name}: counts add up to {total}, not {lines} lines").into());
+        if total != want {
+            return Err(
+                format!("{name}: counts add up to {total}, not the window's {want}").into(),
+            );
         }
         d.end()?;
         Ok(counter)
@@ -139,6 +148,11 @@ impl CountPart<()> for HostCounter {
     #[inline(always)]
     fn add(&mut self, host: &[u8]) {
         HostCounter::add(self, host);
+    }
+
+    #[inline(always)]
+    fn add_weighted(&mut self, host: &[u8], weight: u64) {
+        HostCounter::add_weighted(self, host, weight);
     }
 
     fn finish(mut self, (): &(), top: usize) -> Option<Busiest> {
@@ -177,7 +191,7 @@ mod tests {
         assert_eq!(
             (
                 busiest.host.as_str(),
-                busiest.connections,
+                busiest.value,
                 busiest.tied,
                 busiest.distinct
             ),
@@ -239,11 +253,7 @@ mod tests {
         }
         let ans = r.finish(s).unwrap();
         let to = ans.busiest_to.unwrap().unwrap();
-        let listed: Vec<(&str, u64)> = to
-            .top
-            .iter()
-            .map(|t| (t.host.as_str(), t.connections))
-            .collect();
+        let listed: Vec<(&str, u64)> = to.top.iter().map(|t| (t.host.as_str(), t.value)).collect();
         assert_eq!(listed, [("x", 2), ("w", 1)]);
         assert_eq!(
             (to.host.as_str(), to.tied, to.cut_tied, to.distinct),

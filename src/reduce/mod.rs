@@ -17,9 +17,20 @@ pub use windows::Windows;
 
 use std::io;
 
-use crate::input::format::Record;
+use crate::input::format::{Needs, Record};
 use crate::partial::{Body, BodyIn, DecodeError};
+use crate::query::Measure;
 use crate::report::Answer;
+
+/// A window's sum of bytes or packets would pass 64 bits: no count of it
+/// would be exact, so the run ends.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "a window's {} add up past 2^64 - 1, more than connspy can count exactly; \
+     the log's {} fields cannot all be right",
+    .0.name(), .0.name()
+)]
+pub struct TooMuch(pub Measure);
 
 /// Builds, feeds, merges and finishes per-window state.
 ///
@@ -33,6 +44,12 @@ pub trait Reducer: Sync {
 
     /// A state that has seen no line.
     fn new_state(&self) -> Self::State;
+
+    /// The flow fields the reducer reads from each line (`--by`'s bytes or
+    /// packets).
+    fn needs(&self) -> Needs {
+        Needs::default()
+    }
 
     /// A state that has seen no line, for the window a scan enters after
     /// `last`: a reducer whose state grows may size it like `last` to skip
@@ -51,6 +68,10 @@ pub trait Reducer: Sync {
 
     /// How many lines `state` has counted.
     fn lines(&self, state: &Self::State) -> u64;
+
+    /// The sum of the busiest queries' measure (`--by`) over the lines
+    /// `state` has counted: its lines when the measure is connections.
+    fn total(&self, state: &Self::State) -> u64;
 
     /// Folds `other` into `into`.
     ///

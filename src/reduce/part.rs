@@ -126,21 +126,40 @@ pub trait Part<K: Kit>: Sized + Send {
 }
 
 /// A partial line's fields as parts decode them, with the window's line
-/// count, which every count must fit.
+/// count and sum of the measure, which every count must fit.
 pub struct Fields<'a, 'b> {
     body: &'a mut BodyIn<'b>,
     lines: u64,
+    /// The window's bytes or packets, when the busiest rank by them.
+    weighted: Option<u64>,
 }
 
 impl<'a, 'b> Fields<'a, 'b> {
-    /// The fields of `body`, a window of `lines` lines.
-    pub(crate) fn new(body: &'a mut BodyIn<'b>, lines: u64) -> Self {
-        Fields { body, lines }
+    /// The fields of `body`, a window of `lines` lines whose busiest rank
+    /// by a sum of bytes or packets `weighted` (`None` for connections).
+    pub(crate) fn new(body: &'a mut BodyIn<'b>, lines: u64, weighted: Option<u64>) -> Self {
+        Fields {
+            body,
+            lines,
+            weighted,
+        }
     }
 
     /// The window's line count.
     pub(crate) fn lines(&self) -> u64 {
         self.lines
+    }
+
+    /// The window's sum of the busiest queries' measure: its lines for
+    /// connections.
+    pub(crate) fn total(&self) -> u64 {
+        self.weighted.unwrap_or(self.lines)
+    }
+
+    /// Whether the busiest rank by bytes or packets, so that a host may sum
+    /// to 0.
+    pub(crate) fn weighted(&self) -> bool {
+        self.weighted.is_some()
     }
 
     /// The binary field `name`, which must come next.
@@ -164,10 +183,15 @@ pub trait ListPart<K: Kit>: Part<K, Slot = ListSlot> {
     fn finish(self, kit: &K, host: String) -> io::Result<HostList>;
 }
 
-/// Connections per host on one side of the lines.
+/// Connections, or their bytes or packets, per host on one side of the
+/// lines.
 pub trait CountPart<K: Kit>: Part<K, Slot = CountSlot> {
     /// Counts one connection of `host` (case folded here).
     fn add(&mut self, host: &[u8]);
+
+    /// Adds `weight` (a connection's bytes or packets) to `host`'s sum. The
+    /// caller has checked that the window's sum fits in 64 bits.
+    fn add_weighted(&mut self, host: &[u8], weight: u64);
 
     /// The `top` busiest hosts, or `None` when nothing was counted.
     fn finish(self, kit: &K, top: usize) -> Option<Busiest>;

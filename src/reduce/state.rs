@@ -6,10 +6,10 @@ use std::io;
 use std::marker::PhantomData;
 
 use super::part::{CountPart, CountSlot, Fields, Kit, ListPart, ListSlot, Part};
-use super::Reducer;
-use crate::input::format::Record;
+use super::{Reducer, TooMuch};
+use crate::input::format::{Needs, Record};
 use crate::partial::{Body, BodyIn, DecodeError};
-use crate::query::Query;
+use crate::query::{Measure, Query};
 use crate::report::Answer;
 
 /// A reducer answering a query with list parts `L` and count parts `C`,
@@ -34,6 +34,9 @@ impl<K: Kit, L: ListPart<K>, C: CountPart<K>> Parts<K, L, C> {
 /// One window's state. Each part exists only when its query was asked.
 pub struct Window<L, C> {
     pub(super) lines: u64,
+    /// The window's sum of the measure (`--by`) when it is bytes or
+    /// packets; unused for connections, whose sum is `lines`.
+    pub(super) total: u64,
     pub(super) to: Option<L>,
     pub(super) from: Option<L>,
     pub(super) initiators: Option<C>,
@@ -58,6 +61,35 @@ impl<L, C> Window<L, C> {
     }
 }
 
+impl<K: Kit, L: ListPart<K>, C: CountPart<K>> Parts<K, L, C> {
+    /// The count parts' share of [`Reducer::add`] when the busiest rank by
+    /// bytes or packets. Kept out of line: inlined, it made the per-line
+    /// loop of every run too large to inline its own parser callback.
+    #[inline(never)]
+    fn add_weights(&self, state: &mut Window<L, C>, rec: &Record<'_>) -> io::Result<()> {
+        let by = self.query.by;
+        // Every host's sum is at most the window's: checked here once, so
+        // no count below can wrap.
+        let weight = by.weight(rec);
+        state.total = add_total(state.total, weight, by)?;
+        if let Some(counter) = &mut state.initiators {
+            counter.add_weighted(rec.from, weight);
+        }
+        if let Some(counter) = &mut state.receivers {
+            counter.add_weighted(rec.to, weight);
+        }
+        Ok(())
+    }
+}
+
+/// `total + more`, or [`TooMuch`] when a window's sum of `by` would pass 64
+/// bits.
+fn add_total(total: u64, more: u64, by: Measure) -> io::Result<u64> {
+    total
+        .checked_add(more)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, TooMuch(by)))
+}
+
 /// Folds `other` into `into` when both exist (both do, or neither, for
 /// states of one query).
 fn merge_part<K: Kit, P: Part<K>>(
@@ -78,11 +110,16 @@ impl<K: Kit, L: ListPart<K>, C: CountPart<K>> Reducer for Parts<K, L, C> {
         let kit = &self.kit;
         Window {
             lines: 0,
+            total: 0,
             to: self.query.to_host.as_ref().map(|_| L::new(kit)),
             from: self.query.from_host.as_ref().map(|_| L::new(kit)),
             initiators: self.query.busiest_from.then(|| C::new(kit)),
             receivers: self.query.busiest_to.then(|| C::new(kit)),
         }
+    }
+
+    fn needs(&self) -> Needs {
+        self.query.by.needs()
     }
 
     fn new_state_after(&self, last: &Window<L, C>) -> Window<L, C> {
@@ -109,6 +146,9 @@ impl<K: Kit, L: ListPart<K>, C: CountPart<K>> Reducer for Parts<K, L, C> {
                 list.insert(&self.kit, rec.to)?;
             }
         }
+        if q.by.weighted() {
+            return self.add_weights(state, rec);
+        }
         if let Some(counter) = &mut state.initiators {
             counter.add(rec.from);
         }
@@ -122,9 +162,18 @@ impl<K: Kit, L: ListPart<K>, C: CountPart<K>> Reducer for Parts<K, L, C> {
         state.lines
     }
 
+    fn total(&self, state: &Window<L, C>) -> u64 {
+        if self.query.by.weighted() {
+            state.total
+        } else {
+            state.lines
+        }
+    }
+
     fn merge(&self, into: &mut Window<L, C>, other: Window<L, C>) -> io::Result<()> {
         let kit = &self.kit;
         into.lines += other.lines;
+        into.total = add_total(into.total, other.total, self.query.by)?;
         merge_part(kit, &mut into.to, other.to)?;
         merge_part(kit, &mut into.from, other.from)?;
         merge_part(kit, &mut into.initiators, other.initiators)?;
@@ -138,6 +187,7 @@ impl<K: Kit, L: ListPart<K>, C: CountPart<K>> Reducer for Parts<K, L, C> {
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for state in states {
             out.lines += state.lines;
+            out.total = add_total(out.total, state.total, self.query.by)?;
             to.extend(state.to);
             from.extend(state.from);
             initiators.extend(state.initiators);
@@ -163,6 +213,9 @@ impl<K: Kit, L: ListPart<K>, C: CountPart<K>> Reducer for Parts<K, L, C> {
         let kit = &self.kit;
         let mut body = Body::new();
         body.count("lines", state.lines);
+        if self.query.by.weighted() {
+            body.count(self.query.by.name(), state.total);
+        }
         for (slot, part) in state.lists() {
             if let Some(part) = part.take() {
                 part.encode(kit, slot, &mut body)?;
@@ -179,9 +232,15 @@ impl<K: Kit, L: ListPart<K>, C: CountPart<K>> Reducer for Parts<K, L, C> {
     fn decode(&self, mut body: BodyIn<'_>) -> Result<Window<L, C>, DecodeError> {
         let kit = &self.kit;
         let lines = body.count("lines")?;
+        let by = self.query.by;
+        let total = if by.weighted() {
+            body.count(by.name())?
+        } else {
+            lines
+        };
         let mut state = self.new_state();
-        state.lines = lines;
-        let mut from = Fields::new(&mut body, lines);
+        (state.lines, state.total) = (lines, total);
+        let mut from = Fields::new(&mut body, lines, by.weighted().then_some(total));
         for (slot, part) in state.lists() {
             if part.is_some() {
                 *part = Some(L::decode(kit, slot, &mut from)?);
@@ -207,6 +266,8 @@ impl<K: Kit, L: ListPart<K>, C: CountPart<K>> Reducer for Parts<K, L, C> {
         let top = self.query.top;
         Ok(Answer {
             lines: state.lines,
+            measure: self.query.by,
+            total: self.total(&state),
             to_host: list(state.to, &self.query.to_host)?,
             from_host: list(state.from, &self.query.from_host)?,
             busiest_from: state.initiators.map(|c| c.finish(kit, top)),

@@ -115,6 +115,13 @@ fn disagreement(expect: &Expect, p: &Params) -> Option<String> {
             ),
         });
     }
+    if let Some(by) = expect.by.filter(|&b| b != q.by) {
+        return Some(format!(
+            "--by {} disagrees with the partials, which rank by {}",
+            by.name(),
+            q.by.name()
+        ));
+    }
     if let Some(top) = expect.top.filter(|&t| t != q.top) {
         return Some(format!(
             "--top {top} disagrees with the partials, which list --top {}",
@@ -476,10 +483,41 @@ fn read_line(reader: &mut dyn BufRead, line: &mut Vec<u8>) -> io::Result<bool> {
 /// One window's states so far: folded at once when exact; when
 /// approximate, kept with their lines, by which they are sorted before they
 /// are folded at the end.
+/// A window's lines and its sum of the measure (`--by`), checked to fit in
+/// 64 bits as partials are added.
+#[derive(Clone, Copy)]
+struct Sums {
+    lines: u64,
+    total: u64,
+}
+
+impl Sums {
+    fn of<R: Reducer>(reducer: &R, state: &R::State) -> Sums {
+        Sums {
+            lines: reducer.lines(state),
+            total: reducer.total(state),
+        }
+    }
+
+    /// Both sums, or the error of the first that overflows.
+    fn add(self, other: Sums, at: &At) -> Result<Sums> {
+        Ok(Sums {
+            lines: self
+                .lines
+                .checked_add(other.lines)
+                .ok_or_else(|| at.bad("the window's line counts overflow 64 bits when merged"))?,
+            total: self.total.checked_add(other.total).ok_or_else(|| {
+                at.bad("the window's bytes or packets overflow 64 bits when merged")
+            })?,
+        })
+    }
+}
+
 enum Acc<S> {
     Folded(S),
-    /// The lines and their states, with the lines they counted in all.
-    Lines(Vec<(Vec<u8>, S)>, u64),
+    /// The lines and their states, with the lines they counted in all and
+    /// the sum of their measure.
+    Lines(Vec<(Vec<u8>, S)>, Sums),
 }
 
 struct Merger<'r, R: Reducer> {
@@ -557,8 +595,8 @@ impl<'r, R: Reducer> Merger<'r, R> {
         let item = if self.fold_early {
             Acc::Folded(state)
         } else {
-            let lines = self.reducer.lines(&state);
-            Acc::Lines(vec![(raw, state)], lines)
+            let sums = Sums::of(self.reducer, &state);
+            Acc::Lines(vec![(raw, state)], sums)
         };
         match self.grouping {
             Grouping::Spread => {
@@ -627,29 +665,26 @@ impl<'r, R: Reducer> Merger<'r, R> {
     }
 
     /// Adds `item`, the state of the line at `at`, to a window's. Every count
-    /// in a state is bounded by its lines (decoding checks it), so a window
-    /// whose lines add up in 64 bits cannot overflow any count.
+    /// in a state is bounded by its lines or its sum of the measure
+    /// (decoding checks it), so a window whose sums fit in 64 bits cannot
+    /// overflow any count.
     fn fold(
         &self,
         into: Option<Acc<R::State>>,
         item: Acc<R::State>,
         at: &At,
     ) -> Result<Acc<R::State>> {
-        let overflow = || at.bad("the window's line counts overflow 64 bits when merged");
         Ok(match (into, item) {
             (None, item) => item,
             (Some(Acc::Folded(mut a)), Acc::Folded(b)) => {
-                let lines = self.reducer.lines(&a);
-                lines
-                    .checked_add(self.reducer.lines(&b))
-                    .ok_or_else(overflow)?;
-                self.reducer.merge(&mut a, b).map_err(Error::spill)?;
+                Sums::of(self.reducer, &a).add(Sums::of(self.reducer, &b), at)?;
+                self.reducer.merge(&mut a, b).map_err(Error::reducing)?;
                 Acc::Folded(a)
             }
-            (Some(Acc::Lines(mut a, total)), Acc::Lines(b, lines)) => {
-                let total = total.checked_add(lines).ok_or_else(overflow)?;
+            (Some(Acc::Lines(mut a, sums)), Acc::Lines(b, more)) => {
+                let sums = sums.add(more, at)?;
                 a.extend(b);
-                Acc::Lines(a, total)
+                Acc::Lines(a, sums)
             }
             _ => unreachable!("one mode per merge"),
         })
@@ -663,7 +698,9 @@ impl<'r, R: Reducer> Merger<'r, R> {
                 // The same lines in any order fold in one order.
                 lines.sort_unstable_by(|a, b| a.0.cmp(&b.0));
                 let states = lines.into_iter().map(|(_, state)| state).collect();
-                self.reducer.merge_partials(states).map_err(Error::spill)?
+                self.reducer
+                    .merge_partials(states)
+                    .map_err(Error::reducing)?
             }
         };
         let filter = &self.settings.params.filter;

@@ -579,10 +579,6 @@ impl WeightedSpaceSaving {
     /// Every tracked host with its estimate and error, by ascending
     /// estimate, equal estimates by ascending host: the order a partial
     /// writes and [`Self::from_parts`] reads.
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "the --by bytes reducer is not wired in yet")
-    )]
     pub(crate) fn sorted_counters(&self) -> Vec<(&[u8], u64, u64)> {
         let mut v: Vec<(&[u8], u64, u64)> = self.iter().collect();
         v.sort_unstable_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(b.0)));
@@ -601,10 +597,6 @@ impl WeightedSpaceSaving {
     /// order or repeated, an error above its estimate, an estimate above
     /// `total`, or estimates adding up to more than `total` allows. An
     /// estimate of 0 is fine: a host whose lines weighed nothing.
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "the --by bytes reducer is not wired in yet")
-    )]
     pub(crate) fn from_parts(
         k: usize,
         total: u64,
@@ -644,10 +636,6 @@ impl WeightedSpaceSaving {
     /// records, and while it grows the old buffer sits beside the new one.
     /// A [`Self::merge`] briefly holds both inputs and the result, so a
     /// caller merging should budget for three.
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "the --by bytes reducer is not wired in yet")
-    )]
     pub(crate) fn bytes_for(k: usize, avg_host_len: usize) -> usize {
         let record = HEADER + avg_host_len;
         std::mem::size_of::<Self>()

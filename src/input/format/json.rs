@@ -19,7 +19,7 @@
 
 use super::{host, Outcome, Parser, Skip};
 use crate::hosts::fold::{bytes_below, HIGHS, ONES};
-use crate::input::format::record::port_number;
+use crate::input::format::record::{both_ways, port_number};
 use crate::input::format::{proto_number, Field, Flow, LineError, Needs, Record};
 use crate::timestamp::{parse_rfc3339, parse_ts};
 
@@ -387,18 +387,62 @@ fn nested_id<'a>(
     .map(|_| ())
 }
 
-/// The [`Flow`] of a port and a protocol value, as JSON logs write them
-/// (numbers, or a protocol's name as a string).
-fn flow_of<'a>(port: Option<Value<'a>>, proto: Option<Value<'a>>) -> Flow {
-    fn text<'a>(v: Option<Value<'a>>) -> &'a [u8] {
-        match v {
-            Some(Value::Num(t) | Value::Str(t, false)) => t,
-            _ => &[],
-        }
+/// The flow values of a JSON line, as read (each `None` when absent or not
+/// asked): port, protocol, bytes and packets each way.
+#[derive(Default)]
+struct FlowValues<'a> {
+    port: Option<Value<'a>>,
+    proto: Option<Value<'a>>,
+    /// Initiator to responder, then back.
+    bytes: [Option<Value<'a>>; 2],
+    packets: [Option<Value<'a>>; 2],
+}
+
+impl<'a> FlowValues<'a> {
+    /// Whether every value `needs` asks for has been read: the scanner reads
+    /// no further key after that. Bytes and packets may be absent (0), so
+    /// asking for them reads the whole line.
+    fn have(&self, needs: Needs) -> bool {
+        (!needs.to_port || self.port.is_some())
+            && (!needs.proto || self.proto.is_some())
+            && (!needs.bytes || self.bytes.iter().all(Option::is_some))
+            && (!needs.packets || self.packets.iter().all(Option::is_some))
     }
-    Flow {
-        to_port: port_number(text(port)),
-        proto: proto_number(text(proto)),
+
+    /// The [`Flow`] `needs` asks for: ports and protocols as numbers, or a
+    /// protocol's name as a string; counts as numbers, absent ones 0.
+    fn flow(&self, needs: Needs) -> Result<Flow, LineError> {
+        fn text<'a>(v: Option<Value<'a>>) -> &'a [u8] {
+            match v {
+                Some(Value::Num(t) | Value::Str(t, false)) => t,
+                _ => &[],
+            }
+        }
+        fn count<'a>(v: Option<Value<'a>>, field: Field) -> Result<Option<&'a [u8]>, LineError> {
+            match v {
+                None => Ok(None),
+                Some(Value::Num(t)) => Ok(Some(t)),
+                Some(_) => Err(LineError::BadValue(field)),
+            }
+        }
+        fn counts(v: [Option<Value<'_>>; 2], field: Field) -> Result<u64, LineError> {
+            let [a, b] = v;
+            both_ways(count(a, field)?, count(b, field)?, field)
+        }
+        Ok(Flow {
+            to_port: port_number(text(self.port.filter(|_| needs.to_port))),
+            proto: proto_number(text(self.proto.filter(|_| needs.proto))),
+            bytes: if needs.bytes {
+                counts(self.bytes, Field::Bytes)?
+            } else {
+                0
+            },
+            packets: if needs.packets {
+                counts(self.packets, Field::Packets)?
+            } else {
+                0
+            },
+        })
     }
 }
 
@@ -427,7 +471,7 @@ pub(super) fn zeek_line(line: &[u8], needs: Needs) -> Outcome<'_> {
 
 fn zeek_record(line: &[u8], needs: Needs) -> Result<Record<'_>, LineError> {
     let (mut ts, mut from, mut to) = (None, None, None);
-    let (mut port, mut proto) = (None, None);
+    let mut f = FlowValues::default();
     let mut c = Cursor { s: line, i: 0 };
     let whole = c
         .object(|key, c| {
@@ -435,20 +479,18 @@ fn zeek_record(line: &[u8], needs: Needs) -> Result<Record<'_>, LineError> {
                 b"ts" => first(&mut ts, c.value()?),
                 b"id.orig_h" => first(&mut from, c.value()?),
                 b"id.resp_h" => first(&mut to, c.value()?),
-                b"id.resp_p" => first(&mut port, c.value()?),
-                b"proto" => first(&mut proto, c.value()?),
-                b"id" if c.at_object() => nested_id(c, &mut from, &mut to, &mut port)?,
+                b"id.resp_p" => first(&mut f.port, c.value()?),
+                b"proto" => first(&mut f.proto, c.value()?),
+                b"orig_bytes" => first(&mut f.bytes[0], c.value()?),
+                b"resp_bytes" => first(&mut f.bytes[1], c.value()?),
+                b"orig_pkts" => first(&mut f.packets[0], c.value()?),
+                b"resp_pkts" => first(&mut f.packets[1], c.value()?),
+                b"id" if c.at_object() => nested_id(c, &mut from, &mut to, &mut f.port)?,
                 _ => {
                     c.value()?;
                 }
             }
-            Some(
-                ts.is_none()
-                    || from.is_none()
-                    || to.is_none()
-                    || (needs.to_port && port.is_none())
-                    || (needs.proto && proto.is_none()),
-            )
+            Some(ts.is_none() || from.is_none() || to.is_none() || !f.have(needs))
         })
         .ok_or(LineError::Json)?;
     if !whole {
@@ -465,10 +507,7 @@ fn zeek_record(line: &[u8], needs: Needs) -> Result<Record<'_>, LineError> {
     };
     let from = host(string_of(from, Field::IdOrigH)?, Field::IdOrigH, &[b"-"])?;
     let to = host(string_of(to, Field::IdRespH)?, Field::IdRespH, &[b"-"])?;
-    let flow = flow_of(
-        port.filter(|_| needs.to_port),
-        proto.filter(|_| needs.proto),
-    );
+    let flow = f.flow(needs)?;
     Ok(Record { ts, from, to, flow })
 }
 
@@ -489,7 +528,7 @@ pub(super) fn suricata_line(line: &[u8], needs: Needs) -> Outcome<'_> {
 
 fn suricata_record(line: &[u8], needs: Needs) -> Result<Option<Record<'_>>, LineError> {
     let (mut event, mut from, mut to, mut start) = (None, None, None, None);
-    let (mut port, mut proto) = (None, None);
+    let mut f = FlowValues::default();
     let mut c = Cursor { s: line, i: 0 };
     let whole = c
         .object(|key, c| {
@@ -503,13 +542,18 @@ fn suricata_record(line: &[u8], needs: Needs) -> Result<Option<Record<'_>>, Line
                 }
                 b"src_ip" => first(&mut from, c.value()?),
                 b"dest_ip" => first(&mut to, c.value()?),
-                b"dest_port" => first(&mut port, c.value()?),
-                b"proto" => first(&mut proto, c.value()?),
+                b"dest_port" => first(&mut f.port, c.value()?),
+                b"proto" => first(&mut f.proto, c.value()?),
                 b"flow" if c.at_object() => {
                     c.object(|key, c| {
                         let v = c.value()?;
-                        if key == b"start" {
-                            first(&mut start, v);
+                        match key {
+                            b"start" => first(&mut start, v),
+                            b"bytes_toserver" => first(&mut f.bytes[0], v),
+                            b"bytes_toclient" => first(&mut f.bytes[1], v),
+                            b"pkts_toserver" => first(&mut f.packets[0], v),
+                            b"pkts_toclient" => first(&mut f.packets[1], v),
+                            _ => {}
                         }
                         Some(true)
                     })?;
@@ -523,8 +567,7 @@ fn suricata_record(line: &[u8], needs: Needs) -> Result<Option<Record<'_>>, Line
                     || from.is_none()
                     || to.is_none()
                     || start.is_none()
-                    || (needs.to_port && port.is_none())
-                    || (needs.proto && proto.is_none()),
+                    || !f.have(needs),
             )
         })
         .ok_or(LineError::Json)?;
@@ -544,10 +587,7 @@ fn suricata_record(line: &[u8], needs: Needs) -> Result<Option<Record<'_>>, Line
     let ts = parse_rfc3339(string_of(start, Field::FlowStart)?).map_err(LineError::Timestamp)?;
     let from = host(string_of(from, Field::SrcIp)?, Field::SrcIp, &[])?;
     let to = host(string_of(to, Field::DestIp)?, Field::DestIp, &[])?;
-    let flow = flow_of(
-        port.filter(|_| needs.to_port),
-        proto.filter(|_| needs.proto),
-    );
+    let flow = f.flow(needs)?;
     Ok(Some(Record { ts, from, to, flow }))
 }
 

@@ -384,18 +384,19 @@ impl Parser {
 
     /// The first flag of `needs` this format (in the header state in force)
     /// cannot answer, with what it lacks: connspy's own format and
-    /// `--columns` have no ports or protocols; a Zeek `#fields` line or a
-    /// VPC layout may lack them. JSON formats give what each line holds.
+    /// `--columns` have no flow fields; a Zeek `#fields` line or a VPC
+    /// layout may lack them. JSON formats give what each line holds.
     pub fn lacks(&self, needs: Needs) -> Option<(&'static str, &'static str)> {
-        let flags = [(needs.to_port, "--to_port"), (needs.proto, "--proto")];
-        let asked = |k: usize| flags[k].0.then_some(flags[k].1);
+        let flags = needs.flags();
         match self {
-            Parser::Connspy | Parser::Columns(_) => (0..2).find_map(asked).map(|flag| {
-                (
-                    flag,
-                    "no ports or protocols (it holds TS, FROM and TO only)",
-                )
-            }),
+            Parser::Connspy | Parser::Columns(_) => {
+                flags.iter().find(|(asked, _)| *asked).map(|&(_, flag)| {
+                    (
+                        flag,
+                        "no ports, protocols, bytes or packets (it holds TS, FROM and TO only)",
+                    )
+                })
+            }
             Parser::Zeek(z) => z.lacks(needs).map(|(k, what)| (flags[k].1, what)),
             Parser::Vpc(v) => v.lacks(needs).map(|(k, what)| (flags[k].1, what)),
             Parser::ZeekJson | Parser::Suricata => None,

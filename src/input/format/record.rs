@@ -20,9 +20,10 @@ pub struct Record<'a> {
     pub flow: Flow,
 }
 
-/// A connection's responder port and IP protocol, where the log gives them
-/// and the run asked for them ([`Needs`]); `None` when unset, absent, not
-/// asked, or not a port or protocol.
+/// What a flow log says of a connection beyond its hosts, where the log
+/// gives it and the run asked for it ([`Needs`]). A port or protocol is
+/// `None` when unset, absent, not asked, or not a port or protocol; bytes
+/// and packets are 0 when unset, absent or not asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Flow {
     /// The responder's port: Zeek `id.resp_p`, VPC `dstport`, Suricata
@@ -31,6 +32,12 @@ pub struct Flow {
     /// The IP protocol number: Zeek `proto`, VPC `protocol`, Suricata
     /// `proto` (names read as [`proto_number`] reads them).
     pub proto: Option<u8>,
+    /// Bytes both ways: Zeek `orig_bytes + resp_bytes`, VPC `bytes`,
+    /// Suricata `flow.bytes_toserver + flow.bytes_toclient`.
+    pub bytes: u64,
+    /// Packets both ways: Zeek `orig_pkts + resp_pkts`, VPC `packets`,
+    /// Suricata `flow.pkts_toserver + flow.pkts_toclient`.
+    pub packets: u64,
 }
 
 /// Which [`Flow`] fields a run reads: the others cost nothing.
@@ -40,13 +47,74 @@ pub struct Needs {
     pub to_port: bool,
     /// `--proto` was given.
     pub proto: bool,
+    /// `--by bytes` was given.
+    pub bytes: bool,
+    /// `--by packets` was given.
+    pub packets: bool,
 }
 
 impl Needs {
     /// Whether any flow field is read.
     pub fn any(self) -> bool {
-        self.to_port || self.proto
+        self.to_port || self.proto || self.bytes || self.packets
     }
+
+    /// The fields either asks for.
+    pub fn with(self, other: Needs) -> Needs {
+        Needs {
+            to_port: self.to_port || other.to_port,
+            proto: self.proto || other.proto,
+            bytes: self.bytes || other.bytes,
+            packets: self.packets || other.packets,
+        }
+    }
+
+    /// The flags that ask for flow fields, each with whether it was given,
+    /// in the order error messages name them.
+    pub(crate) fn flags(self) -> [(bool, &'static str); 4] {
+        [
+            (self.to_port, "--to_port"),
+            (self.proto, "--proto"),
+            (self.bytes, "--by bytes"),
+            (self.packets, "--by packets"),
+        ]
+    }
+}
+
+/// A byte or packet count as a log writes it: decimal digits that fit in 64
+/// bits. `None` for anything else.
+#[inline]
+pub(crate) fn count_number(text: &[u8]) -> Option<u64> {
+    if text.is_empty() || text.len() > 20 {
+        return None;
+    }
+    let mut n = 0u64;
+    for &b in text {
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(u64::from(digit))?;
+    }
+    Some(n)
+}
+
+/// The sum of a connection's two directions, each a count's text or `None`
+/// where the log leaves it unset (which counts 0). A value that is not a
+/// count, or a sum past 64 bits, is a bad value of `field`.
+#[inline]
+pub(crate) fn both_ways(
+    a: Option<&[u8]>,
+    b: Option<&[u8]>,
+    field: Field,
+) -> Result<u64, LineError> {
+    let count = |v: Option<&[u8]>| match v {
+        None => Ok(0),
+        Some(text) => count_number(text).ok_or(LineError::BadValue(field)),
+    };
+    count(a)?
+        .checked_add(count(b)?)
+        .ok_or(LineError::BadValue(field))
 }
 
 /// A port as a log writes it: decimal digits, at most 65535.
@@ -195,6 +263,12 @@ pub enum Field {
     From,
     /// `--columns`: the TO column.
     To,
+    /// A connection's bytes (Zeek `orig_bytes`/`resp_bytes`, VPC `bytes`,
+    /// Suricata `flow.bytes_toserver`/`flow.bytes_toclient`).
+    Bytes,
+    /// A connection's packets (Zeek `orig_pkts`/`resp_pkts`, VPC `packets`,
+    /// Suricata `flow.pkts_toserver`/`flow.pkts_toclient`).
+    Packets,
 }
 
 impl fmt::Display for Field {
@@ -214,6 +288,8 @@ impl fmt::Display for Field {
             Field::TsColumn => "TS",
             Field::From => "FROM",
             Field::To => "TO",
+            Field::Bytes => "bytes",
+            Field::Packets => "packets",
         })
     }
 }

@@ -3,7 +3,7 @@
 
 use super::{host, Outcome, Skip};
 use crate::input::format::connspy::is_ws;
-use crate::input::format::record::port_number;
+use crate::input::format::record::{both_ways, port_number};
 use crate::input::format::{proto_number, Field, Flow, LineError, Needs, Record};
 use crate::timestamp::parse_ts;
 
@@ -15,9 +15,12 @@ pub struct VpcLayout {
     dst: usize,
     /// `log-status`, when the layout has it.
     status: Option<usize>,
-    /// `dstport` and `protocol`, when the layout has them.
+    /// `dstport`, `protocol`, `bytes` and `packets`, when the layout has
+    /// them.
     port: Option<usize>,
     proto: Option<usize>,
+    bytes: Option<usize>,
+    packets: Option<usize>,
 }
 
 /// The most fields a record may need to be split into (AWS defines about 30).
@@ -34,6 +37,8 @@ impl VpcLayout {
         status: Some(13),
         port: Some(6),
         proto: Some(7),
+        bytes: Some(9),
+        packets: Some(8),
     };
 
     /// The layout a header line of field names gives, if it names `srcaddr`,
@@ -41,7 +46,7 @@ impl VpcLayout {
     /// string).
     pub(crate) fn from_header(line: &[u8]) -> Option<VpcLayout> {
         let (mut start, mut src, mut dst, mut status) = (None, None, None, None);
-        let (mut port, mut proto) = (None, None);
+        let (mut port, mut proto, mut bytes, mut packets) = (None, None, None, None);
         for (i, name) in fields(line).enumerate().take(MAX_FIELDS) {
             let name = name
                 .strip_prefix(b"${")
@@ -54,6 +59,8 @@ impl VpcLayout {
                 b"log-status" => &mut status,
                 b"dstport" => &mut port,
                 b"protocol" => &mut proto,
+                b"bytes" => &mut bytes,
+                b"packets" => &mut packets,
                 _ => continue,
             };
             slot.get_or_insert(i);
@@ -65,6 +72,8 @@ impl VpcLayout {
             status,
             port,
             proto,
+            bytes,
+            packets,
         })
     }
 
@@ -77,12 +86,14 @@ impl VpcLayout {
             && f.count() == 11
     }
 
-    /// The first flow field `needs` asks for that this layout lacks (0 the
-    /// port, 1 the protocol), with what is missing.
+    /// The first flow field `needs` asks for that this layout lacks (its
+    /// index in [`Needs::flags`]), with what is missing.
     pub(crate) fn lacks(&self, needs: Needs) -> Option<(usize, &'static str)> {
         [
             (needs.to_port, self.port, "no dstport in its header"),
             (needs.proto, self.proto, "no protocol in its header"),
+            (needs.bytes, self.bytes, "no bytes in its header"),
+            (needs.packets, self.packets, "no packets in its header"),
         ]
         .into_iter()
         .enumerate()
@@ -95,7 +106,7 @@ impl VpcLayout {
     /// sets the layout.
     #[inline]
     pub fn parse_line<'a>(&mut self, line: &'a [u8], needs: Needs) -> Outcome<'a> {
-        let mut got: [&[u8]; 6] = [&[]; 6];
+        let mut got: [&[u8]; 8] = [&[]; 8];
         let flow_col =
             |asked: bool, col: Option<usize>| col.filter(|_| asked).unwrap_or(usize::MAX);
         let want = [
@@ -105,6 +116,8 @@ impl VpcLayout {
             self.status.unwrap_or(usize::MAX),
             flow_col(needs.to_port, self.port),
             flow_col(needs.proto, self.proto),
+            flow_col(needs.bytes, self.bytes),
+            flow_col(needs.packets, self.packets),
         ];
         let last = want[0]
             .max(want[1])
@@ -158,19 +171,31 @@ impl VpcLayout {
             Ok(ts) => ts,
             Err(e) => return Outcome::Malformed(LineError::Timestamp(e)),
         };
+        // An unset count (`-`) is 0.
+        let count = |asked: bool, text: &[u8], field: Field| {
+            if asked && text != b"-" {
+                both_ways(Some(text), None, field)
+            } else {
+                Ok(0)
+            }
+        };
+        let flow = match (
+            count(needs.bytes, got[6], Field::Bytes),
+            count(needs.packets, got[7], Field::Packets),
+        ) {
+            (Ok(bytes), Ok(packets)) => Flow {
+                to_port: port_number(got[4]),
+                proto: proto_number(got[5]),
+                bytes,
+                packets,
+            },
+            (Err(e), _) | (_, Err(e)) => return Outcome::Malformed(e),
+        };
         match (
             host(got[1], Field::SrcAddr, &[]),
             host(got[2], Field::DstAddr, &[]),
         ) {
-            (Ok(from), Ok(to)) => Outcome::Record(Record {
-                ts,
-                from,
-                to,
-                flow: Flow {
-                    to_port: port_number(got[4]),
-                    proto: proto_number(got[5]),
-                },
-            }),
+            (Ok(from), Ok(to)) => Outcome::Record(Record { ts, from, to, flow }),
             (Err(e), _) | (_, Err(e)) => Outcome::Malformed(e),
         }
     }

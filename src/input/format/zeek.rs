@@ -4,7 +4,7 @@
 use memchr::memchr;
 
 use super::{host, Outcome};
-use crate::input::format::record::port_number;
+use crate::input::format::record::{both_ways, port_number};
 use crate::input::format::{proto_number, Field, Flow, LineError, Needs, Record};
 use crate::timestamp::parse_ts;
 
@@ -18,9 +18,9 @@ pub struct ZeekTsv {
     /// Field indices of ts, id.orig_h, id.resp_h; `None` before a usable
     /// `#fields` line.
     cols: Option<[usize; 3]>,
-    /// Field indices of id.resp_p and proto, `usize::MAX` when the
-    /// `#fields` line has none.
-    flow_cols: [usize; 2],
+    /// Field indices of [`FLOW_FIELDS`], [`NONE`] where the `#fields` line
+    /// has none.
+    flow_cols: [usize; 6],
 }
 
 impl Default for ZeekTsv {
@@ -31,14 +31,35 @@ impl Default for ZeekTsv {
             unset: b"-".to_vec(),
             empty: b"(empty)".to_vec(),
             cols: None,
-            flow_cols: [usize::MAX; 2],
+            flow_cols: [NONE; 6],
         }
     }
 }
 
 const NAMES: [Field; 3] = [Field::Ts, Field::IdOrigH, Field::IdRespH];
-/// The fields read: those of every record, then those of [`Flow`].
-const FIELDS: [&[u8]; 5] = [b"ts", b"id.orig_h", b"id.resp_h", b"id.resp_p", b"proto"];
+/// The fields [`Flow`] is read from.
+const FLOW_FIELDS: [&[u8]; 6] = [
+    b"id.resp_p",
+    b"proto",
+    b"orig_bytes",
+    b"resp_bytes",
+    b"orig_pkts",
+    b"resp_pkts",
+];
+/// The fields read: those of every record, then [`FLOW_FIELDS`].
+const FIELDS: [&[u8]; 9] = [
+    b"ts",
+    b"id.orig_h",
+    b"id.resp_h",
+    FLOW_FIELDS[0],
+    FLOW_FIELDS[1],
+    FLOW_FIELDS[2],
+    FLOW_FIELDS[3],
+    FLOW_FIELDS[4],
+    FLOW_FIELDS[5],
+];
+/// A field the `#fields` line does not have, or one not asked for.
+const NONE: usize = usize::MAX;
 
 impl ZeekTsv {
     /// Parses one line (without `\n` or `\r`), updating the header state on
@@ -63,18 +84,48 @@ impl ZeekTsv {
     }
 
     /// The first flow field `needs` asks for that the `#fields` line in
-    /// force lacks (0 the port, 1 the protocol), with what is missing; before
-    /// any `#fields` line, nothing is known to be missing.
+    /// force lacks (its index in [`Needs::flags`]), with what is missing;
+    /// before any `#fields` line, nothing is known to be missing.
     pub(crate) fn lacks(&self, needs: Needs) -> Option<(usize, &'static str)> {
         self.cols?;
+        let c = &self.flow_cols;
         [
-            (needs.to_port, "no id.resp_p in its #fields"),
-            (needs.proto, "no proto in its #fields"),
+            (needs.to_port && c[0] == NONE, "no id.resp_p in its #fields"),
+            (needs.proto && c[1] == NONE, "no proto in its #fields"),
+            (
+                needs.bytes && (c[2] == NONE || c[3] == NONE),
+                "no orig_bytes and resp_bytes in its #fields",
+            ),
+            (
+                needs.packets && (c[4] == NONE || c[5] == NONE),
+                "no orig_pkts and resp_pkts in its #fields",
+            ),
         ]
         .into_iter()
         .enumerate()
-        .find(|&(k, (asked, _))| asked && self.flow_cols[k] == usize::MAX)
+        .find(|&(_, (lacking, _))| lacking)
         .map(|(k, (_, what))| (k, what))
+    }
+
+    /// The columns of the flow fields `needs` asks for ([`FLOW_FIELDS`]
+    /// order), [`NONE`] for the others.
+    #[inline(always)]
+    fn flow_cols(&self, needs: Needs) -> [usize; 6] {
+        let asked = [
+            needs.to_port,
+            needs.proto,
+            needs.bytes,
+            needs.bytes,
+            needs.packets,
+            needs.packets,
+        ];
+        let mut cols = self.flow_cols;
+        for (c, asked) in cols.iter_mut().zip(asked) {
+            if !asked {
+                *c = NONE;
+            }
+        }
+        cols
     }
 
     /// One record; `FLOW` says whether any flow field is read, so that the
@@ -89,21 +140,15 @@ impl ZeekTsv {
         let mut got: [&[u8]; 3] = [&[]; 3];
         let required = cols[0].max(cols[1]).max(cols[2]);
         // The flow fields asked for, and how far the line must be split.
-        let port_col = if needs.to_port {
-            self.flow_cols[0]
+        let want = if FLOW {
+            self.flow_cols(needs)
         } else {
-            usize::MAX
+            [NONE; 6]
         };
-        let proto_col = if needs.proto {
-            self.flow_cols[1]
-        } else {
-            usize::MAX
-        };
-        let (mut port, mut proto): (&[u8], &[u8]) = (&[], &[]);
+        let mut flow: [Option<&[u8]>; 6] = [None; 6];
         let max = if FLOW {
-            [port_col, proto_col]
-                .into_iter()
-                .filter(|&c| c != usize::MAX)
+            want.into_iter()
+                .filter(|&c| c != NONE)
                 .fold(required, usize::max)
         } else {
             required
@@ -126,11 +171,12 @@ impl ZeekTsv {
                     }
                 }
             }
-            if FLOW && i == port_col {
-                port = &line[start..end];
-            }
-            if FLOW && i == proto_col {
-                proto = &line[start..end];
+            if FLOW {
+                for (k, c) in want.iter().enumerate() {
+                    if *c == i {
+                        flow[k] = Some(&line[start..end]);
+                    }
+                }
             }
             if end == line.len() && i < max {
                 // A line short of a flow field only lacks that field.
@@ -146,9 +192,22 @@ impl ZeekTsv {
         let from = host(got[1], NAMES[1], &unset)?;
         let to = host(got[2], NAMES[2], &unset)?;
         let flow = if FLOW {
+            let text = |k: usize| flow[k].unwrap_or(&[]);
+            // An unset count is 0.
+            let count = |k: usize| flow[k].filter(|t| *t != self.unset.as_slice());
             Flow {
-                to_port: port_number(port),
-                proto: proto_number(proto),
+                to_port: port_number(text(0)),
+                proto: proto_number(text(1)),
+                bytes: if needs.bytes {
+                    both_ways(count(2), count(3), Field::Bytes)?
+                } else {
+                    0
+                },
+                packets: if needs.packets {
+                    both_ways(count(4), count(5), Field::Packets)?
+                } else {
+                    0
+                },
             }
         } else {
             Flow::default()
@@ -195,13 +254,13 @@ impl ZeekTsv {
             b"#empty_field" => self.empty = value.to_vec(),
             b"#path" if value != b"conn" => return Outcome::Header(Some(value)),
             b"#fields" => {
-                let mut cols = [usize::MAX; 5];
+                let mut cols = [NONE; 9];
                 let mut start = 0;
                 let mut i = 0;
                 while start <= value.len() {
                     let end = self.field_end(value, start);
                     if let Some(k) = FIELDS.iter().position(|f| *f == &value[start..end]) {
-                        if cols[k] == usize::MAX {
+                        if cols[k] == NONE {
                             cols[k] = i;
                         }
                     }
@@ -209,11 +268,8 @@ impl ZeekTsv {
                     start = end + self.sep.len();
                 }
                 let required = [cols[0], cols[1], cols[2]];
-                self.cols = required
-                    .iter()
-                    .all(|&c| c != usize::MAX)
-                    .then_some(required);
-                self.flow_cols = [cols[3], cols[4]];
+                self.cols = required.iter().all(|&c| c != NONE).then_some(required);
+                self.flow_cols = [cols[3], cols[4], cols[5], cols[6], cols[7], cols[8]];
             }
             _ => {}
         }

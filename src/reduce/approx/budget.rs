@@ -2,7 +2,7 @@
 //! sketches gets an equal share, whatever the thread count.
 
 use crate::query::{ApproxSettings, Query};
-use crate::sketch::{Hll, SpaceSaving};
+use crate::sketch::{Hll, SpaceSaving, WeightedSpaceSaving};
 use crate::timestamp::HOUR_MS;
 
 /// Hours of log a wave's partial may touch at once, for sizing: a wave is
@@ -192,18 +192,22 @@ impl ApproxSettings {
         // Ranking `--top` hosts takes at least that many counters, past the
         // default cap when the share holds them.
         let wanted_k = DEFAULT_TOP_K.max(query.top.next_power_of_two());
+        let bytes_for = |k: usize| {
+            if query.by.weighted() {
+                WeightedSpaceSaving::bytes_for(k, HOST_LEN)
+            } else {
+                SpaceSaving::bytes_for(k, HOST_LEN)
+            }
+        };
         let derived = req.top_k.is_none();
         let top_k = req.top_k.unwrap_or_else(|| {
             let mut k = MIN_TOP_K;
-            while k < wanted_k
-                && sides * (SpaceSaving::bytes_for(k * 2, HOST_LEN) + hll) <= share / 4
-            {
+            while k < wanted_k && sides * (bytes_for(k * 2) + hll) <= share / 4 {
                 k *= 2;
             }
             k
         });
-        let summary =
-            sides.saturating_mul(SpaceSaving::bytes_for(top_k, HOST_LEN).saturating_add(hll));
+        let summary = sides.saturating_mul(bytes_for(top_k).saturating_add(hll));
         let lists = usize::from(query.to_host.is_some()) + usize::from(query.from_host.is_some());
         let per_list = share.saturating_sub(summary + hll * lists) / lists.max(1);
         let bloom_bytes = per_list / 4 * 3;

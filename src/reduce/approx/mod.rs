@@ -30,9 +30,11 @@ use crate::partial::DecodeError;
 use crate::query::{ApproxSettings, Query};
 use crate::sketch::{BloomList, Hll};
 
-/// What approximate parts share: the sketch sizes.
+/// What approximate parts share: the sketch sizes, and whether the busiest
+/// rank by bytes or packets.
 pub struct ApproxKit {
     settings: ApproxSettings,
+    weighted: bool,
 }
 
 impl Kit for ApproxKit {
@@ -100,7 +102,8 @@ pub type ApproxReducer = Parts<ApproxKit, List, Talkers>;
 impl ApproxReducer {
     /// A reducer answering `query` with sketches of `settings`.
     pub fn new(query: Query, settings: ApproxSettings) -> Self {
-        Parts::with_kit(query, ApproxKit { settings })
+        let weighted = query.by.weighted();
+        Parts::with_kit(query, ApproxKit { settings, weighted })
     }
 }
 
@@ -126,6 +129,7 @@ mod tests {
     fn kit() -> ApproxKit {
         ApproxKit {
             settings: settings(),
+            weighted: false,
         }
     }
 
@@ -192,6 +196,7 @@ mod tests {
         let (mut a, mut b) = (r.new_state(), r.new_state());
         let n = ApproxKit {
             settings: settings(),
+            weighted: false,
         }
         .promote_at();
         let hosts: Vec<String> = (0..n + 10).map(|i| format!("h{i}")).collect();
@@ -242,7 +247,7 @@ mod tests {
         assert_eq!(
             (
                 busiest.host.as_str(),
-                busiest.connections,
+                busiest.value,
                 busiest.error,
                 busiest.distinct
             ),
@@ -251,7 +256,7 @@ mod tests {
     }
 
     fn talkers(k: usize, lines: &[&str]) -> Talkers {
-        let mut t = Talkers::new(k, 12);
+        let mut t = Talkers::new(k, 12, false);
         for h in lines {
             t.add(h.as_bytes());
         }
@@ -265,7 +270,7 @@ mod tests {
         let listed: Vec<(&str, u64, Option<Bounds>)> = b
             .top
             .iter()
-            .map(|t| (t.host.as_str(), t.connections, t.bounds))
+            .map(|t| (t.host.as_str(), t.value, t.bounds))
             .collect();
         let sure = Some(Bounds {
             error: 0,
