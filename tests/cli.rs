@@ -660,11 +660,18 @@ fn the_documented_schema_rejects_records_that_break_the_contract() {
         "busiest_to_host": {"host": "a", "connections": 2, "tied": 0, "receivers": 1,
             "top": [{"host": "a", "connections": 2, "share": 1.0}], "cut_tied": 0}});
     assert!(schema::fits(&good));
+    let by_bytes = json!({"start": null, "end": null, "mode": "exact", "lines": 2, "bytes": 0,
+        "late": 0, "complete": true,
+        "busiest_to_host": {"host": "a", "bytes": 0, "tied": 0, "receivers": 1,
+            "top": [{"host": "a", "bytes": 0, "share": 0.0}], "cut_tied": 0}});
+    assert!(schema::fits(&by_bytes));
     for (path, bad) in [
         ("/busiest_to_host/top", json!([])),
         ("/busiest_to_host/cut_tied", json!(-1)),
         ("/busiest_to_host/top/0/share", json!("50%")),
         ("/busiest_to_host/top/0/guaranteed", json!(true)),
+        ("/busiest_to_host/bytes", json!(2)),
+        ("/busiest_to_host/top/0/packets", json!(2)),
         ("/mode", json!("fast")),
     ] {
         let mut v = good.clone();

@@ -19,7 +19,8 @@ mod sealed;
 use sealed::{merge, seal};
 
 /// Settings connspy writes: exact and approximate, hourly, in bins of other
-/// widths or not, each query, with and without networks. The approximate ones have the smallest bloom filter a run writes
+/// widths or not, each query, with and without networks, ranking by
+/// connections, bytes or packets. The approximate ones have the smallest bloom filter a run writes
 /// for a host list, 192 KiB; its bits are the fuzzer's [`FILTER_DRAWN`] bytes
 /// repeated, so that a bloom list fits in an input.
 const SETTINGS: &[&str] = &[
@@ -30,6 +31,8 @@ const SETTINGS: &[&str] = &[
     "mode=approx,hourly=0,init=-,end=-,to=74,from=-,busiest_from=1,busiest_to=0,top=1,top_k=64,hll_precision=12,bloom_bytes=196608,bloom_items=400000,spill_buffer=65536",
     "mode=exact,hourly=1,init=-,end=-,to=31302e302e302e302f38,from=-,busiest_from=1,busiest_to=1,top=2,bin=300,from_net=10.0.0.0/8+2001:db8::/32,to_net=192.0.2.0/24",
     "mode=approx,hourly=1,init=-,end=-,to=74,from=-,busiest_from=1,busiest_to=0,top=1,top_k=64,hll_precision=4,bloom_bytes=196608,bloom_items=40000,spill_buffer=65536,bin=1800",
+    "mode=exact,hourly=1,init=-,end=-,to=-,from=-,busiest_from=1,busiest_to=1,top=2,by=bytes",
+    "mode=approx,hourly=0,init=-,end=-,to=-,from=-,busiest_from=1,busiest_to=1,top=2,top_k=64,hll_precision=4,bloom_bytes=196608,bloom_items=40000,spill_buffer=65536,to_port=443,by=packets",
 ];
 
 /// The bloom filter's bytes in [`SETTINGS`].
@@ -136,8 +139,9 @@ fn hll(d: &mut Draw<'_>, precision: u8) -> Vec<u8> {
     hll.to_bytes()
 }
 
-/// One window line's body under `settings`. Its `lines` is mostly what its
-/// counts add up to, so that the counts reach the merge.
+/// One window line's body under `settings`. Its `lines` (its bytes or
+/// packets, when the settings rank by them) is mostly what its counts add
+/// up to, so that the counts reach the merge.
 fn body(d: &mut Draw<'_>, settings: &str) -> Vec<Vec<u8>> {
     let approx = settings.starts_with("mode=approx");
     let precision = if settings.contains("hll_precision=4") { 4 } else { 12 };
@@ -192,12 +196,18 @@ fn body(d: &mut Draw<'_>, settings: &str) -> Vec<Vec<u8>> {
             counts.push(binary(&format!("{name}_hll"), &hll(d, precision)));
         }
     }
-    let lines = match lines {
+    let sum = match lines {
         Some(sum) if d.byte() % 8 != 0 => sum,
         _ => d.count(),
     };
     let mut fields = late;
-    fields.push(format!("lines={lines}").into_bytes());
+    match settings.split_once(",by=") {
+        Some((_, by)) => {
+            fields.push(format!("lines={}", d.count()).into_bytes());
+            fields.push(format!("{by}={sum}").into_bytes());
+        }
+        None => fields.push(format!("lines={sum}").into_bytes()),
+    }
     fields.extend(lists);
     fields.extend(counts);
     fields
