@@ -70,11 +70,20 @@ pub fn parse_ts(field: &[u8]) -> Result<i64, TsError> {
             return Err(TsError::Syntax);
         }
         let frac = &field[i + 1..];
-        if !frac.iter().all(u8::is_ascii_digit) {
-            return Err(TsError::Syntax);
-        }
-        for k in 0..3 {
-            millis_frac = millis_frac * 10 + frac.get(k).map_or(0, |b| u64::from(b - b'0'));
+        if let Some(word) = padded_digits(frac) {
+            // Up to eight digits in one word (Zeek writes six): the first
+            // three, as a number of 10^-8 seconds divided down.
+            if !all_digits(word) {
+                return Err(TsError::Syntax);
+            }
+            millis_frac = eight_digits(word) / 100_000;
+        } else {
+            if !frac.iter().all(u8::is_ascii_digit) {
+                return Err(TsError::Syntax);
+            }
+            for k in 0..3 {
+                millis_frac = millis_frac * 10 + frac.get(k).map_or(0, |b| u64::from(b - b'0'));
+            }
         }
     }
     ms_from_parts(int, millis_frac)
@@ -131,6 +140,15 @@ fn parse_digits(field: &[u8]) -> Result<(u64, usize), TsError> {
         i += 1;
     }
     Ok((int, i))
+}
+
+/// `digits` (at most eight bytes) as a word padded on the right with `0`
+/// digits, which leave a fraction's value unchanged; `None` when longer.
+#[inline(always)]
+fn padded_digits(digits: &[u8]) -> Option<u64> {
+    let mut word = [b'0'; 8];
+    word.get_mut(..digits.len())?.copy_from_slice(digits);
+    Some(u64::from_le_bytes(word))
 }
 
 /// Whether all eight bytes of `x` are ASCII digits.
@@ -409,6 +427,26 @@ mod tests {
             parse_digits(b"18446744073709551616"),
             Err(TsError::Overflow)
         );
+    }
+
+    proptest::proptest! {
+        /// Fractions of any length, digits or not in any place, read as the
+        /// plain byte-by-byte reading does: the first three digits, after a
+        /// check that every byte is one.
+        #[test]
+        fn fractions_read_as_digit_by_digit(
+            secs in 0u64..10_000_000_000,
+            frac in proptest::collection::vec(proptest::sample::select(b"0123456789/:a. ".to_vec()), 1..12),
+        ) {
+            let field = [secs.to_string().as_bytes(), b".", &frac].concat();
+            let plain = if frac.iter().all(u8::is_ascii_digit) {
+                let ms = (0..3).fold(0, |m, k| m * 10 + frac.get(k).map_or(0, |b| u64::from(b - b'0')));
+                ms_from_parts(secs, ms)
+            } else {
+                Err(TsError::Syntax)
+            };
+            proptest::prop_assert_eq!(parse_ts(&field), plain);
+        }
     }
 
     #[test]
