@@ -271,7 +271,11 @@ impl ZeekTsv {
                 let required = [cols[0], cols[1], cols[2]];
                 self.cols = required.iter().all(|&c| c != NONE).then_some(required);
                 self.flow_cols = [cols[3], cols[4], cols[5], cols[6], cols[7], cols[8]];
-                let last = cols.iter().filter(|&&c| c != NONE).max().map_or(0, |&c| c + 1);
+                let last = cols
+                    .iter()
+                    .filter(|&&c| c != NONE)
+                    .max()
+                    .map_or(0, |&c| c + 1);
                 self.slots = vec![NO_SLOT; last];
                 for (k, &c) in cols.iter().enumerate() {
                     if c != NONE {
@@ -363,17 +367,24 @@ fn matches(block: &[u8; BLOCK], byte: u8) -> u32 {
     }
 }
 
-/// A bit per byte of `block` equal to `byte`, lowest bit first, from a
-/// word: zero lanes of `x` are the matches (a test without false positives,
-/// unlike `(x - LOWS) & !x & HIGHS`).
+/// A bit per byte of `block` equal to `byte`, lowest bit first.
 #[cfg(not(target_arch = "x86_64"))]
 #[inline(always)]
 fn matches(block: &[u8; BLOCK], byte: u8) -> u32 {
+    matches_word(u64::from_le_bytes(*block), byte)
+}
+
+/// A bit per byte of the word `word` (loaded little-endian) equal to
+/// `byte`, lowest bit first: zero lanes of `x` are the matches (a test
+/// without false positives, unlike `(x - LOWS) & !x & HIGHS`), and a
+/// multiply gathers their high bits.
+#[cfg(any(test, not(target_arch = "x86_64")))]
+#[inline(always)]
+fn matches_word(word: u64, byte: u8) -> u32 {
     const LOWS: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let x = u64::from_le_bytes(*block) ^ (u64::from(byte) * LOWS);
+    let x = word ^ (u64::from(byte) * LOWS);
     let zero = !(((x & !HIGHS) + !HIGHS) | x) & HIGHS;
-    // One bit per lane: the high bit of lane i to bit i.
     ((zero >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32
 }
 
@@ -414,6 +425,16 @@ mod tests {
         ) {
             let want: Vec<usize> = (0..line.len()).filter(|&i| line[i] == byte).collect();
             prop_assert_eq!(ByteFinder::new(&line, byte).collect::<Vec<_>>(), want);
+        }
+
+        /// The word version (other targets') finds what a byte loop finds.
+        #[test]
+        fn word_matches_are_a_byte_loops(
+            word in prop::array::uniform8(prop::sample::select(vec![0u8, 8, 9, 10, 0x89, 0x88, 0xff, b'a'])),
+            byte in prop::sample::select(vec![0u8, 9, 0x89, 0xff]),
+        ) {
+            let want = (0..8).filter(|&i| word[i] == byte).fold(0u32, |m, i| m | 1 << i);
+            prop_assert_eq!(matches_word(u64::from_le_bytes(word), byte), want);
         }
     }
 }
