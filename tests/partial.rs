@@ -933,3 +933,67 @@ fn approximate_partials_do_not_grow_with_the_number_of_hosts() {
         "{few} bytes for 2000 hosts, {many} for 20000"
     );
 }
+
+/// `lines` as a VPC flow log (start times in seconds), each connection
+/// carrying bytes and packets drawn from its place, some past 2^32.
+fn vpc_log(lines: &[(i64, u8, u8)]) -> String {
+    let names = ["10.0.0.1", "10.0.0.2", "2001:db8::3", "web", "db", "zyla"];
+    lines
+        .iter()
+        .enumerate()
+        .map(|(i, &(t, a, b))| {
+            let secs = (T0 + t) / 1000;
+            let bytes = [0u64, 60, 1500, 5_000_000_000, 77][i % 5];
+            let packets = [1u64, 0, 3, 40][i % 4];
+            format!(
+                "2 123456789012 eni-0a {} {} 40000 443 6 {packets} {bytes} {secs} {} ACCEPT OK\n",
+                names[a as usize % names.len()],
+                names[b as usize % names.len()],
+                secs + 60
+            )
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(16))]
+
+    /// `--by bytes` and `--by packets` keep the merge laws: exact partials
+    /// of any split, in any order, merge to the direct run byte for byte;
+    /// approximate ones merge to one answer whatever their order.
+    #[test]
+    fn merges_ranking_by_bytes_or_packets_keep_the_laws(
+        lines in lines_strategy(120),
+        cuts in prop::collection::vec(0usize..160, 0..6),
+        order in prop::collection::vec(any::<u32>(), 0..300),
+        other in prop::collection::vec(any::<u32>(), 0..300),
+        bytes in any::<bool>(),
+        hourly in any::<bool>(),
+    ) {
+        let dir = TempDir::new().unwrap();
+        let text = vpc_log(&lines);
+        std::fs::write(dir.path().join("whole.log"), &text).unwrap();
+        let mut query = vec![
+            "--busiest_from_host", "--busiest_to_host", "--top", "3",
+            "--by", if bytes { "bytes" } else { "packets" },
+        ];
+        if hourly {
+            query.push("--hourly");
+        }
+        let parts = split_at_lines(&text, &cuts);
+        let mixed = shuffled(&partials(dir.path(), &query, &parts), &order);
+        for format in ["text", "json", "tsv"] {
+            let mut direct = query.clone();
+            direct.extend(["--format", format, "whole.log"]);
+            let want = ok(dir.path(), &direct, b"");
+            let merged = ok(dir.path(), &["--merge", "--format", format], mixed.as_bytes());
+            prop_assert_eq!(&merged, &want, "{}", format);
+        }
+        let mut approx = query.clone();
+        approx.extend(["--approx", "--top_k", "64"]);
+        let approx_parts = partials(dir.path(), &approx, &parts);
+        let one = ok(dir.path(), &["--merge", "--format", "json"], shuffled(&approx_parts, &order).as_bytes());
+        let two = ok(dir.path(), &["--merge", "--format", "json"], shuffled(&approx_parts, &other).as_bytes());
+        prop_assert_eq!(one, two);
+    }
+}
