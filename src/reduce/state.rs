@@ -233,14 +233,10 @@ impl<K: Kit, L: ListPart<K>, C: CountPart<K>> Reducer for Parts<K, L, C> {
         let kit = &self.kit;
         let lines = body.count("lines")?;
         let by = self.query.by;
-        let total = if by.weighted() {
-            body.count(by.name())?
-        } else {
-            lines
-        };
+        let weighted = by.weighted().then(|| body.count(by.name())).transpose()?;
         let mut state = self.new_state();
-        (state.lines, state.total) = (lines, total);
-        let mut from = Fields::new(&mut body, lines, by.weighted().then_some(total));
+        (state.lines, state.total) = (lines, weighted.unwrap_or(0));
+        let mut from = Fields::new(&mut body, lines, weighted);
         for (slot, part) in state.lists() {
             if part.is_some() {
                 *part = Some(L::decode(kit, slot, &mut from)?);
