@@ -404,6 +404,33 @@ fn vpc_v2_without_header() {
     );
 }
 
+/// Found by `format_vpc`: a line wrong in a host and in its counts is
+/// malformed for its host whether or not `--by` reads the counts, since a
+/// count only matters on a line that would be counted.
+#[test]
+fn bad_counts_never_hide_a_bad_host() {
+    let all = Needs {
+        to_port: true,
+        proto: true,
+        bytes: true,
+        packets: true,
+    };
+    let line = b"2 1 eni-1 \xff 10.0.0.2 1 2 6 many lots 1654892433 1654892493 ACCEPT OK";
+    let mut p = Parser::Vpc(VpcLayout::V2);
+    for needs in [Needs::default(), all] {
+        assert_eq!(
+            p.parse_line_with(line, needs),
+            Outcome::Malformed(LineError::Utf8)
+        );
+    }
+    let line = b"2 1 eni-1 10.0.0.1 10.0.0.2 1 2 6 many lots 1654892433 1654892493 ACCEPT OK";
+    assert_eq!(
+        p.parse_line_with(line, all),
+        Outcome::Malformed(LineError::BadValue(Field::Bytes))
+    );
+    assert!(matches!(p.parse_line(line), Outcome::Record(_)));
+}
+
 #[test]
 fn vpc_header_default_and_custom_order() {
     let log = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n\

@@ -171,7 +171,15 @@ impl VpcLayout {
             Ok(ts) => ts,
             Err(e) => return Outcome::Malformed(LineError::Timestamp(e)),
         };
-        // An unset count (`-`) is 0.
+        let (from, to) = match (
+            host(got[1], Field::SrcAddr, &[]),
+            host(got[2], Field::DstAddr, &[]),
+        ) {
+            (Ok(from), Ok(to)) => (from, to),
+            (Err(e), _) | (_, Err(e)) => return Outcome::Malformed(e),
+        };
+        // An unset count (`-`) is 0. Read after the hosts: a line is
+        // malformed for its counts only where it would otherwise count.
         let count = |asked: bool, text: &[u8], field: Field| {
             if asked && text != b"-" {
                 both_ways(Some(text), None, field)
@@ -179,23 +187,21 @@ impl VpcLayout {
                 Ok(0)
             }
         };
-        let flow = match (
+        match (
             count(needs.bytes, got[6], Field::Bytes),
             count(needs.packets, got[7], Field::Packets),
         ) {
-            (Ok(bytes), Ok(packets)) => Flow {
-                to_port: port_number(got[4]),
-                proto: proto_number(got[5]),
-                bytes,
-                packets,
-            },
-            (Err(e), _) | (_, Err(e)) => return Outcome::Malformed(e),
-        };
-        match (
-            host(got[1], Field::SrcAddr, &[]),
-            host(got[2], Field::DstAddr, &[]),
-        ) {
-            (Ok(from), Ok(to)) => Outcome::Record(Record { ts, from, to, flow }),
+            (Ok(bytes), Ok(packets)) => Outcome::Record(Record {
+                ts,
+                from,
+                to,
+                flow: Flow {
+                    to_port: port_number(got[4]),
+                    proto: proto_number(got[5]),
+                    bytes,
+                    packets,
+                },
+            }),
             (Err(e), _) | (_, Err(e)) => Outcome::Malformed(e),
         }
     }
