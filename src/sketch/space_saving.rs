@@ -412,11 +412,7 @@ impl SpaceSaving {
 
     #[inline]
     fn key(&self, id: u32) -> &[u8] {
-        let c = &self.counters[id as usize];
-        match arena_offset(c) {
-            Some(off) => &self.arena[off..off + c.key_len as usize],
-            None => &c.key[..c.key_len as usize],
-        }
+        host_of(&self.counters[id as usize], &self.arena)
     }
 
     #[inline]
@@ -428,23 +424,10 @@ impl SpaceSaving {
         self.find_padded(host, &pad(host), hash)
     }
 
-    /// The counter of `host`, whose [`pad`] is `padded`: a host of at most
-    /// [`INLINE`] bytes is one 16-byte compare with its counter's key.
+    /// The counter of `host`, whose [`pad`] is `padded`.
     #[inline]
     fn find_padded(&self, host: &[u8], padded: &[u8; INLINE], hash: u64) -> Option<u32> {
-        let (counters, arena) = (&self.counters, &self.arena);
-        let len = key_len(host);
-        self.table
-            .find(hash, |&id| {
-                let c = &counters[id as usize];
-                c.hash == hash
-                    && c.key_len == len
-                    && match arena_offset(c) {
-                        None => c.key == *padded,
-                        Some(off) => &arena[off..off + host.len()] == host,
-                    }
-            })
-            .copied()
+        find_host(&self.table, &self.counters, &self.arena, host, padded, hash)
     }
 
     /// The estimate and error of `host` (case folded) if it is tracked.
@@ -521,53 +504,16 @@ impl SpaceSaving {
             self.k, other.k,
             "merging Space-Saving summaries of different k"
         );
-        if other.total == 0 {
+        if other.is_empty() {
             return;
         }
-        if self.total == 0 {
+        if self.is_empty() {
             *self = other;
             return;
         }
-        let (floor_mine, floor_theirs) = (self.untracked_bound(), other.untracked_bound());
-        // (from other?, counter index, count, error)
-        let mut merged: Vec<(bool, u32, u64, u64)> = Vec::with_capacity(self.len() + other.len());
-        for id in 0..self.counters.len() as u32 {
-            let c = &self.counters[id as usize];
-            let (count, error) = match other.find(self.key(id), c.hash) {
-                Some(o) => (other.count_of(o), other.counters[o as usize].error),
-                None => (floor_theirs, floor_theirs),
-            };
-            merged.push((false, id, self.count_of(id) + count, c.error + error));
-        }
-        for id in 0..other.counters.len() as u32 {
-            let c = &other.counters[id as usize];
-            if self.find(other.key(id), c.hash).is_none() {
-                merged.push((
-                    true,
-                    id,
-                    other.count_of(id) + floor_mine,
-                    c.error + floor_mine,
-                ));
-            }
-        }
-        let key = |&(theirs, id, _, _): &(bool, u32, u64, u64)| {
-            if theirs {
-                other.key(id)
-            } else {
-                self.key(id)
-            }
-        };
-        keep_largest(&mut merged, self.k, |e| e.2, key);
-
-        let entries = merged.iter().map(|e| {
-            let hash = if e.0 {
-                other.counters[e.1 as usize].hash
-            } else {
-                self.counters[e.1 as usize].hash
-            };
-            (key(e), hash, e.2, e.3)
-        });
-        let out = SpaceSaving::build(self.k, self.total + other.total, merged.len(), entries);
+        let merged = merge_counters(self, &other, self.k);
+        let total = self.total + other.total;
+        let out = SpaceSaving::build(self.k, total, merged.len(), merged.iter().copied());
         *self = out;
     }
 
@@ -678,6 +624,89 @@ impl SpaceSaving {
     }
 }
 
+/// What a merge reads of a summary: its counters, by index.
+pub(super) trait Tracked {
+    /// How many counters there are; their indices are `0..tracked()`.
+    fn tracked(&self) -> usize;
+    /// Counter `id`'s host.
+    fn host(&self, id: u32) -> &[u8];
+    /// Counter `id`'s host's `hash_host`.
+    fn host_hash(&self, id: u32) -> u64;
+    /// Counter `id`'s estimate.
+    fn estimate_of(&self, id: u32) -> u64;
+    /// Counter `id`'s error.
+    fn error_of(&self, id: u32) -> u64;
+    /// The counter of `host`, whose hash is `hash`, if it is tracked.
+    fn lookup(&self, host: &[u8], hash: u64) -> Option<u32>;
+    /// The most an untracked host can have.
+    fn floor(&self) -> u64;
+}
+
+impl Tracked for SpaceSaving {
+    fn tracked(&self) -> usize {
+        self.len()
+    }
+    fn host(&self, id: u32) -> &[u8] {
+        self.key(id)
+    }
+    fn host_hash(&self, id: u32) -> u64 {
+        self.counters[id as usize].hash
+    }
+    fn estimate_of(&self, id: u32) -> u64 {
+        self.count_of(id)
+    }
+    fn error_of(&self, id: u32) -> u64 {
+        self.counters[id as usize].error
+    }
+    fn lookup(&self, host: &[u8], hash: u64) -> Option<u32> {
+        self.find(host, hash)
+    }
+    fn floor(&self) -> u64 {
+        self.untracked_bound()
+    }
+}
+
+/// The counters (host, hash, estimate, error) of `a` and `b` merged by the
+/// mergeable-summaries rule (see [`SpaceSaving::merge`]): for every host
+/// tracked on either side, the sums over both sides of its estimate (error)
+/// there, or where it is untracked of that side's floor; the `k` largest,
+/// ascending as [`keep_largest`] leaves them. Sums saturate: no summary
+/// whose totals add up in 64 bits reaches the bound.
+pub(super) fn merge_counters<'s, S: Tracked>(
+    a: &'s S,
+    b: &'s S,
+    k: usize,
+) -> Vec<(&'s [u8], u64, u64, u64)> {
+    let (floor_a, floor_b) = (a.floor(), b.floor());
+    let mut merged = Vec::with_capacity(a.tracked() + b.tracked());
+    for id in 0..a.tracked() as u32 {
+        let (host, hash) = (a.host(id), a.host_hash(id));
+        let (count, error) = match b.lookup(host, hash) {
+            Some(o) => (b.estimate_of(o), b.error_of(o)),
+            None => (floor_b, floor_b),
+        };
+        merged.push((
+            host,
+            hash,
+            a.estimate_of(id).saturating_add(count),
+            a.error_of(id).saturating_add(error),
+        ));
+    }
+    for id in 0..b.tracked() as u32 {
+        let (host, hash) = (b.host(id), b.host_hash(id));
+        if a.lookup(host, hash).is_none() {
+            merged.push((
+                host,
+                hash,
+                b.estimate_of(id).saturating_add(floor_a),
+                b.error_of(id).saturating_add(floor_a),
+            ));
+        }
+    }
+    keep_largest(&mut merged, k, |e| e.2, |e| e.0);
+    merged
+}
+
 /// Keeps the `k` entries of `merged` with the largest `count`, ties to the
 /// smallest `host`, and sorts them by ascending count, equal counts by
 /// ascending host: the counters a merge keeps, in the order it rebuilds them.
@@ -768,13 +797,76 @@ pub(super) fn key_len(host: &[u8]) -> u32 {
     u32::try_from(host.len()).unwrap_or(u32::MAX)
 }
 
-/// Where counter `c`'s key starts in the arena, if it lives there.
+/// A counter as both summaries keep one: its host's hash, and the host's
+/// bytes zero padded in its key when they fit in [`INLINE`] bytes, else the
+/// offset where an arena holds them, in the key's first eight bytes.
+pub(super) trait Keyed {
+    /// `hash_host` of the host.
+    fn host_hash(&self) -> u64;
+    /// The padded bytes, or the arena offset.
+    fn host_key(&self) -> &[u8; INLINE];
+    /// The host's length.
+    fn host_len(&self) -> u32;
+}
+
+impl Keyed for Counter {
+    #[inline(always)]
+    fn host_hash(&self) -> u64 {
+        self.hash
+    }
+    #[inline(always)]
+    fn host_key(&self) -> &[u8; INLINE] {
+        &self.key
+    }
+    #[inline(always)]
+    fn host_len(&self) -> u32 {
+        self.key_len
+    }
+}
+
+/// Where counter `c`'s host starts in the arena, if it lives there.
 #[inline(always)]
-fn arena_offset(c: &Counter) -> Option<usize> {
-    (c.key_len as usize > INLINE).then(|| {
-        let off = u64::from_le_bytes(c.key[..8].try_into().expect("eight bytes"));
+pub(super) fn arena_offset(c: &impl Keyed) -> Option<usize> {
+    (c.host_len() as usize > INLINE).then(|| {
+        let off = u64::from_le_bytes(c.host_key()[..8].try_into().expect("eight bytes"));
         off as usize
     })
+}
+
+/// Counter `c`'s host: in its key, or at its offset in `arena`.
+#[inline]
+pub(super) fn host_of<'a>(c: &'a impl Keyed, arena: &'a [u8]) -> &'a [u8] {
+    let len = c.host_len() as usize;
+    match arena_offset(c) {
+        Some(off) => &arena[off..off + len],
+        None => &c.host_key()[..len],
+    }
+}
+
+/// The index in `counters` of the counter of `host` (whose [`pad`] is
+/// `padded` and whose hash is `hash`) that `table` files: a host of at most
+/// [`INLINE`] bytes is one 16-byte compare with its counter's key.
+#[inline]
+pub(super) fn find_host<C: Keyed>(
+    table: &HashTable<u32>,
+    counters: &[C],
+    arena: &[u8],
+    host: &[u8],
+    padded: &[u8; INLINE],
+    hash: u64,
+) -> Option<u32> {
+    let len = key_len(host);
+    table
+        .find(hash, |&id| {
+            let c = &counters[id as usize];
+            c.host_hash() == hash
+                && c.host_len() == len
+                && match arena_offset(c) {
+                    None => c.host_key() == padded,
+                    Some(off) => &arena[off..off + host.len()] == host,
+                }
+        })
+        .copied()
 }
 
 /// Makes room for one more element, doubling but never past `k` elements

@@ -52,7 +52,8 @@ use hashbrown::HashTable;
 
 use super::hash_host;
 use super::space_saving::{
-    check_parts, keep_largest, key_len, pad, reserve_up_to, table_bytes, INLINE, MIN_ARENA, NIL,
+    arena_offset, check_parts, find_host, host_of, key_len, merge_counters, pad, reserve_up_to,
+    table_bytes, Keyed, Tracked, INLINE, MIN_ARENA, NIL,
 };
 
 /// Bytes before a long host's bytes in the arena: the owning counter and
@@ -380,11 +381,7 @@ impl WeightedSpaceSaving {
 
     #[inline]
     fn key(&self, id: u32) -> &[u8] {
-        let c = &self.counters[id as usize];
-        match arena_offset(c) {
-            Some(off) => &self.arena[off..off + c.key_len as usize],
-            None => &c.key[..c.key_len as usize],
-        }
+        host_of(&self.counters[id as usize], &self.arena)
     }
 
     #[inline]
@@ -396,23 +393,10 @@ impl WeightedSpaceSaving {
         self.find_padded(host, &pad(host), hash)
     }
 
-    /// The counter of `host`, whose [`pad`] is `padded`: a host of at most
-    /// [`INLINE`] bytes is one 16-byte compare with its counter's key.
+    /// The counter of `host`, whose [`pad`] is `padded`.
     #[inline]
     fn find_padded(&self, host: &[u8], padded: &[u8; INLINE], hash: u64) -> Option<u32> {
-        let (counters, arena) = (&self.counters, &self.arena);
-        let len = key_len(host);
-        self.table
-            .find(hash, |&id| {
-                let c = &counters[id as usize];
-                c.hash == hash
-                    && c.key_len == len
-                    && match arena_offset(c) {
-                        None => c.key == *padded,
-                        Some(off) => &arena[off..off + host.len()] == host,
-                    }
-            })
-            .copied()
+        find_host(&self.table, &self.counters, &self.arena, host, padded, hash)
     }
 
     /// The estimate and error of `host` (case folded) if it is tracked.
@@ -480,50 +464,9 @@ impl WeightedSpaceSaving {
             self.total = total;
             return;
         }
-        let (floor_mine, floor_theirs) = (self.untracked_bound(), other.untracked_bound());
-        // (from other?, counter index, count, error)
-        let mut merged: Vec<(bool, u32, u64, u64)> = Vec::with_capacity(self.len() + other.len());
-        for id in 0..self.counters.len() as u32 {
-            let c = &self.counters[id as usize];
-            let (count, error) = match other.find(self.key(id), c.hash) {
-                Some(o) => (other.count_of(o), other.counters[o as usize].error),
-                None => (floor_theirs, floor_theirs),
-            };
-            merged.push((
-                false,
-                id,
-                self.count_of(id).saturating_add(count),
-                c.error.saturating_add(error),
-            ));
-        }
-        for id in 0..other.counters.len() as u32 {
-            let c = &other.counters[id as usize];
-            if self.find(other.key(id), c.hash).is_none() {
-                merged.push((
-                    true,
-                    id,
-                    other.count_of(id).saturating_add(floor_mine),
-                    c.error.saturating_add(floor_mine),
-                ));
-            }
-        }
-        let key = |&(theirs, id, _, _): &(bool, u32, u64, u64)| {
-            if theirs {
-                other.key(id)
-            } else {
-                self.key(id)
-            }
-        };
-        keep_largest(&mut merged, self.k, |e| e.2, key);
-        let entries = merged.iter().map(|e| {
-            let hash = if e.0 {
-                other.counters[e.1 as usize].hash
-            } else {
-                self.counters[e.1 as usize].hash
-            };
-            (key(e), hash, e.2, e.3)
-        });
-        *self = WeightedSpaceSaving::build(self.k, total, merged.len(), entries);
+        let merged = merge_counters(self, &other, self.k);
+        let out = WeightedSpaceSaving::build(self.k, total, merged.len(), merged.iter().copied());
+        *self = out;
     }
 
     /// A summary of `k` counters over `total` weight holding `entries`
@@ -647,13 +590,43 @@ impl WeightedSpaceSaving {
     }
 }
 
-/// Where counter `c`'s key starts in the arena, if it lives there.
-#[inline(always)]
-fn arena_offset(c: &Counter) -> Option<usize> {
-    (c.key_len as usize > INLINE).then(|| {
-        let off = u64::from_le_bytes(c.key[..8].try_into().expect("eight bytes"));
-        off as usize
-    })
+impl Tracked for WeightedSpaceSaving {
+    fn tracked(&self) -> usize {
+        self.len()
+    }
+    fn host(&self, id: u32) -> &[u8] {
+        self.key(id)
+    }
+    fn host_hash(&self, id: u32) -> u64 {
+        self.counters[id as usize].hash
+    }
+    fn estimate_of(&self, id: u32) -> u64 {
+        self.count_of(id)
+    }
+    fn error_of(&self, id: u32) -> u64 {
+        self.counters[id as usize].error
+    }
+    fn lookup(&self, host: &[u8], hash: u64) -> Option<u32> {
+        self.find(host, hash)
+    }
+    fn floor(&self) -> u64 {
+        self.untracked_bound()
+    }
+}
+
+impl Keyed for Counter {
+    #[inline(always)]
+    fn host_hash(&self) -> u64 {
+        self.hash
+    }
+    #[inline(always)]
+    fn host_key(&self) -> &[u8; INLINE] {
+        &self.key
+    }
+    #[inline(always)]
+    fn host_len(&self) -> u32 {
+        self.key_len
+    }
 }
 
 /// The little-endian `u32` at the start of `b`.
