@@ -21,6 +21,7 @@ mod columns;
 pub mod connspy;
 mod json;
 mod record;
+mod split;
 mod vpc;
 mod zeek;
 

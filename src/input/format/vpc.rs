@@ -1,8 +1,8 @@
 //! AWS VPC Flow Logs: space-separated records in the default version 2 field
 //! order, or in the order of a header line of field names.
 
+use super::split::fields;
 use super::{host, Outcome, Skip};
-use crate::input::format::connspy::is_ws;
 use crate::input::format::record::{both_ways, port_number};
 use crate::input::format::{proto_number, Field, Flow, LineError, Needs, Record};
 use crate::timestamp::parse_ts;
@@ -21,25 +21,58 @@ pub struct VpcLayout {
     proto: Option<usize>,
     bytes: Option<usize>,
     packets: Option<usize>,
+    /// For each of a record's first [`MAX_FIELDS`] fields, where
+    /// [`VpcLayout::parse_line`] keeps it ([`NO_SLOT`]: nowhere): one lookup
+    /// a field, where comparing its index with every wanted one was a third
+    /// of a VPC parse.
+    slots: [u8; MAX_FIELDS],
 }
 
 /// The most fields a record may need to be split into (AWS defines about 30).
 const MAX_FIELDS: usize = 64;
+/// A field connspy does not read.
+const NO_SLOT: u8 = u8::MAX;
 
 impl VpcLayout {
     /// The default (version 2) order: `version account-id interface-id
     /// srcaddr dstaddr srcport dstport protocol packets bytes start end
     /// action log-status`.
-    pub(crate) const V2: VpcLayout = VpcLayout {
-        start: 10,
-        src: 3,
-        dst: 4,
-        status: Some(13),
-        port: Some(6),
-        proto: Some(7),
-        bytes: Some(9),
-        packets: Some(8),
-    };
+    pub(crate) const V2: VpcLayout =
+        VpcLayout::new([10, 3, 4], [Some(13), Some(6), Some(7), Some(9), Some(8)]);
+
+    /// The layout whose `start`, `srcaddr` and `dstaddr` are at `required`,
+    /// and `log-status`, `dstport`, `protocol`, `bytes` and `packets` at
+    /// `optional` (where it has them).
+    const fn new(required: [usize; 3], optional: [Option<usize>; 5]) -> VpcLayout {
+        let mut slots = [NO_SLOT; MAX_FIELDS];
+        let mut k = 0;
+        while k < 8 {
+            let col = if k < 3 {
+                Some(required[k])
+            } else {
+                optional[k - 3]
+            };
+            if let Some(col) = col {
+                if col < MAX_FIELDS {
+                    slots[col] = k as u8;
+                }
+            }
+            k += 1;
+        }
+        let [start, src, dst] = required;
+        let [status, port, proto, bytes, packets] = optional;
+        VpcLayout {
+            start,
+            src,
+            dst,
+            status,
+            port,
+            proto,
+            bytes,
+            packets,
+            slots,
+        }
+    }
 
     /// The layout a header line of field names gives, if it names `srcaddr`,
     /// `dstaddr` and `start` (as written, or as `${srcaddr}` in a format
@@ -65,16 +98,10 @@ impl VpcLayout {
             };
             slot.get_or_insert(i);
         }
-        Some(VpcLayout {
-            start: start?,
-            src: src?,
-            dst: dst?,
-            status,
-            port,
-            proto,
-            bytes,
-            packets,
-        })
+        Some(VpcLayout::new(
+            [start?, src?, dst?],
+            [status, port, proto, bytes, packets],
+        ))
     }
 
     /// Whether `line` is a headerless version 2 record: 14 fields, version
@@ -127,12 +154,11 @@ impl VpcLayout {
             .iter()
             .filter(|&&c| c != usize::MAX)
             .fold(last, |a, &c| a.max(c));
+        // Flow fields not asked for may be kept too; they are not read.
         let mut n = 0;
         for (i, f) in fields(line).enumerate() {
-            for (k, w) in want.iter().enumerate() {
-                if *w == i {
-                    got[k] = f;
-                }
+            if let Some(&slot) = self.slots.get(i).filter(|&&s| s != NO_SLOT) {
+                got[usize::from(slot)] = f;
             }
             n = i + 1;
             if i == flow_last {
@@ -196,8 +222,16 @@ impl VpcLayout {
                 from,
                 to,
                 flow: Flow {
-                    to_port: port_number(got[4]),
-                    proto: proto_number(got[5]),
+                    to_port: if needs.to_port {
+                        port_number(got[4])
+                    } else {
+                        None
+                    },
+                    proto: if needs.proto {
+                        proto_number(got[5])
+                    } else {
+                        None
+                    },
                     bytes,
                     packets,
                 },
@@ -205,10 +239,4 @@ impl VpcLayout {
             (Err(e), _) | (_, Err(e)) => Outcome::Malformed(e),
         }
     }
-}
-
-/// The whitespace-separated fields of a line.
-#[inline(always)]
-fn fields(line: &[u8]) -> impl Iterator<Item = &[u8]> {
-    line.split(|&b| is_ws(b)).filter(|f| !f.is_empty())
 }

@@ -3,6 +3,7 @@
 
 use memchr::memchr;
 
+use super::split::{Byte, Separators};
 use super::{host, Outcome};
 use crate::input::format::record::{both_ways, port_number};
 use crate::input::format::{proto_number, Field, Flow, LineError, Needs, Record};
@@ -159,7 +160,7 @@ impl ZeekTsv {
         let mut got: [Option<&[u8]>; 9] = [None; 9];
         let mut start = 0;
         let mut seps = match self.sep.as_slice() {
-            [b] => Some(ByteFinder::new(line, *b)),
+            [b] => Some(Separators::new(line, Byte(*b))),
             _ => None,
         };
         let slots = self.slots.get(..=max).unwrap_or_default();
@@ -289,105 +290,6 @@ impl ZeekTsv {
     }
 }
 
-/// The offsets of one byte in a line, in order, found a block of
-/// [`BLOCK`] bytes at a time.
-///
-/// Zeek's leading fields are a few bytes each, and `memchr` on a slice that
-/// short costs more in setup than in searching: per field, its call was a
-/// fifth of a Zeek TSV parse.
-struct ByteFinder<'a> {
-    line: &'a [u8],
-    byte: u8,
-    /// Where the next block starts.
-    next: usize,
-    /// Offset of the current block, and a bit for each of its bytes that
-    /// matched and is not yet handed out.
-    block: usize,
-    found: u32,
-}
-
-impl<'a> ByteFinder<'a> {
-    #[inline(always)]
-    fn new(line: &'a [u8], byte: u8) -> Self {
-        ByteFinder {
-            line,
-            byte,
-            next: 0,
-            block: 0,
-            found: 0,
-        }
-    }
-}
-
-impl Iterator for ByteFinder<'_> {
-    type Item = usize;
-
-    #[inline(always)]
-    fn next(&mut self) -> Option<usize> {
-        while self.found == 0 {
-            let rest = self.line.get(self.next..).filter(|r| !r.is_empty())?;
-            self.found = match rest.first_chunk::<BLOCK>() {
-                Some(block) => matches(block, self.byte),
-                None => {
-                    // The tail, padded with a byte that is not the one sought.
-                    let mut block = [!self.byte; BLOCK];
-                    block[..rest.len()].copy_from_slice(rest);
-                    matches(&block, self.byte)
-                }
-            };
-            self.block = self.next;
-            self.next += BLOCK;
-        }
-        let lane = self.found.trailing_zeros() as usize;
-        self.found &= self.found - 1;
-        Some(self.block + lane)
-    }
-}
-
-/// Bytes compared at once: an SSE2 register (every x86-64 has one), else a
-/// word.
-#[cfg(target_arch = "x86_64")]
-const BLOCK: usize = 16;
-#[cfg(not(target_arch = "x86_64"))]
-const BLOCK: usize = 8;
-
-/// A bit per byte of `block` equal to `byte`, lowest bit first: one SSE2
-/// compare, where the eight-byte word version took three times the
-/// instructions on Zeek lines.
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-fn matches(block: &[u8; BLOCK], byte: u8) -> u32 {
-    use std::arch::x86_64::{_mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8};
-    // SAFETY: SSE2 is part of every x86-64 CPU (the target's baseline), and
-    // the load reads the 16 bytes `block` holds, unaligned as the intrinsic
-    // allows.
-    unsafe {
-        let v = _mm_loadu_si128(block.as_ptr().cast());
-        _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(byte as i8))) as u32
-    }
-}
-
-/// A bit per byte of `block` equal to `byte`, lowest bit first.
-#[cfg(not(target_arch = "x86_64"))]
-#[inline(always)]
-fn matches(block: &[u8; BLOCK], byte: u8) -> u32 {
-    matches_word(u64::from_le_bytes(*block), byte)
-}
-
-/// A bit per byte of the word `word` (loaded little-endian) equal to
-/// `byte`, lowest bit first: zero lanes of `x` are the matches (a test
-/// without false positives, unlike `(x - LOWS) & !x & HIGHS`), and a
-/// multiply gathers their high bits.
-#[cfg(any(test, not(target_arch = "x86_64")))]
-#[inline(always)]
-fn matches_word(word: u64, byte: u8) -> u32 {
-    const LOWS: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let x = word ^ (u64::from(byte) * LOWS);
-    let zero = !(((x & !HIGHS) + !HIGHS) | x) & HIGHS;
-    ((zero >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32
-}
-
 /// `\x09` escapes decoded, as Zeek writes its `#separator`.
 fn unescape(value: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(value.len());
@@ -407,34 +309,4 @@ fn unescape(value: &[u8]) -> Vec<u8> {
         i += 1;
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    proptest! {
-        /// Every offset of the byte, in order, at every length and
-        /// alignment, among bytes that differ from it in one bit or in
-        /// the high bit only (the lanes a carry could confuse).
-        #[test]
-        fn byte_finder_finds_what_a_byte_loop_finds(
-            line in prop::collection::vec(prop::sample::select(vec![0u8, 8, 9, 10, 0x89, 0x88, 0xff, b'a']), 0..40),
-            byte in prop::sample::select(vec![0u8, 9, 0x89, 0xff]),
-        ) {
-            let want: Vec<usize> = (0..line.len()).filter(|&i| line[i] == byte).collect();
-            prop_assert_eq!(ByteFinder::new(&line, byte).collect::<Vec<_>>(), want);
-        }
-
-        /// The word version (other targets') finds what a byte loop finds.
-        #[test]
-        fn word_matches_are_a_byte_loops(
-            word in prop::array::uniform8(prop::sample::select(vec![0u8, 8, 9, 10, 0x89, 0x88, 0xff, b'a'])),
-            byte in prop::sample::select(vec![0u8, 9, 0x89, 0xff]),
-        ) {
-            let want = (0..8).filter(|&i| word[i] == byte).fold(0u32, |m, i| m | 1 << i);
-            prop_assert_eq!(matches_word(u64::from_le_bytes(word), byte), want);
-        }
-    }
 }
