@@ -52,7 +52,7 @@ pub(super) const INLINE: usize = 16;
 
 /// One tracked host.
 #[derive(Debug, Clone, Copy)]
-struct Counter {
+pub(crate) struct Counter {
     /// `hash_host(key)`, kept so the table never hashes a key twice.
     hash: u64,
     /// Upper bound on `count - true count`.
@@ -410,44 +410,6 @@ impl SpaceSaving {
         off
     }
 
-    #[inline]
-    fn key(&self, id: u32) -> &[u8] {
-        host_of(&self.counters[id as usize], &self.arena)
-    }
-
-    #[inline]
-    fn count_of(&self, id: u32) -> u64 {
-        self.buckets[self.counters[id as usize].bucket as usize].count
-    }
-
-    fn find(&self, host: &[u8], hash: u64) -> Option<u32> {
-        self.find_padded(host, &pad(host), hash)
-    }
-
-    /// The counter of `host`, whose [`pad`] is `padded`.
-    #[inline]
-    fn find_padded(&self, host: &[u8], padded: &[u8; INLINE], hash: u64) -> Option<u32> {
-        find_host(&self.table, &self.counters, &self.arena, host, padded, hash)
-    }
-
-    /// The estimate and error of `host` (case folded) if it is tracked.
-    pub fn estimate(&self, host: &[u8]) -> Option<(u64, u64)> {
-        self.find(host, hash_host(host))
-            .map(|id| (self.count_of(id), self.counters[id as usize].error))
-    }
-
-    /// Every tracked host with its estimate and error, in no particular
-    /// order.
-    pub fn iter(&self) -> impl Iterator<Item = (&[u8], u64, u64)> + '_ {
-        (0..self.counters.len() as u32).map(|id| {
-            (
-                self.key(id),
-                self.count_of(id),
-                self.counters[id as usize].error,
-            )
-        })
-    }
-
     /// The host with the highest estimate (the smallest name among equals),
     /// or `None` when nothing was added. O(hosts sharing the top estimate).
     pub fn top(&self) -> Option<Leader> {
@@ -565,17 +527,8 @@ impl SpaceSaving {
         out
     }
 
-    /// Every tracked host with its estimate and error, by ascending
-    /// estimate, equal estimates by ascending host: the order a partial
-    /// writes and [`Self::from_parts`] reads.
-    pub(crate) fn sorted_counters(&self) -> Vec<(&[u8], u64, u64)> {
-        let mut v: Vec<(&[u8], u64, u64)> = self.iter().collect();
-        v.sort_unstable_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(b.0)));
-        v
-    }
-
     /// The summary of `k` counters over `total` items whose counters are
-    /// `counters` (host, estimate, error), as [`Self::sorted_counters`]
+    /// `counters` (host, estimate, error), as [`Tracked::sorted_counters`]
     /// gave them: the inverse of writing a summary into a partial.
     ///
     /// # Errors
@@ -624,42 +577,97 @@ impl SpaceSaving {
     }
 }
 
-/// What a merge reads of a summary: its counters, by index.
-pub(super) trait Tracked {
-    /// How many counters there are; their indices are `0..tracked()`.
-    fn tracked(&self) -> usize;
-    /// Counter `id`'s host.
-    fn host(&self, id: u32) -> &[u8];
-    /// Counter `id`'s host's `hash_host`.
-    fn host_hash(&self, id: u32) -> u64;
+/// What both summaries share: counters in a vector, indexed by a table of
+/// their hosts' hashes, long hosts in an arena. Lookups, listing and the
+/// merge are written once here; each summary supplies its eviction order's
+/// view of a count.
+pub(crate) trait Tracked {
+    /// The summary's counter.
+    type Counter: Keyed;
+
+    /// The counters, by index.
+    fn counters(&self) -> &[Self::Counter];
+    /// Counter indices, filed by their hosts' hashes.
+    fn table(&self) -> &HashTable<u32>;
+    /// The bytes of hosts longer than [`INLINE`].
+    fn arena(&self) -> &[u8];
     /// Counter `id`'s estimate.
-    fn estimate_of(&self, id: u32) -> u64;
-    /// Counter `id`'s error.
-    fn error_of(&self, id: u32) -> u64;
-    /// The counter of `host`, whose hash is `hash`, if it is tracked.
-    fn lookup(&self, host: &[u8], hash: u64) -> Option<u32>;
+    fn count_of(&self, id: u32) -> u64;
     /// The most an untracked host can have.
     fn floor(&self) -> u64;
+
+    /// Counter `id`'s host.
+    #[inline]
+    fn key(&self, id: u32) -> &[u8] {
+        host_of(&self.counters()[id as usize], self.arena())
+    }
+
+    /// Counter `id`'s error.
+    #[inline]
+    fn error_of(&self, id: u32) -> u64 {
+        self.counters()[id as usize].error()
+    }
+
+    /// The counter of `host`, whose hash is `hash`, if it is tracked.
+    fn find(&self, host: &[u8], hash: u64) -> Option<u32> {
+        self.find_padded(host, &pad(host), hash)
+    }
+
+    /// The counter of `host`, whose [`pad`] is `padded`.
+    #[inline]
+    fn find_padded(&self, host: &[u8], padded: &[u8; INLINE], hash: u64) -> Option<u32> {
+        find_host(
+            self.table(),
+            self.counters(),
+            self.arena(),
+            host,
+            padded,
+            hash,
+        )
+    }
+
+    /// The estimate and error of `host` (case folded) if it is tracked.
+    #[cfg(test)]
+    fn estimate(&self, host: &[u8]) -> Option<(u64, u64)> {
+        self.find(host, hash_host(host))
+            .map(|id| (self.count_of(id), self.error_of(id)))
+    }
+
+    /// Every tracked host with its estimate and error, by ascending
+    /// estimate, equal estimates by ascending host: the order a partial
+    /// writes and `from_parts` reads.
+    fn sorted_counters(&self) -> Vec<(&[u8], u64, u64)> {
+        let mut v: Vec<(&[u8], u64, u64)> = self.iter().collect();
+        v.sort_unstable_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(b.0)));
+        v
+    }
+
+    /// Every tracked host with its estimate and error, in no particular
+    /// order.
+    fn iter(&self) -> impl Iterator<Item = (&[u8], u64, u64)> + '_ {
+        (0..self.counters().len() as u32)
+            .map(|id| (self.key(id), self.count_of(id), self.error_of(id)))
+    }
 }
 
 impl Tracked for SpaceSaving {
-    fn tracked(&self) -> usize {
-        self.len()
+    type Counter = Counter;
+
+    #[inline(always)]
+    fn counters(&self) -> &[Counter] {
+        &self.counters
     }
-    fn host(&self, id: u32) -> &[u8] {
-        self.key(id)
+    #[inline(always)]
+    fn table(&self) -> &HashTable<u32> {
+        &self.table
     }
-    fn host_hash(&self, id: u32) -> u64 {
-        self.counters[id as usize].hash
+    #[inline(always)]
+    fn arena(&self) -> &[u8] {
+        &self.arena
     }
-    fn estimate_of(&self, id: u32) -> u64 {
-        self.count_of(id)
-    }
-    fn error_of(&self, id: u32) -> u64 {
-        self.counters[id as usize].error
-    }
-    fn lookup(&self, host: &[u8], hash: u64) -> Option<u32> {
-        self.find(host, hash)
+    #[inline]
+    fn count_of(&self, id: u32) -> u64 {
+        self.buckets[self.counters[id as usize].bucket as usize].count
     }
     fn floor(&self) -> u64 {
         self.untracked_bound()
@@ -678,27 +686,27 @@ pub(super) fn merge_counters<'s, S: Tracked>(
     k: usize,
 ) -> Vec<(&'s [u8], u64, u64, u64)> {
     let (floor_a, floor_b) = (a.floor(), b.floor());
-    let mut merged = Vec::with_capacity(a.tracked() + b.tracked());
-    for id in 0..a.tracked() as u32 {
-        let (host, hash) = (a.host(id), a.host_hash(id));
-        let (count, error) = match b.lookup(host, hash) {
-            Some(o) => (b.estimate_of(o), b.error_of(o)),
+    let mut merged = Vec::with_capacity(a.counters().len() + b.counters().len());
+    for id in 0..a.counters().len() as u32 {
+        let (host, hash) = (a.key(id), a.counters()[id as usize].host_hash());
+        let (count, error) = match b.find(host, hash) {
+            Some(o) => (b.count_of(o), b.error_of(o)),
             None => (floor_b, floor_b),
         };
         merged.push((
             host,
             hash,
-            a.estimate_of(id).saturating_add(count),
+            a.count_of(id).saturating_add(count),
             a.error_of(id).saturating_add(error),
         ));
     }
-    for id in 0..b.tracked() as u32 {
-        let (host, hash) = (b.host(id), b.host_hash(id));
-        if a.lookup(host, hash).is_none() {
+    for id in 0..b.counters().len() as u32 {
+        let (host, hash) = (b.key(id), b.counters()[id as usize].host_hash());
+        if a.find(host, hash).is_none() {
             merged.push((
                 host,
                 hash,
-                b.estimate_of(id).saturating_add(floor_a),
+                b.count_of(id).saturating_add(floor_a),
                 b.error_of(id).saturating_add(floor_a),
             ));
         }
@@ -800,13 +808,15 @@ pub(super) fn key_len(host: &[u8]) -> u32 {
 /// A counter as both summaries keep one: its host's hash, and the host's
 /// bytes zero padded in its key when they fit in [`INLINE`] bytes, else the
 /// offset where an arena holds them, in the key's first eight bytes.
-pub(super) trait Keyed {
+pub(crate) trait Keyed {
     /// `hash_host` of the host.
     fn host_hash(&self) -> u64;
     /// The padded bytes, or the arena offset.
     fn host_key(&self) -> &[u8; INLINE];
     /// The host's length.
     fn host_len(&self) -> u32;
+    /// The most its estimate may exceed the host's true count.
+    fn error(&self) -> u64;
 }
 
 impl Keyed for Counter {
@@ -821,6 +831,10 @@ impl Keyed for Counter {
     #[inline(always)]
     fn host_len(&self) -> u32 {
         self.key_len
+    }
+    #[inline(always)]
+    fn error(&self) -> u64 {
+        self.error
     }
 }
 

@@ -52,8 +52,8 @@ use hashbrown::HashTable;
 
 use super::hash_host;
 use super::space_saving::{
-    arena_offset, check_parts, find_host, host_of, key_len, merge_counters, pad, reserve_up_to,
-    table_bytes, Keyed, Tracked, INLINE, MIN_ARENA, NIL,
+    arena_offset, check_parts, key_len, merge_counters, pad, reserve_up_to, table_bytes, Keyed,
+    Tracked, INLINE, MIN_ARENA, NIL,
 };
 
 /// Bytes before a long host's bytes in the arena: the owning counter and
@@ -64,7 +64,7 @@ const HEADER: usize = 8;
 
 /// One tracked host. Its count lives in its heap slot.
 #[derive(Debug, Clone, Copy)]
-struct Counter {
+pub(crate) struct Counter {
     /// `hash_host(key)`, kept so the table never hashes a key twice.
     hash: u64,
     /// Upper bound on `count - true weight`.
@@ -379,44 +379,6 @@ impl WeightedSpaceSaving {
         self.garbage = 0;
     }
 
-    #[inline]
-    fn key(&self, id: u32) -> &[u8] {
-        host_of(&self.counters[id as usize], &self.arena)
-    }
-
-    #[inline]
-    fn count_of(&self, id: u32) -> u64 {
-        self.heap[self.counters[id as usize].pos as usize].count
-    }
-
-    fn find(&self, host: &[u8], hash: u64) -> Option<u32> {
-        self.find_padded(host, &pad(host), hash)
-    }
-
-    /// The counter of `host`, whose [`pad`] is `padded`.
-    #[inline]
-    fn find_padded(&self, host: &[u8], padded: &[u8; INLINE], hash: u64) -> Option<u32> {
-        find_host(&self.table, &self.counters, &self.arena, host, padded, hash)
-    }
-
-    /// The estimate and error of `host` (case folded) if it is tracked.
-    pub fn estimate(&self, host: &[u8]) -> Option<(u64, u64)> {
-        self.find(host, hash_host(host))
-            .map(|id| (self.count_of(id), self.counters[id as usize].error))
-    }
-
-    /// Every tracked host with its estimate and error, in no particular
-    /// order.
-    pub fn iter(&self) -> impl Iterator<Item = (&[u8], u64, u64)> + '_ {
-        (0..self.counters.len() as u32).map(|id| {
-            (
-                self.key(id),
-                self.count_of(id),
-                self.counters[id as usize].error,
-            )
-        })
-    }
-
     /// Folds `other` into this summary (mergeable summaries, see the module
     /// documentation).
     ///
@@ -519,17 +481,8 @@ impl WeightedSpaceSaving {
         out
     }
 
-    /// Every tracked host with its estimate and error, by ascending
-    /// estimate, equal estimates by ascending host: the order a partial
-    /// writes and [`Self::from_parts`] reads.
-    pub(crate) fn sorted_counters(&self) -> Vec<(&[u8], u64, u64)> {
-        let mut v: Vec<(&[u8], u64, u64)> = self.iter().collect();
-        v.sort_unstable_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(b.0)));
-        v
-    }
-
     /// The summary of `k` counters over `total` weight whose counters are
-    /// `counters` (host, estimate, error), as [`Self::sorted_counters`]
+    /// `counters` (host, estimate, error), as [`Tracked::sorted_counters`]
     /// gave them: the inverse of writing a summary into a partial. Equal
     /// estimates are replaced smallest host first, as after a merge.
     ///
@@ -591,23 +544,23 @@ impl WeightedSpaceSaving {
 }
 
 impl Tracked for WeightedSpaceSaving {
-    fn tracked(&self) -> usize {
-        self.len()
+    type Counter = Counter;
+
+    #[inline(always)]
+    fn counters(&self) -> &[Counter] {
+        &self.counters
     }
-    fn host(&self, id: u32) -> &[u8] {
-        self.key(id)
+    #[inline(always)]
+    fn table(&self) -> &HashTable<u32> {
+        &self.table
     }
-    fn host_hash(&self, id: u32) -> u64 {
-        self.counters[id as usize].hash
+    #[inline(always)]
+    fn arena(&self) -> &[u8] {
+        &self.arena
     }
-    fn estimate_of(&self, id: u32) -> u64 {
-        self.count_of(id)
-    }
-    fn error_of(&self, id: u32) -> u64 {
-        self.counters[id as usize].error
-    }
-    fn lookup(&self, host: &[u8], hash: u64) -> Option<u32> {
-        self.find(host, hash)
+    #[inline]
+    fn count_of(&self, id: u32) -> u64 {
+        self.heap[self.counters[id as usize].pos as usize].count
     }
     fn floor(&self) -> u64 {
         self.untracked_bound()
@@ -626,6 +579,10 @@ impl Keyed for Counter {
     #[inline(always)]
     fn host_len(&self) -> u32 {
         self.key_len
+    }
+    #[inline(always)]
+    fn error(&self) -> u64 {
+        self.error
     }
 }
 

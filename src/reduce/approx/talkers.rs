@@ -10,7 +10,7 @@ use crate::partial::codec::{Decoder, Encoder};
 use crate::partial::{Body, DecodeError};
 use crate::reduce::part::{CountPart, CountSlot, Fields, Part};
 use crate::report::{Bounds, Busiest};
-use crate::sketch::{Hll, SpaceSaving, WeightedSpaceSaving};
+use crate::sketch::{Hll, SpaceSaving, Tracked, WeightedSpaceSaving};
 
 /// The busiest hosts on one side of a window's lines.
 pub struct Talkers {
