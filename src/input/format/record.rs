@@ -120,18 +120,11 @@ pub(crate) fn both_ways(
 /// A port as a log writes it: decimal digits, at most 65535.
 #[inline]
 pub(crate) fn port_number(text: &[u8]) -> Option<u16> {
-    if text.is_empty() || text.len() > 5 {
+    // Five digits at most: a longer run of zeros is no port a log writes.
+    if text.len() > 5 {
         return None;
     }
-    let mut port = 0u32;
-    for &b in text {
-        let digit = b.wrapping_sub(b'0');
-        if digit > 9 {
-            return None;
-        }
-        port = port * 10 + u32::from(digit);
-    }
-    u16::try_from(port).ok()
+    u16::try_from(count_number(text)?).ok()
 }
 
 /// An IP protocol as a log writes it: a number from 0 to 255, or a name in
