@@ -33,6 +33,25 @@ fn gen(dir: &Path, name: &str, more: &[&str]) -> String {
     name.to_owned()
 }
 
+/// The same log as `gen`'s Zeek TSV in the other flow formats, some
+/// compressed: Zeek JSON, VPC (gzip), Suricata (zstd), Zeek TSV (gzip).
+fn other_flow_logs(dir: &Path) -> Vec<String> {
+    [
+        ("zeek-json", None),
+        ("vpc", Some("gz")),
+        ("suricata", Some("zst")),
+        ("zeek", Some("gz")),
+    ]
+    .iter()
+    .map(|(format, compress)| {
+        let name = format!("{format}-{}.log", compress.unwrap_or("plain"));
+        let mut more = vec!["--log_format", format];
+        more.extend(compress.iter().flat_map(|c| ["--compress", c]));
+        gen(dir, &name, &more)
+    })
+    .collect()
+}
+
 /// Initiators in the low half of each family's range, responders IPv4
 /// only, and the hosts that reached 10.0.0.64/26.
 const NETS: &[&str] = &[
@@ -390,20 +409,7 @@ fn ports_and_protocols_filter_alike_in_every_flow_format() {
             (f[5].parse().unwrap(), f[6].to_owned(), f[4].to_owned())
         })
         .collect();
-    let others: Vec<String> = [
-        ("zeek-json", None),
-        ("vpc", Some("gz")),
-        ("suricata", Some("zst")),
-        ("zeek", Some("gz")),
-    ]
-    .iter()
-    .map(|(format, compress)| {
-        let name = format!("{format}-{}.log", compress.unwrap_or("plain"));
-        let mut more = vec!["--log_format", format];
-        more.extend(compress.iter().flat_map(|c| ["--compress", c]));
-        gen(d, &name, &more)
-    })
-    .collect();
+    let others = other_flow_logs(d);
     type Rule = fn(u16, &str) -> bool;
     let cases: [(&[&str], Rule); 5] = [
         (&["--to_port", "443"], |p, _| p == 443),
@@ -688,20 +694,7 @@ fn measures_rank_alike_in_every_flow_format() {
     let d = dir.path();
     let zeek = gen(d, "zeek.log", &["--log_format", "zeek"]);
     let conns = zeek_conns(&std::fs::read_to_string(d.join(&zeek)).unwrap());
-    let others: Vec<String> = [
-        ("zeek-json", None),
-        ("vpc", Some("gz")),
-        ("suricata", Some("zst")),
-        ("zeek", Some("gz")),
-    ]
-    .iter()
-    .map(|(format, compress)| {
-        let name = format!("{format}-{}.log", compress.unwrap_or("plain"));
-        let mut more = vec!["--log_format", format];
-        more.extend(compress.iter().flat_map(|c| ["--compress", c]));
-        gen(d, &name, &more)
-    })
-    .collect();
+    let others = other_flow_logs(d);
     // Ports 22, 53, 80 and 443 count; 3389 does not.
     let counted: Vec<&Conn> = conns.iter().filter(|c| c.port <= 443).collect();
     type Pick = fn(&Conn) -> u64;

@@ -1114,6 +1114,37 @@ fn render_flow(lines: &[Line], format: u8) -> String {
     out
 }
 
+/// `lines` at whole seconds, as VPC start times are.
+fn whole_seconds(lines: Vec<Line>) -> Vec<Line> {
+    lines
+        .into_iter()
+        .map(|l| Line {
+            ts: l.ts / 1000 * 1000,
+            ..l
+        })
+        .collect()
+}
+
+/// `lines` split into three files (line `i` into `file_of[i]`), file `k` in
+/// flow format `formats[k]`, compressed as `compress[k]` says.
+fn flow_files(
+    dir: &tempfile::TempDir,
+    lines: &[Line],
+    file_of: &[usize],
+    formats: &[u8],
+    compress: &[u8],
+) -> Vec<PathBuf> {
+    let mut per_file = vec![Vec::new(); 3];
+    for (i, line) in lines.iter().enumerate() {
+        per_file[file_of[i]].push(line.clone());
+    }
+    per_file
+        .iter()
+        .enumerate()
+        .map(|(i, ls)| write_compressed(dir, i, &render_flow(ls, formats[i]), compress[i]))
+        .collect()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 
@@ -1134,19 +1165,10 @@ proptest! {
         threads in 1usize..4,
         chunk_size in 1usize..400,
     ) {
-        // VPC start times are whole seconds.
-        let lines: Vec<Line> = lines.into_iter().map(|l| Line { ts: l.ts / 1000 * 1000, ..l }).collect();
+        let lines = whole_seconds(lines);
         let filter = Filter { flows, ..filter };
-        let mut per_file = vec![Vec::new(); 3];
-        for (i, line) in lines.iter().enumerate() {
-            per_file[file_of[i]].push(line.clone());
-        }
         let dir = tempfile::tempdir().unwrap();
-        let files: Vec<PathBuf> = per_file
-            .iter()
-            .enumerate()
-            .map(|(i, ls)| write_compressed(&dir, i, &render_flow(ls, formats[i]), compress[i]))
-            .collect();
+        let files = flow_files(&dir, &lines, &file_of, &formats, &compress);
         let opts = ScanOptions {
             threads, waves: threads, chunk_size, seek_late_ms: None, ..ScanOptions::default()
         };
@@ -1179,19 +1201,11 @@ proptest! {
         chunk_size in 1usize..400,
         top_k in 1usize..12,
     ) {
-        let lines: Vec<Line> = lines.into_iter().map(|l| Line { ts: l.ts / 1000 * 1000, ..l }).collect();
+        let lines = whole_seconds(lines);
         let query = query.with_measure(by);
         let filter = Filter { flows: flows.unwrap_or_default(), ..filter };
-        let mut per_file = vec![Vec::new(); 3];
-        for (i, line) in lines.iter().enumerate() {
-            per_file[file_of[i]].push(line.clone());
-        }
         let dir = tempfile::tempdir().unwrap();
-        let files: Vec<PathBuf> = per_file
-            .iter()
-            .enumerate()
-            .map(|(i, ls)| write_compressed(&dir, i, &render_flow(ls, formats[i]), compress[i]))
-            .collect();
+        let files = flow_files(&dir, &lines, &file_of, &formats, &compress);
         let opts = ScanOptions {
             threads, waves: threads, chunk_size, seek_late_ms: None, ..ScanOptions::default()
         };
