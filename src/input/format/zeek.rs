@@ -22,6 +22,10 @@ pub struct ZeekTsv {
     /// Field indices of [`FLOW_FIELDS`], [`NONE`] where the `#fields` line
     /// has none.
     flow_cols: [usize; 6],
+    /// The last field a record is split to: for the time and hosts, then
+    /// for each flow flag (the port, the protocol, both bytes fields, both
+    /// packets fields), 0 where the `#fields` line lacks one.
+    last: [usize; 5],
     /// For each field of a record up to the last one read, its place in
     /// [`FIELDS`] ([`NO_SLOT`] for the others): one lookup a field, where
     /// comparing each field's index with every wanted one cost a sixth of
@@ -38,6 +42,7 @@ impl Default for ZeekTsv {
             empty: b"(empty)".to_vec(),
             cols: None,
             flow_cols: [NONE; 6],
+            last: [0; 5],
             slots: Vec::new(),
         }
     }
@@ -116,22 +121,6 @@ impl ZeekTsv {
         .map(|(k, (_, what))| (k, what))
     }
 
-    /// The columns of the flow fields `needs` asks for ([`FLOW_FIELDS`]
-    /// order), [`NONE`] for the others.
-    #[inline(always)]
-    fn flow_cols(&self, needs: Needs) -> [usize; 6] {
-        let c = &self.flow_cols;
-        let pick = |asked: bool, col: usize| if asked { col } else { NONE };
-        [
-            pick(needs.to_port, c[0]),
-            pick(needs.proto, c[1]),
-            pick(needs.bytes, c[2]),
-            pick(needs.bytes, c[3]),
-            pick(needs.packets, c[4]),
-            pick(needs.packets, c[5]),
-        ]
-    }
-
     /// One record; `FLOW` says whether any flow field is read, so that a run
     /// without flow filters splits no further than the hosts and time.
     #[inline]
@@ -141,17 +130,15 @@ impl ZeekTsv {
         needs: Needs,
     ) -> Result<Record<'a>, LineError> {
         let cols = self.cols.ok_or(LineError::NoFields)?;
-        let required = cols[0].max(cols[1]).max(cols[2]);
         // How far the line must be split: to the last field asked for.
+        let [required, port, proto, bytes, packets] = self.last;
         let max = if FLOW {
-            // Plain maxima: an iterator chain here cost more than the
-            // fields' own splitting.
-            let [a, b, c, d, e, f] = self.flow_cols(needs);
-            let col = |c: usize| if c == NONE { 0 } else { c };
+            let asked = |asked: bool, col: usize| if asked { col } else { 0 };
             required
-                .max(col(a).max(col(b)))
-                .max(col(c).max(col(d)))
-                .max(col(e).max(col(f)))
+                .max(asked(needs.to_port, port))
+                .max(asked(needs.proto, proto))
+                .max(asked(needs.bytes, bytes))
+                .max(asked(needs.packets, packets))
         } else {
             required
         };
@@ -272,6 +259,14 @@ impl ZeekTsv {
                 let required = [cols[0], cols[1], cols[2]];
                 self.cols = required.iter().all(|&c| c != NONE).then_some(required);
                 self.flow_cols = [cols[3], cols[4], cols[5], cols[6], cols[7], cols[8]];
+                let col = |c: usize| if c == NONE { 0 } else { c };
+                self.last = [
+                    col(cols[0]).max(col(cols[1])).max(col(cols[2])),
+                    col(cols[3]),
+                    col(cols[4]),
+                    col(cols[5]).max(col(cols[6])),
+                    col(cols[7]).max(col(cols[8])),
+                ];
                 let last = cols
                     .iter()
                     .filter(|&&c| c != NONE)
