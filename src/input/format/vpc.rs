@@ -134,26 +134,17 @@ impl VpcLayout {
     #[inline]
     pub fn parse_line<'a>(&mut self, line: &'a [u8], needs: Needs) -> Outcome<'a> {
         let mut got: [&[u8]; 8] = [&[]; 8];
-        let flow_col =
-            |asked: bool, col: Option<usize>| col.filter(|_| asked).unwrap_or(usize::MAX);
-        let want = [
-            self.start,
-            self.src,
-            self.dst,
-            self.status.unwrap_or(usize::MAX),
-            flow_col(needs.to_port, self.port),
-            flow_col(needs.proto, self.proto),
-            flow_col(needs.bytes, self.bytes),
-            flow_col(needs.packets, self.packets),
-        ];
-        let last = want[0]
-            .max(want[1])
-            .max(want[2])
+        let last = self
+            .start
+            .max(self.src)
+            .max(self.dst)
             .max(self.status.unwrap_or(0));
-        let flow_last = want[4..]
-            .iter()
-            .filter(|&&c| c != usize::MAX)
-            .fold(last, |a, &c| a.max(c));
+        let asked = |asked: bool, col: Option<usize>| col.filter(|_| asked).unwrap_or(0);
+        let flow_last = last
+            .max(asked(needs.to_port, self.port))
+            .max(asked(needs.proto, self.proto))
+            .max(asked(needs.bytes, self.bytes))
+            .max(asked(needs.packets, self.packets));
         // Flow fields not asked for may be kept too; they are not read.
         let mut n = 0;
         for (i, f) in fields(line).enumerate() {
