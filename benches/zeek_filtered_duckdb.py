@@ -9,6 +9,8 @@ usage: zeek_filtered_duckdb.py FILE PREFIX PORT BIN TOP [THREADS=2] [MEASURE=con
 import sys
 import duckdb
 
+from zeek_duckdb import zeek_source
+
 f, prefix, port, width, top = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 threads = int(sys.argv[6]) if len(sys.argv) > 6 else 2
 measure = sys.argv[7] if len(sys.argv) > 7 else "connections"
@@ -17,12 +19,8 @@ value = {
     "bytes": 'sum(coalesce(TRY_CAST("orig_bytes" AS UBIGINT), 0) '
              '+ coalesce(TRY_CAST("resp_bytes" AS UBIGINT), 0))',
 }[measure]
-with open(f) as fh:
-    names = next(l for l in fh if l.startswith("#fields")).rstrip("\n").split("\t")[1:]
-cols = ", ".join(f"'{n}': 'VARCHAR'" for n in names).replace("'ts': 'VARCHAR'", "'ts': 'DOUBLE'")
 con = duckdb.connect(config={"threads": threads})
-src = (f"read_csv('{f}', delim='\\t', comment='#', header=false, quote='', escape='', "
-       f"auto_detect=false, columns={{{cols}}})")
+src = zeek_source(f)
 sql = f"""
 SELECT b * {width} AS bin, s, n FROM (
   SELECT CAST(floor(ts / {width}) AS BIGINT) AS b, lower("id.orig_h") AS s, {value} AS n

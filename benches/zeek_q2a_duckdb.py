@@ -5,14 +5,12 @@ usage: zeek_q2a_duckdb.py FILE X Y [THREADS=2]"""
 import sys
 import duckdb
 
+from zeek_duckdb import zeek_source
+
 f, x, y = sys.argv[1], sys.argv[2].lower(), sys.argv[3].lower()
 threads = int(sys.argv[4]) if len(sys.argv) > 4 else 2
-with open(f) as fh:
-    names = next(l for l in fh if l.startswith("#fields")).rstrip("\n").split("\t")[1:]
-cols = ", ".join(f"'{n}': 'VARCHAR'" for n in names).replace("'ts': 'VARCHAR'", "'ts': 'DOUBLE'")
 con = duckdb.connect(config={"threads": threads})
-src = (f"read_csv('{f}', delim='\\t', comment='#', header=false, quote='', escape='', "
-       f"auto_detect=false, columns={{{cols}}})")
+src = zeek_source(f)
 sql = f"""
 WITH l AS (SELECT CAST(floor(ts / 3600) AS BIGINT) AS h, lower("id.orig_h") AS s,
                   lower("id.resp_h") AS d FROM {src}),
