@@ -8,6 +8,7 @@
 // Each target includes this module and uses only its own part of it.
 #![allow(dead_code)]
 
+use connspy::input::format::connspy::Lines;
 use connspy::input::format::{Field, Flow, LineError, Needs, Outcome, Parser, Sequence};
 
 pub fn check(parser: Parser, data: &[u8]) {
@@ -25,6 +26,13 @@ pub fn check(parser: Parser, data: &[u8]) {
     });
     let lines = data.split(|&b| b == b'\n').count() - usize::from(data.ends_with(b"\n"));
     assert_eq!(whole.len(), if data.is_empty() { 0 } else { lines });
+    // A chunk's scan (one pass over its bytes) gives what each line parsed
+    // on its own gives.
+    let mut one = parser.clone();
+    let each: Vec<String> = Lines::new(data)
+        .map(|l| format!("{:?}", one.parse_line(l)))
+        .collect();
+    assert_eq!(each, whole);
     // Reading the flow fields changes nothing else of any line, but that a
     // record whose counts are not numbers is malformed.
     let all = Needs {

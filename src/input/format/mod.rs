@@ -434,7 +434,7 @@ impl Parser {
                 true
             }
             Parser::Columns(c) => each_line(data, |l| c.parse_line(trim_cr(l)), each),
-            Parser::Zeek(z) => each_line(data, |l| z.parse_line(trim_cr(l), needs), each),
+            Parser::Zeek(z) => z.scan(data, needs, each),
             Parser::ZeekJson => each_line(data, |l| json::zeek_line(trim_cr(l), needs), each),
             Parser::Suricata => each_line(data, |l| json::suricata_line(trim_cr(l), needs), each),
             Parser::Vpc(v) => each_line(data, |l| v.parse_line(l, needs), each),

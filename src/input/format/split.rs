@@ -114,6 +114,130 @@ pub(crate) fn fields(line: &[u8]) -> impl Iterator<Item = &[u8]> {
     })
 }
 
+/// Bytes [`Marks`] looks at at once: a bit each in a `u64`.
+const WIDE: usize = 64;
+
+/// What [`Marks::next`] finds: a field separator or a line's end (its `\n`,
+/// or the end of the data), at an offset of the data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mark {
+    Sep(usize),
+    End(usize),
+}
+
+/// The separators and line ends of a whole chunk, found 64 bytes at a time
+/// and handed out in order. Splitting line by line searched each line twice,
+/// once for its `\n` (a `memchr` call a line) and once for its fields; here
+/// one pass over the bytes serves both.
+pub(crate) struct Marks<'a> {
+    data: &'a [u8],
+    sep: u8,
+    /// Offset of the current block.
+    base: usize,
+    /// A bit for each separator and each `\n` of the current block not yet
+    /// handed out or skipped.
+    seps: u64,
+    ends: u64,
+}
+
+impl<'a> Marks<'a> {
+    /// The marks of `data` from offset `from` on, fields separated by `sep`
+    /// (not `\n`).
+    #[inline]
+    pub(crate) fn new(data: &'a [u8], sep: u8, from: usize) -> Self {
+        debug_assert_ne!(sep, b'\n');
+        let mut marks = Marks {
+            data,
+            sep,
+            base: from,
+            seps: 0,
+            ends: 0,
+        };
+        marks.load(from);
+        marks
+    }
+
+    /// The next separator or line end.
+    #[inline(always)]
+    pub(crate) fn next(&mut self) -> Mark {
+        loop {
+            let any = self.seps | self.ends;
+            if any != 0 {
+                let at = self.base + any.trailing_zeros() as usize;
+                let low = any & any.wrapping_neg();
+                if self.ends & low != 0 {
+                    self.ends ^= low;
+                    return Mark::End(at);
+                }
+                self.seps ^= low;
+                return Mark::Sep(at);
+            }
+            if !self.advance() {
+                return Mark::End(self.data.len());
+            }
+        }
+    }
+
+    /// Skips the rest of the current line: the offset of its `\n`, or the
+    /// end of the data.
+    #[inline(always)]
+    pub(crate) fn line_end(&mut self) -> usize {
+        loop {
+            if self.ends != 0 {
+                let lane = self.ends.trailing_zeros();
+                let through = u64::MAX >> (63 - lane);
+                self.ends &= !through;
+                self.seps &= !through;
+                return self.base + lane as usize;
+            }
+            if !self.advance() {
+                return self.data.len();
+            }
+        }
+    }
+
+    /// Moves to the next block; `false` at the end of the data, with no
+    /// mark left.
+    #[inline(always)]
+    fn advance(&mut self) -> bool {
+        let next = self.base + WIDE;
+        if next >= self.data.len() {
+            (self.seps, self.ends) = (0, 0);
+            return false;
+        }
+        self.load(next);
+        true
+    }
+
+    #[inline(always)]
+    fn load(&mut self, base: usize) {
+        self.base = base;
+        let rest = self.data.get(base..).unwrap_or_default();
+        (self.seps, self.ends) = match rest.first_chunk::<WIDE>() {
+            Some(block) => wide_marks(block, self.sep),
+            None => {
+                // Neither the separator nor `\n`.
+                let filler = if self.sep == 0 { 1 } else { 0 };
+                let mut block = [filler; WIDE];
+                block[..rest.len()].copy_from_slice(rest);
+                wide_marks(&block, self.sep)
+            }
+        };
+    }
+}
+
+/// A bit per byte of `block` equal to `sep`, and one per `\n`.
+#[inline(always)]
+fn wide_marks(block: &[u8; WIDE], sep: u8) -> (u64, u64) {
+    let (mut seps, mut ends) = (0u64, 0u64);
+    for (k, part) in block.chunks_exact(BLOCK).enumerate() {
+        let part: &[u8; BLOCK] = part.try_into().expect("BLOCK bytes");
+        seps |= u64::from(matches(part, sep)) << (k * BLOCK);
+        ends |= u64::from(matches(part, b'\n')) << (k * BLOCK);
+    }
+    (seps, ends)
+}
+
 /// Bytes compared at once: an SSE2 register (every x86-64 has one), else a
 /// word.
 #[cfg(target_arch = "x86_64")]
@@ -229,6 +353,46 @@ mod tests {
             prop_assert_eq!(Separators::new(&line, Space).collect::<Vec<_>>(), want);
             let plain: Vec<&[u8]> = line.split(|&b| is_ws(b)).filter(|f| !f.is_empty()).collect();
             prop_assert_eq!(fields(&line).collect::<Vec<_>>(), plain);
+        }
+
+        /// Marks are every separator and `\n` from the start offset on, in
+        /// order, then the end of the data; skipping to a line's end skips
+        /// its separators.
+        #[test]
+        fn marks_are_a_byte_loops(
+            data in prop::collection::vec(near(), 0..300),
+            from in 0usize..300,
+            sep in prop::sample::select(vec![0u8, 9, 0x89, 0xff]),
+            skips in prop::collection::vec(any::<bool>(), 0..300),
+        ) {
+            let from = from.min(data.len());
+            let mut want: Vec<Mark> = (from..data.len())
+                .filter_map(|i| match data[i] {
+                    b'\n' => Some(Mark::End(i)),
+                    b if b == sep => Some(Mark::Sep(i)),
+                    _ => None,
+                })
+                .collect();
+            want.push(Mark::End(data.len()));
+            let mut marks = Marks::new(&data, sep, from);
+            let mut i = 0;
+            let mut skips = skips.into_iter();
+            while i < want.len() {
+                if skips.next() == Some(true) {
+                    // The line's end, and every mark before it gone.
+                    let end = want[i..].iter().find_map(|m| match m {
+                        Mark::End(at) => Some(*at),
+                        Mark::Sep(_) => None,
+                    });
+                    let end = end.expect("the data's end is last");
+                    prop_assert_eq!(marks.line_end(), end);
+                    i += want[i..].iter().position(|m| *m == Mark::End(end)).expect("found") + 1;
+                } else {
+                    prop_assert_eq!(marks.next(), want[i]);
+                    i += 1;
+                }
+            }
+            prop_assert_eq!(marks.next(), Mark::End(data.len()));
         }
 
         /// The word version (other targets') finds what a byte loop finds.

@@ -801,3 +801,81 @@ mod json_duplicates {
         }
     }
 }
+
+mod zeek_scan {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A Zeek field: a timestamp, an address, a count, unset, or bytes a
+    /// parser must not be fooled by (a tab, `\r`, `#`, a space, nothing).
+    fn field() -> impl Strategy<Value = String> {
+        prop_oneof![
+            (1u32..2_000_000_000, 0u32..1_000_000).prop_map(|(s, f)| format!("{s}.{f:06}")),
+            (0u8..255, 0u8..255).prop_map(|(a, b)| format!("10.{a}.0.{b}")),
+            (0u64..u64::MAX).prop_map(|n| n.to_string()),
+            prop::sample::select(vec![
+                "-",
+                "(empty)",
+                "",
+                "\r",
+                "#",
+                " ",
+                "1.5",
+                "tcp",
+                "99999999999999999999",
+                "x\r",
+            ])
+            .prop_map(str::to_owned),
+        ]
+    }
+
+    /// A line: a header (one of a few `#fields` layouts, or another
+    /// separator), blank, or fields joined by a tab, perhaps ending in `\r`.
+    fn line() -> impl Strategy<Value = String> {
+        prop_oneof![
+            4 => (prop::collection::vec(field(), 0..14), any::<bool>())
+                .prop_map(|(f, cr)| format!("{}{}", f.join("\t"), if cr { "\r" } else { "" })),
+            1 => prop::sample::select(vec![
+                "#fields\tts\tid.orig_h\tid.resp_h\tid.resp_p\tproto\torig_bytes\tresp_bytes\torig_pkts\tresp_pkts",
+                "#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\tduration\torig_bytes\tresp_bytes\tconn_state",
+                "#fields\tid.resp_h\tresp_bytes\tts\tid.orig_h",
+                "#fields\tts\tid.orig_h",
+                "#separator \\x20",
+                "#separator \\x09",
+                "#separator ,;",
+                "#unset_field\t(empty)",
+                "#path\tdns",
+                "",
+                " \t ",
+            ])
+            .prop_map(str::to_owned),
+        ]
+    }
+
+    proptest! {
+        /// Scanning a chunk gives, line for line, what parsing each line on
+        /// its own gives, whatever the flow fields asked for.
+        #[test]
+        fn zeek_scan_is_parse_line_line_by_line(
+            lines in prop::collection::vec(line(), 0..40),
+            newline_at_end: bool,
+            asks in prop::array::uniform4(any::<bool>()),
+        ) {
+            let mut data = lines.join("\n");
+            if newline_at_end {
+                data.push('\n');
+            }
+            let needs = Needs { to_port: asks[0], proto: asks[1], bytes: asks[2], packets: asks[3] };
+            let mut scanned = Vec::new();
+            Parser::Zeek(ZeekTsv::default()).scan_with(data.as_bytes(), needs, |o| {
+                scanned.push(format!("{o:?}"));
+                true
+            });
+            let mut p = Parser::Zeek(ZeekTsv::default());
+            let each: Vec<String> = super::super::connspy::Lines::new(data.as_bytes())
+                .map(|l| format!("{:?}", p.parse_line_with(l, needs)))
+                .collect();
+            prop_assert_eq!(scanned, each);
+        }
+    }
+}

@@ -3,7 +3,7 @@
 
 use memchr::memchr;
 
-use super::split::{Byte, Separators};
+use super::split::{Byte, Mark, Marks, Separators};
 use super::{host, Outcome};
 use crate::input::format::record::{both_ways, port_number};
 use crate::input::format::{proto_number, Field, Flow, LineError, Needs, Record};
@@ -83,18 +83,7 @@ impl ZeekTsv {
         if line.first() == Some(&b'#') {
             return self.header(line);
         }
-        if super::is_blank(line) {
-            return Outcome::Blank;
-        }
-        let rec = if needs.any() {
-            self.record::<true>(line, needs)
-        } else {
-            self.record::<false>(line, needs)
-        };
-        match rec {
-            Ok(rec) => Outcome::Record(rec),
-            Err(e) => Outcome::Malformed(e),
-        }
+        self.parse_record_line(line, needs)
     }
 
     /// The first flow field `needs` asks for that the `#fields` line in
@@ -121,6 +110,131 @@ impl ZeekTsv {
         .map(|(k, (_, what))| (k, what))
     }
 
+    /// Parses every line of `data` (whole lines; the last may lack its
+    /// `\n`) as [`Self::parse_line`] does, handing each outcome to `each`,
+    /// which returns `false` to stop. Returns whether every line was handed
+    /// over.
+    ///
+    /// Records are split in one pass over the chunk's separators and line
+    /// ends ([`Marks`]). A line that pass does not read (a header, a line
+    /// short of a field, one whose fields are bad, and every line under a
+    /// separator of more than one byte) goes through `parse_line`, so the
+    /// outcome of every line is `parse_line`'s.
+    pub(crate) fn scan(
+        &mut self,
+        data: &[u8],
+        needs: Needs,
+        mut each: impl FnMut(Outcome<'_>) -> bool,
+    ) -> bool {
+        let mut pos = 0;
+        while pos < data.len() {
+            if let Some(sep) = self.single_sep() {
+                if data[pos] != b'#' {
+                    match self.scan_records(data, pos, sep, needs, &mut each) {
+                        Some(next) => pos = next,
+                        None => return false,
+                    }
+                    continue;
+                }
+            }
+            // A header (which may change the separator or the fields), or a
+            // line under a separator the pass does not handle.
+            let end = memchr(b'\n', &data[pos..]).map_or(data.len(), |i| pos + i);
+            let line = super::trim_cr(&data[pos..end]);
+            pos = end + 1;
+            if !each(self.parse_line(line, needs)) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The separator when it is one byte the line pass can look for, and
+    /// the `#fields` line in force names the fields every record needs.
+    fn single_sep(&self) -> Option<u8> {
+        match self.sep.as_slice() {
+            [b] if *b != b'\n' && *b != b'\r' && self.cols.is_some() => Some(*b),
+            _ => None,
+        }
+    }
+
+    /// The records of `data` from `pos` on, up to a header line or the end:
+    /// the offset after the last line read, or `None` when `each` stopped.
+    #[inline(always)]
+    fn scan_records(
+        &self,
+        data: &[u8],
+        mut pos: usize,
+        sep: u8,
+        needs: Needs,
+        each: &mut impl FnMut(Outcome<'_>) -> bool,
+    ) -> Option<usize> {
+        let slots = self.slots.get(..=self.max_field(needs)).unwrap_or_default();
+        let mut marks = Marks::new(data, sep, pos);
+        while pos < data.len() && data[pos] != b'#' {
+            let start = pos;
+            let mut got: [Option<&[u8]>; 9] = [None; 9];
+            let mut short = None;
+            for &slot in slots {
+                match marks.next() {
+                    Mark::Sep(at) => {
+                        if slot != NO_SLOT {
+                            got[usize::from(slot)] = Some(&data[pos..at]);
+                        }
+                        pos = at + 1;
+                    }
+                    Mark::End(at) => {
+                        short = Some(at);
+                        break;
+                    }
+                }
+            }
+            let (end, read) = match short {
+                None => (marks.line_end(), self.fields(&got, needs).ok()),
+                Some(end) => (end, None),
+            };
+            let outcome = match read {
+                Some(rec) => Outcome::Record(rec),
+                None => self.parse_record_line(super::trim_cr(&data[start..end]), needs),
+            };
+            pos = end + 1;
+            if !each(outcome) {
+                return None;
+            }
+        }
+        Some(pos)
+    }
+
+    /// The last field a record is split to for the time, the hosts and
+    /// the flow fields `needs` asks for.
+    #[inline]
+    fn max_field(&self, needs: Needs) -> usize {
+        let [required, port, proto, bytes, packets] = self.last;
+        let asked = |asked: bool, col: usize| if asked { col } else { 0 };
+        required
+            .max(asked(needs.to_port, port))
+            .max(asked(needs.proto, proto))
+            .max(asked(needs.bytes, bytes))
+            .max(asked(needs.packets, packets))
+    }
+
+    /// A line that is not a header.
+    #[inline]
+    fn parse_record_line<'a>(&self, line: &'a [u8], needs: Needs) -> Outcome<'a> {
+        if super::is_blank(line) {
+            return Outcome::Blank;
+        }
+        let rec = if needs.any() {
+            self.record::<true>(line, needs)
+        } else {
+            self.record::<false>(line, needs)
+        };
+        match rec {
+            Ok(rec) => Outcome::Record(rec),
+            Err(e) => Outcome::Malformed(e),
+        }
+    }
+
     /// One record; `FLOW` says whether any flow field is read, so that a run
     /// without flow filters splits no further than the hosts and time.
     #[inline]
@@ -131,16 +245,10 @@ impl ZeekTsv {
     ) -> Result<Record<'a>, LineError> {
         let cols = self.cols.ok_or(LineError::NoFields)?;
         // How far the line must be split: to the last field asked for.
-        let [required, port, proto, bytes, packets] = self.last;
         let max = if FLOW {
-            let asked = |asked: bool, col: usize| if asked { col } else { 0 };
-            required
-                .max(asked(needs.to_port, port))
-                .max(asked(needs.proto, proto))
-                .max(asked(needs.bytes, bytes))
-                .max(asked(needs.packets, packets))
+            self.max_field(needs)
         } else {
-            required
+            self.last[0]
         };
         // Every field read, by its place in FIELDS; flow fields not asked
         // for may be filled too, and are not looked at.
@@ -168,12 +276,23 @@ impl ZeekTsv {
             }
             start = end + self.sep.len();
         }
+        self.fields(&got, needs)
+    }
+
+    /// A record from its fields, by their place in [`FIELDS`] (`None` where
+    /// the line has none).
+    #[inline(always)]
+    fn fields<'a>(
+        &self,
+        got: &[Option<&'a [u8]>; 9],
+        needs: Needs,
+    ) -> Result<Record<'a>, LineError> {
         let field = |k: usize| got[k].unwrap_or(&[]);
         let ts = parse_ts(field(0)).map_err(LineError::Timestamp)?;
         let unset: [&[u8]; 2] = [&self.unset, &self.empty];
         let from = host(field(1), NAMES[1], &unset)?;
         let to = host(field(2), NAMES[2], &unset)?;
-        let flow = if FLOW {
+        let flow = if needs.any() {
             // An unset count is 0.
             let count = |k: usize| got[k].filter(|t| *t != self.unset.as_slice());
             Flow {
