@@ -242,35 +242,73 @@ fn parse_v6(host: &[u8]) -> Option<u128> {
 /// Kept sorted and without repeats, so that one set of networks has one
 /// form in a partial's settings however it was typed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Nets(Vec<Net>);
+pub struct Nets {
+    nets: Vec<Net>,
+    /// For each IPv4 network, the text every address inside it starts with.
+    leads: Vec<Lead>,
+}
+
+/// The whole octets of an IPv4 network's prefix as an address inside it
+/// writes them (`10.0.` for `10.0.0.0/16`; at most three, each with its
+/// dot). Octets are written without leading zeros, so a host that does not
+/// start so is not in the network, and most hosts a filter rejects are
+/// told by a compare instead of a parse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Lead {
+    text: [u8; 12],
+    len: usize,
+}
+
+impl Lead {
+    fn of(net: &Net) -> Lead {
+        let octets = (net.bits as u32).to_be_bytes();
+        let whole = usize::from(net.prefix / 8).min(3);
+        let written: String = octets[..whole].iter().map(|o| format!("{o}.")).collect();
+        let mut text = [0; 12];
+        text[..written.len()].copy_from_slice(written.as_bytes());
+        Lead {
+            text,
+            len: written.len(),
+        }
+    }
+
+    #[inline]
+    fn starts(&self, host: &[u8]) -> bool {
+        host.get(..self.len) == Some(&self.text[..self.len])
+    }
+}
 
 impl Nets {
     /// The set of `nets`.
     pub fn new(mut nets: Vec<Net>) -> Self {
         nets.sort_unstable();
         nets.dedup();
-        Nets(nets)
+        let leads = nets.iter().filter(|n| !n.v6).map(Lead::of).collect();
+        Nets { nets, leads }
     }
 
     /// Whether no network was given (every host passes).
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.nets.is_empty()
     }
 
     /// Whether `host` is in any of the networks (not inlined, as
-    /// [`Net::contains`]). A host of a family no network has is not read.
+    /// [`Net::contains`]). A host of a family no network has is not read,
+    /// nor an IPv4 host that starts as no network's address does.
     #[inline(never)]
     pub fn contains(&self, host: &[u8]) -> bool {
         let v6 = is_v6_form(host);
-        if !self.0.iter().any(|n| n.v6 == v6) {
-            return false;
-        }
-        parse_as(host, v6).is_some_and(|bits| self.0.iter().any(|n| n.holds(v6, bits)))
+        let maybe = if v6 {
+            self.nets.iter().any(|n| n.v6)
+        } else {
+            self.leads.iter().any(|l| l.starts(host))
+        };
+        maybe && parse_as(host, v6).is_some_and(|bits| self.nets.iter().any(|n| n.holds(v6, bits)))
     }
 
     /// The networks in their canonical form, joined by `sep`.
     pub fn join(&self, sep: &str) -> String {
-        self.0
+        self.nets
             .iter()
             .map(Net::to_string)
             .collect::<Vec<_>>()
@@ -409,6 +447,20 @@ mod tests {
             let host = Ipv4Addr::from(other).to_string();
             let same = prefix == 0 || (addr ^ other) >> (32 - u32::from(prefix)) == 0;
             prop_assert_eq!(net.contains(host.as_bytes()), same);
+            // A set of networks holds what any of them holds, on addresses
+            // and on strings that are not.
+            let around = |bits: u8| Net::parse(&format!("{}/{bits}", Ipv4Addr::from(other))).unwrap();
+            let nets = [net, around(prefix / 2), around(32 - prefix / 4)];
+            let set = Nets::new(nets.to_vec());
+            let longer = format!("{host}9");
+            let zero = format!("0{host}");
+            for text in [&host, &longer, &zero, &v4, &v6] {
+                prop_assert_eq!(
+                    set.contains(text.as_bytes()),
+                    nets.iter().any(|n| n.contains(text.as_bytes())),
+                    "{}", text
+                );
+            }
         }
     }
 }
