@@ -24,6 +24,7 @@
 
 pub mod cli;
 pub mod config;
+mod digits;
 pub mod engine;
 pub mod error;
 pub mod escape;

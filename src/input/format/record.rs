@@ -85,18 +85,7 @@ impl Needs {
 /// bits. `None` for anything else.
 #[inline]
 pub(crate) fn count_number(text: &[u8]) -> Option<u64> {
-    if text.is_empty() || text.len() > 20 {
-        return None;
-    }
-    let mut n = 0u64;
-    for &b in text {
-        let digit = b.wrapping_sub(b'0');
-        if digit > 9 {
-            return None;
-        }
-        n = n.checked_mul(10)?.checked_add(u64::from(digit))?;
-    }
-    Some(n)
+    crate::digits::count(text)
 }
 
 /// The sum of a connection's two directions, each a count's text or `None`
