@@ -136,7 +136,8 @@ pub(crate) struct Marks<'a> {
     base: usize,
     /// A bit for each separator and each `\n` of the current block not yet
     /// handed out or skipped.
-    seps: u64,
+    marks: u64,
+    /// A bit for each `\n` of the current block (handed out or not).
     ends: u64,
 }
 
@@ -150,7 +151,7 @@ impl<'a> Marks<'a> {
             data,
             sep,
             base: from,
-            seps: 0,
+            marks: 0,
             ends: 0,
         };
         marks.load(from);
@@ -160,21 +161,18 @@ impl<'a> Marks<'a> {
     /// The next separator or line end.
     #[inline(always)]
     pub(crate) fn next(&mut self) -> Mark {
-        loop {
-            let any = self.seps | self.ends;
-            if any != 0 {
-                let at = self.base + any.trailing_zeros() as usize;
-                let low = any & any.wrapping_neg();
-                if self.ends & low != 0 {
-                    self.ends ^= low;
-                    return Mark::End(at);
-                }
-                self.seps ^= low;
-                return Mark::Sep(at);
-            }
+        while self.marks == 0 {
             if !self.advance() {
                 return Mark::End(self.data.len());
             }
+        }
+        let lane = self.marks.trailing_zeros();
+        self.marks &= self.marks - 1;
+        let at = self.base + lane as usize;
+        if self.ends >> lane & 1 != 0 {
+            Mark::End(at)
+        } else {
+            Mark::Sep(at)
         }
     }
 
@@ -183,11 +181,10 @@ impl<'a> Marks<'a> {
     #[inline(always)]
     pub(crate) fn line_end(&mut self) -> usize {
         loop {
-            if self.ends != 0 {
-                let lane = self.ends.trailing_zeros();
-                let through = u64::MAX >> (63 - lane);
-                self.ends &= !through;
-                self.seps &= !through;
+            let ends = self.marks & self.ends;
+            if ends != 0 {
+                let lane = ends.trailing_zeros();
+                self.marks &= !(u64::MAX >> (63 - lane));
                 return self.base + lane as usize;
             }
             if !self.advance() {
@@ -202,7 +199,7 @@ impl<'a> Marks<'a> {
     fn advance(&mut self) -> bool {
         let next = self.base + WIDE;
         if next >= self.data.len() {
-            (self.seps, self.ends) = (0, 0);
+            self.marks = 0;
             return false;
         }
         self.load(next);
@@ -213,7 +210,7 @@ impl<'a> Marks<'a> {
     fn load(&mut self, base: usize) {
         self.base = base;
         let rest = self.data.get(base..).unwrap_or_default();
-        (self.seps, self.ends) = match rest.first_chunk::<WIDE>() {
+        let (seps, ends) = match rest.first_chunk::<WIDE>() {
             Some(block) => wide_marks(block, self.sep),
             None => {
                 // Neither the separator nor `\n`.
@@ -223,6 +220,7 @@ impl<'a> Marks<'a> {
                 wide_marks(&block, self.sep)
             }
         };
+        (self.marks, self.ends) = (seps | ends, ends);
     }
 }
 

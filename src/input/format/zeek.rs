@@ -72,6 +72,9 @@ const FIELDS: [&[u8]; 9] = [
 ];
 /// A field the `#fields` line does not have, or one not asked for.
 const NONE: usize = usize::MAX;
+/// Records split further than this go through `parse_line` (a `#fields`
+/// line that puts a field connspy reads past its 32nd column).
+const SPLIT_MOST: usize = 32;
 /// A field of a record that connspy does not read.
 const NO_SLOT: u8 = u8::MAX;
 
@@ -169,28 +172,41 @@ impl ZeekTsv {
         needs: Needs,
         each: &mut impl FnMut(Outcome<'_>) -> bool,
     ) -> Option<usize> {
-        let slots = self.slots.get(..=self.max_field(needs)).unwrap_or_default();
+        let max = self.max_field(needs);
+        let cols = self.columns();
         let mut marks = Marks::new(data, sep, pos);
+        // The offset of the separator after each field up to `max`.
+        let mut ends = [0usize; SPLIT_MOST];
         while pos < data.len() && data[pos] != b'#' {
             let start = pos;
-            let mut got: [Option<&[u8]>; 9] = [None; 9];
             let mut short = None;
-            for &slot in slots {
-                match marks.next() {
-                    Mark::Sep(at) => {
-                        if slot != NO_SLOT {
-                            got[usize::from(slot)] = Some(&data[pos..at]);
+            if max < SPLIT_MOST {
+                for end in &mut ends[..=max] {
+                    match marks.next() {
+                        Mark::Sep(at) => *end = at,
+                        Mark::End(at) => {
+                            short = Some(at);
+                            break;
                         }
-                        pos = at + 1;
-                    }
-                    Mark::End(at) => {
-                        short = Some(at);
-                        break;
                     }
                 }
+            } else {
+                // Records this wide go through `parse_line`.
+                short = Some(marks.line_end());
             }
             let (end, read) = match short {
-                None => (marks.line_end(), self.fields(&got, needs).ok()),
+                None => {
+                    let field = |k: usize| {
+                        let c = cols[k];
+                        let from = match c {
+                            0 => start,
+                            c if c <= max => ends[c - 1] + 1,
+                            _ => return None,
+                        };
+                        Some(&data[from..ends[c]])
+                    };
+                    (marks.line_end(), self.fields(field, needs).ok())
+                }
                 Some(end) => (end, None),
             };
             let outcome = match read {
@@ -203,6 +219,14 @@ impl ZeekTsv {
             }
         }
         Some(pos)
+    }
+
+    /// The field index of each of [`FIELDS`] ([`NONE`] where the `#fields`
+    /// line lacks it).
+    fn columns(&self) -> [usize; 9] {
+        let [ts, from, to] = self.cols.unwrap_or([NONE; 3]);
+        let f = self.flow_cols;
+        [ts, from, to, f[0], f[1], f[2], f[3], f[4], f[5]]
     }
 
     /// The last field a record is split to for the time, the hosts and
@@ -276,25 +300,25 @@ impl ZeekTsv {
             }
             start = end + self.sep.len();
         }
-        self.fields(&got, needs)
+        self.fields(|k| got[k], needs)
     }
 
-    /// A record from its fields, by their place in [`FIELDS`] (`None` where
-    /// the line has none).
+    /// A record from its fields, `got` giving each by its place in
+    /// [`FIELDS`] (`None` where the line has none, or it was not split to).
     #[inline(always)]
     fn fields<'a>(
         &self,
-        got: &[Option<&'a [u8]>; 9],
+        got: impl Fn(usize) -> Option<&'a [u8]>,
         needs: Needs,
     ) -> Result<Record<'a>, LineError> {
-        let field = |k: usize| got[k].unwrap_or(&[]);
+        let field = |k: usize| got(k).unwrap_or(&[]);
         let ts = parse_ts(field(0)).map_err(LineError::Timestamp)?;
         let unset: [&[u8]; 2] = [&self.unset, &self.empty];
         let from = host(field(1), NAMES[1], &unset)?;
         let to = host(field(2), NAMES[2], &unset)?;
         let flow = if needs.any() {
             // An unset count is 0.
-            let count = |k: usize| got[k].filter(|t| *t != self.unset.as_slice());
+            let count = |k: usize| got(k).filter(|t| *t != self.unset.as_slice());
             Flow {
                 to_port: if needs.to_port {
                     port_number(field(3))
