@@ -385,8 +385,10 @@ impl Filter {
     /// [`Self::window_of`]'s. A line that fails is not counted anywhere.
     #[inline]
     pub fn passes(&self, rec: &Record<'_>) -> bool {
-        (self.nets.is_empty() || self.nets.passes(rec))
-            && (self.flows.is_empty() || self.flows.passes(rec))
+        // Ports and protocols first: a compare, where a network reads the
+        // host's text.
+        (self.flows.is_empty() || self.flows.passes(rec))
+            && (self.nets.is_empty() || self.nets.passes(rec))
     }
 
     /// The flow fields the parsers must read for this filter.
