@@ -308,6 +308,51 @@ impl NetFilter {
     }
 }
 
+/// [`Filter::window_of`] for lines that come mostly in time order: the span
+/// of the last line's window (its bin within the time range) is kept, so
+/// that a line in it costs two compares, not a division by the bin width.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct WindowOf {
+    /// The window key of lines in `[from, to)`; an empty span at first.
+    key: i64,
+    from: i64,
+    to: i64,
+}
+
+impl WindowOf {
+    /// The key of the window a line at `ts` belongs to under `filter`, or
+    /// `None` when the line is outside the range.
+    #[inline(always)]
+    pub(crate) fn of(&mut self, filter: &Filter, ts: i64) -> Option<i64> {
+        if self.from <= ts && ts < self.to {
+            return Some(self.key);
+        }
+        self.miss(filter, ts)
+    }
+
+    #[inline(never)]
+    fn miss(&mut self, filter: &Filter, ts: i64) -> Option<i64> {
+        let key = filter.window_of(ts)?;
+        let (start, end) = match filter.bin {
+            Some(bin) => (Some(key), Some(key.saturating_add(bin))),
+            None => (None, None),
+        };
+        let later = |a: Option<i64>, b: Option<i64>| a.max(b).unwrap_or(i64::MIN);
+        let earlier = |a: Option<i64>, b: Option<i64>| match (a, b) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => a.or(b).unwrap_or(i64::MAX),
+        };
+        // The bin within the range; `to` is exclusive, so a span that
+        // reaches i64::MAX leaves that one instant to the slow path.
+        *self = WindowOf {
+            key,
+            from: later(start, filter.init),
+            to: earlier(end, filter.end),
+        };
+        Some(key)
+    }
+}
+
 /// `ts` rounded down to a multiple of `bin`. Hours, the common width, divide
 /// by a constant (a multiply), not by a run-time divisor (a division on every
 /// line).
@@ -437,6 +482,7 @@ pub struct ApproxSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::timestamp::{MAX_MS, MIN_MS};
 
     #[test]
     fn window_of_respects_half_open_range() {
@@ -464,6 +510,36 @@ mod tests {
         );
         assert_eq!(b.window_of(-1), Some(-300_000));
         assert_eq!(b.span(600_000), (Some(600_000), Some(900_000)));
+    }
+
+    proptest::proptest! {
+        /// Kept from line to line, the window of a line is the filter's,
+        /// in any order of times, with or without bins and a range, at the
+        /// ends of the times a log can hold too.
+        #[test]
+        fn a_kept_window_is_the_filters_window(
+            times in proptest::collection::vec(
+                proptest::prop_oneof![
+                    -5_000_000i64..5_000_000,
+                    proptest::sample::select(vec![MIN_MS, MIN_MS + 1, MAX_MS - 1, MAX_MS]),
+                ],
+                1..60,
+            ),
+            bin in proptest::option::of(proptest::sample::select(vec![1i64, 1000, 300_000, HOUR_MS, DAY_MS])),
+            init in proptest::option::of(-4_000_000i64..4_000_000),
+            span in proptest::option::of(0i64..4_000_000),
+        ) {
+            let filter = Filter {
+                init,
+                end: span.map(|s| init.unwrap_or(0) + s),
+                bin,
+                ..Filter::default()
+            };
+            let mut kept = WindowOf::default();
+            for ts in times {
+                proptest::prop_assert_eq!(kept.of(&filter, ts), filter.window_of(ts), "{}", ts);
+            }
+        }
     }
 
     #[test]
