@@ -9,11 +9,11 @@ use rayon::prelude::*;
 
 use super::options::{Release, ScanOptions, WAVE_CHUNKS};
 use crate::input::format::LineError;
-use crate::input::format::{Needs, Outcome, Parser, Skip};
+use crate::input::format::{Each, Needs, Outcome, Parser, Skip};
 use crate::input::{Chunk, Group};
 use crate::notes::FirstSeen;
 use crate::progress::Progress;
-use crate::query::Filter;
+use crate::query::{Filter, WindowOf};
 use crate::reduce::{Reducer, Windows};
 
 /// What every worker reads during a wave.
@@ -56,50 +56,21 @@ impl<R: Reducer> Scanner<'_, R> {
         if chunk > self.strict_stop.load(Ordering::Relaxed) || self.failed.load(Ordering::Relaxed) {
             return;
         }
-        let mut lines = 0u64;
         let mut parser = piece.parser.clone();
-        let mut each = |outcome: Outcome<'_>| {
-            lines += 1;
-            let outcome = match outcome {
-                Outcome::Record(rec) if self.future_limit.is_some_and(|f| rec.ts > f) => {
-                    Outcome::Malformed(LineError::Future)
-                }
-                other => other,
-            };
-            match outcome {
-                Outcome::Record(rec) => {
-                    let key = self.filter.window_of(rec.ts);
-                    if let Some(key) = key.filter(|_| !self.filtering || self.filter.passes(&rec)) {
-                        if key < acc.cut {
-                            acc.late_line();
-                        } else {
-                            let state = acc.windows.get(key, |last| match last {
-                                Some(last) => self.reducer.new_state_after(last),
-                                None => self.reducer.new_state(),
-                            });
-                            if let Err(e) = self.reducer.add(state, &rec) {
-                                return self.fail(acc, e);
-                            }
-                        }
-                    }
-                    if acc.newest.is_none_or(|n| rec.ts > n) {
-                        acc.newest = Some(rec.ts);
-                        if let (true, Some(late_ms)) = (self.drop_late, self.late_ms) {
-                            acc.raise_cut(rec.ts, late_ms, self.filter);
-                        }
-                    }
-                }
-                Outcome::Blank | Outcome::Header(None) => {}
-                other => return self.rare_outcome(acc, chunk, lines - 1, other),
-            }
-            true
+        let mut each = ChunkLines {
+            scanner: self,
+            acc,
+            windows: WindowOf::default(),
+            chunk,
+            lines: 0,
         };
         let needs = self.needs;
         if piece.too_long.is_empty() {
-            parser.scan_with(piece.bytes, needs, &mut each);
+            parser.scan_each(piece.bytes, needs, &mut each);
         } else {
             scan_around(&mut parser, piece, needs, &mut each);
         }
+        let lines = each.lines;
         acc.chunk_lines.push((chunk, lines));
         if parser != *piece.parser {
             acc.parsers_changed.push((chunk, parser));
@@ -219,27 +190,81 @@ impl<R: Reducer> Scanner<'_, R> {
     }
 }
 
+/// One chunk's lines as the scanner counts them into its partial.
+struct ChunkLines<'s, 'a, R: Reducer> {
+    scanner: &'s Scanner<'a, R>,
+    acc: &'s mut Partial<R::State>,
+    windows: WindowOf,
+    chunk: usize,
+    /// Lines handed over so far.
+    lines: u64,
+}
+
+impl<R: Reducer> Each for ChunkLines<'_, '_, R> {
+    /// Counts one line; always inlined into each format's loop, where a
+    /// closure was a call a line with the record passed in memory.
+    #[inline(always)]
+    fn line(&mut self, outcome: Outcome<'_>) -> bool {
+        let Self {
+            scanner: this,
+            acc,
+            windows,
+            chunk,
+            lines,
+        } = self;
+        *lines += 1;
+        let outcome = match outcome {
+            Outcome::Record(rec) if this.future_limit.is_some_and(|f| rec.ts > f) => {
+                Outcome::Malformed(LineError::Future)
+            }
+            other => other,
+        };
+        match outcome {
+            Outcome::Record(rec) => {
+                let key = windows.of(this.filter, rec.ts);
+                if let Some(key) = key.filter(|_| !this.filtering || this.filter.passes(&rec)) {
+                    if key < acc.cut {
+                        acc.late_line();
+                    } else {
+                        let state = acc.windows.get(key, |last| match last {
+                            Some(last) => this.reducer.new_state_after(last),
+                            None => this.reducer.new_state(),
+                        });
+                        if let Err(e) = this.reducer.add(state, &rec) {
+                            return this.fail(acc, e);
+                        }
+                    }
+                }
+                if acc.newest.is_none_or(|n| rec.ts > n) {
+                    acc.newest = Some(rec.ts);
+                    if let (true, Some(late_ms)) = (this.drop_late, this.late_ms) {
+                        acc.raise_cut(rec.ts, late_ms, this.filter);
+                    }
+                }
+            }
+            Outcome::Blank | Outcome::Header(None) => {}
+            other => return this.rare_outcome(acc, *chunk, *lines - 1, other),
+        }
+        true
+    }
+}
+
 /// Parses a chunk that holds lines too long to parse: the lines between
 /// them, and each of them as one malformed line, in order. Kept out of the
 /// common path, where a chunk has no such line.
 #[cold]
 #[inline(never)]
-fn scan_around(
-    parser: &mut Parser,
-    piece: &Chunk<'_>,
-    needs: Needs,
-    each: &mut impl FnMut(Outcome<'_>) -> bool,
-) {
+fn scan_around(parser: &mut Parser, piece: &Chunk<'_>, needs: Needs, each: &mut impl Each) {
     let mut from = 0;
     for long in piece.too_long.iter() {
-        if !parser.scan_with(&piece.bytes[from..long.start], needs, &mut *each)
-            || !each(Outcome::Malformed(LineError::TooLong))
+        if !parser.scan_each(&piece.bytes[from..long.start], needs, each)
+            || !each.line(Outcome::Malformed(LineError::TooLong))
         {
             return;
         }
         from = long.end;
     }
-    parser.scan_with(&piece.bytes[from..], needs, each);
+    parser.scan_each(&piece.bytes[from..], needs, each);
 }
 
 pub(super) fn min_bad(

@@ -421,13 +421,19 @@ impl Parser {
         needs: Needs,
         mut each: impl FnMut(Outcome<'_>) -> bool,
     ) -> bool {
+        self.scan_each(data, needs, &mut each)
+    }
+
+    /// [`Self::scan_with`], handing outcomes to an [`Each`].
+    #[inline]
+    pub(crate) fn scan_each(&mut self, data: &[u8], needs: Needs, each: &mut impl Each) -> bool {
         match self {
             Parser::Connspy => {
                 let mut pos = 0;
                 while pos < data.len() {
                     let (parsed, next) = next_line(data, pos);
                     pos = next;
-                    if !each(connspy_outcome(parsed)) {
+                    if !each.line(connspy_outcome(parsed)) {
                         return false;
                     }
                 }
@@ -439,6 +445,19 @@ impl Parser {
             Parser::Suricata => each_line(data, |l| json::suricata_line(trim_cr(l), needs), each),
             Parser::Vpc(v) => each_line(data, |l| v.parse_line(l, needs), each),
         }
+    }
+}
+
+/// Where a scan hands each line's outcome, in order.
+pub(crate) trait Each {
+    /// Takes one line's outcome; `false` stops the scan.
+    fn line(&mut self, outcome: Outcome<'_>) -> bool;
+}
+
+impl<F: FnMut(Outcome<'_>) -> bool> Each for F {
+    #[inline(always)]
+    fn line(&mut self, outcome: Outcome<'_>) -> bool {
+        self(outcome)
     }
 }
 
@@ -480,7 +499,7 @@ fn connspy_outcome(parsed: Result<Option<Record<'_>>, LineError>) -> Outcome<'_>
 fn each_line<'d>(
     data: &'d [u8],
     mut parse: impl FnMut(&'d [u8]) -> Outcome<'d>,
-    mut each: impl FnMut(Outcome<'_>) -> bool,
+    each: &mut impl Each,
 ) -> bool {
     let mut pos = 0;
     while pos < data.len() {
@@ -490,7 +509,7 @@ fn each_line<'d>(
             None => (rest, data.len()),
         };
         pos = next;
-        if !each(parse(line)) {
+        if !each.line(parse(line)) {
             return false;
         }
     }

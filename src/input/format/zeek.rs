@@ -6,7 +6,7 @@ use memchr::memchr;
 use super::split::{Byte, Mark, Marks, Separators};
 use super::{host, Outcome};
 use crate::input::format::record::{both_ways, port_number};
-use crate::input::format::{proto_number, Field, Flow, LineError, Needs, Record};
+use crate::input::format::{proto_number, Each, Field, Flow, LineError, Needs, Record};
 use crate::timestamp::parse_ts;
 
 /// The header state of a Zeek TSV log: separator, unset and empty markers,
@@ -123,17 +123,12 @@ impl ZeekTsv {
     /// short of a field, one whose fields are bad, and every line under a
     /// separator of more than one byte) goes through `parse_line`, so the
     /// outcome of every line is `parse_line`'s.
-    pub(crate) fn scan(
-        &mut self,
-        data: &[u8],
-        needs: Needs,
-        mut each: impl FnMut(Outcome<'_>) -> bool,
-    ) -> bool {
+    pub(crate) fn scan(&mut self, data: &[u8], needs: Needs, each: &mut impl Each) -> bool {
         let mut pos = 0;
         while pos < data.len() {
             if let Some(sep) = self.single_sep() {
                 if data[pos] != b'#' {
-                    match self.scan_records(data, pos, sep, needs, &mut each) {
+                    match self.scan_records(data, pos, sep, needs, each) {
                         Some(next) => pos = next,
                         None => return false,
                     }
@@ -145,7 +140,7 @@ impl ZeekTsv {
             let end = memchr(b'\n', &data[pos..]).map_or(data.len(), |i| pos + i);
             let line = super::trim_cr(&data[pos..end]);
             pos = end + 1;
-            if !each(self.parse_line(line, needs)) {
+            if !each.line(self.parse_line(line, needs)) {
                 return false;
             }
         }
@@ -170,7 +165,7 @@ impl ZeekTsv {
         mut pos: usize,
         sep: u8,
         needs: Needs,
-        each: &mut impl FnMut(Outcome<'_>) -> bool,
+        each: &mut impl Each,
     ) -> Option<usize> {
         let max = self.max_field(needs);
         let cols = self.columns();
@@ -214,7 +209,7 @@ impl ZeekTsv {
                 None => self.parse_record_line(super::trim_cr(&data[start..end]), needs),
             };
             pos = end + 1;
-            if !each(outcome) {
+            if !each.line(outcome) {
                 return None;
             }
         }
