@@ -26,17 +26,8 @@ pub(crate) fn eight_digits(x: u64) -> u64 {
 fn up_to_eight(text: &[u8]) -> Option<u64> {
     let n = text.len();
     debug_assert!((1..=8).contains(&n));
-    // The bytes, first lowest, in a word, without a copy: two loads that
-    // overlap where `text` is short (an overlapping byte ORs with itself).
-    let word = if n >= 4 {
-        let first = u32::from_le_bytes(text[..4].try_into().ok()?);
-        let last = u32::from_le_bytes(text[n - 4..].try_into().ok()?);
-        u64::from(first) | u64::from(last) << (8 * (n - 4))
-    } else {
-        u64::from(text[0])
-            | u64::from(text[n / 2]) << (8 * (n / 2))
-            | u64::from(text[n - 1]) << (8 * (n - 1))
-    };
+    // The bytes, first lowest, in a word (zero above them).
+    let word = crate::hash::load_upto8(text);
     // Moved to the word's top, with `0` digits before it, which leave the
     // value as it is.
     let pad = 8 * (8 - n) as u32;

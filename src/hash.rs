@@ -15,7 +15,7 @@ pub(crate) fn folded_multiply(x: u64, y: u64) -> u64 {
 
 /// Up to eight bytes as a little-endian word, zero padded, without a loop.
 #[inline(always)]
-fn load_upto8(b: &[u8]) -> u64 {
+pub(crate) fn load_upto8(b: &[u8]) -> u64 {
     let n = b.len();
     if n >= 4 {
         let lo = u64::from(u32::from_le_bytes(b[..4].try_into().expect("four bytes")));

@@ -3,7 +3,7 @@
 //! data, decided once from the command line or read from a partial's
 //! settings, and shared by every layer that needs it.
 
-use crate::hosts::fold::fold_case_into;
+use crate::hosts::fold::{eq_folded, fold_case_into};
 use crate::hosts::net::{Net, Nets};
 use crate::input::format::{proto_number, Needs, Record};
 use crate::timestamp::HOUR_MS;
@@ -131,7 +131,7 @@ impl Query {
     #[inline(always)]
     pub(crate) fn names(wanted: &[u8], net: Option<&Net>, host: &[u8]) -> bool {
         match net {
-            None => host.eq_ignore_ascii_case(wanted),
+            None => eq_folded(host, wanted),
             Some(net) => net.contains(host),
         }
     }

@@ -84,6 +84,26 @@ pub(crate) fn fold_word(x: u64) -> u64 {
     x | ((ascii & at_least_a & !above_z) >> 2)
 }
 
+/// Whether `host` is `folded` (a host [`fold_case_into`] folded) in any
+/// ASCII case: `host.eq_ignore_ascii_case(folded)`, eight bytes at a time,
+/// where the standard library folds both sides a byte at a time (a
+/// `--to_host`/`--from_host` query compares every counted line's host).
+#[inline(always)]
+pub(crate) fn eq_folded(host: &[u8], folded: &[u8]) -> bool {
+    if host.len() != folded.len() {
+        return false;
+    }
+    let (mut a, mut b) = (host.chunks_exact(8), folded.chunks_exact(8));
+    let word = |w: &[u8]| u64::from_le_bytes(w.try_into().expect("eight bytes"));
+    (&mut a)
+        .zip(&mut b)
+        .all(|(x, y)| fold_word(word(x)) == word(y))
+        && {
+            let (x, y) = (a.remainder(), b.remainder());
+            fold_word(crate::hash::load_upto8(x)) == crate::hash::load_upto8(y)
+        }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,6 +136,38 @@ mod tests {
                 .collect();
             assert_eq!(fold_short(&host, &mut short), sketch_form(&host, &mut buf));
             assert!(short[n..].iter().all(|&b| b == 0), "padding of {n} bytes");
+        }
+    }
+
+    proptest::proptest! {
+        /// A host equals a folded host exactly when the standard library
+        /// says they are equal in any ASCII case, at every length.
+        #[test]
+        fn folded_compare_is_eq_ignore_ascii_case(
+            host in proptest::collection::vec(
+                proptest::sample::select(vec![b'a', b'A', b'z', b'Z', b'@', b'[', b'`', b'{', 0xc3, 0xe1, 0xc1, b'0']),
+                0..40,
+            ),
+            other in proptest::collection::vec(
+                proptest::sample::select(vec![b'a', b'A', b'z', b'Z', b'@', b'[', b'`', b'{', 0xc3, 0xe1, 0xc1, b'0']),
+                0..40,
+            ),
+            flips in proptest::collection::vec(proptest::bool::ANY, 40),
+        ) {
+            let mut buf = Vec::new();
+            // The same host in another case, and an unrelated one.
+            let recased: Vec<u8> = host
+                .iter()
+                .zip(&flips)
+                .map(|(&b, &f)| if f { b.to_ascii_uppercase() } else { b })
+                .collect();
+            for wanted in [&recased, &other] {
+                let folded = fold_case_into(wanted, &mut buf).to_vec();
+                proptest::prop_assert_eq!(
+                    eq_folded(&host, &folded),
+                    host.eq_ignore_ascii_case(wanted)
+                );
+            }
         }
     }
 
