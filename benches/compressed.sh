@@ -47,7 +47,7 @@ measure plain "$WORK/plain.tsv" $CONNSPY "${Q2A[@]}" "$LOG"
 measure gz "$WORK/gz.tsv" $CONNSPY "${Q2A[@]}" "$LOG.gz"
 measure zst "$WORK/zst.tsv" $CONNSPY "${Q2A[@]}" "$LOG.zst"
 measure gzip_dc /dev/null gzip -dc "$LOG.gz"
-measure zstd_dc /dev/null zstd -dc "$LOG.zst"
+measure zstd_dc /dev/null zstd -dcf "$LOG.zst" # -f: the log may be a symbolic link
 measure gz8 "$WORK/gz8.tsv" $CONNSPY "${Q2A[@]}" "${GZ8[@]}"
 measure zcat8 "$WORK/zcat8.tsv" sh -c "zcat ${GZ8[*]} | $CONNSPY ${Q2A[*]}"
 
@@ -61,8 +61,8 @@ row() { printf '| %s | %s | %s | %s |\n' "$1" "${SECS[$2]}" "${RSS[$2]:-}" "$3";
 cat <<EOT
 ### Compressed input, $(date -u +%Y-%m-%d), $(nproc) cores
 
-Log: \`$LOG\` ($(du -h "$LOG" | cut -f1)) as \`.gz\` ($(du -h "$LOG.gz" | cut -f1), eight \`gzip -6\`
-members) and \`.zst\` ($(du -h "$LOG.zst" | cut -f1), \`zstd -3\`, one frame); eight files: its eighths,
+Log: \`$LOG\` ($(du -hL "$LOG" | cut -f1)) as \`.gz\` ($(du -hL "$LOG.gz" | cut -f1), eight \`gzip -6\`
+members) and \`.zst\` ($(du -hL "$LOG.zst" | cut -f1), \`zstd -3\`, one frame); eight files: its eighths,
 each \`gzip -6\`. Q2a = \`${Q2A[*]}\`.
 Median of $RUNS runs, warm page cache.
 Command: \`LINES=$LINES HOSTS=$HOSTS RUNS=$RUNS bash benches/compressed.sh\`
