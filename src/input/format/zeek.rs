@@ -121,8 +121,9 @@ impl ZeekTsv {
     /// Records are split in one pass over the chunk's separators and line
     /// ends ([`Marks`]). A line that pass does not read (a header, a line
     /// short of a field, one whose fields are bad, and every line under a
-    /// separator of more than one byte) goes through `parse_line`, so the
-    /// outcome of every line is `parse_line`'s.
+    /// separator of more than one byte or a `#fields` line that puts a field
+    /// read past [`SPLIT_MOST`]) goes through `parse_line`, so the outcome
+    /// of every line is `parse_line`'s.
     pub(crate) fn scan(&mut self, data: &[u8], needs: Needs, each: &mut impl Each) -> bool {
         let mut pos = 0;
         while pos < data.len() {
