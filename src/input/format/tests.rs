@@ -835,6 +835,9 @@ mod zeek_scan {
         prop_oneof![
             4 => (prop::collection::vec(field(), 0..14), any::<bool>())
                 .prop_map(|(f, cr)| format!("{}{}", f.join("\t"), if cr { "\r" } else { "" })),
+            // As wide as the layout whose fields lie past the 32nd column.
+            1 => prop::collection::vec(field(), 36..38).prop_map(|f| f.join("\t")),
+            1 => Just(format!("#fields\t{}ts\tid.orig_h\tid.resp_h", "x\t".repeat(33))),
             1 => prop::sample::select(vec![
                 "#fields\tts\tid.orig_h\tid.resp_h\tid.resp_p\tproto\torig_bytes\tresp_bytes\torig_pkts\tresp_pkts",
                 "#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\tduration\torig_bytes\tresp_bytes\tconn_state",
