@@ -19,8 +19,8 @@
 
 use super::{host, Outcome, Parser, Skip};
 use crate::hosts::fold::{bytes_below, HIGHS, ONES};
-use crate::input::format::record::{both_ways, port_number};
-use crate::input::format::{proto_number, Field, Flow, LineError, Needs, Record};
+use crate::input::format::record::both_ways;
+use crate::input::format::{Field, Flow, LineError, Needs, Record};
 use crate::timestamp::{parse_rfc3339, parse_ts};
 
 /// A value as the scanner saw it.
@@ -429,20 +429,23 @@ impl<'a> FlowValues<'a> {
             let [a, b] = v;
             both_ways(count(a, field)?, count(b, field)?, field)
         }
-        Ok(Flow {
-            to_port: port_number(text(self.port.filter(|_| needs.to_port))),
-            proto: proto_number(text(self.proto.filter(|_| needs.proto))),
-            bytes: if needs.bytes {
-                counts(self.bytes, Field::Bytes)?
-            } else {
-                0
-            },
-            packets: if needs.packets {
-                counts(self.packets, Field::Packets)?
-            } else {
-                0
-            },
-        })
+        let bytes = if needs.bytes {
+            counts(self.bytes, Field::Bytes)?
+        } else {
+            0
+        };
+        let packets = if needs.packets {
+            counts(self.packets, Field::Packets)?
+        } else {
+            0
+        };
+        Ok(Flow::asked(
+            needs,
+            text(self.port),
+            text(self.proto),
+            bytes,
+            packets,
+        ))
     }
 }
 

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use crate::digits::count;
 use crate::timestamp::TsError;
 
 /// One well-formed log line. Hosts are the raw bytes of the line (ASCII case not
@@ -40,6 +41,21 @@ pub struct Flow {
     pub packets: u64,
 }
 
+impl Flow {
+    /// The flow fields `needs` asks for: the port and the protocol read
+    /// from their texts (as [`port_number`] and [`proto_number`] read
+    /// them), the counts as summed.
+    #[inline(always)]
+    pub(crate) fn asked(needs: Needs, port: &[u8], proto: &[u8], bytes: u64, packets: u64) -> Flow {
+        Flow {
+            to_port: needs.to_port.then(|| port_number(port)).flatten(),
+            proto: needs.proto.then(|| proto_number(proto)).flatten(),
+            bytes,
+            packets,
+        }
+    }
+}
+
 /// Which [`Flow`] fields a run reads: the others cost nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Needs {
@@ -69,6 +85,21 @@ impl Needs {
         }
     }
 
+    /// The last field a record is split to, where `last` gives it for
+    /// every record (time, hosts) and then for each flow flag (port,
+    /// protocol, bytes, packets; 0 where the log has none): only the flags
+    /// given reach further.
+    #[inline]
+    pub(crate) fn furthest(self, last: [usize; 5]) -> usize {
+        let [every, port, proto, bytes, packets] = last;
+        let asked = |asked: bool, col: usize| if asked { col } else { 0 };
+        every
+            .max(asked(self.to_port, port))
+            .max(asked(self.proto, proto))
+            .max(asked(self.bytes, bytes))
+            .max(asked(self.packets, packets))
+    }
+
     /// The flags that ask for flow fields, each with whether it was given,
     /// in the order error messages name them.
     pub(crate) fn flags(self) -> [(bool, &'static str); 4] {
@@ -79,13 +110,6 @@ impl Needs {
             (self.packets, "--by packets"),
         ]
     }
-}
-
-/// A byte or packet count as a log writes it: decimal digits that fit in 64
-/// bits. `None` for anything else.
-#[inline]
-pub(crate) fn count_number(text: &[u8]) -> Option<u64> {
-    crate::digits::count(text)
 }
 
 /// The sum of a connection's two directions, each a count's text or `None`
@@ -99,7 +123,7 @@ pub(crate) fn both_ways(
 ) -> Result<u64, LineError> {
     let count = |v: Option<&[u8]>| match v {
         None => Ok(0),
-        Some(text) => count_number(text).ok_or(LineError::BadValue(field)),
+        Some(text) => count(text).ok_or(LineError::BadValue(field)),
     };
     count(a)?
         .checked_add(count(b)?)
@@ -113,7 +137,7 @@ pub(crate) fn port_number(text: &[u8]) -> Option<u16> {
     if text.len() > 5 {
         return None;
     }
-    u16::try_from(count_number(text)?).ok()
+    u16::try_from(count(text)?).ok()
 }
 
 /// An IP protocol as a log writes it: a number from 0 to 255, or a name in

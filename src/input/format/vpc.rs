@@ -3,8 +3,8 @@
 
 use super::split::fields;
 use super::{host, Outcome, Skip};
-use crate::input::format::record::{both_ways, port_number};
-use crate::input::format::{proto_number, Field, Flow, LineError, Needs, Record};
+use crate::input::format::record::both_ways;
+use crate::input::format::{Field, Flow, LineError, Needs, Record};
 use crate::timestamp::parse_ts;
 
 /// Where the fields connspy reads are in a record.
@@ -21,6 +21,9 @@ pub struct VpcLayout {
     proto: Option<usize>,
     bytes: Option<usize>,
     packets: Option<usize>,
+    /// The last field a record is split to: for the time, the hosts and
+    /// the status, then for each flow flag (see [`Needs::furthest`]).
+    last: [usize; 5],
     /// For each of a record's first [`MAX_FIELDS`] fields, where
     /// [`VpcLayout::parse_line`] keeps it ([`NO_SLOT`]: nowhere): one lookup
     /// a field, where comparing its index with every wanted one was a third
@@ -45,6 +48,7 @@ impl VpcLayout {
     /// `optional` (where it has them).
     const fn new(required: [usize; 3], optional: [Option<usize>; 5]) -> VpcLayout {
         let mut slots = [NO_SLOT; MAX_FIELDS];
+        let mut last = [0; 5];
         let mut k = 0;
         while k < 8 {
             let col = if k < 3 {
@@ -55,6 +59,11 @@ impl VpcLayout {
             if let Some(col) = col {
                 if col < MAX_FIELDS {
                     slots[col] = k as u8;
+                }
+                // The time, the hosts and the status, then each flow field.
+                let at = k.saturating_sub(3);
+                if col > last[at] {
+                    last[at] = col;
                 }
             }
             k += 1;
@@ -70,6 +79,7 @@ impl VpcLayout {
             proto,
             bytes,
             packets,
+            last,
             slots,
         }
     }
@@ -134,17 +144,7 @@ impl VpcLayout {
     #[inline]
     pub fn parse_line<'a>(&mut self, line: &'a [u8], needs: Needs) -> Outcome<'a> {
         let mut got: [&[u8]; 8] = [&[]; 8];
-        let last = self
-            .start
-            .max(self.src)
-            .max(self.dst)
-            .max(self.status.unwrap_or(0));
-        let asked = |asked: bool, col: Option<usize>| col.filter(|_| asked).unwrap_or(0);
-        let flow_last = last
-            .max(asked(needs.to_port, self.port))
-            .max(asked(needs.proto, self.proto))
-            .max(asked(needs.bytes, self.bytes))
-            .max(asked(needs.packets, self.packets));
+        let (last, flow_last) = (self.last[0], needs.furthest(self.last));
         // Flow fields not asked for may be kept too; they are not read.
         let mut n = 0;
         for (i, f) in fields(line).enumerate() {
@@ -212,20 +212,7 @@ impl VpcLayout {
                 ts,
                 from,
                 to,
-                flow: Flow {
-                    to_port: if needs.to_port {
-                        port_number(got[4])
-                    } else {
-                        None
-                    },
-                    proto: if needs.proto {
-                        proto_number(got[5])
-                    } else {
-                        None
-                    },
-                    bytes,
-                    packets,
-                },
+                flow: Flow::asked(needs, got[4], got[5], bytes, packets),
             }),
             (Err(e), _) | (_, Err(e)) => Outcome::Malformed(e),
         }
