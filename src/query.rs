@@ -333,10 +333,7 @@ impl WindowOf {
     #[inline(never)]
     fn miss(&mut self, filter: &Filter, ts: i64) -> Option<i64> {
         let key = filter.window_of(ts)?;
-        let (start, end) = match filter.bin {
-            Some(bin) => (Some(key), Some(key.saturating_add(bin))),
-            None => (None, None),
-        };
+        let (start, end) = filter.span(key);
         let later = |a: Option<i64>, b: Option<i64>| a.max(b).unwrap_or(i64::MIN);
         let earlier = |a: Option<i64>, b: Option<i64>| match (a, b) {
             (Some(a), Some(b)) => a.min(b),
