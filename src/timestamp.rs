@@ -465,9 +465,7 @@ mod tests {
             };
             proptest::prop_assert_eq!(parse_ts(&field), plain);
         }
-    }
 
-    proptest::proptest! {
         /// Fields of Zeek's length, digits or not in any place: the word
         /// reading of `dddddddddd.dddddd` gives what the general one gives.
         #[test]

@@ -1,6 +1,7 @@
-//! Finding a line's field separators a block of bytes at a time: one SSE2
-//! compare per 16 bytes on x86-64 (the target's baseline), a word trick per
-//! 8 bytes elsewhere. Log fields are a few bytes each, and `memchr` on a
+//! Finding field separators a block of bytes at a time: one SSE2 compare
+//! per 16 bytes on x86-64 (the target's baseline), a word trick per 8 bytes
+//! elsewhere; a line's ([`Separators`]), or a whole chunk's with its line
+//! ends ([`Marks`]). Log fields are a few bytes each, and `memchr` on a
 //! slice that short costs more in setup than in searching (per field, its
 //! call was a fifth of a Zeek TSV parse), and a byte loop costs a branch a
 //! byte (half a VPC parse).
