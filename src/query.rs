@@ -5,7 +5,7 @@
 
 use crate::hosts::fold::{eq_folded, fold_case_into};
 use crate::hosts::net::{Net, Nets};
-use crate::input::format::{proto_number, Needs, Record};
+use crate::input::format::{proto_number, Field, LineError, Needs, Record};
 use crate::timestamp::HOUR_MS;
 
 /// The longest `--top` list: far more than anyone reads, and small enough
@@ -62,13 +62,17 @@ impl Measure {
         self != Measure::Connections
     }
 
-    /// What `rec` adds to its hosts' sums.
+    /// What `rec` adds to its hosts' sums, read from its counts only now
+    /// that it is counted.
+    ///
+    /// # Errors
+    /// A count that is not a number, or a sum past 64 bits.
     #[inline(always)]
-    pub(crate) fn weight(self, rec: &Record<'_>) -> u64 {
+    pub(crate) fn weight(self, rec: &Record<'_>) -> Result<u64, LineError> {
         match self {
-            Measure::Connections => 1,
-            Measure::Bytes => rec.flow.bytes,
-            Measure::Packets => rec.flow.packets,
+            Measure::Connections => Ok(1),
+            Measure::Bytes => rec.flow.count.sum(Field::Bytes),
+            Measure::Packets => rec.flow.count.sum(Field::Packets),
         }
     }
 

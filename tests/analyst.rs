@@ -902,6 +902,138 @@ fn measures_need_logs_that_carry_them() {
     );
 }
 
+/// Bytes and packets are read only on a line that counts: one that a port,
+/// protocol or network filter rejects, or one outside the time range, is
+/// not malformed for a count that is not a number, in every flow format;
+/// one that counts is (counted, with its place), and a run without the
+/// filter counts both.
+#[test]
+fn counts_are_read_only_on_lines_that_count() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    // (time, initiator, port, bytes each way, packets each way): the second
+    // line fails `--to_port 443`, the third passes, the last is past
+    // `--time_end`; the last three carry counts that are not numbers (VPC
+    // reads the first direction only).
+    let conns = [
+        (1_565_647_200, "10.0.0.1", 443, ["10", "5"], ["1", "2"]),
+        (1_565_647_201, "10.0.0.2", 80, ["lots", "5"], ["many", "2"]),
+        (1_565_647_202, "10.0.0.3", 443, ["lots", "9"], ["many", "1"]),
+        (1_565_647_900, "10.0.0.4", 443, ["lots", "5"], ["many", "2"]),
+    ];
+    let zeek: String = conns
+        .iter()
+        .map(|(ts, from, port, b, p)| {
+            format!(
+                "{ts}.0\t{from}\t10.9.9.9\t{port}\ttcp\t{}\t{}\t{}\t{}\n",
+                b[0], b[1], p[0], p[1]
+            )
+        })
+        .collect();
+    let head = "#separator \\x09\n#unset_field\t-\n#path\tconn\n\
+                #fields\tts\tid.orig_h\tid.resp_h\tid.resp_p\tproto\torig_bytes\tresp_bytes\torig_pkts\tresp_pkts\n";
+    std::fs::write(d.join("zeek.log"), format!("{head}{zeek}")).unwrap();
+    // JSON writes a count that is not a number as a string.
+    let json = |v: &str| {
+        v.parse::<u64>()
+            .map_or(format!("\"{v}\""), |n| n.to_string())
+    };
+    let zeek_json: String = conns
+        .iter()
+        .map(|(ts, from, port, b, p)| {
+            format!(
+                "{{\"ts\":{ts}.0,\"id.orig_h\":\"{from}\",\"id.resp_h\":\"10.9.9.9\",\"id.resp_p\":{port},\
+                 \"proto\":\"tcp\",\"orig_bytes\":{},\"resp_bytes\":{},\"orig_pkts\":{},\"resp_pkts\":{}}}\n",
+                json(b[0]), json(b[1]), json(p[0]), json(p[1])
+            )
+        })
+        .collect();
+    std::fs::write(d.join("zeek.json"), zeek_json).unwrap();
+    let eve: String = conns
+        .iter()
+        .map(|(ts, from, port, b, p)| {
+            format!(
+                "{{\"timestamp\":\"x\",\"event_type\":\"flow\",\"src_ip\":\"{from}\",\"dest_ip\":\"10.9.9.9\",\
+                 \"dest_port\":{port},\"proto\":\"TCP\",\"flow\":{{\"start\":\"{}\",\"bytes_toserver\":{},\
+                 \"bytes_toclient\":{},\"pkts_toserver\":{},\"pkts_toclient\":{}}}}}\n",
+                rfc3339(*ts), json(b[0]), json(b[1]), json(p[0]), json(p[1])
+            )
+        })
+        .collect();
+    std::fs::write(d.join("eve.json"), eve).unwrap();
+    // VPC has one count each: the first direction's.
+    let vpc: String = conns
+        .iter()
+        .map(|(ts, from, port, b, p)| {
+            format!(
+                "2 1 eni-1 {from} 10.9.9.9 40000 {port} 6 {} {} {ts} {ts} ACCEPT OK\n",
+                p[0], b[0]
+            )
+        })
+        .collect();
+    std::fs::write(d.join("vpc.log"), vpc).unwrap();
+    // Each file's header lines, and its first line's bytes and packets.
+    for (file, format, head, counts) in [
+        ("zeek.log", "zeek", 4, (15, 3)),
+        ("zeek.json", "zeek-json", 0, (15, 3)),
+        ("eve.json", "suricata", 0, (15, 3)),
+        ("vpc.log", "vpc", 0, (10, 1)),
+    ] {
+        for by in ["bytes", "packets"] {
+            let run = |more: &[&str]| {
+                let mut a = vec![
+                    "--busiest_from_host",
+                    "--by",
+                    by,
+                    "--log_format",
+                    format,
+                    "--format",
+                    "json",
+                ];
+                a.extend(more);
+                a.push(file);
+                connspy(d, &a)
+            };
+            let out = run(&["--to_port", "443", "--time_end", "1565647800"]);
+            assert_eq!(out.code, Some(0), "{file} {by}: {out:#?}");
+            let r = &records(&out)[0];
+            let first = if by == "bytes" { counts.0 } else { counts.1 };
+            assert_eq!(
+                (&r["lines"], &r[by]),
+                (&1.into(), &first.into()),
+                "{file} {by}"
+            );
+            let at = |line: usize| format!("{file}:{}", head + line);
+            assert!(
+                out.stderr.contains("1 malformed") && out.stderr.contains(&at(3)),
+                "{file} {by}: {}",
+                out.stderr
+            );
+            // Unfiltered, every line would count: three are malformed.
+            let out = run(&[]);
+            assert_eq!(out.code, Some(0), "{file} {by}: {out:#?}");
+            assert_eq!(records(&out)[0]["lines"], 1, "{file} {by}");
+            assert!(
+                out.stderr.contains("3 malformed") && out.stderr.contains(&at(2)),
+                "{file} {by}: {}",
+                out.stderr
+            );
+        }
+    }
+}
+
+/// `ts` seconds as RFC 3339 in UTC, as Suricata writes a flow's start.
+fn rfc3339(ts: u64) -> String {
+    let (day, secs) = (ts / 86_400, ts % 86_400);
+    assert_eq!(day, 18_120, "2019-08-12 only");
+    format!(
+        "2019-08-12T{:02}:{:02}:{:02}.000000+0000",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
 /// Text shows a measure with its unit and the exact number, TSV rows carry
 /// the measure's value, and without `--by` nothing changes.
 #[test]

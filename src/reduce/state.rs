@@ -6,8 +6,8 @@ use std::io;
 use std::marker::PhantomData;
 
 use super::part::{CountPart, CountSlot, Fields, Kit, ListPart, ListSlot, Part};
-use super::{Reducer, TooMuch};
-use crate::input::format::{Needs, Record};
+use super::{Counted, Reducer, TooMuch};
+use crate::input::format::{LineError, Needs, Record};
 use crate::partial::{Body, BodyIn, DecodeError};
 use crate::query::{Measure, Query};
 use crate::report::Answer;
@@ -66,17 +66,16 @@ impl<K: Kit, L: ListPart<K>, C: CountPart<K>> Parts<K, L, C> {
     /// bytes or packets. Kept out of line: inlined, it made the per-line
     /// loop of every run too large to inline its own parser callback.
     #[inline(never)]
-    fn add_weights(&self, state: &mut Window<L, C>, rec: &Record<'_>) -> io::Result<()> {
-        let by = self.query.by;
+    fn add_weights(&self, state: &mut Window<L, C>, line: Counted<'_>) -> io::Result<()> {
+        let weight = line.weight;
         // Every host's sum is at most the window's: checked here once, so
         // no count below can wrap.
-        let weight = by.weight(rec);
-        state.total = add_total(state.total, weight, by)?;
+        state.total = add_total(state.total, weight, self.query.by)?;
         if let Some(counter) = &mut state.initiators {
-            counter.add_weighted(rec.from, weight);
+            counter.add_weighted(line.from, weight);
         }
         if let Some(counter) = &mut state.receivers {
-            counter.add_weighted(rec.to, weight);
+            counter.add_weighted(line.to, weight);
         }
         Ok(())
     }
@@ -133,27 +132,32 @@ impl<K: Kit, L: ListPart<K>, C: CountPart<K>> Reducer for Parts<K, L, C> {
     }
 
     #[inline]
-    fn add(&self, state: &mut Window<L, C>, rec: &Record<'_>) -> io::Result<()> {
+    fn weight(&self, rec: &Record<'_>) -> Result<u64, LineError> {
+        self.query.by.weight(rec)
+    }
+
+    #[inline]
+    fn add(&self, state: &mut Window<L, C>, line: Counted<'_>) -> io::Result<()> {
         state.lines += 1;
         let q = &self.query;
         if let (Some(list), Some(wanted)) = (&mut state.to, &q.to_host) {
-            if Query::names(wanted, q.to_net.as_ref(), rec.to) {
-                list.insert(&self.kit, rec.from)?;
+            if Query::names(wanted, q.to_net.as_ref(), line.to) {
+                list.insert(&self.kit, line.from)?;
             }
         }
         if let (Some(list), Some(wanted)) = (&mut state.from, &q.from_host) {
-            if Query::names(wanted, q.from_net.as_ref(), rec.from) {
-                list.insert(&self.kit, rec.to)?;
+            if Query::names(wanted, q.from_net.as_ref(), line.from) {
+                list.insert(&self.kit, line.to)?;
             }
         }
         if q.by.weighted() {
-            return self.add_weights(state, rec);
+            return self.add_weights(state, line);
         }
         if let Some(counter) = &mut state.initiators {
-            counter.add(rec.from);
+            counter.add(line.from);
         }
         if let Some(counter) = &mut state.receivers {
-            counter.add(rec.to);
+            counter.add(line.to);
         }
         Ok(())
     }

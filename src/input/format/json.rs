@@ -19,7 +19,7 @@
 
 use super::{host, Outcome, Parser, Skip};
 use crate::hosts::fold::{bytes_below, HIGHS, ONES};
-use crate::input::format::record::both_ways;
+use crate::input::format::record::{Count, NOT_A_COUNT};
 use crate::input::format::{Field, Flow, LineError, Needs, Record};
 use crate::timestamp::{parse_rfc3339, parse_ts};
 
@@ -411,41 +411,27 @@ impl<'a> FlowValues<'a> {
 
     /// The [`Flow`] `needs` asks for: ports and protocols as numbers, or a
     /// protocol's name as a string; counts as numbers, absent ones 0.
-    fn flow(&self, needs: Needs) -> Result<Flow, LineError> {
+    fn flow(&self, needs: Needs) -> Flow<'a> {
         fn text<'a>(v: Option<Value<'a>>) -> &'a [u8] {
             match v {
                 Some(Value::Num(t) | Value::Str(t, false)) => t,
                 _ => &[],
             }
         }
-        fn count<'a>(v: Option<Value<'a>>, field: Field) -> Result<Option<&'a [u8]>, LineError> {
+        fn count<'a>(v: Option<Value<'a>>) -> Option<&'a [u8]> {
             match v {
-                None => Ok(None),
-                Some(Value::Num(t)) => Ok(Some(t)),
-                Some(_) => Err(LineError::BadValue(field)),
+                None => None,
+                Some(Value::Num(t)) => Some(t),
+                Some(_) => Some(NOT_A_COUNT),
             }
         }
-        fn counts(v: [Option<Value<'_>>; 2], field: Field) -> Result<u64, LineError> {
-            let [a, b] = v;
-            both_ways(count(a, field)?, count(b, field)?, field)
-        }
-        let bytes = if needs.bytes {
-            counts(self.bytes, Field::Bytes)?
-        } else {
-            0
+        let counts = |[a, b]: [Option<Value<'a>>; 2]| Count::both(count(a), count(b));
+        let count = match needs.count() {
+            Some(Field::Bytes) => counts(self.bytes),
+            Some(Field::Packets) => counts(self.packets),
+            _ => Count::default(),
         };
-        let packets = if needs.packets {
-            counts(self.packets, Field::Packets)?
-        } else {
-            0
-        };
-        Ok(Flow::asked(
-            needs,
-            text(self.port),
-            text(self.proto),
-            bytes,
-            packets,
-        ))
+        Flow::asked(needs, text(self.port), text(self.proto), count)
     }
 }
 
@@ -510,7 +496,7 @@ fn zeek_record(line: &[u8], needs: Needs) -> Result<Record<'_>, LineError> {
     };
     let from = host(string_of(from, Field::IdOrigH)?, Field::IdOrigH, &[b"-"])?;
     let to = host(string_of(to, Field::IdRespH)?, Field::IdRespH, &[b"-"])?;
-    let flow = f.flow(needs)?;
+    let flow = f.flow(needs);
     Ok(Record { ts, from, to, flow })
 }
 
@@ -590,7 +576,7 @@ fn suricata_record(line: &[u8], needs: Needs) -> Result<Option<Record<'_>>, Line
     let ts = parse_rfc3339(string_of(start, Field::FlowStart)?).map_err(LineError::Timestamp)?;
     let from = host(string_of(from, Field::SrcIp)?, Field::SrcIp, &[])?;
     let to = host(string_of(to, Field::DestIp)?, Field::DestIp, &[])?;
-    let flow = f.flow(needs)?;
+    let flow = f.flow(needs);
     Ok(Some(Record { ts, from, to, flow }))
 }
 

@@ -26,7 +26,7 @@ mod vpc;
 mod zeek;
 
 pub use columns::{Columns, Delimiter};
-pub use record::{proto_number, Field, Flow, LineError, Needs, Record};
+pub use record::{proto_number, Count, Field, Flow, LineError, Needs, Record};
 pub use vpc::VpcLayout;
 pub use zeek::ZeekTsv;
 

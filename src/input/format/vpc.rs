@@ -3,7 +3,7 @@
 
 use super::split::fields;
 use super::{host, Outcome, Skip};
-use crate::input::format::record::both_ways;
+use crate::input::format::record::Count;
 use crate::input::format::{Field, Flow, LineError, Needs, Record};
 use crate::timestamp::parse_ts;
 
@@ -195,26 +195,18 @@ impl VpcLayout {
             (Ok(from), Ok(to)) => (from, to),
             (Err(e), _) | (_, Err(e)) => return Outcome::Malformed(e),
         };
-        // An unset count (`-`) is 0. Read after the hosts: a line is
-        // malformed for its counts only where it would otherwise count.
-        let count = |asked: bool, text: &[u8], field: Field| {
-            if asked && text != b"-" {
-                both_ways(Some(text), None, field)
-            } else {
-                Ok(0)
-            }
+        // An unset count (`-`) is 0.
+        let count = |text: &'a [u8]| Count::one((text != b"-").then_some(text));
+        let count = match needs.count() {
+            Some(Field::Bytes) => count(got[6]),
+            Some(Field::Packets) => count(got[7]),
+            _ => Count::default(),
         };
-        match (
-            count(needs.bytes, got[6], Field::Bytes),
-            count(needs.packets, got[7], Field::Packets),
-        ) {
-            (Ok(bytes), Ok(packets)) => Outcome::Record(Record {
-                ts,
-                from,
-                to,
-                flow: Flow::asked(needs, got[4], got[5], bytes, packets),
-            }),
-            (Err(e), _) | (_, Err(e)) => Outcome::Malformed(e),
-        }
+        Outcome::Record(Record {
+            ts,
+            from,
+            to,
+            flow: Flow::asked(needs, got[4], got[5], count),
+        })
     }
 }
