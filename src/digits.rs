@@ -38,7 +38,7 @@ fn up_to_eight(text: &[u8]) -> Option<u64> {
 
 /// A count as a log writes it: decimal digits that fit in 64 bits; `None`
 /// for anything else (no sign, no space, not empty).
-#[inline]
+#[inline(always)]
 pub(crate) fn count(text: &[u8]) -> Option<u64> {
     match text.len() {
         1..=8 => up_to_eight(text),
