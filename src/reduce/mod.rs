@@ -18,10 +18,12 @@ pub use windows::Windows;
 use std::io;
 
 use crate::input::format::{LineError, Needs, Record};
+use crate::partial::{Body, BodyIn, DecodeError};
+use crate::query::Measure;
+use crate::report::Answer;
 
 /// What a reducer keeps of a counted line: its hosts and what it adds to
-/// their sums. The whole [`Record`], passed to a call that is not inlined,
-/// went through memory on every line.
+/// their sums ([`Reducer::weight`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Counted<'a> {
     /// The host that initiated the connection.
@@ -43,9 +45,6 @@ impl<'a> Counted<'a> {
         }
     }
 }
-use crate::partial::{Body, BodyIn, DecodeError};
-use crate::query::Measure;
-use crate::report::Answer;
 
 /// A window's sum of bytes or packets would pass 64 bits: no count of it
 /// would be exact, so the run ends.
