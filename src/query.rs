@@ -198,6 +198,44 @@ pub struct FlowFilter {
     pub to_ports: Vec<(u16, u16)>,
     /// IP protocol numbers, sorted, without repeats.
     pub protos: Vec<u8>,
+    /// The ports of `to_ports`, a bit each: one test a line, however many
+    /// ranges were given.
+    ports: Bits,
+}
+
+/// A set of small numbers, a bit each (none when empty).
+#[derive(Clone, PartialEq, Eq, Default)]
+struct Bits(Vec<u64>);
+
+impl Bits {
+    /// The numbers of `ranges` (inclusive).
+    fn of(ranges: &[(u16, u16)]) -> Self {
+        if ranges.is_empty() {
+            return Bits::default();
+        }
+        let mut words = vec![0u64; 1 << 10];
+        for &(lo, hi) in ranges {
+            for p in lo..=hi {
+                words[usize::from(p) >> 6] |= 1 << (p & 63);
+            }
+        }
+        Bits(words)
+    }
+
+    #[inline(always)]
+    fn contains(&self, n: u16) -> bool {
+        self.0
+            .get(usize::from(n) >> 6)
+            .is_some_and(|w| w >> (n & 63) & 1 != 0)
+    }
+}
+
+/// The ranges say what the set holds; a thousand words do not.
+impl std::fmt::Debug for Bits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let held = self.0.iter().map(|w| w.count_ones()).sum::<u32>();
+        write!(f, "Bits({held} set)")
+    }
 }
 
 impl FlowFilter {
@@ -208,7 +246,12 @@ impl FlowFilter {
         let mut protos: Vec<u8> = protos.into_iter().flatten().collect();
         protos.sort_unstable();
         protos.dedup();
-        FlowFilter { to_ports, protos }
+        let ports = Bits::of(&to_ports);
+        FlowFilter {
+            to_ports,
+            protos,
+            ports,
+        }
     }
 
     /// Whether no port or protocol was given: every line passes.
@@ -227,11 +270,8 @@ impl FlowFilter {
 
     #[inline(never)]
     fn passes(&self, rec: &Record<'_>) -> bool {
-        let port_ok = self.to_ports.is_empty()
-            || rec
-                .flow
-                .to_port
-                .is_some_and(|p| self.to_ports.iter().any(|&(lo, hi)| (lo..=hi).contains(&p)));
+        let port_ok =
+            self.to_ports.is_empty() || rec.flow.to_port.is_some_and(|p| self.ports.contains(p));
         let proto_ok =
             self.protos.is_empty() || rec.flow.proto.is_some_and(|p| self.protos.contains(&p));
         port_ok && proto_ok
@@ -539,6 +579,29 @@ mod tests {
             let mut kept = WindowOf::default();
             for ts in times {
                 proptest::prop_assert_eq!(kept.of(&filter, ts), filter.window_of(ts), "{}", ts);
+            }
+        }
+
+        /// A port is in the filter's set exactly when it is in one of its
+        /// ranges, at the ends of the ranges and of the ports too.
+        #[test]
+        fn the_port_set_is_the_ranges(
+            ranges in proptest::collection::vec(
+                (proptest::prop_oneof![0u16..100, proptest::num::u16::ANY], 0u16..300),
+                0..4,
+            ),
+            ports in proptest::collection::vec(
+                proptest::prop_oneof![0u16..400, proptest::num::u16::ANY,
+                    proptest::sample::select(vec![0u16, 1, 63, 64, 65_534, 65_535])],
+                1..40,
+            ),
+        ) {
+            let ranges: Vec<(u16, u16)> =
+                ranges.into_iter().map(|(lo, len)| (lo, lo.saturating_add(len))).collect();
+            let f = FlowFilter::new(ranges.clone(), Vec::new());
+            for p in ports.into_iter().chain(ranges.iter().flat_map(|&(lo, hi)| [lo, hi])) {
+                let want = ranges.iter().any(|&(lo, hi)| (lo..=hi).contains(&p));
+                proptest::prop_assert_eq!(f.ports.contains(p), want, "{}", p);
             }
         }
     }
