@@ -994,7 +994,8 @@ fn counts_are_read_only_on_lines_that_count() {
                 a.push(file);
                 connspy(d, &a)
             };
-            let out = run(&["--to_port", "443", "--time_end", "1565647800"]);
+            // `--no_seek`: the line past the range is read, and left out.
+            let out = run(&["--to_port", "443", "--time_end", "1565647800", "--no_seek"]);
             assert_eq!(out.code, Some(0), "{file} {by}: {out:#?}");
             let r = &records(&out)[0];
             let first = if by == "bytes" { counts.0 } else { counts.1 };
@@ -1018,8 +1019,77 @@ fn counts_are_read_only_on_lines_that_count() {
                 "{file} {by}: {}",
                 out.stderr
             );
+            // A protocol filter, or a network filter, that rejects them.
+            for more in [&["--proto", "udp"][..], &["--from_net", "10.0.0.1/32"]] {
+                let out = run(more);
+                assert_eq!(out.code, Some(0), "{file} {by} {more:?}: {out:#?}");
+                assert!(
+                    !out.stderr.contains("malformed"),
+                    "{file} {by} {more:?}: {}",
+                    out.stderr
+                );
+            }
         }
     }
+}
+
+/// A line that passes the filters has its counts read even when it comes
+/// too late to count, so that whether it is malformed never depends on how
+/// the input was cut: from standard input, hourly, on one thread or two
+/// and in chunks of any size, the same lines are malformed and the same are
+/// late.
+#[test]
+fn a_late_line_is_malformed_for_its_counts_however_the_input_is_cut() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    let head = "#separator \\x09\n#unset_field\t-\n#path\tconn\n\
+                #fields\tts\tid.orig_h\tid.resp_h\torig_bytes\tresp_bytes\n";
+    let mut log = String::from(head);
+    // Two hours of lines, then lines of the first hour, far too late: one
+    // with bytes that are not a number, one with good bytes.
+    for i in 0..400 {
+        log.push_str(&format!(
+            "{}.0\t10.0.0.{}\t10.9.9.9\t10\t5\n",
+            1_565_647_200 + i * 18,
+            i % 7
+        ));
+    }
+    log.push_str("1565647300.0\t10.0.0.8\t10.9.9.9\tlots\t5\n");
+    log.push_str("1565647301.0\t10.0.0.9\t10.9.9.9\t7\t5\n");
+    let mut seen = Vec::new();
+    for more in [
+        &["--threads", "1"][..],
+        &["--threads", "2", "--chunk_size", "200"],
+        &["--threads", "2", "--chunk_size", "4096"],
+        &["--threads", "1", "--chunk_size", "50"],
+    ] {
+        // Flow logs are allowed a day of lateness unless told otherwise.
+        let mut a = vec![
+            "--busiest_from_host",
+            "--by",
+            "bytes",
+            "--hourly",
+            "--max_log_late_seconds",
+            "60",
+            "--format",
+            "json",
+        ];
+        a.extend(more);
+        let out = run_in(d, "connspy", &a, log.as_bytes());
+        assert_eq!(out.code, Some(0), "{more:?}: {out:#?}");
+        let late: u64 = records(&out)
+            .iter()
+            .map(|r| r["late"].as_u64().unwrap())
+            .sum();
+        assert!(
+            out.stderr.contains("1 malformed") && out.stderr.contains(":405"),
+            "{more:?}: {}",
+            out.stderr
+        );
+        seen.push((late, out.stdout));
+    }
+    assert_eq!(seen[0].0, 1, "the good late line is late");
+    assert!(seen.iter().all(|s| *s == seen[0]), "{seen:#?}");
 }
 
 /// `ts` seconds as RFC 3339 in UTC, as Suricata writes a flow's start.

@@ -1,9 +1,9 @@
 //! Shared by the format fuzz targets: a parser must never panic, must give
 //! one outcome per line, and must agree with itself read line by line, read
 //! by chunk starts (a mapped file) and read block by block (a stream). Asked
-//! for the flow fields too (`--to_port`, `--proto`, `--by`), it gives the
-//! same outcomes but for them, and but for records whose bytes or packets
-//! are not counts.
+//! for the flow fields too (`--to_port`, `--proto`, `--by bytes` or `--by
+//! packets`), it gives the same outcomes but for them: counts are handed
+//! over as text, and read only for a line that counts.
 
 // Each target includes this module and uses only its own part of it.
 #![allow(dead_code)]
@@ -33,27 +33,37 @@ pub fn check(parser: Parser, data: &[u8]) {
         .map(|l| format!("{:?}", one.parse_line(l)))
         .collect();
     assert_eq!(each, whole);
-    // Reading the flow fields changes nothing else of any line: counts are
-    // handed over as text, read only once a line counts.
-    let all = Needs {
-        to_port: true,
-        proto: true,
-        bytes: true,
-        packets: true,
-    };
-    let mut with_flow = Vec::new();
-    parser.clone().scan_with(data, all, |o| {
-        let o = match o {
-            Outcome::Record(mut r) => {
-                r.flow = Flow::default();
-                format!("{:?}", Outcome::Record(r))
-            }
-            other => format!("{other:?}"),
+    // Reading the flow fields changes nothing else of any line (counts are
+    // handed over as text, read only once a line counts), and a chunk's
+    // scan gives the flow fields, counts included, that each line parsed on
+    // its own gives; for either count a run can rank by.
+    for count in [(true, false), (false, true)] {
+        let needs = Needs {
+            to_port: true,
+            proto: true,
+            bytes: count.0,
+            packets: count.1,
         };
-        with_flow.push(o);
-        true
-    });
-    assert_eq!(with_flow, whole);
+        let (mut with_flow, mut flows) = (Vec::new(), Vec::new());
+        parser.clone().scan_with(data, needs, |o| {
+            flows.push(format!("{o:?}"));
+            let o = match o {
+                Outcome::Record(mut r) => {
+                    r.flow = Flow::default();
+                    format!("{:?}", Outcome::Record(r))
+                }
+                other => format!("{other:?}"),
+            };
+            with_flow.push(o);
+            true
+        });
+        assert_eq!(with_flow, whole);
+        let mut one = parser.clone();
+        let each: Vec<String> = Lines::new(data)
+            .map(|l| format!("{:?}", one.parse_line_with(l, needs)))
+            .collect();
+        assert_eq!(each, flows);
+    }
     // Cut at every line start after the midpoint: the parser in force there
     // (from the map, and from `after`) reads the rest as the whole did.
     let map = parser.map(data, &|_| {});

@@ -14,7 +14,7 @@ use crate::input::{Chunk, Group};
 use crate::notes::FirstSeen;
 use crate::progress::Progress;
 use crate::query::{Filter, WindowOf};
-use crate::reduce::{Counted, Reducer, Windows};
+use crate::reduce::{Reducer, Weighed, Windows};
 
 /// What every worker reads during a wave.
 pub(super) struct Scanner<'a, R> {
@@ -127,12 +127,16 @@ impl<R: Reducer> Scanner<'_, R> {
         })
     }
 
-    /// Counts a line of a run that ranks by bytes or packets, reading its
-    /// count only now: `None` once counted, else whether to go on (the
-    /// count is not a number, or the reducer failed). Out of the per-line
-    /// loop, which every other run shares.
+    /// Counts a line that passed the filters in a run that ranks by bytes
+    /// or packets, reading its count only now: `None` once counted (or
+    /// found late), else whether to go on (the count is not a number, or
+    /// the reducer failed). The count is read before the line's lateness is
+    /// known: lateness depends on how the input was cut into waves (a line
+    /// of an hour an earlier wave released is found late only when the
+    /// waves merge), and whether a line is malformed must not. Out of the
+    /// per-line loop, which every other run shares.
     #[inline(never)]
-    fn add_weighed(
+    fn add_weighted(
         &self,
         acc: &mut Partial<R::State>,
         key: i64,
@@ -144,7 +148,11 @@ impl<R: Reducer> Scanner<'_, R> {
             Ok(weight) => weight,
             Err(e) => return Some(self.malformed(acc, chunk, line, e)),
         };
-        let counted = Counted {
+        if key < acc.cut {
+            acc.late_line();
+            return None;
+        }
+        let counted = Weighed {
             from: rec.from,
             to: rec.to,
             weight,
@@ -262,10 +270,10 @@ impl<R: Reducer> Each for ChunkLines<'_, '_, R> {
             lines,
         } = self;
         *lines += 1;
-        // The record is read where it lies, field by field. Moved out of
-        // the outcome (or the outcome rebuilt), it was copied in 16-byte
-        // loads from the 8-byte stores that had just written it: a stalled
-        // store forward on every line, a sixth of a run's time.
+        // The record is read where it lies, field by field: moving it out
+        // of the outcome (or rebuilding the outcome) copies it with 16-byte
+        // loads from the 8-byte stores that have just written it, a stalled
+        // store forward on every line (a sixth of a run's time in perf).
         match &outcome {
             Outcome::Record(rec) => {
                 if this.future_limit.is_some_and(|f| rec.ts > f) {
@@ -273,14 +281,14 @@ impl<R: Reducer> Each for ChunkLines<'_, '_, R> {
                 }
                 let key = windows.of(this.filter, rec.ts);
                 if let Some(key) = key.filter(|_| !this.filtering || this.filter.passes(rec)) {
-                    if key < acc.cut {
-                        acc.late_line();
-                    } else if this.needs.count().is_some() {
-                        if let Some(go_on) = this.add_weighed(acc, key, rec, *chunk, *lines - 1) {
+                    if this.needs.count().is_some() {
+                        if let Some(go_on) = this.add_weighted(acc, key, rec, *chunk, *lines - 1) {
                             return go_on;
                         }
+                    } else if key < acc.cut {
+                        acc.late_line();
                     } else {
-                        let line = Counted {
+                        let line = Weighed {
                             from: rec.from,
                             to: rec.to,
                             weight: 1,
@@ -450,7 +458,7 @@ mod tests {
             self.exact.new_state()
         }
 
-        fn add(&self, state: &mut State, line: Counted<'_>) -> io::Result<()> {
+        fn add(&self, state: &mut State, line: Weighed<'_>) -> io::Result<()> {
             self.exact.add(state, line)
         }
 

@@ -163,18 +163,18 @@ impl CountPart<()> for HostCounter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reduce::Counted;
     use crate::reduce::Reducer;
+    use crate::reduce::Weighed;
 
     #[test]
     fn answers_each_query_case_insensitively() {
         let r = ExactReducer::new(Query::new(Some("Zyla"), Some("ALICE"), true));
         let mut a = r.new_state();
         let mut b = r.new_state();
-        r.add(&mut a, Counted::of("Alice", "zyla")).unwrap();
-        r.add(&mut a, Counted::of("bob", "ZYLA")).unwrap();
-        r.add(&mut b, Counted::of("alice", "carol")).unwrap();
-        r.add(&mut b, Counted::of("Bob", "zyla")).unwrap();
+        r.add(&mut a, Weighed::of("Alice", "zyla")).unwrap();
+        r.add(&mut a, Weighed::of("bob", "ZYLA")).unwrap();
+        r.add(&mut b, Weighed::of("alice", "carol")).unwrap();
+        r.add(&mut b, Weighed::of("Bob", "zyla")).unwrap();
         r.merge(&mut a, b).unwrap();
         let ans = r.finish(a).unwrap();
         assert_eq!(ans.lines, 4);
@@ -211,14 +211,14 @@ mod tests {
         for i in 0..1000 {
             r.add(
                 &mut last,
-                Counted::of(&format!("f{i}"), &format!("t{}", i % 7)),
+                Weighed::of(&format!("f{i}"), &format!("t{}", i % 7)),
             )
             .unwrap();
         }
         let (mut sized, mut fresh) = (r.new_state_after(&last), r.new_state());
         for (from, to) in [("a", "b"), ("c", "b"), ("a", "d"), ("A", "x")] {
-            r.add(&mut sized, Counted::of(from, to)).unwrap();
-            r.add(&mut fresh, Counted::of(from, to)).unwrap();
+            r.add(&mut sized, Weighed::of(from, to)).unwrap();
+            r.add(&mut fresh, Weighed::of(from, to)).unwrap();
         }
         assert_eq!(r.finish(sized).unwrap(), r.finish(fresh).unwrap());
     }
@@ -227,7 +227,7 @@ mod tests {
     fn keeps_nothing_that_was_not_asked() {
         let r = ExactReducer::new(Query::new(Some("x"), None, false));
         let mut s = r.new_state();
-        r.add(&mut s, Counted::of("a", "x")).unwrap();
+        r.add(&mut s, Weighed::of("a", "x")).unwrap();
         assert!(s.from.is_none() && s.initiators.is_none() && s.receivers.is_none());
         let ans = r.finish(s).unwrap();
         assert!(ans.from_host.is_none() && ans.busiest_from.is_none());
@@ -249,7 +249,7 @@ mod tests {
         );
         let mut s = r.new_state();
         for (from, to) in [("a", "X"), ("b", "x"), ("a", "y"), ("c", "z"), ("c", "w")] {
-            r.add(&mut s, Counted::of(from, to)).unwrap();
+            r.add(&mut s, Weighed::of(from, to)).unwrap();
         }
         let ans = r.finish(s).unwrap();
         let to = ans.busiest_to.unwrap().unwrap();
@@ -272,7 +272,7 @@ mod tests {
         let r = ExactReducer::new(Query::new(None, None, true));
         let mut s = r.new_state();
         for i in 0..100_000 {
-            r.add(&mut s, Counted::of(&format!("h{i}"), "x")).unwrap();
+            r.add(&mut s, Weighed::of(&format!("h{i}"), "x")).unwrap();
         }
         let body = r.encode(s).unwrap();
         let decoded = crate::partial::read_back(&body, |b| r.decode(b)).unwrap();

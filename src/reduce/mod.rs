@@ -22,10 +22,10 @@ use crate::partial::{Body, BodyIn, DecodeError};
 use crate::query::Measure;
 use crate::report::Answer;
 
-/// What a reducer keeps of a counted line: its hosts and what it adds to
+/// A counted line as a reducer keeps it: its hosts and what it adds to
 /// their sums ([`Reducer::weight`]).
 #[derive(Debug, Clone, Copy)]
-pub struct Counted<'a> {
+pub struct Weighed<'a> {
     /// The host that initiated the connection.
     pub from: &'a [u8],
     /// The host it connected to.
@@ -35,10 +35,10 @@ pub struct Counted<'a> {
 }
 
 #[cfg(test)]
-impl<'a> Counted<'a> {
+impl<'a> Weighed<'a> {
     /// One connection from `from` to `to`, for tests.
     pub(crate) fn of(from: &'a str, to: &'a str) -> Self {
-        Counted {
+        Weighed {
             from: from.as_bytes(),
             to: to.as_bytes(),
             weight: 1,
@@ -88,7 +88,8 @@ pub trait Reducer: Sync {
     /// connection, or its bytes or packets, read only now.
     ///
     /// # Errors
-    /// Its bytes or packets are not a count: the line is malformed.
+    /// Its bytes or packets are not a count, or its two directions add up
+    /// past 64 bits: the line is malformed.
     fn weight(&self, rec: &Record<'_>) -> Result<u64, LineError> {
         let _ = rec;
         Ok(1)
@@ -99,7 +100,7 @@ pub trait Reducer: Sync {
     ///
     /// # Errors
     /// Spilling to the temporary file.
-    fn add(&self, state: &mut Self::State, line: Counted<'_>) -> io::Result<()>;
+    fn add(&self, state: &mut Self::State, line: Weighed<'_>) -> io::Result<()>;
 
     /// How many lines `state` has counted.
     fn lines(&self, state: &Self::State) -> u64;

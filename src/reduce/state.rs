@@ -6,7 +6,7 @@ use std::io;
 use std::marker::PhantomData;
 
 use super::part::{CountPart, CountSlot, Fields, Kit, ListPart, ListSlot, Part};
-use super::{Counted, Reducer, TooMuch};
+use super::{Reducer, TooMuch, Weighed};
 use crate::input::format::{LineError, Needs, Record};
 use crate::partial::{Body, BodyIn, DecodeError};
 use crate::query::{Measure, Query};
@@ -66,7 +66,7 @@ impl<K: Kit, L: ListPart<K>, C: CountPart<K>> Parts<K, L, C> {
     /// bytes or packets. Kept out of line: inlined, it made the per-line
     /// loop of every run too large to inline its own parser callback.
     #[inline(never)]
-    fn add_weights(&self, state: &mut Window<L, C>, line: Counted<'_>) -> io::Result<()> {
+    fn add_weights(&self, state: &mut Window<L, C>, line: Weighed<'_>) -> io::Result<()> {
         let weight = line.weight;
         // Every host's sum is at most the window's: checked here once, so
         // no count below can wrap.
@@ -137,7 +137,7 @@ impl<K: Kit, L: ListPart<K>, C: CountPart<K>> Reducer for Parts<K, L, C> {
     }
 
     #[inline]
-    fn add(&self, state: &mut Window<L, C>, line: Counted<'_>) -> io::Result<()> {
+    fn add(&self, state: &mut Window<L, C>, line: Weighed<'_>) -> io::Result<()> {
         state.lines += 1;
         let q = &self.query;
         if let (Some(list), Some(wanted)) = (&mut state.to, &q.to_host) {

@@ -410,7 +410,8 @@ impl<'a> FlowValues<'a> {
     }
 
     /// The [`Flow`] `needs` asks for: ports and protocols as numbers, or a
-    /// protocol's name as a string; counts as numbers, absent ones 0.
+    /// protocol's name as a string; the count as its numbers' texts (absent
+    /// ones unset, any other kind of value [`NOT_A_COUNT`]).
     fn flow(&self, needs: Needs) -> Flow<'a> {
         fn text<'a>(v: Option<Value<'a>>) -> &'a [u8] {
             match v {

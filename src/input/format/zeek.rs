@@ -207,8 +207,8 @@ impl ZeekTsv {
             };
             pos = end + 1;
             // Each way hands its outcome over on its own: through one
-            // variable, the record went to the stack and was read back at
-            // once, a stall that was a tenth of a filtered run.
+            // variable, the record goes to the stack and is read straight
+            // back, a stall (a tenth of a filtered run in perf).
             let go_on = match read {
                 Some(rec) => each.line(Outcome::Record(rec)),
                 None => self.line_alone(&data[start..end], needs, each),
@@ -221,6 +221,9 @@ impl ZeekTsv {
     }
 
     /// A line the line pass did not read, through `parse_record_line`.
+    /// Cold, though under a `#fields` line whose last column is read it
+    /// serves every line: on the layouts Zeek writes, keeping it out of
+    /// the loop's way saves 1.6 % of a filtered run's instructions.
     #[cold]
     #[inline(never)]
     fn line_alone(&self, line: &[u8], needs: Needs, each: &mut impl Each) -> bool {

@@ -111,8 +111,8 @@ impl ApproxReducer {
 mod tests {
     use super::*;
     use crate::reduce::part::CountPart;
-    use crate::reduce::Counted;
     use crate::reduce::Reducer;
+    use crate::reduce::Weighed;
     use crate::report::{Bounds, Hosts};
 
     fn request(query: &Query) -> SketchRequest<'_> {
@@ -202,7 +202,7 @@ mod tests {
         let hosts: Vec<String> = (0..n + 10).map(|i| format!("h{i}")).collect();
         for (i, h) in hosts.iter().enumerate() {
             let state = if i % 2 == 0 { &mut a } else { &mut b };
-            r.add(state, Counted::of(h, "x")).unwrap();
+            r.add(state, Weighed::of(h, "x")).unwrap();
         }
         assert!(matches!(a.to, Some(List::Exact(_))));
         r.merge(&mut a, b).unwrap();
@@ -221,11 +221,11 @@ mod tests {
         let mut a = r.new_state();
         let mut b = r.new_state();
         let mut c = r.new_state();
-        r.add(&mut a, Counted::of("Alice", "zyla")).unwrap();
-        r.add(&mut a, Counted::of("bob", "ZYLA")).unwrap();
-        r.add(&mut b, Counted::of("alice", "carol")).unwrap();
-        r.add(&mut b, Counted::of("Bob", "zyla")).unwrap();
-        r.add(&mut c, Counted::of("alice", "dave")).unwrap();
+        r.add(&mut a, Weighed::of("Alice", "zyla")).unwrap();
+        r.add(&mut a, Weighed::of("bob", "ZYLA")).unwrap();
+        r.add(&mut b, Weighed::of("alice", "carol")).unwrap();
+        r.add(&mut b, Weighed::of("Bob", "zyla")).unwrap();
+        r.add(&mut c, Weighed::of("alice", "dave")).unwrap();
         r.merge(&mut a, b).unwrap();
         r.merge(&mut a, c).unwrap();
         assert!(
