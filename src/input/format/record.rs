@@ -128,10 +128,12 @@ impl Needs {
 
 /// A count of a connection (its bytes or packets) as the log writes it:
 /// each direction's text, `None` where the log leaves it unset (which
-/// counts 0). It is read only once its line passes every filter and falls
-/// in a counted window, so a line that is not counted is never malformed
-/// for its counts: they cannot change an answer. Reading them on every
-/// line cost a tenth of a filtered Zeek run's instructions.
+/// counts 0). It is read only once its line passes every filter and the
+/// time range, so a line that a filter or the range leaves out is never
+/// malformed for its counts: they cannot change an answer. (A late line is
+/// read too: whether a line is late depends on where the input was cut.)
+/// Reading them on every line cost a tenth of a filtered Zeek run's
+/// instructions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Count<'a> {
     ways: [Option<&'a [u8]>; 2],
