@@ -118,13 +118,23 @@ impl<R: Reducer> Scanner<'_, R> {
         true
     }
 
-    /// The state of window `key`, made when the window is new.
+    /// Adds a counted line of `weight` to window `key` (made when new);
+    /// whether to go on (`false`: the reducer failed, and the run ends).
     #[inline(always)]
-    fn state<'p>(&self, acc: &'p mut Partial<R::State>, key: i64) -> &'p mut R::State {
-        acc.windows.get(key, |last| match last {
+    fn add(&self, acc: &mut Partial<R::State>, key: i64, rec: &Record<'_>, weight: u64) -> bool {
+        let state = acc.windows.get(key, |last| match last {
             Some(last) => self.reducer.new_state_after(last),
             None => self.reducer.new_state(),
-        })
+        });
+        let line = Weighed {
+            from: rec.from,
+            to: rec.to,
+            weight,
+        };
+        match self.reducer.add(state, line) {
+            Ok(()) => true,
+            Err(e) => self.fail(acc, e),
+        }
     }
 
     /// Counts a line that passed the filters in a run that ranks by bytes
@@ -152,13 +162,7 @@ impl<R: Reducer> Scanner<'_, R> {
             acc.late_line();
             return None;
         }
-        let counted = Weighed {
-            from: rec.from,
-            to: rec.to,
-            weight,
-        };
-        let failed = self.reducer.add(self.state(acc, key), counted).err();
-        failed.map(|e| self.fail(acc, e))
+        (!self.add(acc, key, rec, weight)).then_some(false)
     }
 
     /// A record the engine finds malformed (from the future, or with a
@@ -287,15 +291,8 @@ impl<R: Reducer> Each for ChunkLines<'_, '_, R> {
                         }
                     } else if key < acc.cut {
                         acc.late_line();
-                    } else {
-                        let line = Weighed {
-                            from: rec.from,
-                            to: rec.to,
-                            weight: 1,
-                        };
-                        if let Err(e) = this.reducer.add(this.state(acc, key), line) {
-                            return this.fail(acc, e);
-                        }
+                    } else if !this.add(acc, key, rec, 1) {
+                        return false;
                     }
                 }
                 if acc.newest.is_none_or(|n| rec.ts > n) {
