@@ -10,6 +10,9 @@ use tempfile::TempDir;
 
 use crate::support::run::{connspy, run_in, Out};
 
+/// The header lines a Zeek TSV log starts with, before its `#fields`.
+const ZEEK_HEAD: &str = "#separator \\x09\n#unset_field\t-\n#path\tconn\n";
+
 /// A log of 300 hosts, half IPv4 (10.0.0.0-10.0.0.149), half IPv6
 /// (2001:db8:0::0-2001:db8:0::95), in `format`, maybe compressed.
 fn gen(dir: &Path, name: &str, more: &[&str]) -> String {
@@ -480,10 +483,9 @@ fn ports_and_protocols_need_logs_that_carry_them() {
     let d = dir.path();
     std::fs::write(d.join("plain.log"), "1565647200 10.0.0.1 10.0.0.2\n").unwrap();
     std::fs::write(d.join("cols.csv"), "1565647200,10.0.0.1,10.0.0.2\n").unwrap();
-    let zeek_head = "#separator \\x09\n#unset_field\t-\n#path\tconn\n";
     std::fs::write(
         d.join("noport.log"),
-        format!("{zeek_head}#fields\tts\tid.orig_h\tid.resp_h\tproto\n1565647200.0\ta\tb\ttcp\n"),
+        format!("{ZEEK_HEAD}#fields\tts\tid.orig_h\tid.resp_h\tproto\n1565647200.0\ta\tb\ttcp\n"),
     )
     .unwrap();
     for (flag, value, file, more) in [
@@ -527,7 +529,7 @@ fn ports_and_protocols_need_logs_that_carry_them() {
     std::fs::write(
         d.join("unset.log"),
         format!(
-            "{zeek_head}#fields\tts\tid.orig_h\tid.resp_h\tid.resp_p\tproto\n\
+            "{ZEEK_HEAD}#fields\tts\tid.orig_h\tid.resp_h\tid.resp_p\tproto\n\
              1565647200.0\ta\tb\t22\ttcp\n1565647201.0\ta\tb\t-\t-\n1565647202.0\ta\tb\n\
              1565647203.0\ta\tb\tssh\tquic\n"
         ),
@@ -552,7 +554,7 @@ fn ports_and_protocols_need_logs_that_carry_them() {
         .collect();
     std::fs::write(
         d.join("hours.log"),
-        format!("{zeek_head}#fields\tts\tid.orig_h\tid.resp_h\tid.resp_p\tproto\n{hours}"),
+        format!("{ZEEK_HEAD}#fields\tts\tid.orig_h\tid.resp_h\tid.resp_p\tproto\n{hours}"),
     )
     .unwrap();
     for second in ["plain.log", "plain.log.gz"] {
@@ -807,11 +809,10 @@ fn measures_need_logs_that_carry_them() {
     let dir = TempDir::new().unwrap();
     let d = dir.path();
     std::fs::write(d.join("plain.log"), "1565647200 10.0.0.1 10.0.0.2\n").unwrap();
-    let zeek_head = "#separator \\x09\n#unset_field\t-\n#path\tconn\n";
     std::fs::write(
         d.join("nopkts.log"),
         format!(
-            "{zeek_head}#fields\tts\tid.orig_h\tid.resp_h\torig_bytes\tresp_bytes\n\
+            "{ZEEK_HEAD}#fields\tts\tid.orig_h\tid.resp_h\torig_bytes\tresp_bytes\n\
              1565647200.0\ta\tb\t10\t-\n1565647201.0\ta\tc\t-\t-\n1565647202.0\td\tb\t7\t5\n\
              1565647203.0\td\tb\tlots\t5\n"
         ),
@@ -881,7 +882,7 @@ fn measures_need_logs_that_carry_them() {
     // A window whose every connection carried 0 bytes: shares are 0.
     std::fs::write(
         d.join("zero.log"),
-        format!("{zeek_head}#fields\tts\tid.orig_h\tid.resp_h\torig_bytes\tresp_bytes\n1.0\ta\tb\t0\t-\n"),
+        format!("{ZEEK_HEAD}#fields\tts\tid.orig_h\tid.resp_h\torig_bytes\tresp_bytes\n1.0\ta\tb\t0\t-\n"),
     )
     .unwrap();
     let out = connspy(
@@ -930,8 +931,9 @@ fn counts_are_read_only_on_lines_that_count() {
             )
         })
         .collect();
-    let head = "#separator \\x09\n#unset_field\t-\n#path\tconn\n\
-                #fields\tts\tid.orig_h\tid.resp_h\tid.resp_p\tproto\torig_bytes\tresp_bytes\torig_pkts\tresp_pkts\n";
+    let head = format!(
+        "{ZEEK_HEAD}#fields\tts\tid.orig_h\tid.resp_h\tid.resp_p\tproto\torig_bytes\tresp_bytes\torig_pkts\tresp_pkts\n"
+    );
     std::fs::write(d.join("zeek.log"), format!("{head}{zeek}")).unwrap();
     // JSON writes a count that is not a number as a string.
     let json = |v: &str| {
@@ -1042,9 +1044,8 @@ fn counts_are_read_only_on_lines_that_count() {
 fn a_late_line_is_malformed_for_its_counts_however_the_input_is_cut() {
     let dir = TempDir::new().unwrap();
     let d = dir.path();
-    let head = "#separator \\x09\n#unset_field\t-\n#path\tconn\n\
-                #fields\tts\tid.orig_h\tid.resp_h\torig_bytes\tresp_bytes\n";
-    let mut log = String::from(head);
+    let head = format!("{ZEEK_HEAD}#fields\tts\tid.orig_h\tid.resp_h\torig_bytes\tresp_bytes\n");
+    let mut log = head;
     // Two hours of lines, then lines of the first hour, far too late: one
     // with bytes that are not a number, one with good bytes.
     for i in 0..400 {
@@ -1110,11 +1111,10 @@ fn rfc3339(ts: u64) -> String {
 fn measures_read_in_text_and_tsv() {
     let dir = TempDir::new().unwrap();
     let d = dir.path();
-    let zeek_head = "#separator \\x09\n#unset_field\t-\n#path\tconn\n";
     std::fs::write(
         d.join("z.log"),
         format!(
-            "{zeek_head}#fields\tts\tid.orig_h\tid.resp_h\torig_bytes\tresp_bytes\torig_pkts\tresp_pkts\n\
+            "{ZEEK_HEAD}#fields\tts\tid.orig_h\tid.resp_h\torig_bytes\tresp_bytes\torig_pkts\tresp_pkts\n\
              0.5\ta\tb\t1200000\t34567\t10\t20\n1.5\tc\tb\t500\t0\t1\t1\n"
         ),
     )
