@@ -5,7 +5,7 @@
 
 use crate::hosts::fold::{eq_folded, fold_case_into};
 use crate::hosts::net::{Net, Nets};
-use crate::input::format::{proto_number, Field, LineError, Needs, Record};
+use crate::input::format::{proto_number, Field, Flow, LineError, Needs, Record};
 use crate::timestamp::HOUR_MS;
 
 /// The longest `--top` list: far more than anyone reads, and small enough
@@ -270,10 +270,15 @@ impl FlowFilter {
 
     #[inline(never)]
     fn passes(&self, rec: &Record<'_>) -> bool {
+        self.passes_flow(&rec.flow)
+    }
+
+    #[inline(always)]
+    fn passes_flow(&self, flow: &Flow<'_>) -> bool {
         let port_ok =
-            self.to_ports.is_empty() || rec.flow.to_port.is_some_and(|p| self.ports.contains(p));
+            self.to_ports.is_empty() || flow.to_port.is_some_and(|p| self.ports.contains(p));
         let proto_ok =
-            self.protos.is_empty() || rec.flow.proto.is_some_and(|p| self.protos.contains(&p));
+            self.protos.is_empty() || flow.proto.is_some_and(|p| self.protos.contains(&p));
         port_ok && proto_ok
     }
 }
@@ -475,6 +480,13 @@ impl Filter {
         // host's text.
         (self.flows.is_empty() || self.flows.passes(rec))
             && (self.nets.is_empty() || self.nets.passes(rec))
+    }
+
+    /// Whether a line with these flow fields passes the port and protocol
+    /// filters, the first that [`Self::passes`] tests.
+    #[inline(always)]
+    pub(crate) fn flows_pass(&self, flow: &Flow<'_>) -> bool {
+        self.flows.is_empty() || self.flows.passes_flow(flow)
     }
 
     /// The flow fields the parsers must read for this filter.

@@ -9,7 +9,7 @@ use rayon::prelude::*;
 
 use super::options::{Release, ScanOptions, WAVE_CHUNKS};
 use crate::input::format::LineError;
-use crate::input::format::{Each, Needs, Outcome, Parser, Record, Skip};
+use crate::input::format::{Each, Flow, Needs, Outcome, Parser, Record, Skip};
 use crate::input::{Chunk, Group};
 use crate::notes::FirstSeen;
 use crate::progress::Progress;
@@ -306,6 +306,18 @@ impl<R: Reducer> Each for ChunkLines<'_, '_, R> {
             _ => return this.rare_outcome(acc, *chunk, *lines - 1, outcome),
         }
         true
+    }
+
+    #[inline(always)]
+    fn skips_counts(&self) -> bool {
+        self.scanner.filtering && !self.scanner.filter.flows.is_empty()
+    }
+
+    /// Counts are read only for lines that pass the port and protocol
+    /// filters, which `line` tests first.
+    #[inline(always)]
+    fn wants_counts(&self, flow: &Flow<'_>) -> bool {
+        !self.scanner.filtering || self.scanner.filter.flows_pass(flow)
     }
 }
 

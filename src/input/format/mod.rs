@@ -424,6 +424,32 @@ impl Parser {
         self.scan_each(data, needs, &mut each)
     }
 
+    /// [`Self::scan_with`], reading a record's counts only where `wants`
+    /// accepts its port and protocol, as a run with `--to_port` or
+    /// `--proto` does: where it does not, the record may come without them
+    /// (an empty [`Count`]), and is otherwise the same.
+    pub fn scan_wanting(
+        &mut self,
+        data: &[u8],
+        needs: Needs,
+        wants: impl Fn(&Flow<'_>) -> bool,
+        each: impl FnMut(Outcome<'_>) -> bool,
+    ) -> bool {
+        struct Wanting<W, E>(W, E);
+        impl<W: Fn(&Flow<'_>) -> bool, E: FnMut(Outcome<'_>) -> bool> Each for Wanting<W, E> {
+            fn line(&mut self, outcome: Outcome<'_>) -> bool {
+                (self.1)(outcome)
+            }
+            fn skips_counts(&self) -> bool {
+                true
+            }
+            fn wants_counts(&self, flow: &Flow<'_>) -> bool {
+                (self.0)(flow)
+            }
+        }
+        self.scan_each(data, needs, &mut Wanting(wants, each))
+    }
+
     /// [`Self::scan_with`], handing outcomes to an [`Each`].
     #[inline]
     pub(crate) fn scan_each(&mut self, data: &[u8], needs: Needs, each: &mut impl Each) -> bool {
@@ -452,6 +478,21 @@ impl Parser {
 pub(crate) trait Each {
     /// Takes one line's outcome; `false` stops the scan.
     fn line(&mut self, outcome: Outcome<'_>) -> bool;
+
+    /// Whether [`Self::wants_counts`] may say no: a parser splits a line to
+    /// its counts in one go otherwise.
+    #[inline(always)]
+    fn skips_counts(&self) -> bool {
+        false
+    }
+
+    /// Whether a record with these port and protocol fields may have its
+    /// counts read. A parser that reads counts separately may then leave
+    /// them out: the record's outcome is otherwise the same.
+    #[inline(always)]
+    fn wants_counts(&self, _flow: &Flow<'_>) -> bool {
+        true
+    }
 }
 
 impl<F: FnMut(Outcome<'_>) -> bool> Each for F {

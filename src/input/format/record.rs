@@ -89,6 +89,17 @@ impl Needs {
         }
     }
 
+    /// The same without the counts: what a record is read to before its
+    /// counts are known to be wanted.
+    #[inline(always)]
+    pub(crate) fn uncounted(self) -> Needs {
+        Needs {
+            bytes: false,
+            packets: false,
+            ..self
+        }
+    }
+
     /// The fields either asks for.
     pub fn with(self, other: Needs) -> Needs {
         Needs {

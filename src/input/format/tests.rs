@@ -817,6 +817,7 @@ mod zeek_scan {
             (1u32..2_000_000_000, 0u32..1_000_000).prop_map(|(s, f)| format!("{s}.{f:06}")),
             (0u8..255, 0u8..255).prop_map(|(a, b)| format!("10.{a}.0.{b}")),
             (0u64..u64::MAX).prop_map(|n| n.to_string()),
+            (0u32..70_000).prop_map(|n| n.to_string()),
             prop::sample::select(vec![
                 "-",
                 "(empty)",
@@ -884,5 +885,78 @@ mod zeek_scan {
                 .collect();
             prop_assert_eq!(scanned, each);
         }
+
+        /// A scan that wants the counts of some ports only gives, for a line
+        /// of another port, the same outcome with or without its counts,
+        /// and for every other line the same outcome.
+        #[test]
+        fn zeek_scan_wanting_some_counts_changes_only_their_counts(
+            lines in prop::collection::vec(line(), 0..40),
+            asks in prop::array::uniform4(any::<bool>()),
+        ) {
+            let data = lines.join("\n");
+            let needs = Needs { to_port: asks[0], proto: asks[1], bytes: asks[2], packets: asks[3] };
+            let wants = |f: &Flow<'_>| f.to_port.is_some_and(|p| p % 2 == 0);
+            let mut all = Vec::new();
+            Parser::Zeek(ZeekTsv::default()).scan_with(data.as_bytes(), needs, |o| {
+                all.push(format!("{o:?}"));
+                true
+            });
+            let mut some = Vec::new();
+            Parser::Zeek(ZeekTsv::default()).scan_wanting(data.as_bytes(), needs, wants, |o| {
+                let uncounted = match &o {
+                    Outcome::Record(r) if !wants(&r.flow) => {
+                        let flow = Flow { count: Count::default(), ..r.flow };
+                        Some(format!("{:?}", Outcome::Record(Record { flow, ..*r })))
+                    }
+                    _ => None,
+                };
+                some.push((format!("{o:?}"), uncounted));
+                true
+            });
+            prop_assert_eq!(some.len(), all.len());
+            for ((got, uncounted), full) in some.iter().zip(&all) {
+                match uncounted {
+                    Some(uncounted) => prop_assert!(got == full || got == uncounted, "{got} / {full}"),
+                    None => prop_assert_eq!(got, full),
+                }
+            }
+        }
+    }
+
+    /// Where Zeek writes the counts past the port, a line whose port is
+    /// not wanted is not split to them: it comes without counts.
+    #[test]
+    fn zeek_leaves_unwanted_counts_unread() {
+        let data = "#fields\tts\tid.orig_h\tid.resp_h\tid.resp_p\tproto\torig_bytes\tresp_bytes\n\
+                    1.0\ta\tb\t443\ttcp\t10\t20\n\
+                    2.0\ta\tb\t80\ttcp\t10\tlots\n";
+        let needs = Needs {
+            to_port: true,
+            bytes: true,
+            ..Needs::default()
+        };
+        let mut counts = Vec::new();
+        Parser::Zeek(ZeekTsv::default()).scan_wanting(
+            data.as_bytes(),
+            needs,
+            |f| f.to_port == Some(443),
+            |o| {
+                if let Outcome::Record(r) = o {
+                    counts.push((r.flow.to_port, format!("{:?}", r.flow.count)));
+                }
+                true
+            },
+        );
+        assert_eq!(
+            counts,
+            [
+                (
+                    Some(443),
+                    format!("{:?}", Count::both(Some(b"10"), Some(b"20")))
+                ),
+                (Some(80), format!("{:?}", Count::default())),
+            ]
+        );
     }
 }

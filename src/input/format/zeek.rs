@@ -78,6 +78,19 @@ const SPLIT_MOST: usize = 32;
 /// A field of a record that connspy does not read.
 const NO_SLOT: u8 = u8::MAX;
 
+/// Fills `ends` with the offsets of the next separators: the offset of the
+/// line's end instead when the line has fewer.
+#[inline(always)]
+fn split(marks: &mut Marks<'_>, ends: &mut [usize]) -> Option<usize> {
+    for end in ends {
+        match marks.next() {
+            Mark::Sep(at) => *end = at,
+            Mark::End(at) => return Some(at),
+        }
+    }
+    None
+}
+
 impl ZeekTsv {
     /// Parses one line (without `\n` or `\r`), updating the header state on
     /// a header line, reading the flow fields `needs` asks for.
@@ -129,7 +142,12 @@ impl ZeekTsv {
         while pos < data.len() {
             if let Some(sep) = self.single_sep() {
                 if data[pos] != b'#' {
-                    match self.scan_records(data, pos, sep, needs, each) {
+                    let next = if each.skips_counts() && needs.count().is_some() {
+                        self.scan_records::<true>(data, pos, sep, needs, each)
+                    } else {
+                        self.scan_records::<false>(data, pos, sep, needs, each)
+                    };
+                    match next {
                         Some(next) => pos = next,
                         None => return false,
                     }
@@ -159,8 +177,15 @@ impl ZeekTsv {
 
     /// The records of `data` from `pos` on, up to a header line or the end:
     /// the offset after the last line read, or `None` when `each` stopped.
+    ///
+    /// `LAZY` (when `each` may not want a line's counts): a line is split
+    /// as far as its time, hosts, port and protocol, and to its counts,
+    /// which Zeek writes past them, only when `each` wants them for that
+    /// port and protocol. Under a port filter most lines fail, and
+    /// splitting their counts cost 6 % of the run. Without `LAZY` a line is
+    /// split in one go: the test costs 2 % where every line is counted.
     #[inline(always)]
-    fn scan_records(
+    fn scan_records<const LAZY: bool>(
         &self,
         data: &[u8],
         mut pos: usize,
@@ -169,50 +194,63 @@ impl ZeekTsv {
         each: &mut impl Each,
     ) -> Option<usize> {
         let max = needs.furthest(self.last);
+        // What a line is read for before its counts are known to be wanted,
+        // and the last field that takes.
+        let (head, first) = if LAZY {
+            let head = needs.uncounted();
+            (head, head.furthest(self.last))
+        } else {
+            (needs, max)
+        };
         let cols = self.columns();
         let mut marks = Marks::new(data, sep, pos);
         // The offset of the separator after each field up to `max`.
         let mut ends = [0usize; SPLIT_MOST];
         while pos < data.len() && data[pos] != b'#' {
             let start = pos;
-            let mut short = None;
-            if max < SPLIT_MOST {
-                for end in &mut ends[..=max] {
-                    match marks.next() {
-                        Mark::Sep(at) => *end = at,
-                        Mark::End(at) => {
-                            short = Some(at);
-                            break;
-                        }
-                    }
-                }
+            // The text of field `k` of FIELDS, when the line is split to `upto`.
+            let field = |ends: &[usize; SPLIT_MOST], upto: usize, k: usize| {
+                let from = match cols[k] {
+                    0 => start,
+                    c if c <= upto => ends[c - 1] + 1,
+                    _ => return None,
+                };
+                Some(&data[from..ends[cols[k]]])
+            };
+            let short = if max < SPLIT_MOST {
+                split(&mut marks, &mut ends[..=first])
             } else {
                 // Records this wide go through `parse_line`.
-                short = Some(marks.line_end());
-            }
-            let (end, read) = match short {
-                None => {
-                    let field = |k: usize| {
-                        let c = cols[k];
-                        let from = match c {
-                            0 => start,
-                            c if c <= max => ends[c - 1] + 1,
-                            _ => return None,
-                        };
-                        Some(&data[from..ends[c]])
-                    };
-                    (marks.line_end(), self.fields(field, needs).ok())
-                }
-                Some(end) => (end, None),
+                Some(marks.line_end())
             };
-            pos = end + 1;
             // Each way hands its outcome over on its own: through one
             // variable, the record goes to the stack and is read straight
             // back, a stall (a tenth of a filtered run in perf).
-            let go_on = match read {
-                Some(rec) => each.line(Outcome::Record(rec)),
-                None => self.line_alone(&data[start..end], needs, each),
+            // A line short of a field goes the way of one whose fields are
+            // bad, through `line_alone`.
+            let rec = match short {
+                None => self.fields(|k| field(&ends, first, k), head),
+                Some(_) => Err(LineError::NoFields),
             };
+            let (end, go_on) = match rec {
+                Ok(rec) if LAZY && max > first && each.wants_counts(&rec.flow) => {
+                    match split(&mut marks, &mut ends[first + 1..=max]) {
+                        None => {
+                            let count = self.count(|k| field(&ends, max, k), needs);
+                            let flow = Flow { count, ..rec.flow };
+                            let end = marks.line_end();
+                            (end, each.line(Outcome::Record(Record { flow, ..rec })))
+                        }
+                        Some(end) => (end, self.line_alone(&data[start..end], needs, each)),
+                    }
+                }
+                Ok(rec) => (marks.line_end(), each.line(Outcome::Record(rec))),
+                Err(_) => {
+                    let end = short.unwrap_or_else(|| marks.line_end());
+                    (end, self.line_alone(&data[start..end], needs, each))
+                }
+            };
+            pos = end + 1;
             if !go_on {
                 return None;
             }
@@ -313,10 +351,9 @@ impl ZeekTsv {
         let from = host(field(1), NAMES[1], &unset)?;
         let to = host(field(2), NAMES[2], &unset)?;
         let flow = if needs.any() {
-            // An unset count is 0. Each field is looked up only when asked
-            // (not through `Flow::asked`, whose arguments, looked up on
-            // every line, cost 3 % of a filtered run by bytes).
-            let count = |k: usize| got(k).filter(|t| *t != self.unset.as_slice());
+            // Each field is looked up only when asked (not through
+            // `Flow::asked`, whose arguments, looked up on every line, cost
+            // 3 % of a filtered run by bytes).
             Flow {
                 to_port: if needs.to_port {
                     port_number(field(3))
@@ -328,16 +365,24 @@ impl ZeekTsv {
                 } else {
                     None
                 },
-                count: match needs.count() {
-                    Some(Field::Bytes) => Count::both(count(5), count(6)),
-                    Some(Field::Packets) => Count::both(count(7), count(8)),
-                    _ => Count::default(),
-                },
+                count: self.count(&got, needs),
             }
         } else {
             Flow::default()
         };
         Ok(Record { ts, from, to, flow })
+    }
+
+    /// The count `needs` asks for, from the fields `got` gives (see
+    /// [`Self::fields`]); an unset count is 0.
+    #[inline(always)]
+    fn count<'a>(&self, got: impl Fn(usize) -> Option<&'a [u8]>, needs: Needs) -> Count<'a> {
+        let count = |k: usize| got(k).filter(|t| *t != self.unset.as_slice());
+        match needs.count() {
+            Some(Field::Bytes) => Count::both(count(5), count(6)),
+            Some(Field::Packets) => Count::both(count(7), count(8)),
+            _ => Count::default(),
+        }
     }
 
     /// The end of the field starting at `start`: the next separator or the
