@@ -4,9 +4,10 @@ use ahash::AHashMap;
 #[cfg(target_os = "linux")]
 use memmap2::Advice;
 use memmap2::MmapMut;
+use rayon::prelude::*;
 
 use super::key::{inline_key, Key, INLINE_MAX};
-use super::rank::{rank, Counted};
+use super::rank::{Counted, Ranker};
 use super::set::HostTable;
 use crate::hosts::fold::fold_case_into;
 use crate::report::Busiest;
@@ -37,13 +38,21 @@ pub(super) struct InlineCounts {
     /// Slots looked at by inserts and moves: tests bound it to prove that
     /// no operation degrades to quadratic work without timing anything.
     #[cfg(test)]
-    pub(super) probes: std::cell::Cell<u64>,
+    pub(super) probes: Probes,
 }
 
 /// Inserts in flight: enough to overlap the misses of a memory-bound insert.
 /// On a warm table of 2^20 slots, 8 took 24.7 ns an insert, 16 took 20.7 ns,
 /// and 24 or 32 were no faster (docs/benchmarks.md).
 const PIPELINE: usize = 16;
+/// The fewest hosts in each of two tables for a merge to keep them apart
+/// (see [`HostCounter::apart`]): below it, a merge costs little.
+pub(super) const APART_MIN: usize = 1 << 20;
+/// The most tables a counter keeps apart besides its own: each host of one
+/// is looked up in the others, so many would cost more than one merge.
+pub(super) const MOST_APART: usize = 3;
+/// How many slots ahead a ranking over tables kept apart prefetches.
+const AHEAD: usize = 16;
 /// A probe run this long grows a table that is at least 3/8 full.
 ///
 /// Keys that come in hash order (another table's slots, a partial's list)
@@ -79,7 +88,7 @@ impl InlineCounts {
             queued: 0,
             head: 0,
             #[cfg(test)]
-            probes: std::cell::Cell::new(0),
+            probes: Probes::default(),
         }
     }
 
@@ -295,6 +304,35 @@ impl InlineCounts {
         sorted
     }
 
+    /// `key`'s count, if counted; queued inserts must have been flushed.
+    #[inline(always)]
+    fn get(&self, key: Key, hash: u64) -> Option<u32> {
+        if self.len == 0 {
+            return None;
+        }
+        let mut i = self.home(hash);
+        loop {
+            #[cfg(test)]
+            self.probes.set(self.probes.get() + 1);
+            let slot = &self.slots[i];
+            if slot.key == key {
+                return Some(slot.count);
+            }
+            if slot.key == EMPTY {
+                return None;
+            }
+            i = self.next(i);
+        }
+    }
+
+    /// Asks for the cache line of `hash`'s home slot ahead of a [`Self::get`].
+    #[inline(always)]
+    fn prefetch_home(&self, hash: u64) {
+        if self.len > 0 {
+            prefetch(&self.slots[self.home(hash)]);
+        }
+    }
+
     /// Every counted key; queued inserts must have been flushed.
     fn iter(&self) -> impl Iterator<Item = (Key, u32)> + '_ {
         debug_assert_eq!(self.queued, 0, "iterating a counter with queued inserts");
@@ -428,6 +466,23 @@ impl std::ops::DerefMut for Slots {
     }
 }
 
+/// A count of slots looked at, for tests; atomic so that a counter can be
+/// ranked from several threads.
+#[cfg(test)]
+#[derive(Default)]
+pub(super) struct Probes(std::sync::atomic::AtomicU64);
+
+#[cfg(test)]
+impl Probes {
+    pub(super) fn get(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub(super) fn set(&self, n: u64) {
+        self.0.store(n, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// Asks for the cache line of `slot` ahead of its use: a hint, never a fault.
 #[inline(always)]
 fn prefetch(slot: &Slot) {
@@ -446,6 +501,13 @@ fn prefetch(slot: &Slot) {
 pub struct HostCounter {
     /// Hosts of 1 to [`INLINE_MAX`] bytes: nearly all.
     pub(super) inline: InlineCounts,
+    /// Tables of the same hosts merged in but kept apart: a host's count is
+    /// its count in `inline` plus its counts in these. Merging two tables of
+    /// tens of millions of hosts grows one by the other's size in fresh
+    /// pages, the costliest memory there is here (docs/benchmarks.md), and
+    /// sweeps every key of the other into it on one thread; a ranking reads
+    /// both tables instead, and only a partial's encoding puts them together.
+    pub(super) apart: Vec<InlineCounts>,
     /// The others (and the empty host, which only tests count).
     pub(super) long: HostTable<u32>,
     /// Multiples of 2^32 for hosts whose count wrapped: exactness at the cost
@@ -458,6 +520,7 @@ impl HostCounter {
     pub fn new() -> Self {
         HostCounter {
             inline: InlineCounts::new(),
+            apart: Vec::new(),
             long: HostTable::new(),
             carries: AHashMap::new(),
         }
@@ -471,7 +534,8 @@ impl HostCounter {
         let mut counter = HostCounter::new();
         // An eighth more: a window a little larger than the last one then
         // does not double its table for its last few hosts.
-        counter.reserve(self.inline.len + self.inline.len / 8);
+        let hosts = self.tables().map(|t| t.len).max().unwrap_or(0);
+        counter.reserve(hosts + hosts / 8);
         counter
     }
 
@@ -529,18 +593,22 @@ impl HostCounter {
     pub fn merge(&mut self, mut other: HostCounter) {
         self.flush();
         other.flush();
-        // Moving the smaller table into the larger one is the cheaper direction.
-        if other.inline.len > self.inline.len {
-            std::mem::swap(&mut self.inline, &mut other.inline);
-        }
-        for (host, extra) in other.carries {
+        for (host, extra) in std::mem::take(&mut other.carries) {
             *self.carries.entry(host).or_default() += extra;
         }
-        let carries = &mut self.carries;
-        for (key, n) in other.inline.iter() {
-            self.inline.insert(key, key.table_hash(), n, |key| {
-                carry(carries, key.bytes(&[]), 1);
-            });
+        let apart = self.apart.len() + 1 + other.apart.len();
+        if self.inline.len.min(other.inline.len) >= APART_MIN && apart <= MOST_APART {
+            self.apart.push(other.inline);
+            self.apart.append(&mut other.apart);
+        } else {
+            // Moving the smaller table into the larger one is the cheaper
+            // direction.
+            if other.inline.len > self.inline.len {
+                std::mem::swap(&mut self.inline, &mut other.inline);
+            }
+            for table in std::iter::once(other.inline).chain(other.apart) {
+                self.absorb(table);
+            }
         }
         let mut wrapped = Vec::new();
         self.long.merge(other.long, |host, mine, theirs| {
@@ -555,6 +623,34 @@ impl HostCounter {
         }
     }
 
+    /// Adds the counts of `table` to `inline`.
+    fn absorb(&mut self, table: InlineCounts) {
+        let carries = &mut self.carries;
+        for (key, n) in table.iter() {
+            self.inline.insert(key, key.table_hash(), n, |key| {
+                carry(carries, key.bytes(&[]), 1);
+            });
+        }
+    }
+
+    /// Puts the tables kept apart into `inline`.
+    fn consolidate(&mut self) {
+        self.flush();
+        for table in std::mem::take(&mut self.apart) {
+            if table.len > self.inline.len {
+                let smaller = std::mem::replace(&mut self.inline, table);
+                self.absorb(smaller);
+            } else {
+                self.absorb(table);
+            }
+        }
+    }
+
+    /// `inline` and the tables kept apart.
+    fn tables(&self) -> impl Iterator<Item = &InlineCounts> {
+        std::iter::once(&self.inline).chain(&self.apart)
+    }
+
     /// Makes room for `more` hosts, so that adding a partial's counts
     /// does not rehash the table again and again as it grows.
     pub(crate) fn reserve(&mut self, more: usize) {
@@ -566,7 +662,7 @@ impl HostCounter {
     /// their table hash (then bytes), then the longer ones ascending by bytes.
     /// The order depends on the hosts alone, not on how they were counted.
     pub(crate) fn for_each_sorted(&mut self, mut f: impl FnMut(&[u8], u64)) {
-        self.flush();
+        self.consolidate();
         for (_, key, n) in self.inline.by_hash() {
             let host = key.bytes(&[]);
             f(host, self.total(host, n));
@@ -589,30 +685,86 @@ impl HostCounter {
             }
     }
 
-    /// Every counted host with its count, in no particular order.
-    fn counts(&self) -> impl Iterator<Item = Counted<'_, ()>> + '_ {
-        let inline = self.inline.slots.iter().filter(|s| s.key != EMPTY);
+    /// The hosts of part `p` with their counts, each host in one part only:
+    /// part `i` of `inline` and the tables apart lists the hosts of that
+    /// table that no table before it holds, the last part the long hosts.
+    /// Queued inserts must have been flushed.
+    ///
+    /// A host's counts in the tables after its own are added (as 64-bit
+    /// numbers: the low parts of one host may add past 2^32 here, where a
+    /// merge would have carried). The lookups into the other tables are
+    /// misses in tables this large, so each is prefetched [`AHEAD`] slots
+    /// before it is made.
+    fn counts_of(&self, p: usize) -> impl Iterator<Item = Counted<'_, ()>> + '_ {
+        let n = 1 + self.apart.len();
+        let table = move |j: usize| {
+            if j == 0 {
+                &self.inline
+            } else {
+                &self.apart[j - 1]
+            }
+        };
+        let slots: &[Slot] = if p < n { &table(p).slots } else { &[] };
+        let inline = slots.iter().enumerate().filter_map(move |(at, slot)| {
+            if n > 1 {
+                if let Some(ahead) = slots.get(at + AHEAD).filter(|s| s.key != EMPTY) {
+                    let hash = ahead.key.table_hash();
+                    (0..n)
+                        .filter(|&j| j != p)
+                        .for_each(|j| table(j).prefetch_home(hash));
+                }
+            }
+            if slot.key == EMPTY {
+                return None;
+            }
+            let hash = slot.key.table_hash();
+            if (0..p).any(|j| table(j).get(slot.key, hash).is_some()) {
+                return None;
+            }
+            let low = (p + 1..n)
+                .filter_map(|j| table(j).get(slot.key, hash))
+                .fold(u64::from(slot.count), |sum, c| sum + u64::from(c));
+            Some((slot.key.bytes(&[]), low))
+        });
+        let long = (p == n).then(|| self.long.iter().map(|(host, low)| (host, u64::from(low))));
         inline
-            .map(|s| (s.key.bytes(&[]), s.count))
-            .chain(self.long.iter())
+            .chain(long.into_iter().flatten())
             .map(move |(host, low)| Counted {
                 host,
-                count: self.total(host, low),
+                count: low
+                    + if self.carries.is_empty() {
+                        0
+                    } else {
+                        self.carries.get(host).copied().unwrap_or(0)
+                    },
                 extra: (),
             })
     }
 
     /// The `n` hosts with the highest counts, or `None` when nothing was
-    /// counted.
+    /// counted. The parts of a counter with tables apart are ranked on
+    /// threads of their own, and the rankings merged.
     pub fn busiest(&mut self, n: usize) -> Option<Busiest> {
         self.flush();
-        let distinct = self.len() as u64;
-        rank(n, self.counts()).map(|r| r.into_busiest(distinct, |_| None))
+        let this = &*self;
+        let (ranker, distinct) = (0..this.apart.len() + 2)
+            .into_par_iter()
+            .map(|p| {
+                let mut ranker = Ranker::new(n);
+                let mut distinct = 0u64;
+                for c in this.counts_of(p) {
+                    ranker.push(c);
+                    distinct += 1;
+                }
+                (ranker, distinct)
+            })
+            .reduce(|| (Ranker::new(n), 0), |(a, m), (b, k)| (a.merge(b), m + k));
+        Some(ranker.finish()?.into_busiest(distinct, |_| None))
     }
 
     /// How many distinct hosts were counted.
     pub fn len(&mut self) -> usize {
-        self.flush();
+        self.consolidate();
         self.inline.len + self.long.len()
     }
 

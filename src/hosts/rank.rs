@@ -62,50 +62,107 @@ pub(crate) struct Ranking<'a, E> {
     pub(crate) cut_tied: u64,
 }
 
-/// Ranks the hosts `hosts` yields (each host once) and keeps the best `n`.
+/// Ranks the hosts `hosts` yields (each host once) and keeps the best `n`;
+/// `None` when there is no host. See [`Ranker`].
+pub(crate) fn rank<'a, E: Copy>(
+    n: usize,
+    hosts: impl Iterator<Item = Counted<'a, E>>,
+) -> Option<Ranking<'a, E>> {
+    let mut ranker = Ranker::new(n);
+    for item in hosts {
+        ranker.push(item);
+    }
+    ranker.finish()
+}
+
+/// A ranking under way: hosts go in one at a time, and rankers of disjoint
+/// hosts merge.
 ///
 /// One pass with a heap of `n` entries, so a window with millions of hosts
 /// costs O(hosts · log n) and no copy. The ties at the cut are known only once
 /// the cut is, so the pass also counts, per count value, the hosts at or
 /// above the heap's smallest count at the time: that minimum only grows, so
-/// every host with the final cut's count is among them. `None` when there is
-/// no host.
-pub(crate) fn rank<'a, E: Copy>(
+/// every host with the final cut's count is among them. A merged cut is at
+/// least either side's, so the sum of both sides' tallies is whole there too.
+pub(crate) struct Ranker<'a, E> {
     n: usize,
-    hosts: impl Iterator<Item = Counted<'a, E>>,
-) -> Option<Ranking<'a, E>> {
-    let n = n.max(1);
-    let mut heap: BinaryHeap<Reverse<ByRank<'a, E>>> = BinaryHeap::with_capacity(n + 1);
-    let mut at_count: BTreeMap<u64, u64> = BTreeMap::new();
-    let (mut best_count, mut at_best) = (0u64, 0u64);
-    for item in hosts {
-        match item.count.cmp(&best_count) {
-            Ordering::Greater => (best_count, at_best) = (item.count, 1),
-            Ordering::Equal => at_best += 1,
+    heap: BinaryHeap<Reverse<ByRank<'a, E>>>,
+    at_count: BTreeMap<u64, u64>,
+    /// The best count pushed, and how many hosts have it.
+    best_count: u64,
+    at_best: u64,
+}
+
+impl<'a, E: Copy> Ranker<'a, E> {
+    /// A ranking of the best `n` (at least one).
+    pub(crate) fn new(n: usize) -> Self {
+        let n = n.max(1);
+        Ranker {
+            n,
+            heap: BinaryHeap::with_capacity(n + 1),
+            at_count: BTreeMap::new(),
+            best_count: 0,
+            at_best: 0,
+        }
+    }
+
+    /// Ranks one more host, which no host pushed before names.
+    #[inline]
+    pub(crate) fn push(&mut self, item: Counted<'a, E>) {
+        match item.count.cmp(&self.best_count) {
+            Ordering::Greater => (self.best_count, self.at_best) = (item.count, 1),
+            Ordering::Equal => self.at_best += 1,
             Ordering::Less => {}
         }
-        if heap.len() < n {
-            *at_count.entry(item.count).or_default() += 1;
-            heap.push(Reverse(ByRank(item)));
-        } else if let Some(worst) = heap.peek() {
+        if self.heap.len() < self.n {
+            *self.at_count.entry(item.count).or_default() += 1;
+            self.heap.push(Reverse(ByRank(item)));
+        } else if let Some(worst) = self.heap.peek() {
             if item.count >= worst.0 .0.count {
-                *at_count.entry(item.count).or_default() += 1;
+                *self.at_count.entry(item.count).or_default() += 1;
                 if item.outranks(&worst.0 .0) {
-                    heap.pop();
-                    heap.push(Reverse(ByRank(item)));
+                    self.heap.pop();
+                    self.heap.push(Reverse(ByRank(item)));
                 }
             }
         }
     }
-    let mut top: Vec<Counted<'a, E>> = heap.into_iter().map(|Reverse(ByRank(c))| c).collect();
-    top.sort_unstable_by(|a, b| b.cmp_rank(a));
-    let last = top.last()?.count;
-    let listed_at_last = top.iter().filter(|c| c.count == last).count() as u64;
-    Some(Ranking {
-        tied: at_best - 1,
-        cut_tied: at_count.get(&last).copied().unwrap_or(0) - listed_at_last,
-        top,
-    })
+
+    /// The ranking of both rankers' hosts, which no two share.
+    pub(crate) fn merge(mut self, other: Self) -> Self {
+        match other.best_count.cmp(&self.best_count) {
+            Ordering::Greater => {
+                (self.best_count, self.at_best) = (other.best_count, other.at_best)
+            }
+            Ordering::Equal => self.at_best += other.at_best,
+            Ordering::Less => {}
+        }
+        for (count, hosts) in other.at_count {
+            *self.at_count.entry(count).or_default() += hosts;
+        }
+        for item in other.heap {
+            self.heap.push(item);
+            if self.heap.len() > self.n {
+                self.heap.pop();
+            }
+        }
+        self
+    }
+
+    /// The best `n` and the ties around them, or `None` when no host was
+    /// pushed.
+    pub(crate) fn finish(self) -> Option<Ranking<'a, E>> {
+        let mut top: Vec<Counted<'a, E>> =
+            self.heap.into_iter().map(|Reverse(ByRank(c))| c).collect();
+        top.sort_unstable_by(|a, b| b.cmp_rank(a));
+        let last = top.last()?.count;
+        let listed_at_last = top.iter().filter(|c| c.count == last).count() as u64;
+        Some(Ranking {
+            tied: self.at_best - 1,
+            cut_tied: self.at_count.get(&last).copied().unwrap_or(0) - listed_at_last,
+            top,
+        })
+    }
 }
 
 /// The best of `hosts` (the ones ranked, again) that `r` does not list: it
@@ -214,6 +271,31 @@ mod tests {
             let r = rank(4, v.iter().copied()).unwrap();
             assert_eq!(names(&r)[3], ("p", 1));
             assert_eq!(r.cut_tied, 1, "q");
+        }
+    }
+
+    proptest::proptest! {
+        /// Rankers of disjoint hosts, merged in any grouping, rank as one
+        /// ranker of all the hosts: the same list, leader ties and cut ties.
+        #[test]
+        fn merged_rankers_rank_as_one(
+            counts in proptest::collection::vec(0u64..6, 0..60),
+            part_of in proptest::collection::vec(0usize..4, 60),
+            n in 1usize..8,
+        ) {
+            let names: Vec<String> = (0..counts.len()).map(|i| format!("h{i}")).collect();
+            let all: Vec<Counted<'_, ()>> = counts
+                .iter()
+                .zip(&names)
+                .map(|(&count, h)| Counted { host: h.as_bytes(), count, extra: () })
+                .collect();
+            let mut parts: Vec<Ranker<'_, ()>> = (0..4).map(|_| Ranker::new(n)).collect();
+            for (i, &c) in all.iter().enumerate() {
+                parts[part_of[i]].push(c);
+            }
+            let [a, b, c, d]: [Ranker<'_, ()>; 4] = parts.try_into().ok().unwrap();
+            let merged = a.merge(b).merge(c.merge(d)).finish();
+            proptest::prop_assert_eq!(merged, rank(n, all.iter().copied()));
         }
     }
 

@@ -120,6 +120,75 @@ fn counters_of_many_hosts_equal_a_naive_count_through_growth_and_merges() {
     assert_eq!(got, expect);
 }
 
+#[test]
+fn big_counters_merge_apart_and_answer_as_one() {
+    // Five counters of APART_MIN hosts each, every one sharing half its
+    // hosts with the next, and one host whose counts add past 2^32 only
+    // across tables. Host `h{i}` is counted `1 + i % 3` times in each
+    // counter that has it.
+    let n = APART_MIN as u64;
+    let range = |k: u64| k * n / 2..k * n / 2 + n;
+    let expected = |i: u64| (1 + i % 3) * (0..5).filter(|&k| range(k).contains(&i)).count() as u64;
+    let wide = inline_key(b"wide");
+    let mut counters = (0..5u64).map(|k| {
+        let mut c = HostCounter::new();
+        for i in range(k) {
+            c.add_weighted(format!("h{i}").as_bytes(), 1 + i % 3);
+        }
+        c.flush();
+        c.inline
+            .insert(wide, wide.table_hash(), u32::MAX - 1, |_| unreachable!());
+        c
+    });
+    let mut a = counters.next().unwrap();
+    let slots = a.inline.slots.len();
+    a.merge(counters.next().unwrap());
+    // Kept apart: no table grew, so no fresh pages and no sweep.
+    assert_eq!((a.inline.slots.len(), a.apart.len()), (slots, 1));
+    let busiest = a.busiest(2).unwrap();
+    assert_eq!(
+        (busiest.host.as_str(), busiest.value, busiest.distinct),
+        ("wide", 2 * u64::from(u32::MAX - 1), n * 3 / 2 + 1)
+    );
+    // The most any h host has is 6, and the smallest name with 6 is
+    // h1000001 (a multiple of 3 plus 2, counted in two tables).
+    let second = (n / 2..n * 3 / 2)
+        .filter(|&i| expected(i) == 6)
+        .map(|i| format!("h{i}"))
+        .min()
+        .unwrap();
+    assert_eq!(
+        (busiest.top[1].host.as_str(), busiest.top[1].value),
+        (second.as_str(), 6)
+    );
+    // Past MOST_APART the tables are put together; the answers stay.
+    for c in counters {
+        a.merge(c);
+        assert!(a.apart.len() <= MOST_APART);
+    }
+    let busiest = a.busiest(1).unwrap();
+    assert_eq!(
+        (busiest.value, busiest.distinct),
+        (5 * u64::from(u32::MAX - 1), n * 3 + 1)
+    );
+    let listed = listed(&mut a);
+    assert!(a.apart.is_empty());
+    assert_eq!(listed.len() as u64, n * 3 + 1);
+    for (host, count) in listed {
+        let i: u64 = match std::str::from_utf8(&host).unwrap().strip_prefix('h') {
+            Some(i) => i.parse().unwrap(),
+            None => {
+                assert_eq!(
+                    (&host[..], count),
+                    (&b"wide"[..], 5 * u64::from(u32::MAX - 1))
+                );
+                continue;
+            }
+        };
+        assert_eq!(count, expected(i), "h{i}");
+    }
+}
+
 /// A counter's hosts and counts in a partial's order.
 fn listed(c: &mut HostCounter) -> Vec<(Vec<u8>, u64)> {
     let mut v = Vec::new();
