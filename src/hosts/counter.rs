@@ -7,7 +7,7 @@ use memmap2::MmapMut;
 use rayon::prelude::*;
 
 use super::key::{inline_key, Key, INLINE_MAX};
-use super::rank::{Counted, Ranker};
+use super::rank::{rank, Counted, Ranker};
 use super::set::HostTable;
 use crate::hosts::fold::fold_case_into;
 use crate::report::Busiest;
@@ -677,12 +677,32 @@ impl HostCounter {
     /// The whole count of `host`, whose table holds its low 32 bits.
     #[inline(always)]
     fn total(&self, host: &[u8], low: u32) -> u64 {
-        u64::from(low)
-            + if self.carries.is_empty() {
-                0
-            } else {
-                self.carries.get(host).copied().unwrap_or(0)
-            }
+        u64::from(low) + self.carried(host)
+    }
+
+    /// The multiples of 2^32 `host`'s count wrapped past in a table.
+    #[inline(always)]
+    fn carried(&self, host: &[u8]) -> u64 {
+        if self.carries.is_empty() {
+            0
+        } else {
+            self.carries.get(host).copied().unwrap_or(0)
+        }
+    }
+
+    /// Every counted host with its count, in no particular order, when no
+    /// table is kept apart.
+    fn counts(&self) -> impl Iterator<Item = Counted<'_, ()>> + '_ {
+        debug_assert!(self.apart.is_empty());
+        let inline = self.inline.slots.iter().filter(|s| s.key != EMPTY);
+        inline
+            .map(|s| (s.key.bytes(&[]), s.count))
+            .chain(self.long.iter())
+            .map(move |(host, low)| Counted {
+                host,
+                count: self.total(host, low),
+                extra: (),
+            })
     }
 
     /// The hosts of part `p` with their counts, each host in one part only:
@@ -731,12 +751,7 @@ impl HostCounter {
             .chain(long.into_iter().flatten())
             .map(move |(host, low)| Counted {
                 host,
-                count: low
-                    + if self.carries.is_empty() {
-                        0
-                    } else {
-                        self.carries.get(host).copied().unwrap_or(0)
-                    },
+                count: low + self.carried(host),
                 extra: (),
             })
     }
@@ -746,6 +761,10 @@ impl HostCounter {
     /// threads of their own, and the rankings merged.
     pub fn busiest(&mut self, n: usize) -> Option<Busiest> {
         self.flush();
+        if self.apart.is_empty() {
+            let distinct = (self.inline.len + self.long.len()) as u64;
+            return rank(n, self.counts()).map(|r| r.into_busiest(distinct, |_| None));
+        }
         let this = &*self;
         let (ranker, distinct) = (0..this.apart.len() + 2)
             .into_par_iter()
