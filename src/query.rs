@@ -268,6 +268,8 @@ impl FlowFilter {
         }
     }
 
+    /// Out of the line loop: inlined there, it cost runs without a port or
+    /// protocol filter 0.5 % (plain Q2a) for 1.5 % off a filtered run.
     #[inline(never)]
     fn passes(&self, rec: &Record<'_>) -> bool {
         self.passes_flow(&rec.flow)
