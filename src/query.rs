@@ -488,7 +488,7 @@ impl Filter {
     /// filters, the first that [`Self::passes`] tests.
     #[inline(always)]
     pub(crate) fn flows_pass(&self, flow: &Flow<'_>) -> bool {
-        self.flows.is_empty() || self.flows.passes_flow(flow)
+        self.flows.passes_flow(flow)
     }
 
     /// The flow fields the parsers must read for this filter.

@@ -317,7 +317,7 @@ impl<R: Reducer> Each for ChunkLines<'_, '_, R> {
     /// filters, which `line` tests first.
     #[inline(always)]
     fn wants_counts(&self, flow: &Flow<'_>) -> bool {
-        !self.scanner.filtering || self.scanner.filter.flows_pass(flow)
+        self.scanner.filter.flows_pass(flow)
     }
 }
 

@@ -691,7 +691,9 @@ impl HostCounter {
     }
 
     /// Every counted host with its count, in no particular order, when no
-    /// table is kept apart.
+    /// table is kept apart: [`Self::counts_of`]'s lookups into the other
+    /// tables, even skipped, cost a one-table ranking 2.7 % of a Q2a run and
+    /// 6.5 % of a `--busiest_to_host --top 10` run (cachegrind).
     fn counts(&self) -> impl Iterator<Item = Counted<'_, ()>> + '_ {
         debug_assert!(self.apart.is_empty());
         let inline = self.inline.slots.iter().filter(|s| s.key != EMPTY);

@@ -427,11 +427,7 @@ impl<'a> FlowValues<'a> {
             }
         }
         let counts = |[a, b]: [Option<Value<'a>>; 2]| Count::both(count(a), count(b));
-        let count = match needs.count() {
-            Some(Field::Bytes) => counts(self.bytes),
-            Some(Field::Packets) => counts(self.packets),
-            _ => Count::default(),
-        };
+        let count = needs.count_of(|| counts(self.bytes), || counts(self.packets));
         Flow::asked(needs, text(self.port), text(self.proto), count)
     }
 }

@@ -487,8 +487,9 @@ pub(crate) trait Each {
     }
 
     /// Whether a record with these port and protocol fields may have its
-    /// counts read. A parser that reads counts separately may then leave
-    /// them out: the record's outcome is otherwise the same.
+    /// counts read, asked only where [`Self::skips_counts`] says it may say
+    /// no. A parser that reads counts separately may then leave them out:
+    /// the record's outcome is otherwise the same.
     #[inline(always)]
     fn wants_counts(&self, _flow: &Flow<'_>) -> bool {
         true

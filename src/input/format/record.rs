@@ -89,6 +89,21 @@ impl Needs {
         }
     }
 
+    /// The count a record carries ([`Self::count`]): `bytes()` or
+    /// `packets()`, each called only when it is the one asked.
+    #[inline(always)]
+    pub(crate) fn count_of<'a>(
+        self,
+        bytes: impl FnOnce() -> Count<'a>,
+        packets: impl FnOnce() -> Count<'a>,
+    ) -> Count<'a> {
+        match self.count() {
+            Some(Field::Bytes) => bytes(),
+            Some(Field::Packets) => packets(),
+            _ => Count::default(),
+        }
+    }
+
     /// The same without the counts: what a record is read to before its
     /// counts are known to be wanted.
     #[inline(always)]

@@ -197,11 +197,7 @@ impl VpcLayout {
         };
         // An unset count (`-`) is 0.
         let count = |text: &'a [u8]| Count::one((text != b"-").then_some(text));
-        let count = match needs.count() {
-            Some(Field::Bytes) => count(got[6]),
-            Some(Field::Packets) => count(got[7]),
-            _ => Count::default(),
-        };
+        let count = needs.count_of(|| count(got[6]), || count(got[7]));
         Outcome::Record(Record {
             ts,
             from,
