@@ -530,7 +530,7 @@ impl HostCounter {
     /// window after `self`'s. A window of a log with hundreds of thousands of
     /// hosts an hour would otherwise grow its table a dozen times, and each
     /// step takes fresh pages and rehashes every host.
-    pub(crate) fn new_like(&self) -> Self {
+    pub fn new_like(&self) -> Self {
         let mut counter = HostCounter::new();
         // An eighth more: a window a little larger than the last one then
         // does not double its table for its last few hosts.
