@@ -243,6 +243,7 @@ impl<R: Reducer> Scanner<'_, R> {
                         for i in w * WAVE_CHUNKS..((w + 1) * WAVE_CHUNKS).min(group.len()) {
                             one(i, &mut acc);
                         }
+                        acc.windows.for_each_mut(|state| self.reducer.settle(state));
                         acc
                     })
                     .collect()
@@ -297,8 +298,11 @@ impl<R: Reducer> Each for ChunkLines<'_, '_, R> {
                 }
                 if acc.newest.is_none_or(|n| rec.ts > n) {
                     acc.newest = Some(rec.ts);
-                    if let (true, Some(late_ms)) = (this.drop_late, this.late_ms) {
-                        acc.raise_cut(rec.ts, late_ms, this.filter);
+                    if rec.ts >= acc.raise_at {
+                        match (this.drop_late, this.late_ms) {
+                            (true, Some(late_ms)) => acc.raise_cut(rec.ts, late_ms, this.filter),
+                            _ => acc.raise_at = i64::MAX,
+                        }
                     }
                 }
             }
@@ -362,6 +366,10 @@ pub(super) struct Partial<S> {
     /// Hours before this are behind the watermark of the lines seen (with
     /// [`Scanner::drop_late`]): their next lines are late.
     pub(super) cut: i64,
+    /// The newest timestamp from which the cut may move: below it, a
+    /// newer line leaves the cut where it is, and the line loop compares
+    /// once instead of working out the watermark.
+    raise_at: i64,
     /// Late lines, by the cut in force when they were met (ascending).
     pub(super) late: Vec<(i64, u64)>,
     /// Records skipped on purpose, by [`Skip::index`].
@@ -384,6 +392,7 @@ impl<S> Default for Partial<S> {
             chunk_lines: Vec::new(),
             newest: None,
             cut: i64::MIN,
+            raise_at: i64::MIN,
             late: Vec::new(),
             skipped: [0; Skip::ALL.len()],
             other_paths: FirstSeen::default(),
@@ -405,14 +414,17 @@ impl<S> Partial<S> {
 
     /// A line stamped `ts`, the newest yet, moves the watermark to `ts`
     /// minus `late_ms`, and with it the cut once per bin of `filter`.
-    #[inline(always)]
+    #[inline(never)]
     fn raise_cut(&mut self, ts: i64, late_ms: i64, filter: &Filter) {
         let watermark = ts.saturating_sub(late_ms);
-        if let Some(bin) = filter.bin {
-            if watermark >= self.cut.saturating_add(bin) {
-                self.cut = filter.bin_start(watermark);
-            }
+        let Some(bin) = filter.bin else {
+            self.raise_at = i64::MAX;
+            return;
+        };
+        if watermark >= self.cut.saturating_add(bin) {
+            self.cut = filter.bin_start(watermark);
         }
+        self.raise_at = self.cut.saturating_add(bin).saturating_add(late_ms);
     }
 
     fn merge<R: Reducer<State = S>>(mut self, other: Partial<S>, reducer: &R) -> Self {
