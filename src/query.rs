@@ -532,6 +532,9 @@ pub struct ApproxSettings {
     pub bloom_items: usize,
     /// First-seen hosts a list keeps in memory before spilling, in bytes.
     pub spill_buffer: usize,
+    /// Bytes for each busiest side's exact counts in front of its sketches
+    /// (0: none), per window.
+    pub front_bytes: usize,
 }
 
 #[cfg(test)]

@@ -589,6 +589,8 @@ proptest! {
         top_k in 1usize..12,
         spill_buffer in prop::sample::select(vec![1usize, 64, 1 << 20]),
         chunk_size in prop::sample::select(vec![64usize, 1000, 1 << 20]),
+        // None, a table that spills every 31 hosts, and one that never does.
+        front_bytes in prop::sample::select(vec![0usize, 2048, 1 << 20]),
     ) {
         let text: String = lines.iter().map(|l| format!("{} {} {}\n", l.ts, l.from, l.to)).collect();
         let dir = tempfile::tempdir().unwrap();
@@ -599,6 +601,7 @@ proptest! {
             bloom_bytes: 64 << 10,
             bloom_items: 30_000,
             spill_buffer,
+            front_bytes,
         };
         let reducer = ApproxReducer::new(query.clone(), settings);
         // Lines are in random order over five hours: a ten-hour bound keeps
@@ -1242,6 +1245,7 @@ proptest! {
             bloom_bytes: 64 << 10,
             bloom_items: 30_000,
             spill_buffer: 1 << 20,
+            front_bytes: 0,
         };
         let opts = ScanOptions {
             release: Release::Watermark { late_ms: 10 * HOUR_MS },

@@ -35,6 +35,9 @@ pub(super) struct InlineCounts {
     queue: [(Key, u64, u32); PIPELINE],
     queued: usize,
     head: usize,
+    /// The most slots a long probe run may grow the table to (see
+    /// [`HostCounter::limit`]); growth by load ignores it.
+    most_slots: usize,
     /// Slots looked at by inserts and moves: tests bound it to prove that
     /// no operation degrades to quadratic work without timing anything.
     #[cfg(test)]
@@ -87,6 +90,7 @@ impl InlineCounts {
             queue: [(EMPTY, 0, 0); PIPELINE],
             queued: 0,
             head: 0,
+            most_slots: usize::MAX,
             #[cfg(test)]
             probes: Probes::default(),
         }
@@ -166,7 +170,10 @@ impl InlineCounts {
                 } else {
                     i + self.size - home
                 };
-                if run > LONG_RUN && self.len * 8 >= self.slots.len() * 3 {
+                if run > LONG_RUN
+                    && self.len * 8 >= self.slots.len() * 3
+                    && self.slots.len() < self.most_slots
+                {
                     self.grow();
                 }
                 return;
@@ -331,6 +338,14 @@ impl InlineCounts {
         if self.len > 0 {
             prefetch(&self.slots[self.home(hash)]);
         }
+    }
+
+    /// Empties the table, keeping its slots.
+    fn clear(&mut self) {
+        self.slots.fill(EMPTY_SLOT);
+        self.len = 0;
+        self.queued = 0;
+        self.head = 0;
     }
 
     /// Every counted key; queued inserts must have been flushed.
@@ -781,6 +796,50 @@ impl HostCounter {
             })
             .reduce(|| (Ranker::new(n), 0), |(a, m), (b, k)| (a.merge(b), m + k));
         Some(ranker.finish()?.into_busiest(distinct, |_| None))
+    }
+
+    /// Keeps the table of short hosts within `bytes`, and returns how many
+    /// the counter may then hold (see [`Self::short_hosts`]) before it must
+    /// be emptied: three quarters of the slots, less the inserts in flight,
+    /// so that growth by load never passes the limit either. 0 when
+    /// `bytes` holds no table.
+    pub(crate) fn limit(&mut self, bytes: usize) -> usize {
+        let fit = bytes / std::mem::size_of::<Slot>();
+        if fit < 64 {
+            return 0;
+        }
+        let slots = 1 << fit.ilog2();
+        self.inline.most_slots = slots;
+        (slots / 4 * 3).saturating_sub(PIPELINE + 1)
+    }
+
+    /// The longest host kept in the table of short hosts.
+    pub(crate) const INLINE_MAX: usize = INLINE_MAX;
+
+    /// Short hosts counted, less up to [`PIPELINE`] inserts still in
+    /// flight: a cheap bound to check after every add.
+    #[inline(always)]
+    pub(crate) fn short_hosts(&self) -> usize {
+        self.inline.len
+    }
+
+    /// Bytes held by hosts longer than [`INLINE_MAX`] and their table.
+    pub(crate) fn long_bytes(&self) -> usize {
+        self.long.bytes()
+    }
+
+    /// Every counted host with its count, in no particular order.
+    pub(crate) fn unordered(&mut self) -> impl Iterator<Item = (&[u8], u64)> + '_ {
+        self.consolidate();
+        self.counts().map(|c| (c.host, c.count))
+    }
+
+    /// Forgets every host, keeping the table's memory for the next ones.
+    pub(crate) fn clear(&mut self) {
+        self.inline.clear();
+        self.apart.clear();
+        self.long = HostTable::new();
+        self.carries.clear();
     }
 
     /// How many distinct hosts were counted.

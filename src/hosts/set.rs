@@ -31,6 +31,13 @@ impl<V: Copy> HostTable<V> {
         self.table.len()
     }
 
+    /// Heap bytes held, about: the table's buckets (an eighth more than its
+    /// capacity) with their control bytes, and the arena.
+    pub(super) fn bytes(&self) -> usize {
+        let buckets = self.table.capacity() / 7 * 8 + 16;
+        buckets * (std::mem::size_of::<(Key, V)>() + 1) + self.arena.capacity()
+    }
+
     /// Stores `new` for `host` (case folded here) if it is absent, else calls
     /// `existing` on its value.
     #[inline(always)]

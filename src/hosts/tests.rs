@@ -491,3 +491,51 @@ proptest::proptest! {
         proptest::prop_assert_eq!(sorted, model.into_iter().collect::<Vec<_>>());
     }
 }
+
+#[test]
+fn a_limited_counter_stays_in_its_bytes_until_emptied() {
+    // Limited to 2^12 slots: filled to its most hosts, by hosts that home
+    // together (a long run, which grows an unlimited table early), it keeps
+    // its slots; emptied, it counts again from nothing in the same slots.
+    let mut c = HostCounter::new();
+    let most = c.limit(100_000);
+    assert_eq!(most, (1 << 12) / 4 * 3 - 17);
+    for round in 0..2 {
+        let mut added = 0;
+        for h in homed(&format!("r{round}-"), 5, most)
+            .iter()
+            .chain(&hosts("x", 10_000))
+        {
+            if c.short_hosts() >= most {
+                break;
+            }
+            c.add(h.as_bytes());
+            added += 1;
+        }
+        assert!(
+            c.inline.slots.len() <= 1 << 12,
+            "{} slots",
+            c.inline.slots.len()
+        );
+        assert_eq!(c.len(), added);
+        let counted: u64 = c.unordered().map(|(_, n)| n).sum();
+        assert_eq!(counted, added as u64);
+        c.clear();
+        assert_eq!((c.len(), c.unordered().count()), (0, 0));
+    }
+    // Unlimited, the same hosts grow the table past the limit.
+    let mut free = HostCounter::new();
+    for h in homed("r0-", 5, most)
+        .iter()
+        .chain(&hosts("x", 10_000))
+        .take(most)
+    {
+        free.add(h.as_bytes());
+    }
+    free.flush();
+    assert!(
+        free.inline.slots.len() > 1 << 12,
+        "{}",
+        free.inline.slots.len()
+    );
+}

@@ -192,6 +192,8 @@ impl Params {
                 bloom_bytes,
                 bloom_items,
                 spill_buffer,
+                // A run's exact counts are spilled before it writes a partial.
+                front_bytes: 0,
             };
             // Sketches of these sizes are built for every window merged:
             // sizes no run writes are refused, not allocated.
@@ -331,6 +333,7 @@ mod tests {
                 bloom_bytes: 3 << 18,
                 bloom_items: 500_000,
                 spill_buffer: 1 << 18,
+                front_bytes: 0,
             }),
             ..p
         };

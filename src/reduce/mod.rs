@@ -102,6 +102,13 @@ pub trait Reducer: Sync {
     /// Spilling to the temporary file.
     fn add(&self, state: &mut Self::State, line: Weighed<'_>) -> io::Result<()>;
 
+    /// Readies `state`, which will see no more lines, for merging: called
+    /// by the worker that counted it, before the merges, which run one at a
+    /// time. Any answer is the same with or without it.
+    fn settle(&self, state: &mut Self::State) {
+        let _ = state;
+    }
+
     /// How many lines `state` has counted.
     fn lines(&self, state: &Self::State) -> u64;
 

@@ -195,6 +195,10 @@ pub trait CountPart<K: Kit>: Part<K, Slot = CountSlot> {
 
     /// The `top` busiest hosts, or `None` when nothing was counted.
     fn finish(self, kit: &K, top: usize) -> Option<Busiest>;
+
+    /// Readies the part for merging once it has seen its last line: work
+    /// that can run on the worker that counted it rather than in a merge.
+    fn settle(&mut self) {}
 }
 
 /// A host read from a partial, as a run stores every host a parser yields:

@@ -255,6 +255,15 @@ impl<K: Kit, L: ListPart<K>, C: CountPart<K>> Reducer for Parts<K, L, C> {
         Ok(state)
     }
 
+    fn settle(&self, state: &mut Window<L, C>) {
+        for counts in [&mut state.initiators, &mut state.receivers]
+            .into_iter()
+            .flatten()
+        {
+            counts.settle();
+        }
+    }
+
     fn finish(&self, state: Window<L, C>) -> io::Result<Answer> {
         let kit = &self.kit;
         let list = |part: Option<L>, q: &Option<Vec<u8>>| match (part, q) {

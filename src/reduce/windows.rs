@@ -69,6 +69,12 @@ impl<S> Windows<S> {
         Ok(())
     }
 
+    /// Calls `f` on every window's state.
+    pub(crate) fn for_each_mut(&mut self, mut f: impl FnMut(&mut S)) {
+        self.current.iter_mut().for_each(|(_, s)| f(s));
+        self.others.values_mut().for_each(f);
+    }
+
     fn into_iter_unordered(self) -> impl Iterator<Item = (i64, S)> {
         self.current.into_iter().chain(self.others)
     }

@@ -1,6 +1,7 @@
 //! How `--memory_limit` becomes sketch sizes: every holder of a full set of
 //! sketches gets an equal share, whatever the thread count.
 
+use super::talkers::SPARES;
 use crate::query::{ApproxSettings, Query};
 use crate::sketch::{Hll, SpaceSaving, WeightedSpaceSaving};
 use crate::timestamp::HOUR_MS;
@@ -77,7 +78,9 @@ impl ApproxSettings {
     /// share). Each of these holders gets an equal share. The thread count
     /// plays no part. In a share, each busiest side takes a Space-Saving
     /// summary of `k` counters (the most that fit in a quarter of the share,
-    /// at most 4096 unless `--top` needs more) and a HyperLogLog; each list
+    /// at most 4096 unless `--top` needs more) and a HyperLogLog, and the
+    /// busiest sides share the rest of half the share (all of it without
+    /// lists) for their exact counts in front of those sketches; each list
     /// takes a HyperLogLog and splits what is left, three quarters for the
     /// bloom filter and a quarter for the spill buffer. `top_k`,
     /// `hll_precision` and `fp_rate` override the derived values.
@@ -209,7 +212,30 @@ impl ApproxSettings {
         });
         let summary = sides.saturating_mul(bytes_for(top_k).saturating_add(hll));
         let lists = usize::from(query.to_host.is_some()) + usize::from(query.from_host.is_some());
-        let per_list = share.saturating_sub(summary + hll * lists) / lists.max(1);
+        // The busiest sides count exactly in front of their sketches while
+        // their hosts fit (talkers.rs): in half the share when lists share
+        // it, else in all of it. Lists keep at least what the smallest
+        // filter needs, so that a budget holds the queries it held before.
+        let lists_least = lists * (hll + MIN_BLOOM_BYTES.div_ceil(3) * 4);
+        let counts = match (sides, lists) {
+            (0, _) => 0,
+            (_, 0) => share,
+            _ => (share / 2).min(share.saturating_sub(lists_least)),
+        }
+        .max(summary);
+        // Besides a front a side in each holder, up to `SPARES` emptied
+        // ones wait for the next wave's windows.
+        let fronts = holders.saturating_mul(sides);
+        let per_side = counts.saturating_sub(summary) / sides.max(1);
+        let front_bytes =
+            usize::try_from(per_side as u128 * fronts as u128 / (fronts as u128 + SPARES as u128))
+                .unwrap_or(per_side);
+        // Without lists, their sizes are written in partials all the same:
+        // the split they would have had, which no memory backs.
+        let per_list = match lists {
+            0 => share.saturating_sub(summary),
+            _ => share.saturating_sub(counts + hll * lists) / lists,
+        };
         let bloom_bytes = per_list / 4 * 3;
         let spill_buffer = per_list / 4;
         if sides > 0 && (top_k < MIN_TOP_K || summary > share) {
@@ -236,6 +262,7 @@ impl ApproxSettings {
             bloom_bytes,
             bloom_items,
             spill_buffer,
+            front_bytes,
         })
     }
 }

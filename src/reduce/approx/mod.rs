@@ -143,9 +143,39 @@ mod tests {
         let s = settings();
         assert_eq!(s.top_k, 4096, "{s:?}");
         assert_eq!(s.hll_precision, 15);
-        // 256 MiB over 2 open hours and 8 waves of 2 hours: 18 shares.
-        assert!(s.bloom_bytes >= 4 << 20, "{s:?}");
-        assert!(s.spill_buffer >= 3 << 19, "{s:?}");
+        // 256 MiB over 2 open hours and 8 waves of 2 hours: 18 shares of
+        // 14.9 MB, half for the two lists, half for the busiest side.
+        assert!(s.bloom_bytes >= 5 << 19, "{s:?}");
+        assert!(s.spill_buffer >= 3 << 18, "{s:?}");
+        // The side's front, less the summary, shared with 8 spares: 18/26.
+        assert!(s.front_bytes >= 4 << 20, "{s:?}");
+        let per_holder = |s: &ApproxSettings| 4 * s.bloom_bytes / 3 + s.front_bytes;
+        assert!(per_holder(&s) < (256 << 20) / 18, "{s:?}");
+        // Without lists, the whole share.
+        let busiest = Query::new(None, None, true);
+        let alone = ApproxSettings::from_budget(256 << 20, &request(&busiest)).unwrap();
+        assert!(
+            alone.front_bytes >= 2 * s.front_bytes - (1 << 20),
+            "{alone:?}"
+        );
+        // Without a busiest side, none, and the lists' split as it was.
+        let lists = Query::new(Some("x"), Some("x"), false);
+        let lists = ApproxSettings::from_budget(256 << 20, &request(&lists)).unwrap();
+        assert_eq!(lists.front_bytes, 0);
+        assert!(lists.bloom_bytes >= 5 << 20, "{lists:?}");
+    }
+
+    #[test]
+    fn a_small_budget_holds_what_it_held_without_fronts() {
+        // The least budget for both lists and a busiest side is what the
+        // sketches alone need: the front takes only what is left.
+        let q = Query::new(Some("x"), Some("x"), true);
+        let least = (1..64)
+            .find(|mib| ApproxSettings::from_budget(mib << 20, &request(&q)).is_ok())
+            .unwrap();
+        let s = ApproxSettings::from_budget(least << 20, &request(&q)).unwrap();
+        assert!(s.bloom_bytes >= 64 << 10, "{s:?}");
+        assert_eq!(least, 9, "{s:?}");
     }
 
     #[test]
@@ -256,7 +286,7 @@ mod tests {
     }
 
     fn talkers(k: usize, lines: &[&str]) -> Talkers {
-        let mut t = Talkers::new(k, 12, false);
+        let mut t = Talkers::new(k, 12, false, 0);
         for h in lines {
             t.add(h.as_bytes());
         }
