@@ -2,9 +2,11 @@
 //! budget, whatever the number of lines or hosts.
 //!
 //! - Busiest: per side asked (initiators, receivers), a [`SpaceSaving`]
-//!   summary of `k` counters and a [`Hll`] of the hosts on that side, both fed
-//!   on every counted line (the HyperLogLog only for hosts the summary does
-//!   not track).
+//!   summary of `k` counters and a [`Hll`] of the hosts on that side, behind
+//!   exact counts of a wave's lines while its hosts fit a share of the
+//!   budget, spilled into both (talkers.rs); where hosts rarely repeat, both
+//!   are fed on every counted line (the HyperLogLog only for hosts the
+//!   summary does not track).
 //! - Lists: the hosts matching `--to_host`/`--from_host` are usually few, so
 //!   a list stays an exact set, through merges too, until it outgrows a share
 //!   of its buffer; then its hosts are replayed, sorted, into a [`BloomList`],
