@@ -34,7 +34,7 @@ pub mod weighted;
 pub use bloom_list::BloomList;
 pub use hll::Hll;
 pub use runs::SortedHosts;
-pub(crate) use space_saving::Tracked;
+pub(crate) use space_saving::{keep_largest, Tracked};
 pub use space_saving::{Leader, SpaceSaving};
 pub use weighted::WeightedSpaceSaving;
 

@@ -722,7 +722,7 @@ pub(super) fn merge_counters<'s, S: Tracked>(
 /// Equal counts go by host, not by which side a counter came from, so the
 /// counter that is replaced first among equals is the same whichever side
 /// was `self`.
-pub(super) fn keep_largest<'h, E>(
+pub(crate) fn keep_largest<'h, E>(
     merged: &mut Vec<E>,
     k: usize,
     count: impl Fn(&E) -> u64,

@@ -14,7 +14,7 @@ use crate::partial::codec::{Decoder, Encoder};
 use crate::partial::{Body, DecodeError};
 use crate::reduce::part::{CountPart, CountSlot, Fields, Part};
 use crate::report::{Bounds, Busiest};
-use crate::sketch::{Hll, SpaceSaving, Tracked, WeightedSpaceSaving};
+use crate::sketch::{keep_largest, Hll, SpaceSaving, Tracked, WeightedSpaceSaving};
 
 /// The busiest hosts on one side of a window's lines.
 pub struct Talkers {
@@ -23,8 +23,6 @@ pub struct Talkers {
     /// The latest lines' hosts, counted exactly, when the budget gives this
     /// side room for them.
     front: Option<Front>,
-    /// The bytes the front was given.
-    front_bytes: usize,
     /// Reused buffer for a host's case-folded form.
     scratch: Vec<u8>,
 }
@@ -52,6 +50,8 @@ pub struct Talkers {
 /// state's own lines, never on the thread count.
 struct Front {
     counts: HostCounter,
+    /// The bytes it was given: a spare table serves a front of as many.
+    bytes: usize,
     /// The most short hosts `counts` holds before it spills: its table of
     /// them then stays within its limit.
     most: usize,
@@ -86,21 +86,17 @@ impl Front {
     /// the table of short hosts, and an eighth for long hosts, whose arena
     /// and table may double once past the check.
     fn new(bytes: usize) -> Option<Front> {
-        let spare = SPARE.with(|spare| spare.borrow_mut().take());
-        let mut counts = match spare {
-            Some((limit, counts)) => {
+        let mut counts = SPARE
+            .with(|spare| spare.borrow_mut().take())
+            .and_then(|(limit, counts)| {
                 SPARES_HELD.fetch_sub(1, Ordering::Relaxed);
-                if limit == bytes {
-                    counts
-                } else {
-                    HostCounter::new()
-                }
-            }
-            None => HostCounter::new(),
-        };
+                (limit == bytes).then_some(counts)
+            })
+            .unwrap_or_default();
         let most = counts.limit(bytes / 4 * 3);
         (most > 0).then(|| Front {
             counts,
+            bytes,
             most,
             next: Front::first_check(most),
             lines: 0,
@@ -116,18 +112,16 @@ impl Front {
 
     /// Keeps the emptied table for this thread's next front, when few
     /// enough wait.
-    fn retire(self, bytes: usize) {
+    fn retire(self) {
         debug_assert_eq!(self.lines, 0, "retiring a front that was not spilled");
         if SPARES_HELD.fetch_add(1, Ordering::Relaxed) >= SPARES {
             SPARES_HELD.fetch_sub(1, Ordering::Relaxed);
             return;
         }
-        SPARE.with(|spare| {
-            if let Some(old) = spare.borrow_mut().replace((bytes, self.counts)) {
-                drop(old);
-                SPARES_HELD.fetch_sub(1, Ordering::Relaxed);
-            }
-        });
+        let replaced = SPARE.with(|spare| spare.borrow_mut().replace((self.bytes, self.counts)));
+        if replaced.is_some() {
+            SPARES_HELD.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 }
 
@@ -234,7 +228,6 @@ impl Talkers {
             },
             distinct: Hll::new(precision),
             front: Front::new(front_bytes),
-            front_bytes,
             scratch: Vec::new(),
         }
     }
@@ -287,7 +280,7 @@ impl Talkers {
     fn stop_front(&mut self) {
         self.spill();
         if let Some(front) = self.front.take() {
-            front.retire(self.front_bytes);
+            front.retire();
         }
     }
 
@@ -360,11 +353,7 @@ impl Talkers {
             .filter(|&(_, count)| count >= least as u64)
             .map(|(host, count)| (host, count, 0))
             .collect();
-        if top.len() > k {
-            top.select_nth_unstable_by(k - 1, |a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
-            top.truncate(k);
-        }
-        top.sort_unstable_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(b.0)));
+        keep_largest(&mut top, k, |e| e.1, |e| e.0);
         let weighted = matches!(summary, Summary::Weighted(_));
         summary.merge(Summary::exact(weighted, k, total, &top));
         drop(top);
@@ -437,7 +426,6 @@ impl Part<ApproxKit> for Talkers {
             summary,
             distinct,
             front: None,
-            front_bytes: 0,
             scratch: Vec::new(),
         })
     }
